@@ -1,0 +1,1 @@
+//! zkrs-operator: reconciles `ZooKeeperCluster` resources (not started yet: see the issue tracker).

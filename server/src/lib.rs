@@ -1,0 +1,1 @@
+//! zkrs-server: a ZooKeeper-compatible coordination server.
