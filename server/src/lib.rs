@@ -5,3 +5,16 @@
 
 pub mod config;
 pub mod fourlw;
+pub mod acl;
+pub mod tree;
+pub mod txn;
+pub mod watch;
+pub mod prep;
+pub mod read;
+pub mod reply;
+pub mod log;
+pub mod core;
+pub mod stats;
+pub mod admin;
+pub mod net;
+pub mod server;

@@ -1,1 +1,0 @@
-//! zoo.cfg parsing (being written).

@@ -1,0 +1,1048 @@
+//! zoo.cfg: the server's configuration file, read the way Apache ZooKeeper reads it.
+//!
+//! `zkrs-server zoo.cfg` must accept the files people already run Apache with, so key
+//! names, defaults and value syntax follow Apache's documented ones. Where we differ it is
+//! to be stricter with typos: a bad value is an error naming the file, line and key rather
+//! than a silent fallback, and a key we do not know is a warning (Apache would quietly turn
+//! it into a Java system property) so the operator sees it in the log.
+
+mod properties;
+mod servers;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::IntErrorKind;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+
+use properties::Property;
+
+/// Everything zoo.cfg (and its dynamic config file and `myid`) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `tickTime`: the basic time unit in milliseconds; heartbeats and the session timeout
+    /// bounds are multiples of it. Default 2000.
+    pub tick_time_ms: u32,
+    /// `initLimit`: ticks a follower may take to connect and sync to the leader. Default 10.
+    pub init_limit: u32,
+    /// `syncLimit`: ticks a follower may lag behind the leader. Default 5.
+    pub sync_limit: u32,
+    /// `dataDir`: where snapshots (and `myid`) live. Required in a file.
+    pub data_dir: PathBuf,
+    /// `dataLogDir`: where the transaction log lives. Defaults to `data_dir`.
+    pub data_log_dir: PathBuf,
+    /// `clientPort`: the port clients connect to. Default 2181; 0 lets the OS pick one,
+    /// which tests use.
+    pub client_port: u16,
+    /// `clientPortAddress`: the interface clients connect on. Default `0.0.0.0` in a file,
+    /// as in Apache; [`Config::standalone_default`] uses `127.0.0.1`.
+    pub client_port_address: IpAddr,
+    /// `secureClientPort`: parsed so that a file using it loads, but TLS is not supported
+    /// and nothing listens on it (a warning says so).
+    pub secure_client_port: Option<u16>,
+    /// `maxClientCnxns`: connections allowed from one client IP; 0 means unlimited.
+    /// Default 60.
+    pub max_client_cnxns: u32,
+    /// `minSessionTimeout` in ms; `None` (or -1 in the file) means 2 ticks. Read it with
+    /// [`Config::min_session_timeout_ms`].
+    pub min_session_timeout: Option<u32>,
+    /// `maxSessionTimeout` in ms; `None` (or -1 in the file) means 20 ticks. Read it with
+    /// [`Config::max_session_timeout_ms`].
+    pub max_session_timeout: Option<u32>,
+    /// `autopurge.snapRetainCount`: snapshots (and their logs) kept by the purge task.
+    /// Default 3, which is also the minimum.
+    pub autopurge_snap_retain_count: u32,
+    /// `autopurge.purgeInterval`: hours between purges; 0 disables purging (the default).
+    pub autopurge_purge_interval_hours: u32,
+    /// `4lw.commands.whitelist`: the four-letter words the server answers. Default `srvr`
+    /// only, as in Apache. Query it with [`Config::four_letter_allowed`].
+    pub four_letter_words: FourLetterWords,
+    /// `extendedTypesEnabled`: allows TTL nodes (the server id is then limited to 254 in
+    /// Apache because extended types take bits of the session id). Default false.
+    pub extended_types_enabled: bool,
+    /// `DigestAuthenticationProvider.superDigest` (also accepted with Apache's system
+    /// property prefix `zookeeper.`): `user:base64(sha1(user:password))`. A client that
+    /// authenticates as this digest identity bypasses ACLs.
+    pub super_digest: Option<String>,
+    /// `superUser`: the SASL principal treated as super user.
+    pub super_user: Option<String>,
+    /// `admin.enableServer`: whether the HTTP admin server runs. Default true.
+    pub admin_enable_server: bool,
+    /// `admin.serverAddress`: the admin server's interface. Default `0.0.0.0`.
+    pub admin_server_address: IpAddr,
+    /// `admin.serverPort`: the admin server's port. Default 8080.
+    pub admin_server_port: u16,
+    /// `snapCount`: transactions between snapshots. Default 100000.
+    pub snap_count: u32,
+    /// `forceSync`: fsync the transaction log before acknowledging a write. Default true.
+    pub force_sync: bool,
+    /// `jute.maxbuffer`: the largest frame (and znode payload) in bytes. Default 0xfffff.
+    pub jute_max_buffer: u32,
+    /// `preAllocSize`: transaction log files grow by this many KiB at a time. Default 65536.
+    pub pre_alloc_size_kb: u64,
+    /// `standaloneEnabled`: with a single `server.N` line, run standalone rather than as a
+    /// one-member ensemble. Default true.
+    pub standalone_enabled: bool,
+    /// `reconfigEnabled`: allow the `reconfig` operation. Default false.
+    pub reconfig_enabled: bool,
+    /// `dynamicConfigFile`: a file holding the `server.N` (and `group.N`/`weight.N`) lines;
+    /// [`Config::from_file`] loads it.
+    pub dynamic_config_file: Option<PathBuf>,
+    /// `globalOutstandingLimit`: queued requests before the server stops reading from
+    /// clients. Default 1000.
+    pub global_outstanding_limit: u32,
+    /// `maxCnxns`: total client connections; 0 means unlimited (the default).
+    pub max_cnxns: u32,
+    /// `znode.container.checkIntervalMs`: how often empty containers and expired TTL nodes
+    /// are looked for. Default 60000.
+    pub container_check_interval_ms: u32,
+    /// `znode.container.maxPerMinute`: the most containers deleted per minute. Default 10000.
+    pub container_max_per_minute: u32,
+    /// `localSessionsEnabled`: sessions that live only on the server they connected to.
+    /// Default false.
+    pub local_sessions_enabled: bool,
+    /// `localSessionsUpgradingEnabled`: a local session becomes global when it creates an
+    /// ephemeral node. Default false.
+    pub local_sessions_upgrading_enabled: bool,
+    /// `quorumListenOnAllIPs`: listen for peers on all interfaces rather than the address
+    /// in this server's `server.N` line. Default false.
+    pub quorum_listen_on_all_ips: bool,
+    /// `electionAlg`: only 3 (fast leader election) exists in current Apache.
+    pub election_alg: u32,
+    /// `peerType`: whether this server votes. Default participant.
+    pub peer_type: PeerType,
+    /// `metricsProvider.className`: kept for the record; only the built-in metrics exist.
+    pub metrics_provider_class_name: Option<String>,
+    /// `metricsProvider.httpPort`: kept for the record, nothing listens on it.
+    pub metrics_provider_http_port: Option<u16>,
+    /// The `server.N` lines, sorted by id.
+    pub servers: Vec<ServerSpec>,
+    /// `group.N=id:id:...`: hierarchical quorum groups (parsed, not used).
+    pub groups: BTreeMap<u64, Vec<u64>>,
+    /// `weight.N=w`: hierarchical quorum weights by server id (parsed, not used).
+    pub weights: BTreeMap<u64, u64>,
+    /// This server's id, from `dataDir/myid`; set by [`Config::from_file`] when there are
+    /// server lines, `None` otherwise.
+    pub my_id: Option<u64>,
+}
+
+/// One `server.N=host:peerPort:electionPort[:participant|:observer][;[clientAddr:]clientPort]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSpec {
+    /// N, the server id (`myid`): 1..=i64::MAX.
+    pub id: u64,
+    /// The peer host as written: a name, an IPv4 address, or an IPv6 address (written in
+    /// brackets in the file, stored without them).
+    pub host: String,
+    /// The port followers connect to the leader on.
+    pub peer_port: u16,
+    /// The port used for leader election.
+    pub election_port: u16,
+    /// Participant (votes) or observer.
+    pub role: PeerType,
+    /// The client address after `;`, if any. A bare port means all interfaces (`0.0.0.0`).
+    pub client_addr: Option<SocketAddr>,
+    /// The line of the file the entry was read from, for later messages about it.
+    pub line: usize,
+}
+
+impl ServerSpec {
+    /// `host:port` for the peer port, with brackets around an IPv6 host.
+    pub fn peer_addr(&self) -> String {
+        join_host_port(&self.host, self.peer_port)
+    }
+
+    /// `host:port` for the election port, with brackets around an IPv6 host.
+    pub fn election_addr(&self) -> String {
+        join_host_port(&self.host, self.election_port)
+    }
+}
+
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Whether a server votes in elections and writes, or only follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PeerType {
+    #[default]
+    Participant,
+    Observer,
+}
+
+impl fmt::Display for PeerType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PeerType::Participant => "participant",
+            PeerType::Observer => "observer",
+        })
+    }
+}
+
+/// The four-letter words a server answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FourLetterWords {
+    /// `4lw.commands.whitelist=*`.
+    All,
+    /// The listed words, trimmed, in file order. Empty answers none.
+    Only(Vec<String>),
+}
+
+impl Default for FourLetterWords {
+    /// Apache's default since 3.5.3: only `srvr`, which its `zkServer.sh status` uses.
+    fn default() -> Self {
+        FourLetterWords::Only(vec!["srvr".to_string()])
+    }
+}
+
+/// The four-letter words Apache knows, to warn about a typo in the whitelist.
+const KNOWN_FOUR_LETTER_WORDS: &[&str] = &[
+    "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "mntr", "ruok", "srst",
+    "srvr", "stat", "stmk", "wchc", "wchp", "wchs",
+];
+
+/// Why a config could not be loaded. Each names the file (or the source name given to
+/// [`Config::parse`]) and, where there is one, the line and key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value (or a line) that cannot be used.
+    #[error("{file} line {line}: {key}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    /// A required key is absent.
+    #[error("{file}: {key} is not set")]
+    Missing { file: String, key: String },
+    /// The config file, dynamic config file or `myid` could not be read.
+    #[error("{file}: cannot read: {message}")]
+    Io {
+        file: String,
+        kind: io::ErrorKind,
+        message: String,
+    },
+    /// `dataDir/myid` is missing, malformed, or names no server.
+    #[error("{file}: {message}")]
+    MyId { file: String, message: String },
+}
+
+impl ConfigError {
+    fn io(path: &Path, e: &io::Error) -> Self {
+        ConfigError::Io {
+            file: path.display().to_string(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// Apache's defaults with `dataDir` set; the address is `0.0.0.0:2181` as in a file.
+    fn file_defaults(data_dir: PathBuf) -> Config {
+        Config {
+            tick_time_ms: 2000,
+            init_limit: 10,
+            sync_limit: 5,
+            data_log_dir: data_dir.clone(),
+            data_dir,
+            client_port: 2181,
+            client_port_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            secure_client_port: None,
+            max_client_cnxns: 60,
+            min_session_timeout: None,
+            max_session_timeout: None,
+            autopurge_snap_retain_count: 3,
+            autopurge_purge_interval_hours: 0,
+            four_letter_words: FourLetterWords::default(),
+            extended_types_enabled: false,
+            super_digest: None,
+            super_user: None,
+            admin_enable_server: true,
+            admin_server_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            admin_server_port: 8080,
+            snap_count: 100_000,
+            force_sync: true,
+            jute_max_buffer: 0xfffff,
+            pre_alloc_size_kb: 65536,
+            standalone_enabled: true,
+            reconfig_enabled: false,
+            dynamic_config_file: None,
+            global_outstanding_limit: 1000,
+            max_cnxns: 0,
+            container_check_interval_ms: 60_000,
+            container_max_per_minute: 10_000,
+            local_sessions_enabled: false,
+            local_sessions_upgrading_enabled: false,
+            quorum_listen_on_all_ips: false,
+            election_alg: 3,
+            peer_type: PeerType::Participant,
+            metrics_provider_class_name: None,
+            metrics_provider_http_port: None,
+            servers: Vec::new(),
+            groups: BTreeMap::new(),
+            weights: BTreeMap::new(),
+            my_id: None,
+        }
+    }
+
+    /// A single server for development and tests: Apache's defaults, but listening on
+    /// `127.0.0.1:2181` (and the admin server on `127.0.0.1`) so that running without a
+    /// config file exposes nothing to the network.
+    pub fn standalone_default(data_dir: PathBuf) -> Config {
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        Config {
+            client_port_address: loopback,
+            admin_server_address: loopback,
+            ..Config::file_defaults(data_dir)
+        }
+    }
+
+    /// Parses zoo.cfg text. `source` names it in errors and warnings (usually the path).
+    ///
+    /// Pure: reads no files, so `dynamicConfigFile` is only recorded and `my_id` stays
+    /// `None`; [`Config::from_file`] does both. Returns the config and the warnings (unknown
+    /// keys, unsupported features, adjusted values) for the caller to log.
+    pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut loader = Loader::new(source);
+        let mut cfg = Config::file_defaults(PathBuf::new());
+        let mut data_dir_set = false;
+        let mut data_log_dir_set = false;
+        let mut min_line = None;
+        let mut max_line = None;
+        for p in loader.properties(text)? {
+            match canonical_key(&p.key) {
+                "dataDir" => data_dir_set = true,
+                "dataLogDir" => data_log_dir_set = true,
+                "minSessionTimeout" => min_line = Some(p.line),
+                "maxSessionTimeout" => max_line = Some(p.line),
+                _ => {}
+            }
+            loader.apply(&mut cfg, &p)?;
+        }
+        if !data_dir_set {
+            return Err(ConfigError::Missing {
+                file: source.to_string(),
+                key: "dataDir".to_string(),
+            });
+        }
+        if !data_log_dir_set {
+            cfg.data_log_dir = cfg.data_dir.clone();
+        }
+        let (min, max) = (cfg.min_session_timeout_ms(), cfg.max_session_timeout_ms());
+        if min > max {
+            // Blame whichever of the two the file set last.
+            let (key, line) = match (min_line, max_line) {
+                (Some(a), Some(b)) if a > b => ("minSessionTimeout", a),
+                (_, Some(b)) => ("maxSessionTimeout", b),
+                (Some(a), None) => ("minSessionTimeout", a),
+                // Both defaults: 2 ticks <= 20 ticks, so this cannot happen; be safe anyway.
+                (None, None) => ("minSessionTimeout", 0),
+            };
+            return Err(loader.invalid(
+                line,
+                key,
+                format!("minSessionTimeout ({min} ms) is larger than maxSessionTimeout ({max} ms)"),
+            ));
+        }
+        loader.check_membership(&cfg);
+        loader.check_voters(&cfg)?;
+        Ok((cfg, loader.warnings))
+    }
+
+    /// Loads a zoo.cfg file, then its `dynamicConfigFile` if it names one, then (when there
+    /// are server lines) `dataDir/myid`.
+    ///
+    /// Relative `dataDir`, `dataLogDir` and `dynamicConfigFile` paths are resolved against
+    /// the process's working directory, not the config file's directory, as Apache does.
+    pub fn from_file(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
+        let source = path.display().to_string();
+        let (mut cfg, mut warnings) = Config::parse(&text, &source)?;
+
+        cfg.data_dir = absolute(&cfg.data_dir)?;
+        cfg.data_log_dir = absolute(&cfg.data_log_dir)?;
+
+        if let Some(dynamic) = cfg.dynamic_config_file.clone() {
+            let dynamic = absolute(&dynamic)?;
+            let dyn_text =
+                std::fs::read_to_string(&dynamic).map_err(|e| ConfigError::io(&dynamic, &e))?;
+            let dyn_source = dynamic.display().to_string();
+            let mut loader = Loader::new(&dyn_source);
+            let props = loader.properties(&dyn_text)?;
+            if !cfg.servers.is_empty() {
+                if let Some(p) = props.iter().find(|p| p.key.starts_with("server.")) {
+                    // Two lists of members would leave it unclear which is the ensemble.
+                    return Err(loader.invalid(
+                        p.line,
+                        &p.key,
+                        format!(
+                            "server lines appear both here and in {source}; keep them in one file"
+                        ),
+                    ));
+                }
+            }
+            let had_hierarchy = !cfg.groups.is_empty() || !cfg.weights.is_empty();
+            for p in &props {
+                loader.apply_dynamic(&mut cfg, p)?;
+            }
+            if !had_hierarchy {
+                loader.check_membership(&cfg);
+            }
+            loader.check_voters(&cfg)?;
+            warnings.append(&mut loader.warnings);
+            cfg.dynamic_config_file = Some(dynamic);
+        }
+
+        if !cfg.servers.is_empty() {
+            let id = read_myid(&cfg.data_dir)?;
+            let myid_path = cfg.data_dir.join("myid").display().to_string();
+            let me = cfg.server(id).cloned().ok_or_else(|| {
+                let ids: Vec<String> = cfg.servers.iter().map(|s| s.id.to_string()).collect();
+                ConfigError::MyId {
+                    file: myid_path.clone(),
+                    message: format!(
+                        "myid is {id}, which is not among the server ids in {source} ({})",
+                        ids.join(", ")
+                    ),
+                }
+            })?;
+            if me.role != cfg.peer_type {
+                // The server line is what the other members see, so it decides.
+                warnings.push(format!(
+                    "{source} line {}: server.{id} says {} but peerType is {}; using {}",
+                    me.line, me.role, cfg.peer_type, me.role
+                ));
+                cfg.peer_type = me.role;
+            }
+            if let Some(addr) = me.client_addr {
+                if cfg.client_port != addr.port() {
+                    warnings.push(format!(
+                        "{source} line {}: server.{id} gives client address {addr}, which wins over clientPort {}",
+                        me.line, cfg.client_port
+                    ));
+                }
+            }
+            cfg.my_id = Some(id);
+        }
+        Ok((cfg, warnings))
+    }
+
+    /// The smallest session timeout a client may negotiate, in ms: `minSessionTimeout`, or
+    /// 2 ticks. Capped at `i32::MAX` because the wire carries timeouts as i32.
+    pub fn min_session_timeout_ms(&self) -> u32 {
+        self.min_session_timeout
+            .unwrap_or_else(|| self.tick_time_ms.saturating_mul(2))
+            .min(i32::MAX as u32)
+    }
+
+    /// The largest session timeout a client may negotiate, in ms: `maxSessionTimeout`, or
+    /// 20 ticks. Capped at `i32::MAX` because the wire carries timeouts as i32.
+    pub fn max_session_timeout_ms(&self) -> u32 {
+        self.max_session_timeout
+            .unwrap_or_else(|| self.tick_time_ms.saturating_mul(20))
+            .min(i32::MAX as u32)
+    }
+
+    /// True when this server runs alone: no `server.N` lines, or exactly one and
+    /// `standaloneEnabled` (Apache's rule).
+    pub fn is_standalone(&self) -> bool {
+        self.servers.is_empty() || (self.servers.len() == 1 && self.standalone_enabled)
+    }
+
+    /// Whether the four-letter word `cmd` may be answered.
+    pub fn four_letter_allowed(&self, cmd: &str) -> bool {
+        match &self.four_letter_words {
+            FourLetterWords::All => true,
+            FourLetterWords::Only(list) => list.iter().any(|w| w == cmd),
+        }
+    }
+
+    /// The address to listen for clients on: this server's client address from its
+    /// `server.N` line if it has one, else `clientPortAddress:clientPort`.
+    pub fn client_addr(&self) -> SocketAddr {
+        self.my_server()
+            .and_then(|s| s.client_addr)
+            .unwrap_or_else(|| SocketAddr::new(self.client_port_address, self.client_port))
+    }
+
+    /// The `server.N` line with this id.
+    pub fn server(&self, id: u64) -> Option<&ServerSpec> {
+        self.servers.iter().find(|s| s.id == id)
+    }
+
+    /// This server's own `server.N` line, once `my_id` is known.
+    pub fn my_server(&self) -> Option<&ServerSpec> {
+        self.my_id.and_then(|id| self.server(id))
+    }
+}
+
+/// `p` made absolute against the working directory, which is only asked for when needed.
+fn absolute(p: &Path) -> Result<PathBuf, ConfigError> {
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| ConfigError::io(Path::new("."), &e))?;
+    Ok(cwd.join(p))
+}
+
+/// Reads `dir/myid`: one server id, surrounding whitespace ignored.
+fn read_myid(dir: &Path) -> Result<u64, ConfigError> {
+    let path = dir.join("myid");
+    let file = path.display().to_string();
+    let text = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(ConfigError::MyId {
+                file,
+                message: "myid file is missing; with server.N lines it must hold this server's id"
+                    .to_string(),
+            })
+        }
+        Err(e) => return Err(ConfigError::io(&path, &e)),
+    };
+    let text = String::from_utf8_lossy(&text);
+    let t = text.trim();
+    match t.parse::<u64>() {
+        Ok(id) if (1..=i64::MAX as u64).contains(&id) => Ok(id),
+        _ => Err(ConfigError::MyId {
+            file,
+            message: format!(
+                "expected a server id (a positive integer), got \"{}\"",
+                shorten(t)
+            ),
+        }),
+    }
+}
+
+/// Apache's system-property spelling `zookeeper.X` means the same as `X` for the keys
+/// that are not membership lines.
+fn canonical_key(key: &str) -> &str {
+    match key.strip_prefix("zookeeper.") {
+        Some(rest) if !is_membership_key(rest) => rest,
+        _ => key,
+    }
+}
+
+fn is_membership_key(key: &str) -> bool {
+    key.starts_with("server.") || key.starts_with("group.") || key.starts_with("weight.")
+}
+
+/// Keys Apache has for features we lack: accepted with a warning naming the feature,
+/// rather than the generic "unknown key" one, so an Apache config loads.
+fn unsupported_feature(key: &str) -> Option<&'static str> {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("ssl.", "TLS"),
+        ("ssl.quorum.", "TLS between servers"),
+        ("sslQuorum", "TLS between servers"),
+        ("secureClientPortAddress", "TLS"),
+        ("serverCnxnFactory", "choosing the connection factory"),
+        ("clientCnxnSocket", "choosing the connection factory"),
+        ("authProvider.", "pluggable authentication providers"),
+        ("quorum.auth.", "SASL between servers"),
+        ("sessionRequireClientSASLAuth", "SASL"),
+        ("enforce.auth.", "enforced authentication"),
+        ("portUnification", "TLS"),
+        ("audit.enable", "audit logging"),
+        ("metricsProvider.", "metrics providers"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(p, _)| key.starts_with(p))
+        .map(|(_, what)| *what)
+}
+
+/// Cuts a value for quoting in a message, so a huge line does not make a huge error.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(MAX).collect();
+        format!("{head}...")
+    }
+}
+
+/// Parsing state for one file: its name for messages, the warnings so far, and the line
+/// each plain key was last set on (for duplicate warnings).
+struct Loader<'a> {
+    source: &'a str,
+    warnings: Vec<String>,
+    seen: HashMap<String, usize>,
+}
+
+impl<'a> Loader<'a> {
+    fn new(source: &'a str) -> Self {
+        Loader {
+            source,
+            warnings: Vec::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn properties(&self, text: &str) -> Result<Vec<Property>, ConfigError> {
+        properties::parse(text).map_err(|e| self.invalid(e.line, &e.key, e.message))
+    }
+
+    fn invalid(&self, line: usize, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.source.to_string(),
+            line,
+            key: shorten(key),
+            message,
+        }
+    }
+
+    fn warn(&mut self, line: usize, message: String) {
+        self.warnings
+            .push(format!("{} line {line}: {message}", self.source));
+    }
+
+    /// The error for a value that is not what `what` describes. A `#` in the value is
+    /// usually a trailing comment, which properties files do not have: say so.
+    fn bad_value(&self, p: &Property, what: &str) -> ConfigError {
+        let hint = if p.value.contains('#') {
+            " (comments must be on a line of their own)"
+        } else {
+            ""
+        };
+        self.invalid(
+            p.line,
+            &p.key,
+            format!("expected {what}, got \"{}\"{hint}", shorten(&p.value)),
+        )
+    }
+
+    /// An integer in `min..=max`, in decimal (or hex with `0x`, which Java's
+    /// `Integer.decode` accepts for the system-property spellings).
+    fn int<T: TryFrom<i64>>(&self, p: &Property, min: i64, max: i64) -> Result<T, ConfigError> {
+        let what = match min {
+            1 => "a positive integer",
+            0 => "a non-negative integer",
+            _ => "an integer",
+        };
+        let v = &p.value;
+        let (neg, digits) = match v.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, v.strip_prefix('+').unwrap_or(v)),
+        };
+        let parsed = match digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+        {
+            Some(hex) if !hex.starts_with(['+', '-']) => i64::from_str_radix(hex, 16),
+            Some(_) => return Err(self.bad_value(p, what)),
+            None if digits.starts_with(['+', '-']) => return Err(self.bad_value(p, what)),
+            None => digits.parse::<i64>(),
+        };
+        let n = match parsed {
+            Ok(n) if neg => -n,
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    IntErrorKind::PosOverflow | IntErrorKind::NegOverflow
+                ) =>
+            {
+                return Err(self.out_of_range(p, min, max))
+            }
+            Err(_) => return Err(self.bad_value(p, what)),
+        };
+        if n < min || n > max {
+            return Err(self.out_of_range(p, min, max));
+        }
+        T::try_from(n).map_err(|_| self.out_of_range(p, min, max))
+    }
+
+    fn out_of_range(&self, p: &Property, min: i64, max: i64) -> ConfigError {
+        self.invalid(
+            p.line,
+            &p.key,
+            format!(
+                "expected an integer between {min} and {max}, got \"{}\"",
+                shorten(&p.value)
+            ),
+        )
+    }
+
+    fn port(&self, p: &Property, min: i64) -> Result<u16, ConfigError> {
+        self.int(p, min, i64::from(u16::MAX))
+    }
+
+    fn boolean(&self, p: &Property) -> Result<bool, ConfigError> {
+        match p.value.to_ascii_lowercase().as_str() {
+            "true" | "yes" => Ok(true),
+            "false" | "no" => Ok(false),
+            _ => Err(self.bad_value(p, "true, false, yes or no")),
+        }
+    }
+
+    fn ip(&self, p: &Property) -> Result<IpAddr, ConfigError> {
+        servers::parse_ip(&p.value)
+            .ok_or_else(|| self.bad_value(p, "an IP address (host names are not resolved)"))
+    }
+
+    fn path(&self, p: &Property) -> Result<PathBuf, ConfigError> {
+        if p.value.is_empty() {
+            return Err(self.bad_value(p, "a path"));
+        }
+        Ok(PathBuf::from(&p.value))
+    }
+
+    fn string(&self, p: &Property) -> Result<String, ConfigError> {
+        if p.value.is_empty() {
+            return Err(self.bad_value(p, "a value"));
+        }
+        Ok(p.value.clone())
+    }
+
+    /// A session timeout: -1 for the default, else a positive number of ms.
+    fn timeout(&self, p: &Property) -> Result<Option<u32>, ConfigError> {
+        let v: i64 = self.int(p, -1, i64::from(i32::MAX))?;
+        match v {
+            -1 => Ok(None),
+            0 => Err(self.bad_value(p, "a positive number of milliseconds, or -1")),
+            // The range check above keeps this within u32.
+            v => Ok(Some(u32::try_from(v).unwrap_or(u32::MAX))),
+        }
+    }
+
+    /// Applies one entry of zoo.cfg to `cfg`.
+    fn apply(&mut self, cfg: &mut Config, p: &Property) -> Result<(), ConfigError> {
+        let key = canonical_key(&p.key);
+        if self.apply_membership(cfg, p)? {
+            return Ok(());
+        }
+        if let Some(prev) = self.seen.insert(key.to_string(), p.line) {
+            self.warn(
+                p.line,
+                format!("{key} was already set on line {prev}; the last value wins"),
+            );
+        }
+        const MAX_I32: i64 = i32::MAX as i64;
+        match key {
+            "tickTime" => cfg.tick_time_ms = self.int(p, 1, MAX_I32)?,
+            "initLimit" => cfg.init_limit = self.int(p, 1, MAX_I32)?,
+            "syncLimit" => cfg.sync_limit = self.int(p, 1, MAX_I32)?,
+            "dataDir" => cfg.data_dir = self.path(p)?,
+            "dataLogDir" => cfg.data_log_dir = self.path(p)?,
+            "clientPort" => cfg.client_port = self.port(p, 0)?,
+            "clientPortAddress" => cfg.client_port_address = self.ip(p)?,
+            "secureClientPort" => {
+                cfg.secure_client_port = Some(self.port(p, 1)?);
+                self.warn(
+                    p.line,
+                    "secureClientPort: TLS is not supported; nothing will listen on this port"
+                        .to_string(),
+                );
+            }
+            "maxClientCnxns" => cfg.max_client_cnxns = self.int(p, 0, MAX_I32)?,
+            "minSessionTimeout" => cfg.min_session_timeout = self.timeout(p)?,
+            "maxSessionTimeout" => cfg.max_session_timeout = self.timeout(p)?,
+            "autopurge.snapRetainCount" => {
+                let n: i64 = self.int(p, i64::from(i32::MIN), MAX_I32)?;
+                cfg.autopurge_snap_retain_count = if n < 3 {
+                    // Apache raises it rather than failing, so a file that worked there
+                    // keeps working; but say so.
+                    self.warn(
+                        p.line,
+                        format!("autopurge.snapRetainCount {n} is below the minimum; using 3"),
+                    );
+                    3
+                } else {
+                    u32::try_from(n).unwrap_or(u32::MAX)
+                };
+            }
+            "autopurge.purgeInterval" => {
+                // Any value below 1 disables purging, as in Apache.
+                let n: i64 = self.int(p, i64::from(i32::MIN), MAX_I32)?;
+                cfg.autopurge_purge_interval_hours = u32::try_from(n.max(0)).unwrap_or(0);
+            }
+            "4lw.commands.whitelist" => cfg.four_letter_words = self.four_letter_words(p),
+            "extendedTypesEnabled" => cfg.extended_types_enabled = self.boolean(p)?,
+            "DigestAuthenticationProvider.superDigest" => {
+                cfg.super_digest = Some(self.super_digest(p)?)
+            }
+            "superUser" => cfg.super_user = Some(self.string(p)?),
+            "admin.enableServer" => cfg.admin_enable_server = self.boolean(p)?,
+            "admin.serverAddress" => cfg.admin_server_address = self.ip(p)?,
+            "admin.serverPort" => cfg.admin_server_port = self.port(p, 1)?,
+            "snapCount" => cfg.snap_count = self.int(p, 1, MAX_I32)?,
+            "forceSync" => cfg.force_sync = self.boolean(p)?,
+            "jute.maxbuffer" => cfg.jute_max_buffer = self.int(p, 1, MAX_I32)?,
+            "preAllocSize" => cfg.pre_alloc_size_kb = self.int(p, 1, i64::MAX)?,
+            "standaloneEnabled" => cfg.standalone_enabled = self.boolean(p)?,
+            "reconfigEnabled" => cfg.reconfig_enabled = self.boolean(p)?,
+            "dynamicConfigFile" => cfg.dynamic_config_file = Some(self.path(p)?),
+            "globalOutstandingLimit" => cfg.global_outstanding_limit = self.int(p, 1, MAX_I32)?,
+            "maxCnxns" => cfg.max_cnxns = self.int(p, 0, MAX_I32)?,
+            "znode.container.checkIntervalMs" => {
+                cfg.container_check_interval_ms = self.int(p, 1, MAX_I32)?
+            }
+            "znode.container.maxPerMinute" => {
+                cfg.container_max_per_minute = self.int(p, 1, MAX_I32)?
+            }
+            "localSessionsEnabled" => cfg.local_sessions_enabled = self.boolean(p)?,
+            "localSessionsUpgradingEnabled" => {
+                cfg.local_sessions_upgrading_enabled = self.boolean(p)?
+            }
+            "quorumListenOnAllIPs" => cfg.quorum_listen_on_all_ips = self.boolean(p)?,
+            "electionAlg" => {
+                let n: u32 = self.int(p, 0, MAX_I32)?;
+                if n != 3 {
+                    // Apache removed the other algorithms in 3.6.
+                    return Err(self.invalid(
+                        p.line,
+                        &p.key,
+                        format!("only 3 (fast leader election) is supported, got {n}"),
+                    ));
+                }
+                cfg.election_alg = n;
+            }
+            "peerType" => {
+                cfg.peer_type = match p.value.to_ascii_lowercase().as_str() {
+                    "participant" => PeerType::Participant,
+                    "observer" => PeerType::Observer,
+                    _ => return Err(self.bad_value(p, "participant or observer")),
+                }
+            }
+            "metricsProvider.className" => {
+                cfg.metrics_provider_class_name = Some(self.string(p)?);
+                self.warn(
+                    p.line,
+                    "metricsProvider.className: metrics providers are not supported; ignored"
+                        .to_string(),
+                );
+            }
+            "metricsProvider.httpPort" => {
+                cfg.metrics_provider_http_port = Some(self.port(p, 1)?);
+                self.warn(
+                    p.line,
+                    "metricsProvider.httpPort: metrics providers are not supported; nothing will listen on this port"
+                        .to_string(),
+                );
+            }
+            _ => match unsupported_feature(key) {
+                Some(what) => self.warn(
+                    p.line,
+                    format!("{} is for {what}, which is not supported; ignored", p.key),
+                ),
+                None => self.warn(p.line, format!("unknown key {} ignored", shorten(&p.key))),
+            },
+        }
+        Ok(())
+    }
+
+    /// Applies one entry of a dynamic config file, which holds only membership lines and
+    /// the config `version`.
+    fn apply_dynamic(&mut self, cfg: &mut Config, p: &Property) -> Result<(), ConfigError> {
+        if self.apply_membership(cfg, p)? {
+            return Ok(());
+        }
+        if p.key == "version" {
+            // Written by reconfig to tell configurations apart; we do not reconfigure.
+            return Ok(());
+        }
+        Err(self.invalid(
+            p.line,
+            &p.key,
+            "a dynamic config file may only hold server.N, group.N, weight.N and version lines"
+                .to_string(),
+        ))
+    }
+
+    /// `server.N`, `group.N` and `weight.N`. Returns false for any other key.
+    fn apply_membership(&mut self, cfg: &mut Config, p: &Property) -> Result<bool, ConfigError> {
+        if let Some(n) = p.key.strip_prefix("server.") {
+            let id = self.id_suffix(p, n)?;
+            let spec = servers::parse_server_line(id, p.line, &p.value)
+                .map_err(|m| self.invalid(p.line, &p.key, m))?;
+            self.add_server(cfg, spec, p)?;
+        } else if let Some(n) = p.key.strip_prefix("group.") {
+            let gid = self.id_suffix(p, n)?;
+            let mut members = Vec::new();
+            for m in p.value.split(':') {
+                let m = m.trim();
+                match m.parse::<u64>() {
+                    Ok(id) if (1..=i64::MAX as u64).contains(&id) => members.push(id),
+                    _ => {
+                        return Err(self.invalid(
+                            p.line,
+                            &p.key,
+                            format!(
+                                "expected server ids separated by ':', got \"{}\"",
+                                shorten(&p.value)
+                            ),
+                        ))
+                    }
+                }
+            }
+            if cfg.groups.insert(gid, members).is_some() {
+                self.warn(
+                    p.line,
+                    format!("{} is set again; the last value wins", p.key),
+                );
+            }
+        } else if let Some(n) = p.key.strip_prefix("weight.") {
+            let sid = self.id_suffix(p, n)?;
+            let w: u64 = self.int(p, 0, i64::MAX)?;
+            if cfg.weights.insert(sid, w).is_some() {
+                self.warn(
+                    p.line,
+                    format!("{} is set again; the last value wins", p.key),
+                );
+            }
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// The N of `server.N`, `group.N` or `weight.N`: 1..=i64::MAX (Apache's ids are longs).
+    fn id_suffix(&self, p: &Property, n: &str) -> Result<u64, ConfigError> {
+        match n.parse::<u64>() {
+            Ok(id) if (1..=i64::MAX as u64).contains(&id) && !n.starts_with('+') => Ok(id),
+            _ => Err(self.invalid(
+                p.line,
+                &p.key,
+                format!(
+                    "the id after the dot must be a positive integer, got \"{}\"",
+                    shorten(n)
+                ),
+            )),
+        }
+    }
+
+    /// Adds a server, refusing a repeated id or an address another server already has.
+    fn add_server(
+        &mut self,
+        cfg: &mut Config,
+        spec: ServerSpec,
+        p: &Property,
+    ) -> Result<(), ConfigError> {
+        for other in &cfg.servers {
+            if other.id == spec.id {
+                return Err(self.invalid(
+                    p.line,
+                    &p.key,
+                    format!(
+                        "server id {} is already defined on line {}",
+                        spec.id, other.line
+                    ),
+                ));
+            }
+            if !same_host(&other.host, &spec.host) {
+                continue;
+            }
+            for (what, port) in [("peer", spec.peer_port), ("election", spec.election_port)] {
+                if port == other.peer_port || port == other.election_port {
+                    return Err(self.invalid(
+                        p.line,
+                        &p.key,
+                        format!(
+                            "{what} address {} is already used by server.{} (line {})",
+                            join_host_port(&spec.host, port),
+                            other.id,
+                            other.line
+                        ),
+                    ));
+                }
+            }
+        }
+        let at = cfg.servers.partition_point(|s| s.id < spec.id);
+        cfg.servers.insert(at, spec);
+        Ok(())
+    }
+
+    /// Warnings about membership that are legal but will not do what Apache would.
+    fn check_membership(&mut self, cfg: &Config) {
+        if !cfg.groups.is_empty() || !cfg.weights.is_empty() {
+            self.warnings.push(format!(
+                "{}: group.N and weight.N lines are parsed but hierarchical quorums are not supported; every participant has one vote",
+                self.source
+            ));
+        }
+    }
+
+    /// An ensemble needs someone to vote: refuse one made only of observers.
+    fn check_voters(&self, cfg: &Config) -> Result<(), ConfigError> {
+        match cfg.servers.first() {
+            Some(first) if cfg.servers.iter().all(|s| s.role == PeerType::Observer) => Err(self
+                .invalid(
+                    first.line,
+                    &format!("server.{}", first.id),
+                    "every server is an observer; at least one must be a participant".to_string(),
+                )),
+            _ => Ok(()),
+        }
+    }
+
+    fn four_letter_words(&mut self, p: &Property) -> FourLetterWords {
+        let words: Vec<String> = p
+            .value
+            .split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect();
+        if words.iter().any(|w| w == "*") {
+            return FourLetterWords::All;
+        }
+        for w in &words {
+            if !KNOWN_FOUR_LETTER_WORDS.contains(&w.as_str()) {
+                self.warn(
+                    p.line,
+                    format!(
+                        "4lw.commands.whitelist: unknown four-letter word \"{}\"",
+                        shorten(w)
+                    ),
+                );
+            }
+        }
+        FourLetterWords::Only(words)
+    }
+
+    /// `user:base64digest`. A digest that does not decode to a SHA-1 is probably a
+    /// password pasted by mistake: warn, since nobody could authenticate against it.
+    fn super_digest(&mut self, p: &Property) -> Result<String, ConfigError> {
+        let (user, digest) = match p.value.split_once(':') {
+            Some((u, d)) if !u.is_empty() && !d.is_empty() => (u, d),
+            _ => return Err(self.bad_value(p, "user:base64digest")),
+        };
+        let ok = base64::engine::general_purpose::STANDARD
+            .decode(digest)
+            .map(|b| b.len() == 20)
+            .unwrap_or(false);
+        if !ok {
+            self.warn(
+                p.line,
+                format!(
+                    "{}: the digest for {} is not a base64 SHA-1 hash; nobody will match it",
+                    p.key,
+                    shorten(user)
+                ),
+            );
+        }
+        Ok(p.value.clone())
+    }
+}
+
+/// Host names compare case-insensitively; IP literals by value, so `::1` and
+/// `0:0:0:0:0:0:0:1` are the same host.
+fn same_host(a: &str, b: &str) -> bool {
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.eq_ignore_ascii_case(b),
+    }
+}
+
+#[cfg(test)]
+mod tests;

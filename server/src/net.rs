@@ -1,0 +1,306 @@
+//! The client port: accepts connections, answers four-letter words, frames and decodes
+//! requests for the core, and writes what the core sends back.
+//!
+//! Nothing a peer sends can take the server down: a bad frame closes that connection (or
+//! gets an error reply when the stream is still in sync), and nothing else is affected.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use zkrs_proto::frame::find_frame;
+use zkrs_proto::{ConnectRequest, DecodeError, ErrorCode, Reader, Record, Request, RequestHeader};
+
+use crate::core::{ConnHandle, CoreMsg, Outgoing};
+
+/// Settings of the client port.
+#[derive(Debug, Clone)]
+pub struct NetSettings {
+    /// Connections allowed from one IP address; 0 means no limit.
+    pub max_client_cnxns: u32,
+    /// The largest frame accepted (`jute.maxbuffer` plus room for the request's header).
+    pub max_frame: usize,
+    /// The server's configuration (for the four-letter-word whitelist and `conf`).
+    pub config: Arc<crate::config::Config>,
+}
+
+/// Open connections per remote IP, for `maxClientCnxns`.
+#[derive(Debug, Default)]
+struct ConnCounts(Mutex<HashMap<IpAddr, u32>>);
+
+impl ConnCounts {
+    fn try_acquire(self: &Arc<Self>, ip: IpAddr, max: u32) -> Option<ConnSlot> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if max != 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ConnSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// Gives back a connection's place in [`ConnCounts`] when dropped.
+struct ConnSlot {
+    counts: Arc<ConnCounts>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        let mut m = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Accepts connections until the listener fails.
+pub async fn serve(
+    listener: TcpListener,
+    core: mpsc::UnboundedSender<CoreMsg>,
+    settings: NetSettings,
+) -> std::io::Result<()> {
+    let counts = Arc::new(ConnCounts::default());
+    let next_id = Arc::new(AtomicU64::new(1));
+    let settings = Arc::new(settings);
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Running out of file descriptors must not end the server.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(slot) = counts.try_acquire(remote.ip(), settings.max_client_cnxns) else {
+            tracing::warn!(
+                "Too many connections from {} - max is {}",
+                remote.ip(),
+                settings.max_client_cnxns
+            );
+            drop(stream);
+            continue;
+        };
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        let core = core.clone();
+        let settings = settings.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(e) = handle_connection(stream, remote, id, core, &settings).await {
+                tracing::debug!(conn = id, %remote, error = %e, "connection closed");
+            }
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ConnError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("bad frame: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("the server is shutting down")]
+    CoreGone,
+}
+
+/// Buffers bytes from the socket and cuts them into frames.
+struct FrameReader {
+    buf: Vec<u8>,
+    start: usize,
+    max_frame: usize,
+}
+
+impl FrameReader {
+    fn new(max_frame: usize) -> Self {
+        FrameReader {
+            buf: Vec::with_capacity(16 * 1024),
+            start: 0,
+            max_frame,
+        }
+    }
+
+    /// The next complete frame's body, if one is buffered.
+    fn next_frame(&mut self) -> Result<Option<Vec<u8>>, DecodeError> {
+        match find_frame(&self.buf[self.start..], self.max_frame)? {
+            Some((s, e)) => {
+                let body = self.buf[self.start + s..self.start + e].to_vec();
+                self.start += e;
+                Ok(Some(body))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Reads more from the socket; `false` on a clean end of stream.
+    async fn fill(&mut self, rd: &mut tokio::net::tcp::OwnedReadHalf) -> std::io::Result<bool> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + 16 * 1024, 0);
+        let n = rd.read(&mut self.buf[len..]).await?;
+        self.buf.truncate(len + n);
+        Ok(n > 0)
+    }
+}
+
+async fn handle_connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    id: u64,
+    core: mpsc::UnboundedSender<CoreMsg>,
+    settings: &NetSettings,
+) -> Result<(), ConnError> {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut reader = FrameReader::new(settings.max_frame);
+
+    // The first four bytes are either a four-letter word or the handshake's length.
+    while reader.buf.len() < 4 {
+        if !reader.fill(&mut rd).await? {
+            return Ok(());
+        }
+    }
+    let first = [reader.buf[0], reader.buf[1], reader.buf[2], reader.buf[3]];
+    if let Some(cmd) = crate::admin::parse_four_letter_word(first) {
+        return answer_four_letter_word(cmd, &mut wr, &core, settings).await;
+    }
+
+    let connect = loop {
+        if let Some(body) = reader.next_frame()? {
+            break body;
+        }
+        if !reader.fill(&mut rd).await? {
+            return Ok(());
+        }
+    };
+    let req = ConnectRequest::read(&mut Reader::new(&connect))?;
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(write_loop(wr, out_rx, closed_tx));
+    core.send(CoreMsg::Connect {
+        conn: ConnHandle {
+            id,
+            remote,
+            out: out_tx,
+        },
+        req,
+    })
+    .map_err(|_| ConnError::CoreGone)?;
+
+    let result = async {
+        loop {
+            while let Some(body) = reader.next_frame()? {
+                dispatch(id, &body, &core)?;
+            }
+            tokio::select! {
+                more = reader.fill(&mut rd) => {
+                    if !more? {
+                        return Ok(());
+                    }
+                }
+                _ = &mut closed_rx => return Ok(()),
+            }
+        }
+    }
+    .await;
+    let _ = core.send(CoreMsg::Disconnected { conn: id });
+    result
+}
+
+/// Decodes one request frame and passes it to the core.
+fn dispatch(id: u64, body: &[u8], core: &mpsc::UnboundedSender<CoreMsg>) -> Result<(), ConnError> {
+    let mut r = Reader::new(body);
+    let hdr = RequestHeader::read(&mut r)?;
+    let rest = &body[r.position()..];
+    let msg = match Request::decode(hdr.op, rest) {
+        Ok(req) => CoreMsg::Request {
+            conn: id,
+            xid: hdr.xid,
+            req,
+            received: Instant::now(),
+        },
+        Err(DecodeError::UnknownOpCode(op)) => {
+            tracing::warn!(conn = id, op, "request of unknown type");
+            CoreMsg::Undecodable {
+                conn: id,
+                xid: hdr.xid,
+                err: ErrorCode::Unimplemented,
+            }
+        }
+        Err(e) => {
+            tracing::warn!(conn = id, op = hdr.op, error = %e, "malformed request");
+            CoreMsg::Undecodable {
+                conn: id,
+                xid: hdr.xid,
+                err: ErrorCode::MarshallingError,
+            }
+        }
+    };
+    core.send(msg).map_err(|_| ConnError::CoreGone)
+}
+
+/// Writes frames from the core, coalescing whatever is queued into one write.
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    closed: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    'outer: while let Some(first) = rx.recv().await {
+        let mut close = false;
+        let mut next = Some(first);
+        while let Some(item) = next {
+            match item {
+                Outgoing::Frame(f) => buf.extend_from_slice(&f),
+                Outgoing::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            if buf.len() > 256 * 1024 {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if !buf.is_empty() {
+            if wr.write_all(&buf).await.is_err() {
+                break 'outer;
+            }
+            buf.clear();
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    let _ = closed.send(());
+}
+
+async fn answer_four_letter_word(
+    cmd: &'static str,
+    wr: &mut OwnedWriteHalf,
+    core: &mpsc::UnboundedSender<CoreMsg>,
+    settings: &NetSettings,
+) -> Result<(), ConnError> {
+    let text = crate::admin::four_letter_word(cmd, core, settings).await;
+    wr.write_all(text.as_bytes()).await?;
+    let _ = wr.shutdown().await;
+    Ok(())
+}

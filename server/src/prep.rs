@@ -1,0 +1,530 @@
+//! Preparation of writes (the leader's `PrepRequestProcessor`): checks a request against the
+//! tree *plus the changes already proposed but not yet applied*, and turns it into a
+//! transaction or an error. Runs in proposal order, so its checks are exact.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use zkrs_proto::opcode::perms;
+use zkrs_proto::path::{basename, parent, validate_path};
+use zkrs_proto::request::{CreateRequest, PathVersion, SetAclRequest, SetDataRequest};
+use zkrs_proto::{Acl, CreateMode, ErrorCode, OpCode, Request, Stat};
+
+use crate::acl::{self, AuthInfo};
+use crate::tree::DataTree;
+use crate::txn::{owner_kind, ttl_owner, CreateKind, OwnerKind, Txn, CONTAINER_OWNER, MAX_TTL};
+
+/// What preparation needs to know of a node: its Stat (with child count) and ACL.
+#[derive(Debug, Clone)]
+struct NodeView {
+    stat: Stat,
+    acl: Arc<Vec<Acl>>,
+}
+
+/// A proposed change to one path: the node as it will be (`None`: deleted), and the zxid of
+/// the last proposal that changed it, so the record can go once that zxid is applied.
+#[derive(Debug, Clone)]
+struct ChangeRecord {
+    zxid: i64,
+    node: Option<NodeView>,
+}
+
+/// Settings that shape preparation.
+#[derive(Debug, Clone)]
+pub struct PrepConfig {
+    pub extended_types_enabled: bool,
+    pub reconfig_enabled: bool,
+}
+
+/// The outstanding changes, keyed by path.
+#[derive(Debug)]
+pub struct Preparer {
+    outstanding: HashMap<String, ChangeRecord>,
+    config: PrepConfig,
+}
+
+/// Who asks, and under which zxid and time the transaction will be proposed.
+pub struct PrepContext<'a> {
+    pub tree: &'a DataTree,
+    pub auth: &'a AuthInfo,
+    pub session_id: i64,
+    pub zxid: i64,
+}
+
+/// A view of the tree with the outstanding changes and a multi's own changes on top.
+struct View<'a> {
+    tree: &'a DataTree,
+    outstanding: &'a HashMap<String, ChangeRecord>,
+    overlay: HashMap<String, Option<NodeView>>,
+}
+
+impl View<'_> {
+    fn get(&self, path: &str) -> Option<NodeView> {
+        if let Some(v) = self.overlay.get(path) {
+            return v.clone();
+        }
+        if let Some(r) = self.outstanding.get(path) {
+            return r.node.clone();
+        }
+        self.tree.get(path).map(|n| NodeView {
+            stat: n.stat(),
+            acl: n.acl.clone(),
+        })
+    }
+
+    fn set(&mut self, path: &str, node: Option<NodeView>) {
+        self.overlay.insert(path.to_string(), node);
+    }
+}
+
+fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
+    if expected != -1 && expected != current {
+        return Err(ErrorCode::BadVersion);
+    }
+    Ok(current.wrapping_add(1))
+}
+
+fn valid(path: &str, sequential: bool) -> Result<(), ErrorCode> {
+    validate_path(path, sequential).map_err(|_| ErrorCode::BadArguments)
+}
+
+impl Preparer {
+    pub fn new(config: PrepConfig) -> Self {
+        Preparer {
+            outstanding: HashMap::new(),
+            config,
+        }
+    }
+
+    /// Number of paths with changes in flight.
+    pub fn outstanding_len(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    /// Forgets the changes of a transaction now applied to the tree.
+    pub fn applied(&mut self, zxid: i64) {
+        if !self.outstanding.is_empty() {
+            self.outstanding.retain(|_, r| r.zxid > zxid);
+        }
+    }
+
+    /// Prepares a write request (one for which [`Request::is_write`] holds).
+    pub fn prepare(&mut self, ctx: &PrepContext<'_>, req: &Request) -> Result<Txn, ErrorCode> {
+        let mut view = View {
+            tree: ctx.tree,
+            outstanding: &self.outstanding,
+            overlay: HashMap::new(),
+        };
+        let txn = match req {
+            Request::Multi(OpCode::Multi, ops) => {
+                let mut txns = Vec::with_capacity(ops.len());
+                for (i, op) in ops.iter().enumerate() {
+                    match self.prepare_one(ctx, &mut view, op) {
+                        Ok(t) => txns.push(t),
+                        Err(e) => {
+                            // All or nothing: forget the multi's own changes and report
+                            // which member failed.
+                            let mut errs = vec![Txn::Error { err: 0 }; i];
+                            errs.push(Txn::Error { err: e.code() });
+                            errs.resize(
+                                ops.len(),
+                                Txn::Error {
+                                    err: ErrorCode::RuntimeInconsistency.code(),
+                                },
+                            );
+                            return Ok(Txn::Multi(errs));
+                        }
+                    }
+                }
+                Txn::Multi(txns)
+            }
+            other => self.prepare_one(ctx, &mut view, other)?,
+        };
+        let overlay = view.overlay;
+        for (path, node) in overlay {
+            self.outstanding.insert(
+                path,
+                ChangeRecord {
+                    zxid: ctx.zxid,
+                    node,
+                },
+            );
+        }
+        Ok(txn)
+    }
+
+    /// Prepares the closing of a session: its ephemerals, including those whose creation is
+    /// still in flight, are deleted by the same transaction.
+    pub fn prepare_close_session(&mut self, ctx: &PrepContext<'_>) -> Txn {
+        let mut paths: Vec<String> = ctx
+            .tree
+            .ephemerals_of(ctx.session_id)
+            .filter(|p| {
+                self.outstanding
+                    .get(p.as_str())
+                    .is_none_or(|r| r.node.is_some())
+            })
+            .cloned()
+            .collect();
+        for (p, r) in &self.outstanding {
+            if let Some(n) = &r.node {
+                if n.stat.ephemeral_owner == ctx.session_id && !paths.contains(p) {
+                    paths.push(p.clone());
+                }
+            }
+        }
+        paths.sort();
+        // Children before parents cannot matter (ephemerals have no children), but a stable
+        // order keeps every member's watch events identical.
+        let mut view = View {
+            tree: ctx.tree,
+            outstanding: &self.outstanding,
+            overlay: HashMap::new(),
+        };
+        for p in &paths {
+            if let Some(parent_path) = parent(p) {
+                if let Some(mut pv) = view.get(parent_path) {
+                    pv.stat.num_children -= 1;
+                    pv.stat.pzxid = ctx.zxid;
+                    view.set(parent_path, Some(pv));
+                }
+            }
+            view.set(p, None);
+        }
+        let overlay = view.overlay;
+        for (path, node) in overlay {
+            self.outstanding.insert(
+                path,
+                ChangeRecord {
+                    zxid: ctx.zxid,
+                    node,
+                },
+            );
+        }
+        Txn::CloseSession { ephemerals: paths }
+    }
+
+    fn prepare_one(
+        &self,
+        ctx: &PrepContext<'_>,
+        view: &mut View<'_>,
+        req: &Request,
+    ) -> Result<Txn, ErrorCode> {
+        match req {
+            Request::Create(op, c) => self.create(ctx, view, *op, c),
+            Request::Delete(d) => delete(ctx, view, d),
+            Request::SetData(s) => set_data(ctx, view, s),
+            Request::SetAcl(s) => set_acl(ctx, view, s),
+            Request::Check(c) => check(ctx, view, c),
+            Request::Reconfig(_) => Err(if self.config.reconfig_enabled {
+                // A standalone server has no ensemble to reconfigure.
+                ErrorCode::Unimplemented
+            } else {
+                ErrorCode::ReconfigDisabled
+            }),
+            _ => Err(ErrorCode::BadArguments),
+        }
+    }
+
+    fn create(
+        &self,
+        ctx: &PrepContext<'_>,
+        view: &mut View<'_>,
+        op: OpCode,
+        c: &CreateRequest,
+    ) -> Result<Txn, ErrorCode> {
+        let mode = CreateMode::from_flags(c.flags).ok_or(ErrorCode::BadArguments)?;
+        if mode.is_ttl() {
+            if !self.config.extended_types_enabled {
+                return Err(ErrorCode::Unimplemented);
+            }
+            if c.ttl <= 0 || c.ttl > MAX_TTL {
+                return Err(ErrorCode::BadArguments);
+            }
+        } else if c.ttl >= 0 && op == OpCode::CreateTtl {
+            return Err(ErrorCode::BadArguments);
+        }
+        if op == OpCode::CreateContainer && !mode.is_container() {
+            return Err(ErrorCode::BadArguments);
+        }
+        valid(&c.path, mode.is_sequential())?;
+        let parent_path = parent(&c.path).ok_or(ErrorCode::BadArguments)?;
+        let acl = acl::fixup(&c.acl, ctx.auth)?;
+        let mut parent_node = view.get(parent_path).ok_or(ErrorCode::NoNode)?;
+        acl::check(&parent_node.acl, perms::CREATE, ctx.auth)?;
+        let path = if mode.is_sequential() {
+            format!("{}{:010}", c.path, parent_node.stat.cversion)
+        } else {
+            c.path.clone()
+        };
+        valid(&path, false)?;
+        if view.get(&path).is_some() {
+            return Err(ErrorCode::NodeExists);
+        }
+        if matches!(owner_kind(parent_node.stat.ephemeral_owner), OwnerKind::Ephemeral(_)) {
+            return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        let owner = if mode.is_container() {
+            CONTAINER_OWNER
+        } else if mode.is_ttl() {
+            ttl_owner(c.ttl)
+        } else if mode.is_ephemeral() {
+            ctx.session_id
+        } else {
+            0
+        };
+        let parent_cversion = parent_node.stat.cversion.wrapping_add(1);
+        parent_node.stat.cversion = parent_cversion;
+        parent_node.stat.num_children += 1;
+        parent_node.stat.pzxid = ctx.zxid;
+        view.set(parent_path, Some(parent_node));
+        let acl_arc = Arc::new(acl.clone());
+        view.set(
+            &path,
+            Some(NodeView {
+                stat: Stat {
+                    czxid: ctx.zxid,
+                    mzxid: ctx.zxid,
+                    pzxid: ctx.zxid,
+                    ephemeral_owner: owner,
+                    data_length: c.data.len() as i32,
+                    ..Stat::default()
+                },
+                acl: acl_arc,
+            }),
+        );
+        Ok(Txn::Create {
+            path,
+            data: c.data.clone(),
+            acl,
+            ephemeral_owner: owner,
+            parent_cversion,
+            kind: if op == OpCode::Create {
+                CreateKind::Plain
+            } else {
+                CreateKind::WithStat
+            },
+        })
+    }
+}
+
+fn delete(ctx: &PrepContext<'_>, view: &mut View<'_>, d: &PathVersion) -> Result<Txn, ErrorCode> {
+    valid(&d.path, false)?;
+    let parent_path = parent(&d.path).ok_or(ErrorCode::BadArguments)?;
+    let mut parent_node = view.get(parent_path).ok_or(ErrorCode::NoNode)?;
+    acl::check(&parent_node.acl, perms::DELETE, ctx.auth)?;
+    let node = view.get(&d.path).ok_or(ErrorCode::NoNode)?;
+    check_version(node.stat.version, d.version)?;
+    if node.stat.num_children > 0 {
+        return Err(ErrorCode::NotEmpty);
+    }
+    parent_node.stat.num_children -= 1;
+    parent_node.stat.pzxid = ctx.zxid;
+    view.set(parent_path, Some(parent_node));
+    view.set(&d.path, None);
+    Ok(Txn::Delete {
+        path: d.path.clone(),
+    })
+}
+
+fn set_data(
+    ctx: &PrepContext<'_>,
+    view: &mut View<'_>,
+    s: &SetDataRequest,
+) -> Result<Txn, ErrorCode> {
+    valid(&s.path, false)?;
+    let mut node = view.get(&s.path).ok_or(ErrorCode::NoNode)?;
+    acl::check(&node.acl, perms::WRITE, ctx.auth)?;
+    let version = check_version(node.stat.version, s.version)?;
+    node.stat.version = version;
+    node.stat.mzxid = ctx.zxid;
+    node.stat.data_length = s.data.len() as i32;
+    view.set(&s.path, Some(node));
+    Ok(Txn::SetData {
+        path: s.path.clone(),
+        data: s.data.clone(),
+        version,
+    })
+}
+
+fn set_acl(
+    ctx: &PrepContext<'_>,
+    view: &mut View<'_>,
+    s: &SetAclRequest,
+) -> Result<Txn, ErrorCode> {
+    valid(&s.path, false)?;
+    let acl = acl::fixup(&s.acl, ctx.auth)?;
+    let mut node = view.get(&s.path).ok_or(ErrorCode::NoNode)?;
+    acl::check(&node.acl, perms::ADMIN, ctx.auth)?;
+    let aversion = check_version(node.stat.aversion, s.version)?;
+    node.stat.aversion = aversion;
+    node.acl = Arc::new(acl.clone());
+    view.set(&s.path, Some(node));
+    Ok(Txn::SetAcl {
+        path: s.path.clone(),
+        acl,
+        aversion,
+    })
+}
+
+fn check(ctx: &PrepContext<'_>, view: &mut View<'_>, c: &PathVersion) -> Result<Txn, ErrorCode> {
+    valid(&c.path, false)?;
+    let node = view.get(&c.path).ok_or(ErrorCode::NoNode)?;
+    acl::check(&node.acl, perms::READ, ctx.auth)?;
+    check_version(node.stat.version, c.version)?;
+    Ok(Txn::Check {
+        path: c.path.clone(),
+    })
+}
+
+/// The name a sequential create will get, for tests and tools.
+pub fn sequential_name(prefix: &str, cversion: i32) -> String {
+    format!("{}{:010}", basename(prefix), cversion)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::TxnHeader;
+    use zkrs_proto::request::CreateRequest;
+
+    fn cfg() -> PrepConfig {
+        PrepConfig {
+            extended_types_enabled: true,
+            reconfig_enabled: false,
+        }
+    }
+
+    fn create(path: &str, flags: i32) -> Request {
+        Request::Create(
+            OpCode::Create,
+            CreateRequest {
+                path: path.into(),
+                data: vec![],
+                acl: Acl::open_unsafe(),
+                flags,
+                ttl: -1,
+            },
+        )
+    }
+
+    /// Prepares and applies in one step, as a committed pipeline would.
+    fn run(p: &mut Preparer, t: &mut DataTree, zxid: i64, req: &Request) -> Result<Txn, ErrorCode> {
+        let auth = AuthInfo::default();
+        let ctx = PrepContext {
+            tree: t,
+            auth: &auth,
+            session_id: 5,
+            zxid,
+        };
+        let txn = p.prepare(&ctx, req)?;
+        let hdr = TxnHeader {
+            session_id: 5,
+            cxid: 0,
+            zxid,
+            time: 0,
+        };
+        t.apply(&hdr, &txn, &mut Vec::new());
+        p.applied(zxid);
+        Ok(txn)
+    }
+
+    #[test]
+    fn sequential_names_follow_parent_cversion_including_pending() {
+        let mut p = Preparer::new(cfg());
+        let t = DataTree::new();
+        let auth = AuthInfo::default();
+        let mut names = Vec::new();
+        // Three creates prepared back to back, none applied yet: names must still advance.
+        for z in 1..=3 {
+            let ctx = PrepContext {
+                tree: &t,
+                auth: &auth,
+                session_id: 5,
+                zxid: z,
+            };
+            match p.prepare(&ctx, &create("/s-", 2)).unwrap() {
+                Txn::Create { path, .. } => names.push(path),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(names, vec!["/s-0000000001", "/s-0000000002", "/s-0000000003"]);
+    }
+
+    #[test]
+    fn errors_in_apache_order() {
+        let mut p = Preparer::new(cfg());
+        let mut t = DataTree::new();
+        assert_eq!(run(&mut p, &mut t, 1, &create("/a/b", 0)), Err(ErrorCode::NoNode));
+        run(&mut p, &mut t, 1, &create("/a", 0)).unwrap();
+        assert_eq!(run(&mut p, &mut t, 2, &create("/a", 0)), Err(ErrorCode::NodeExists));
+        assert_eq!(run(&mut p, &mut t, 2, &create("/a/", 0)), Err(ErrorCode::BadArguments));
+        run(&mut p, &mut t, 2, &create("/e", 1)).unwrap();
+        assert_eq!(
+            run(&mut p, &mut t, 3, &create("/e/x", 0)),
+            Err(ErrorCode::NoChildrenForEphemerals)
+        );
+        run(&mut p, &mut t, 3, &create("/a/b", 0)).unwrap();
+        let del = |path: &str, version| {
+            Request::Delete(PathVersion {
+                path: path.into(),
+                version,
+            })
+        };
+        assert_eq!(run(&mut p, &mut t, 4, &del("/a", -1)), Err(ErrorCode::NotEmpty));
+        assert_eq!(run(&mut p, &mut t, 4, &del("/a/b", 3)), Err(ErrorCode::BadVersion));
+        run(&mut p, &mut t, 4, &del("/a/b", 0)).unwrap();
+        let ttl = Request::Create(
+            OpCode::CreateTtl,
+            CreateRequest {
+                path: "/t".into(),
+                data: vec![],
+                acl: Acl::open_unsafe(),
+                flags: 5,
+                ttl: 0,
+            },
+        );
+        assert_eq!(run(&mut p, &mut t, 5, &ttl), Err(ErrorCode::BadArguments));
+    }
+
+    #[test]
+    fn failed_multi_reports_positions_and_leaves_no_trace() {
+        let mut p = Preparer::new(cfg());
+        let mut t = DataTree::new();
+        let multi = Request::Multi(
+            OpCode::Multi,
+            vec![
+                create("/m", 0),
+                Request::Check(PathVersion {
+                    path: "/m".into(),
+                    version: 5,
+                }),
+                create("/n", 0),
+            ],
+        );
+        let txn = run(&mut p, &mut t, 1, &multi).unwrap();
+        assert_eq!(
+            txn,
+            Txn::Multi(vec![
+                Txn::Error { err: 0 },
+                Txn::Error { err: -103 },
+                Txn::Error { err: -2 }
+            ])
+        );
+        assert!(t.get("/m").is_none());
+        assert_eq!(p.outstanding_len(), 0);
+        // The multi's own create is visible to its later members.
+        let ok = Request::Multi(
+            OpCode::Multi,
+            vec![
+                create("/m", 0),
+                Request::Check(PathVersion {
+                    path: "/m".into(),
+                    version: 0,
+                }),
+            ],
+        );
+        run(&mut p, &mut t, 2, &ok).unwrap();
+        assert!(t.get("/m").is_some());
+    }
+}

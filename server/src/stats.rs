@@ -1,0 +1,181 @@
+//! Counters the four-letter words and admin commands report, and the snapshot of core
+//! state they are rendered from.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use zkrs_proto::OpCode;
+
+use crate::tree::DataTree;
+use crate::watch::WatchManager;
+
+/// Request latency in milliseconds: min, max, and the running sum for the average.
+#[derive(Debug, Clone, Default)]
+pub struct Latency {
+    pub min: u64,
+    pub max: u64,
+    pub total: u64,
+    pub count: u64,
+}
+
+impl Latency {
+    pub fn record(&mut self, ms: u64) {
+        if self.count == 0 || ms < self.min {
+            self.min = ms;
+        }
+        self.max = self.max.max(ms);
+        self.total += ms;
+        self.count += 1;
+    }
+
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.total as f64 / self.count as f64
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ServerStats {
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub latency: Latency,
+}
+
+impl ServerStats {
+    pub fn record_latency(&mut self, ms: u64) {
+        self.latency.record(ms);
+    }
+
+    pub fn reset(&mut self) {
+        *self = ServerStats::default();
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnStats {
+    pub established: Instant,
+    pub established_wall_ms: i64,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub last_cxid: i32,
+    pub last_zxid: i64,
+    pub last_op: OpCode,
+    pub last_response_wall_ms: i64,
+    pub last_latency: u64,
+    pub latency: Latency,
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl ConnStats {
+    pub fn new(established: Instant) -> Self {
+        ConnStats {
+            established,
+            established_wall_ms: wall_ms(),
+            packets_received: 0,
+            packets_sent: 0,
+            last_cxid: -1,
+            last_zxid: -1,
+            last_op: OpCode::Notification,
+            last_response_wall_ms: 0,
+            last_latency: 0,
+            latency: Latency::default(),
+        }
+    }
+
+    pub fn record_latency(&mut self, ms: u64, zxid: i64) {
+        self.latency.record(ms);
+        self.last_latency = ms;
+        self.last_zxid = zxid;
+        self.last_response_wall_ms = wall_ms();
+    }
+
+    pub fn reset(&mut self) {
+        self.packets_received = 0;
+        self.packets_sent = 0;
+        self.latency = Latency::default();
+        self.last_cxid = -1;
+        self.last_zxid = -1;
+        self.last_op = OpCode::Notification;
+        self.last_response_wall_ms = 0;
+        self.last_latency = 0;
+    }
+}
+
+/// One connection as `cons`/`stat` show it.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub remote: SocketAddr,
+    pub session_id: i64,
+    pub timeout_ms: i64,
+    pub queued: usize,
+    pub stats: ConnStats,
+}
+
+/// A consistent snapshot of core state, taken on the core and rendered elsewhere.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub last_zxid: i64,
+    pub node_count: usize,
+    pub approximate_data_size: i64,
+    pub ephemerals_count: usize,
+    pub watch_count: usize,
+    pub watched_paths: usize,
+    pub watching_sessions: usize,
+    pub watches_by_session: Vec<(i64, Vec<String>)>,
+    pub watches_by_path: Vec<(String, Vec<i64>)>,
+    pub ephemerals_by_session: Vec<(i64, Vec<String>)>,
+    pub server: ServerStats,
+    pub conns: Vec<ConnInfo>,
+    pub outstanding_requests: usize,
+    pub session_count: usize,
+    pub uptime_ms: u64,
+}
+
+impl Inspection {
+    pub fn collect(
+        tree: &DataTree,
+        watches: &WatchManager,
+        server: &ServerStats,
+        conns: impl Iterator<Item = ConnInfo>,
+        outstanding: usize,
+        session_count: usize,
+        started: Instant,
+    ) -> Self {
+        let mut by_session: Vec<(i64, Vec<String>)> = watches.by_session().collect();
+        by_session.sort();
+        let mut ephemerals: Vec<(i64, Vec<String>)> = tree
+            .sessions()
+            .map(|(&s, _)| (s, tree.ephemerals_of(s).cloned().collect::<Vec<_>>()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        ephemerals.sort();
+        let mut conns: Vec<ConnInfo> = conns.collect();
+        conns.sort_by_key(|c| c.remote);
+        Inspection {
+            last_zxid: tree.last_zxid(),
+            node_count: tree.node_count(),
+            approximate_data_size: tree.approximate_data_size(),
+            ephemerals_count: tree.ephemeral_count(),
+            watch_count: watches.count(),
+            watched_paths: watches.path_count(),
+            watching_sessions: watches.session_count(),
+            watches_by_session: by_session,
+            watches_by_path: watches.by_path(),
+            ephemerals_by_session: ephemerals,
+            server: server.clone(),
+            conns,
+            outstanding_requests: outstanding,
+            session_count,
+            uptime_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+}

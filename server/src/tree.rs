@@ -1,0 +1,515 @@
+//! The replicated state: the znode tree and the session registry. `apply` is the pure
+//! transition `(state, txn) -> (state', result, triggers)`; the same log gives the same tree.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use zkrs_proto::path::{basename, join, parent};
+use zkrs_proto::{Acl, ErrorCode, Stat};
+
+use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, TxnHeader};
+
+/// One znode. `stat.data_length` and `stat.num_children` are derived when read.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub data: Vec<u8>,
+    pub acl: Arc<Vec<Acl>>,
+    pub stat: Stat,
+    pub children: BTreeSet<String>,
+}
+
+impl Node {
+    fn new(data: Vec<u8>, acl: Arc<Vec<Acl>>, stat: Stat) -> Self {
+        Node {
+            data,
+            acl,
+            stat,
+            children: BTreeSet::new(),
+        }
+    }
+
+    /// The Stat a client sees.
+    pub fn stat(&self) -> Stat {
+        Stat {
+            data_length: self.data.len() as i32,
+            num_children: self.children.len() as i32,
+            ..self.stat
+        }
+    }
+}
+
+/// A session as every member knows it (liveness is tracked by the leader, not here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub timeout_ms: i32,
+    pub passwd: Vec<u8>,
+}
+
+/// What a watch fires on. Triggers come out of `apply` in the order Apache fires them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Created(String),
+    /// A deleted node: its data and child watchers get one NodeDeleted each.
+    Deleted(String),
+    DataChanged(String),
+    ChildrenChanged(String),
+}
+
+/// The outcome of applying one transaction, for the reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxnResult {
+    pub err: i32,
+    pub path: Option<String>,
+    pub stat: Option<Stat>,
+    pub multi: Vec<TxnResult>,
+}
+
+impl TxnResult {
+    fn error(code: ErrorCode) -> Self {
+        TxnResult {
+            err: code.code(),
+            ..Default::default()
+        }
+    }
+}
+
+pub const ZOOKEEPER: &str = "/zookeeper";
+pub const QUOTA: &str = "/zookeeper/quota";
+pub const CONFIG: &str = "/zookeeper/config";
+
+#[derive(Debug)]
+pub struct DataTree {
+    nodes: HashMap<String, Node>,
+    ephemerals: HashMap<i64, BTreeSet<String>>,
+    containers: HashSet<String>,
+    ttls: HashSet<String>,
+    sessions: HashMap<i64, SessionRecord>,
+    last_zxid: i64,
+    /// Sum of path and data lengths, for `zk_approximate_data_size`.
+    approximate_data_size: i64,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataTree {
+    /// The tree every server starts from: `/`, `/zookeeper`, `/zookeeper/quota` and the
+    /// read-only `/zookeeper/config`.
+    pub fn new() -> Self {
+        let open = Arc::new(Acl::open_unsafe());
+        let mut t = DataTree {
+            nodes: HashMap::new(),
+            ephemerals: HashMap::new(),
+            containers: HashSet::new(),
+            ttls: HashSet::new(),
+            sessions: HashMap::new(),
+            last_zxid: 0,
+            approximate_data_size: 0,
+        };
+        let mut root = Node::new(Vec::new(), open.clone(), Stat::default());
+        root.children.insert("zookeeper".into());
+        let mut zk = Node::new(Vec::new(), open.clone(), Stat::default());
+        zk.children.insert("quota".into());
+        zk.children.insert("config".into());
+        t.insert_node("/".into(), root);
+        t.insert_node(ZOOKEEPER.into(), zk);
+        t.insert_node(QUOTA.into(), Node::new(Vec::new(), open, Stat::default()));
+        t.insert_node(
+            CONFIG.into(),
+            Node::new(Vec::new(), Arc::new(Acl::read_unsafe()), Stat::default()),
+        );
+        t
+    }
+
+    fn insert_node(&mut self, path: String, node: Node) {
+        self.approximate_data_size += (path.len() + node.data.len()) as i64;
+        self.nodes.insert(path, node);
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn approximate_data_size(&self) -> i64 {
+        self.approximate_data_size
+    }
+
+    pub fn session(&self, id: i64) -> Option<&SessionRecord> {
+        self.sessions.get(&id)
+    }
+
+    pub fn sessions(&self) -> impl Iterator<Item = (&i64, &SessionRecord)> {
+        self.sessions.iter()
+    }
+
+    pub fn ephemerals_of(&self, session: i64) -> impl Iterator<Item = &String> {
+        self.ephemerals.get(&session).into_iter().flatten()
+    }
+
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(|s| s.len()).sum()
+    }
+
+    pub fn containers(&self) -> impl Iterator<Item = &String> {
+        self.containers.iter()
+    }
+
+    pub fn ttl_nodes(&self) -> impl Iterator<Item = &String> {
+        self.ttls.iter()
+    }
+
+    /// Number of descendants of `path` (`getAllChildrenNumber`); for `/` the system nodes
+    /// `/zookeeper` and its children count too, less `/` itself, as Apache counts.
+    pub fn all_children_number(&self, path: &str) -> i32 {
+        let mut count = 0i32;
+        let mut stack = vec![path.to_string()];
+        while let Some(p) = stack.pop() {
+            if let Some(n) = self.nodes.get(&p) {
+                for c in &n.children {
+                    count += 1;
+                    stack.push(join(&p, c));
+                }
+            }
+        }
+        count
+    }
+
+    /// Applies a committed transaction. Never fails: an inconsistency shows up in the result's
+    /// error code (which a correct leader never produces for a committed transaction).
+    pub fn apply(&mut self, hdr: &TxnHeader, txn: &Txn, triggers: &mut Vec<Trigger>) -> TxnResult {
+        let rc = self.apply_one(hdr, txn, triggers);
+        if hdr.zxid > self.last_zxid {
+            self.last_zxid = hdr.zxid;
+        }
+        rc
+    }
+
+    fn apply_one(&mut self, hdr: &TxnHeader, txn: &Txn, triggers: &mut Vec<Trigger>) -> TxnResult {
+        match txn {
+            Txn::CreateSession { timeout_ms, passwd } => {
+                self.sessions.insert(
+                    hdr.session_id,
+                    SessionRecord {
+                        timeout_ms: *timeout_ms,
+                        passwd: passwd.clone(),
+                    },
+                );
+                TxnResult::default()
+            }
+            Txn::CloseSession { ephemerals } => {
+                self.sessions.remove(&hdr.session_id);
+                for p in ephemerals {
+                    // A path already gone is not an error here (Apache logs and goes on).
+                    let _ = self.delete_node(p, hdr.zxid, triggers);
+                }
+                // Anything the list missed still belongs to a dead session.
+                if let Some(rest) = self.ephemerals.remove(&hdr.session_id) {
+                    for p in rest {
+                        let _ = self.delete_node(&p, hdr.zxid, triggers);
+                    }
+                }
+                TxnResult::default()
+            }
+            Txn::Create {
+                path,
+                data,
+                acl,
+                ephemeral_owner,
+                parent_cversion,
+                kind,
+            } => match self.create_node(
+                hdr,
+                path,
+                data,
+                acl,
+                *ephemeral_owner,
+                *parent_cversion,
+                triggers,
+            ) {
+                Ok(stat) => TxnResult {
+                    err: 0,
+                    path: Some(path.clone()),
+                    stat: (*kind == CreateKind::WithStat).then_some(stat),
+                    multi: Vec::new(),
+                },
+                Err(e) => TxnResult {
+                    path: Some(path.clone()),
+                    ..TxnResult::error(e)
+                },
+            },
+            Txn::Delete { path } => match self.delete_node(path, hdr.zxid, triggers) {
+                Ok(()) => TxnResult {
+                    path: Some(path.clone()),
+                    ..Default::default()
+                },
+                Err(e) => TxnResult::error(e),
+            },
+            Txn::SetData {
+                path,
+                data,
+                version,
+            } => {
+                let Some(node) = self.nodes.get_mut(path) else {
+                    return TxnResult::error(ErrorCode::NoNode);
+                };
+                self.approximate_data_size += data.len() as i64 - node.data.len() as i64;
+                node.data = data.clone();
+                node.stat.mtime = hdr.time;
+                node.stat.mzxid = hdr.zxid;
+                node.stat.version = *version;
+                let stat = node.stat();
+                triggers.push(Trigger::DataChanged(path.clone()));
+                TxnResult {
+                    path: Some(path.clone()),
+                    stat: Some(stat),
+                    ..Default::default()
+                }
+            }
+            Txn::SetAcl {
+                path,
+                acl,
+                aversion,
+            } => {
+                let Some(node) = self.nodes.get_mut(path) else {
+                    return TxnResult::error(ErrorCode::NoNode);
+                };
+                node.acl = Arc::new(acl.clone());
+                node.stat.aversion = *aversion;
+                TxnResult {
+                    path: Some(path.clone()),
+                    stat: Some(node.stat()),
+                    ..Default::default()
+                }
+            }
+            Txn::Check { path } => TxnResult {
+                path: Some(path.clone()),
+                stat: self.nodes.get(path).map(Node::stat),
+                ..Default::default()
+            },
+            Txn::Error { err } => TxnResult {
+                err: *err,
+                ..Default::default()
+            },
+            Txn::Multi(txns) => {
+                let mut rc = TxnResult::default();
+                for t in txns {
+                    let sub = self.apply_one(hdr, t, triggers);
+                    if sub.err != 0 && rc.err == 0 {
+                        rc.err = sub.err;
+                    }
+                    rc.multi.push(sub);
+                }
+                rc
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_node(
+        &mut self,
+        hdr: &TxnHeader,
+        path: &str,
+        data: &[u8],
+        acl: &[Acl],
+        owner: i64,
+        parent_cversion: i32,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Stat, ErrorCode> {
+        let parent_path = parent(path).ok_or(ErrorCode::BadArguments)?;
+        if self.nodes.contains_key(path) {
+            return Err(ErrorCode::NodeExists);
+        }
+        let parent_node = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        if parent_cversion > parent_node.stat.cversion {
+            parent_node.stat.cversion = parent_cversion;
+            parent_node.stat.pzxid = hdr.zxid;
+        }
+        parent_node.children.insert(basename(path).to_string());
+        let stat = Stat {
+            czxid: hdr.zxid,
+            mzxid: hdr.zxid,
+            pzxid: hdr.zxid,
+            ctime: hdr.time,
+            mtime: hdr.time,
+            ephemeral_owner: owner,
+            ..Stat::default()
+        };
+        let node = Node::new(data.to_vec(), Arc::new(acl.to_vec()), stat);
+        let out = node.stat();
+        self.insert_node(path.to_string(), node);
+        match owner_kind(owner) {
+            OwnerKind::Container => {
+                self.containers.insert(path.to_string());
+            }
+            OwnerKind::Ttl(_) => {
+                self.ttls.insert(path.to_string());
+            }
+            OwnerKind::Ephemeral(s) => {
+                self.ephemerals.entry(s).or_default().insert(path.to_string());
+            }
+            OwnerKind::Persistent => {}
+        }
+        triggers.push(Trigger::Created(path.to_string()));
+        triggers.push(Trigger::ChildrenChanged(parent_path.to_string()));
+        Ok(out)
+    }
+
+    fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: i64,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<(), ErrorCode> {
+        let parent_path = parent(path).ok_or(ErrorCode::BadArguments)?;
+        let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
+        self.approximate_data_size -= (path.len() + node.data.len()) as i64;
+        if let Some(p) = self.nodes.get_mut(parent_path) {
+            p.children.remove(basename(path));
+            if zxid > p.stat.pzxid {
+                p.stat.pzxid = zxid;
+            }
+        }
+        match owner_kind(node.stat.ephemeral_owner) {
+            OwnerKind::Container => {
+                self.containers.remove(path);
+            }
+            OwnerKind::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            OwnerKind::Ephemeral(s) => {
+                if let Some(set) = self.ephemerals.get_mut(&s) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&s);
+                    }
+                }
+            }
+            OwnerKind::Persistent => {}
+        }
+        triggers.push(Trigger::Deleted(path.to_string()));
+        triggers.push(Trigger::ChildrenChanged(parent_path.to_string()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::CONTAINER_OWNER;
+
+    fn hdr(zxid: i64) -> TxnHeader {
+        TxnHeader {
+            session_id: 7,
+            cxid: 1,
+            zxid,
+            time: 1000 + zxid,
+        }
+    }
+
+    fn create(path: &str, owner: i64, pcv: i32) -> Txn {
+        Txn::Create {
+            path: path.into(),
+            data: b"d".to_vec(),
+            acl: Acl::open_unsafe(),
+            ephemeral_owner: owner,
+            parent_cversion: pcv,
+            kind: CreateKind::WithStat,
+        }
+    }
+
+    #[test]
+    fn initial_tree() {
+        let t = DataTree::new();
+        assert_eq!(t.get("/").unwrap().stat().num_children, 1);
+        assert_eq!(t.get(ZOOKEEPER).unwrap().stat().num_children, 2);
+        assert!(t.get(CONFIG).is_some());
+        assert_eq!(t.all_children_number("/"), 3);
+    }
+
+    #[test]
+    fn create_delete_stat_semantics() {
+        let mut t = DataTree::new();
+        let mut tr = Vec::new();
+        let rc = t.apply(&hdr(1), &create("/a", 0, 1), &mut tr);
+        assert_eq!(rc.err, 0);
+        let s = rc.stat.unwrap();
+        assert_eq!((s.czxid, s.mzxid, s.pzxid, s.ctime), (1, 1, 1, 1001));
+        assert_eq!(
+            tr,
+            vec![
+                Trigger::Created("/a".into()),
+                Trigger::ChildrenChanged("/".into())
+            ]
+        );
+        t.apply(&hdr(2), &create("/a/b", 7, 1), &mut tr);
+        let a = t.get("/a").unwrap().stat();
+        assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 2, 1));
+        assert_eq!(t.ephemerals_of(7).count(), 1);
+        t.apply(&hdr(3), &Txn::Delete { path: "/a/b".into() }, &mut tr);
+        let a = t.get("/a").unwrap().stat();
+        // Deleting a child moves pzxid but not cversion, as in Apache.
+        assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 3, 0));
+        assert_eq!(t.ephemerals_of(7).count(), 0);
+        assert_eq!(t.last_zxid(), 3);
+    }
+
+    #[test]
+    fn failed_multi_applies_nothing_and_reports_first_error() {
+        let mut t = DataTree::new();
+        let mut tr = Vec::new();
+        let m = Txn::Multi(vec![
+            Txn::Error { err: 0 },
+            Txn::Error { err: -101 },
+            Txn::Error { err: -2 },
+        ]);
+        let rc = t.apply(&hdr(1), &m, &mut tr);
+        assert_eq!(rc.err, -101);
+        assert_eq!(rc.multi.len(), 3);
+        assert!(tr.is_empty());
+    }
+
+    #[test]
+    fn close_session_deletes_ephemerals_and_tracks_containers() {
+        let mut t = DataTree::new();
+        let mut tr = Vec::new();
+        t.apply(
+            &hdr(1),
+            &Txn::CreateSession {
+                timeout_ms: 4000,
+                passwd: vec![1; 16],
+            },
+            &mut tr,
+        );
+        t.apply(&hdr(2), &create("/c", CONTAINER_OWNER, 1), &mut tr);
+        t.apply(&hdr(3), &create("/c/e", 7, 1), &mut tr);
+        assert_eq!(t.containers().count(), 1);
+        tr.clear();
+        t.apply(
+            &hdr(4),
+            &Txn::CloseSession {
+                ephemerals: vec!["/c/e".into()],
+            },
+            &mut tr,
+        );
+        assert!(t.get("/c/e").is_none());
+        assert!(t.session(7).is_none());
+        assert_eq!(
+            tr,
+            vec![
+                Trigger::Deleted("/c/e".into()),
+                Trigger::ChildrenChanged("/c".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,318 @@
+//! Watches: which sessions hear about which changes. One-shot data, exist and child watches
+//! fire once; persistent watches stay; persistent-recursive watches cover a whole subtree
+//! (but, as in Apache, never hear NodeChildrenChanged).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use zkrs_proto::path::parent;
+use zkrs_proto::{EventType, WatcherType};
+
+use crate::tree::Trigger;
+
+pub type SessionId = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WatchKind {
+    /// getData/exists with watch: NodeCreated, NodeDeleted, NodeDataChanged.
+    Data,
+    /// getChildren with watch: NodeChildrenChanged, NodeDeleted.
+    Child,
+    Persistent,
+    PersistentRecursive,
+}
+
+impl WatchKind {
+    const ALL: [WatchKind; 4] = [
+        WatchKind::Data,
+        WatchKind::Child,
+        WatchKind::Persistent,
+        WatchKind::PersistentRecursive,
+    ];
+
+    fn one_shot(self) -> bool {
+        matches!(self, WatchKind::Data | WatchKind::Child)
+    }
+}
+
+/// One notification to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub session: SessionId,
+    pub event: EventType,
+    pub path: String,
+}
+
+#[derive(Debug, Default)]
+pub struct WatchManager {
+    by_path: HashMap<WatchKind, HashMap<String, HashSet<SessionId>>>,
+    by_session: HashMap<SessionId, BTreeSet<(WatchKind, String)>>,
+    recursive_count: usize,
+}
+
+impl WatchManager {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, kind: WatchKind, path: &str, session: SessionId) {
+        let added = self
+            .by_path
+            .entry(kind)
+            .or_default()
+            .entry(path.to_string())
+            .or_default()
+            .insert(session);
+        if added {
+            if kind == WatchKind::PersistentRecursive {
+                self.recursive_count += 1;
+            }
+            self.by_session
+                .entry(session)
+                .or_default()
+                .insert((kind, path.to_string()));
+        }
+    }
+
+    fn remove(&mut self, kind: WatchKind, path: &str, session: SessionId) -> bool {
+        let Some(paths) = self.by_path.get_mut(&kind) else {
+            return false;
+        };
+        let Some(set) = paths.get_mut(path) else {
+            return false;
+        };
+        let removed = set.remove(&session);
+        if set.is_empty() {
+            paths.remove(path);
+        }
+        if removed {
+            if kind == WatchKind::PersistentRecursive {
+                self.recursive_count -= 1;
+            }
+            if let Some(s) = self.by_session.get_mut(&session) {
+                s.remove(&(kind, path.to_string()));
+                if s.is_empty() {
+                    self.by_session.remove(&session);
+                }
+            }
+        }
+        removed
+    }
+
+    fn kinds_for(t: WatcherType) -> &'static [WatchKind] {
+        match t {
+            WatcherType::Children => &[WatchKind::Child],
+            WatcherType::Data => &[WatchKind::Data],
+            WatcherType::Persistent => &[WatchKind::Persistent],
+            WatcherType::PersistentRecursive => &[WatchKind::PersistentRecursive],
+            WatcherType::Any => &WatchKind::ALL,
+        }
+    }
+
+    /// `removeWatches`: whether anything was removed.
+    pub fn remove_watches(&mut self, path: &str, t: WatcherType, session: SessionId) -> bool {
+        let mut removed = false;
+        for &k in Self::kinds_for(t) {
+            removed |= self.remove(k, path, session);
+        }
+        removed
+    }
+
+    /// `checkWatches`: whether the session has such a watch.
+    pub fn has_watch(&self, path: &str, t: WatcherType, session: SessionId) -> bool {
+        Self::kinds_for(t).iter().any(|k| {
+            self.by_path
+                .get(k)
+                .and_then(|m| m.get(path))
+                .is_some_and(|s| s.contains(&session))
+        })
+    }
+
+    /// Drops every watch of a closed session.
+    pub fn remove_session(&mut self, session: SessionId) {
+        if let Some(entries) = self.by_session.remove(&session) {
+            for (kind, path) in entries {
+                if let Some(paths) = self.by_path.get_mut(&kind) {
+                    if let Some(set) = paths.get_mut(&path) {
+                        set.remove(&session);
+                        if set.is_empty() {
+                            paths.remove(&path);
+                        }
+                    }
+                }
+                if kind == WatchKind::PersistentRecursive {
+                    self.recursive_count -= 1;
+                }
+            }
+        }
+    }
+
+    /// Collects (and, for one-shot watches, consumes) the watchers of `kind` at `path`.
+    fn take(&mut self, kind: WatchKind, path: &str, out: &mut Vec<SessionId>) {
+        let Some(paths) = self.by_path.get_mut(&kind) else {
+            return;
+        };
+        if kind.one_shot() {
+            if let Some(set) = paths.remove(path) {
+                for s in &set {
+                    if let Some(e) = self.by_session.get_mut(s) {
+                        e.remove(&(kind, path.to_string()));
+                        if e.is_empty() {
+                            self.by_session.remove(s);
+                        }
+                    }
+                }
+                out.extend(set);
+            }
+        } else if let Some(set) = paths.get(path) {
+            out.extend(set.iter().copied());
+        }
+    }
+
+    /// Turns a tree trigger into notifications, at most one per session.
+    pub fn fire(&mut self, trigger: &Trigger, out: &mut Vec<Notification>) {
+        let (path, event, kinds): (&str, EventType, &[WatchKind]) = match trigger {
+            Trigger::Created(p) => (p, EventType::NodeCreated, &[WatchKind::Data, WatchKind::Persistent]),
+            Trigger::DataChanged(p) => (
+                p,
+                EventType::NodeDataChanged,
+                &[WatchKind::Data, WatchKind::Persistent],
+            ),
+            Trigger::Deleted(p) => (
+                p,
+                EventType::NodeDeleted,
+                &[WatchKind::Data, WatchKind::Child, WatchKind::Persistent],
+            ),
+            Trigger::ChildrenChanged(p) => (
+                p,
+                EventType::NodeChildrenChanged,
+                &[WatchKind::Child, WatchKind::Persistent],
+            ),
+        };
+        let mut sessions = Vec::new();
+        for &k in kinds {
+            self.take(k, path, &mut sessions);
+        }
+        if self.recursive_count > 0 && event != EventType::NodeChildrenChanged {
+            let mut p = Some(path);
+            while let Some(cur) = p {
+                self.take(WatchKind::PersistentRecursive, cur, &mut sessions);
+                p = parent(cur);
+            }
+        }
+        let mut seen = HashSet::new();
+        for s in sessions {
+            if seen.insert(s) {
+                out.push(Notification {
+                    session: s,
+                    event,
+                    path: path.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Total number of watches (`zk_watch_count`).
+    pub fn count(&self) -> usize {
+        self.by_session.values().map(|s| s.len()).sum()
+    }
+
+    /// Watched paths per session (`wchc`).
+    pub fn by_session(&self) -> impl Iterator<Item = (SessionId, Vec<String>)> + '_ {
+        self.by_session.iter().map(|(s, e)| {
+            let mut paths: Vec<String> = e.iter().map(|(_, p)| p.clone()).collect();
+            paths.dedup();
+            (*s, paths)
+        })
+    }
+
+    /// Watching sessions per path (`wchp`).
+    pub fn by_path(&self) -> Vec<(String, Vec<SessionId>)> {
+        let mut m: std::collections::BTreeMap<String, BTreeSet<SessionId>> = Default::default();
+        for paths in self.by_path.values() {
+            for (p, s) in paths {
+                m.entry(p.clone()).or_default().extend(s.iter().copied());
+            }
+        }
+        m.into_iter()
+            .map(|(p, s)| (p, s.into_iter().collect()))
+            .collect()
+    }
+
+    /// Number of distinct watched paths.
+    pub fn path_count(&self) -> usize {
+        let mut paths: HashSet<&String> = HashSet::new();
+        for m in self.by_path.values() {
+            paths.extend(m.keys());
+        }
+        paths.len()
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.by_session.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fire(w: &mut WatchManager, t: Trigger) -> Vec<(SessionId, EventType, String)> {
+        let mut out = Vec::new();
+        w.fire(&t, &mut out);
+        let mut v: Vec<_> = out.into_iter().map(|n| (n.session, n.event, n.path)).collect();
+        v.sort_by_key(|x| x.0);
+        v
+    }
+
+    #[test]
+    fn one_shot_fires_once() {
+        let mut w = WatchManager::new();
+        w.add(WatchKind::Data, "/a", 1);
+        assert_eq!(
+            fire(&mut w, Trigger::DataChanged("/a".into())),
+            vec![(1, EventType::NodeDataChanged, "/a".into())]
+        );
+        assert!(fire(&mut w, Trigger::DataChanged("/a".into())).is_empty());
+        assert_eq!(w.count(), 0);
+    }
+
+    #[test]
+    fn delete_fires_one_event_per_session() {
+        let mut w = WatchManager::new();
+        w.add(WatchKind::Data, "/a", 1);
+        w.add(WatchKind::Child, "/a", 1);
+        w.add(WatchKind::Child, "/a", 2);
+        assert_eq!(
+            fire(&mut w, Trigger::Deleted("/a".into())),
+            vec![
+                (1, EventType::NodeDeleted, "/a".into()),
+                (2, EventType::NodeDeleted, "/a".into())
+            ]
+        );
+        assert_eq!(w.count(), 0);
+    }
+
+    #[test]
+    fn persistent_and_recursive() {
+        let mut w = WatchManager::new();
+        w.add(WatchKind::Persistent, "/a", 1);
+        w.add(WatchKind::PersistentRecursive, "/a", 2);
+        assert_eq!(
+            fire(&mut w, Trigger::ChildrenChanged("/a".into())),
+            vec![(1, EventType::NodeChildrenChanged, "/a".into())]
+        );
+        assert_eq!(
+            fire(&mut w, Trigger::Created("/a/b/c".into())),
+            vec![(2, EventType::NodeCreated, "/a/b/c".into())]
+        );
+        assert_eq!(
+            fire(&mut w, Trigger::DataChanged("/a".into())).len(),
+            2,
+            "both stay registered"
+        );
+        assert!(w.remove_watches("/a", WatcherType::PersistentRecursive, 2));
+        assert!(!w.has_watch("/a", WatcherType::PersistentRecursive, 2));
+        w.remove_session(1);
+        assert_eq!(w.count(), 0);
+    }
+}
