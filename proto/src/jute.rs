@@ -76,7 +76,9 @@ impl<'a> Reader<'a> {
     pub fn read_opt_string(&mut self) -> Result<Option<String>, DecodeError> {
         match self.read_opt_buffer()? {
             None => Ok(None),
-            Some(b) => String::from_utf8(b).map(Some).map_err(|_| DecodeError::InvalidUtf8),
+            Some(b) => String::from_utf8(b)
+                .map(Some)
+                .map_err(|_| DecodeError::InvalidUtf8),
         }
     }
 
@@ -256,7 +258,10 @@ mod tests {
     #[test]
     fn hostile_lengths_are_errors_not_allocations() {
         let mut r = Reader::new(&[0x7f, 0xff, 0xff, 0xff, 1, 2]);
-        assert!(matches!(r.read_buffer(), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            r.read_buffer(),
+            Err(DecodeError::Truncated { .. })
+        ));
         let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xfe]);
         assert_eq!(r.read_buffer(), Err(DecodeError::NegativeLength(-2)));
         let mut r = Reader::new(&[0x7f, 0xff, 0xff, 0xff]);

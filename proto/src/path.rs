@@ -103,10 +103,20 @@ mod tests {
 
     #[test]
     fn paths() {
-        for ok in ["/", "/a", "/a/b", "/a.b", "/..a", "/a/...", "/zookeeper/quota"] {
+        for ok in [
+            "/",
+            "/a",
+            "/a/b",
+            "/a.b",
+            "/..a",
+            "/a/...",
+            "/zookeeper/quota",
+        ] {
             assert!(validate_path(ok, false).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "/a/", "//", "/a//b", "/.", "/..", "/a/./b", "/a/../b", "/a\u{1}"] {
+        for bad in [
+            "", "a", "/a/", "//", "/a//b", "/.", "/..", "/a/./b", "/a/../b", "/a\u{1}",
+        ] {
             assert!(validate_path(bad, false).is_err(), "{bad}");
         }
         assert!(validate_path("/a/", true).is_ok());

@@ -8,7 +8,9 @@ use crate::records::{read_acl_vec, write_acl_vec, Acl, AuthPacket, MultiHeader};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateRequest {
     pub path: String,
-    pub data: Vec<u8>,
+    /// `None` when the client sent a null buffer (Java `create(path, null, ...)`); kept so
+    /// that getData answers null as Apache does.
+    pub data: Option<Vec<u8>>,
     pub acl: Vec<Acl>,
     pub flags: i32,
     /// Only for `createTTL`; -1 otherwise.
@@ -30,7 +32,8 @@ pub struct PathWatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetDataRequest {
     pub path: String,
-    pub data: Vec<u8>,
+    /// `None` for a null buffer, as in [`CreateRequest::data`].
+    pub data: Option<Vec<u8>>,
     pub version: i32,
 }
 
@@ -107,7 +110,7 @@ pub enum Request {
 fn read_create(r: &mut Reader<'_>, ttl: bool) -> Result<CreateRequest, DecodeError> {
     Ok(CreateRequest {
         path: r.read_string()?,
-        data: r.read_buffer()?,
+        data: r.read_opt_buffer()?,
         acl: read_acl_vec(r)?,
         flags: r.read_i32()?,
         ttl: if ttl { r.read_i64()? } else { -1 },
@@ -212,7 +215,7 @@ impl Request {
             OpCode::GetData => Request::GetData(read_path_watch(r)?),
             OpCode::SetData => Request::SetData(SetDataRequest {
                 path: r.read_string()?,
-                data: r.read_buffer()?,
+                data: r.read_opt_buffer()?,
                 version: r.read_i32()?,
             }),
             OpCode::GetAcl => Request::GetAcl(r.read_string()?),
@@ -273,9 +276,9 @@ impl Request {
             OpCode::WhoAmI => Request::WhoAmI,
             OpCode::CloseSession => Request::CloseSession,
             OpCode::Sasl => Request::Sasl(r.read_buffer()?),
-            OpCode::Notification
-            | OpCode::CreateSession
-            | OpCode::Error => return Err(DecodeError::UnknownOpCode(op.code())),
+            OpCode::Notification | OpCode::CreateSession | OpCode::Error => {
+                return Err(DecodeError::UnknownOpCode(op.code()))
+            }
         })
     }
 
@@ -284,7 +287,7 @@ impl Request {
         match self {
             Request::Create(op, c) => {
                 w.write_string(&c.path);
-                w.write_buffer(&c.data);
+                w.write_opt_buffer(c.data.as_deref());
                 write_acl_vec(w, &c.acl);
                 w.write_i32(c.flags);
                 if *op == OpCode::CreateTtl {
@@ -301,7 +304,7 @@ impl Request {
             }
             Request::SetData(s) => {
                 w.write_string(&s.path);
-                w.write_buffer(&s.data);
+                w.write_opt_buffer(s.data.as_deref());
                 w.write_i32(s.version);
             }
             Request::GetAcl(p)
@@ -408,7 +411,7 @@ mod tests {
             OpCode::CreateTtl,
             CreateRequest {
                 path: "/a".into(),
-                data: b"x".to_vec(),
+                data: Some(b"x".to_vec()),
                 acl: Acl::open_unsafe(),
                 flags: 5,
                 ttl: 1000,
@@ -463,6 +466,9 @@ mod tests {
 
     #[test]
     fn unknown_opcode_is_an_error() {
-        assert_eq!(Request::decode(77, &[]), Err(DecodeError::UnknownOpCode(77)));
+        assert_eq!(
+            Request::decode(77, &[]),
+            Err(DecodeError::UnknownOpCode(77))
+        );
     }
 }

@@ -16,7 +16,7 @@ pub enum MultiResult {
     Delete,
     SetData(Stat),
     Check,
-    GetData(Vec<u8>, Stat),
+    GetData(Option<Vec<u8>>, Stat),
     GetChildren(Vec<String>),
     /// A failed (or rolled back) operation: 0 for those before the failure, the error of
     /// the failing one, `RuntimeInconsistency` for those after it.
@@ -34,8 +34,8 @@ pub enum Response {
     Create2(String, Stat),
     /// exists, setData, setACL.
     Stat(Stat),
-    /// getData, reconfig.
-    GetData(Vec<u8>, Stat),
+    /// getData, reconfig. `None` is a null buffer.
+    GetData(Option<Vec<u8>>, Stat),
     GetAcl(Vec<Acl>, Stat),
     GetChildren(Vec<String>),
     GetChildren2(Vec<String>, Stat),
@@ -44,6 +44,8 @@ pub enum Response {
     GetEphemerals(Vec<String>),
     GetAllChildrenNumber(i32),
     WhoAmI(Vec<ClientInfo>),
+    /// An `ErrorResponse` body: Apache answers `addWatch` with one carrying 0.
+    ErrorCode(i32),
 }
 
 impl Response {
@@ -57,7 +59,7 @@ impl Response {
             }
             Response::Stat(s) => s.write(w),
             Response::GetData(d, s) => {
-                w.write_buffer(d);
+                w.write_opt_buffer(d.as_deref());
                 s.write(w);
             }
             Response::GetAcl(a, s) => {
@@ -80,7 +82,7 @@ impl Response {
                 }
                 .write(w);
             }
-            Response::GetAllChildrenNumber(n) => w.write_i32(*n),
+            Response::GetAllChildrenNumber(n) | Response::ErrorCode(n) => w.write_i32(*n),
             Response::WhoAmI(infos) => {
                 w.write_i32(infos.len() as i32);
                 for i in infos {
@@ -98,9 +100,11 @@ impl Response {
             OpCode::Create2 | OpCode::CreateTtl | OpCode::CreateContainer => {
                 Response::Create2(r.read_string()?, Stat::read(&mut r)?)
             }
-            OpCode::Exists | OpCode::SetData | OpCode::SetAcl => Response::Stat(Stat::read(&mut r)?),
+            OpCode::Exists | OpCode::SetData | OpCode::SetAcl => {
+                Response::Stat(Stat::read(&mut r)?)
+            }
             OpCode::GetData | OpCode::Reconfig => {
-                Response::GetData(r.read_buffer()?, Stat::read(&mut r)?)
+                Response::GetData(r.read_opt_buffer()?, Stat::read(&mut r)?)
             }
             OpCode::GetAcl => Response::GetAcl(read_acl_vec(&mut r)?, Stat::read(&mut r)?),
             OpCode::GetChildren => Response::GetChildren(r.read_string_vec()?),
@@ -111,6 +115,7 @@ impl Response {
             OpCode::Multi | OpCode::MultiRead => Response::Multi(read_multi_results(&mut r)?),
             OpCode::GetEphemerals => Response::GetEphemerals(r.read_string_vec()?),
             OpCode::GetAllChildrenNumber => Response::GetAllChildrenNumber(r.read_i32()?),
+            OpCode::AddWatch => Response::ErrorCode(r.read_i32()?),
             OpCode::WhoAmI => {
                 let n = r.read_vec_len(8)?.unwrap_or(0);
                 let mut v = Vec::with_capacity(n);
@@ -148,7 +153,7 @@ fn write_multi_result(w: &mut Writer, r: &MultiResult) {
         MultiResult::Check => header(OpCode::Check).write(w),
         MultiResult::GetData(d, s) => {
             header(OpCode::GetData).write(w);
-            w.write_buffer(d);
+            w.write_opt_buffer(d.as_deref());
             s.write(w);
         }
         MultiResult::GetChildren(c) => {
@@ -183,7 +188,7 @@ fn read_multi_results(r: &mut Reader<'_>) -> Result<Vec<MultiResult>, DecodeErro
             OpCode::Delete => MultiResult::Delete,
             OpCode::SetData => MultiResult::SetData(Stat::read(r)?),
             OpCode::Check => MultiResult::Check,
-            OpCode::GetData => MultiResult::GetData(r.read_buffer()?, Stat::read(r)?),
+            OpCode::GetData => MultiResult::GetData(r.read_opt_buffer()?, Stat::read(r)?),
             OpCode::GetChildren => MultiResult::GetChildren(r.read_string_vec()?),
             OpCode::Error => MultiResult::Error(r.read_i32()?),
             _ => return Err(DecodeError::InvalidMultiOp(h.op)),
@@ -210,6 +215,9 @@ mod tests {
         ]);
         let mut w = Writer::new();
         resp.write(&mut w);
-        assert_eq!(Response::decode(OpCode::Multi, &w.into_inner()).unwrap(), resp);
+        assert_eq!(
+            Response::decode(OpCode::Multi, &w.into_inner()).unwrap(),
+            resp
+        );
     }
 }

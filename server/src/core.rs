@@ -127,8 +127,14 @@ struct Conn {
 /// Who waits for a proposal to be applied.
 #[derive(Debug)]
 enum Origin {
-    Client { op: OpCode },
-    NewSession { conn: ConnId, timeout_ms: i32, read_only: Option<bool> },
+    Client {
+        op: OpCode,
+    },
+    NewSession {
+        conn: ConnId,
+        timeout_ms: i32,
+        read_only: Option<bool>,
+    },
     Internal,
 }
 
@@ -170,7 +176,11 @@ fn initial_session_id(server_id: i64) -> i64 {
 }
 
 impl Core {
-    pub fn new(settings: CoreSettings, tree: DataTree, log_tx: mpsc::UnboundedSender<LogEntry>) -> Self {
+    pub fn new(
+        settings: CoreSettings,
+        tree: DataTree,
+        log_tx: mpsc::UnboundedSender<LogEntry>,
+    ) -> Self {
         let next_zxid = tree.last_zxid() + 1;
         Core {
             prep: Preparer::new(settings.prep.clone()),
@@ -191,7 +201,8 @@ impl Core {
 
     /// Runs until every sender of `rx` is gone.
     pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<CoreMsg>) {
-        let tick = (self.settings.tick / 4).clamp(Duration::from_millis(10), Duration::from_millis(500));
+        let tick =
+            (self.settings.tick / 4).clamp(Duration::from_millis(10), Duration::from_millis(500));
         let mut expiry = tokio::time::interval(tick);
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut containers = tokio::time::interval(self.settings.container_check_interval);
@@ -226,7 +237,9 @@ impl Core {
             }
             CoreMsg::Disconnected { conn } => self.on_disconnect(conn),
             CoreMsg::Log(LogEvent::Durable(zxid)) => self.commit_through(zxid),
-            CoreMsg::Log(LogEvent::Failed { first_zxid, error }) => self.on_log_failed(first_zxid, error),
+            CoreMsg::Log(LogEvent::Failed { first_zxid, error }) => {
+                self.on_log_failed(first_zxid, error)
+            }
             CoreMsg::Inspect(reply) => {
                 let _ = reply.send(self.inspect());
             }
@@ -350,7 +363,11 @@ impl Core {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session = Some(sid);
         }
-        tracing::debug!(session = format_args!("{sid:#x}"), conn, "session reattached");
+        tracing::debug!(
+            session = format_args!("{sid:#x}"),
+            conn,
+            "session reattached"
+        );
         let frame = connect_frame(&ConnectResponse {
             protocol_version: 0,
             timeout: timeout_ms,
@@ -509,7 +526,8 @@ impl Core {
                         (e.code(), true)
                     }
                 };
-                let frame = error_frame(xid, last_zxid, err);
+                // Apache answers auth with zxid 0.
+                let frame = error_frame(xid, 0, err);
                 self.enqueue_ready(sid, conn_id, frame, close, Some(received));
             }
             Request::Sasl(_) => {
@@ -517,9 +535,18 @@ impl Core {
                 self.enqueue_ready(sid, conn_id, frame, false, Some(received));
             }
             Request::CloseSession => {
-                if let Some(zxid) = self.close_session(sid, xid, Origin::Client { op: OpCode::CloseSession }) {
+                if let Some(zxid) = self.close_session(
+                    sid,
+                    xid,
+                    Origin::Client {
+                        op: OpCode::CloseSession,
+                    },
+                ) {
                     if let Some(l) = self.sessions.get_mut(&sid) {
-                        l.queue.push_back(Slot::Write { zxid, conn: conn_id });
+                        l.queue.push_back(Slot::Write {
+                            zxid,
+                            conn: conn_id,
+                        });
                     }
                 } else {
                     let frame = error_frame(xid, last_zxid, ErrorCode::SystemError.code());
@@ -575,7 +602,10 @@ impl Core {
             Ok(txn) => {
                 let zxid = self.propose(sid, xid, txn, Origin::Client { op: req.op() });
                 if let Some(l) = self.sessions.get_mut(&sid) {
-                    l.queue.push_back(Slot::Write { zxid, conn: conn_id });
+                    l.queue.push_back(Slot::Write {
+                        zxid,
+                        conn: conn_id,
+                    });
                 }
             }
             Err(e) => {
@@ -750,7 +780,13 @@ impl Core {
         }
     }
 
-    fn session_created(&mut self, sid: i64, conn: ConnId, timeout_ms: i32, read_only: Option<bool>) {
+    fn session_created(
+        &mut self,
+        sid: i64,
+        conn: ConnId,
+        timeout_ms: i32,
+        read_only: Option<bool>,
+    ) {
         let timeout = Duration::from_millis(timeout_ms as u64);
         let attached = self.conns.contains_key(&conn);
         self.sessions.insert(
@@ -774,7 +810,12 @@ impl Core {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session = Some(sid);
         }
-        tracing::debug!(session = format_args!("{sid:#x}"), conn, timeout_ms, "session established");
+        tracing::debug!(
+            session = format_args!("{sid:#x}"),
+            conn,
+            timeout_ms,
+            "session established"
+        );
         let frame = connect_frame(&ConnectResponse {
             protocol_version: 0,
             timeout: timeout_ms,
@@ -820,7 +861,11 @@ impl Core {
         for p in failed {
             let sid = p.hdr.session_id;
             if let Origin::Client { .. } = p.origin {
-                let frame = error_frame(p.hdr.cxid, self.tree.last_zxid(), ErrorCode::SystemError.code());
+                let frame = error_frame(
+                    p.hdr.cxid,
+                    self.tree.last_zxid(),
+                    ErrorCode::SystemError.code(),
+                );
                 self.complete_write(sid, p.hdr.zxid, frame);
             }
         }
@@ -903,3 +948,7 @@ fn multi_result(txn: &Txn, rc: &TxnResult) -> MultiResult {
         _ => MultiResult::Error(ErrorCode::RuntimeInconsistency.code()),
     }
 }
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

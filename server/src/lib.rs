@@ -3,18 +3,18 @@
 //! See ARCHITECTURE.md: one deterministic core owns the tree, sessions and watches; the
 //! network, disk and timers are edges that talk to it through channels.
 
-pub mod config;
-pub mod fourlw;
 pub mod acl;
-pub mod tree;
-pub mod txn;
-pub mod watch;
+pub mod admin;
+pub mod config;
+pub mod core;
+pub mod fourlw;
+pub mod log;
+pub mod net;
 pub mod prep;
 pub mod read;
 pub mod reply;
-pub mod log;
-pub mod core;
-pub mod stats;
-pub mod admin;
-pub mod net;
 pub mod server;
+pub mod stats;
+pub mod tree;
+pub mod txn;
+pub mod watch;

@@ -261,7 +261,10 @@ impl Preparer {
         if view.get(&path).is_some() {
             return Err(ErrorCode::NodeExists);
         }
-        if matches!(owner_kind(parent_node.stat.ephemeral_owner), OwnerKind::Ephemeral(_)) {
+        if matches!(
+            owner_kind(parent_node.stat.ephemeral_owner),
+            OwnerKind::Ephemeral(_)
+        ) {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
         let owner = if mode.is_container() {
@@ -287,7 +290,7 @@ impl Preparer {
                     mzxid: ctx.zxid,
                     pzxid: ctx.zxid,
                     ephemeral_owner: owner,
-                    data_length: c.data.len() as i32,
+                    data_length: c.data.as_ref().map_or(0, Vec::len) as i32,
                     ..Stat::default()
                 },
                 acl: acl_arc,
@@ -338,7 +341,7 @@ fn set_data(
     let version = check_version(node.stat.version, s.version)?;
     node.stat.version = version;
     node.stat.mzxid = ctx.zxid;
-    node.stat.data_length = s.data.len() as i32;
+    node.stat.data_length = s.data.as_ref().map_or(0, Vec::len) as i32;
     view.set(&s.path, Some(node));
     Ok(Txn::SetData {
         path: s.path.clone(),
@@ -400,7 +403,7 @@ mod tests {
             OpCode::Create,
             CreateRequest {
                 path: path.into(),
-                data: vec![],
+                data: None,
                 acl: Acl::open_unsafe(),
                 flags,
                 ttl: -1,
@@ -448,17 +451,30 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        assert_eq!(names, vec!["/s-0000000001", "/s-0000000002", "/s-0000000003"]);
+        // The root starts at cversion 0 (its /zookeeper child is built in, not created).
+        assert_eq!(
+            names,
+            vec!["/s-0000000000", "/s-0000000001", "/s-0000000002"]
+        );
     }
 
     #[test]
     fn errors_in_apache_order() {
         let mut p = Preparer::new(cfg());
         let mut t = DataTree::new();
-        assert_eq!(run(&mut p, &mut t, 1, &create("/a/b", 0)), Err(ErrorCode::NoNode));
+        assert_eq!(
+            run(&mut p, &mut t, 1, &create("/a/b", 0)),
+            Err(ErrorCode::NoNode)
+        );
         run(&mut p, &mut t, 1, &create("/a", 0)).unwrap();
-        assert_eq!(run(&mut p, &mut t, 2, &create("/a", 0)), Err(ErrorCode::NodeExists));
-        assert_eq!(run(&mut p, &mut t, 2, &create("/a/", 0)), Err(ErrorCode::BadArguments));
+        assert_eq!(
+            run(&mut p, &mut t, 2, &create("/a", 0)),
+            Err(ErrorCode::NodeExists)
+        );
+        assert_eq!(
+            run(&mut p, &mut t, 2, &create("/a/", 0)),
+            Err(ErrorCode::BadArguments)
+        );
         run(&mut p, &mut t, 2, &create("/e", 1)).unwrap();
         assert_eq!(
             run(&mut p, &mut t, 3, &create("/e/x", 0)),
@@ -471,14 +487,20 @@ mod tests {
                 version,
             })
         };
-        assert_eq!(run(&mut p, &mut t, 4, &del("/a", -1)), Err(ErrorCode::NotEmpty));
-        assert_eq!(run(&mut p, &mut t, 4, &del("/a/b", 3)), Err(ErrorCode::BadVersion));
+        assert_eq!(
+            run(&mut p, &mut t, 4, &del("/a", -1)),
+            Err(ErrorCode::NotEmpty)
+        );
+        assert_eq!(
+            run(&mut p, &mut t, 4, &del("/a/b", 3)),
+            Err(ErrorCode::BadVersion)
+        );
         run(&mut p, &mut t, 4, &del("/a/b", 0)).unwrap();
         let ttl = Request::Create(
             OpCode::CreateTtl,
             CreateRequest {
                 path: "/t".into(),
-                data: vec![],
+                data: None,
                 acl: Acl::open_unsafe(),
                 flags: 5,
                 ttl: 0,

@@ -84,7 +84,9 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
             let list: Vec<String> = if trimmed.is_empty() || trimmed == "/" {
                 all.cloned().collect()
             } else {
-                all.filter(|p| p.starts_with(prefix.as_str())).cloned().collect()
+                all.filter(|p| p.starts_with(prefix.as_str()))
+                    .cloned()
+                    .collect()
             };
             Ok(Response::GetEphemerals(list))
         }
@@ -98,13 +100,11 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
                         Ok(_) => MultiResult::Error(ErrorCode::SystemError.code()),
                         Err(e) => MultiResult::Error(e.code()),
                     },
-                    Request::GetChildren(_, r) => {
-                        match get_children(ctx, OpCode::GetChildren, r) {
-                            Ok(Response::GetChildren(c)) => MultiResult::GetChildren(c),
-                            Ok(_) => MultiResult::Error(ErrorCode::SystemError.code()),
-                            Err(e) => MultiResult::Error(e.code()),
-                        }
-                    }
+                    Request::GetChildren(_, r) => match get_children(ctx, OpCode::GetChildren, r) {
+                        Ok(Response::GetChildren(c)) => MultiResult::GetChildren(c),
+                        Ok(_) => MultiResult::Error(ErrorCode::SystemError.code()),
+                        Err(e) => MultiResult::Error(e.code()),
+                    },
                     _ => MultiResult::Error(ErrorCode::BadArguments.code()),
                 });
             }
@@ -120,7 +120,7 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
                 None => return Err(ErrorCode::BadArguments),
             };
             ctx.watches.add(kind, &a.path, ctx.session_id);
-            Ok(Response::Empty)
+            Ok(Response::ErrorCode(0))
         }
         Request::CheckWatches(p) => {
             let t = WatcherType::from_code(p.watcher_type).ok_or(ErrorCode::BadArguments)?;
@@ -171,9 +171,7 @@ pub fn set_watches(
     for p in &req.data_watches {
         match tree.get(p) {
             None => fire(out, EventType::NodeDeleted, p),
-            Some(n) if n.stat.mzxid > req.relative_zxid => {
-                fire(out, EventType::NodeDataChanged, p)
-            }
+            Some(n) if n.stat.mzxid > req.relative_zxid => fire(out, EventType::NodeDataChanged, p),
             Some(_) => watches.add(WatchKind::Data, p, session),
         }
     }

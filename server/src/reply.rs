@@ -1,7 +1,9 @@
 //! Encoding of what the server sends: replies, notifications, connect responses.
 
 use zkrs_proto::opcode::xid;
-use zkrs_proto::{ConnectResponse, KeeperState, Record, ReplyHeader, Response, WatcherEvent, Writer};
+use zkrs_proto::{
+    ConnectResponse, KeeperState, Record, ReplyHeader, Response, WatcherEvent, Writer,
+};
 
 /// A whole reply frame (length prefix included).
 pub fn reply_frame(xid: i32, zxid: i64, err: i32, body: &Response) -> Vec<u8> {

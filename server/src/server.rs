@@ -58,7 +58,7 @@ fn core_settings(config: &Config) -> CoreSettings {
             reconfig_enabled: config.reconfig_enabled,
         },
         container_check_interval: Duration::from_millis(
-            config.container_check_interval_ms.max(1) as u64,
+            config.container_check_interval_ms.max(1) as u64
         ),
     }
 }

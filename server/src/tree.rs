@@ -12,14 +12,15 @@ use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, TxnHeader};
 /// One znode. `stat.data_length` and `stat.num_children` are derived when read.
 #[derive(Debug, Clone)]
 pub struct Node {
-    pub data: Vec<u8>,
+    /// `None` for null data (a Java client's `create(path, null, ...)`).
+    pub data: Option<Vec<u8>>,
     pub acl: Arc<Vec<Acl>>,
     pub stat: Stat,
     pub children: BTreeSet<String>,
 }
 
 impl Node {
-    fn new(data: Vec<u8>, acl: Arc<Vec<Acl>>, stat: Stat) -> Self {
+    fn new(data: Option<Vec<u8>>, acl: Arc<Vec<Acl>>, stat: Stat) -> Self {
         Node {
             data,
             acl,
@@ -28,11 +29,21 @@ impl Node {
         }
     }
 
-    /// The Stat a client sees.
+    pub fn data_len(&self) -> usize {
+        self.data.as_ref().map_or(0, Vec::len)
+    }
+
+    /// The Stat a client sees. Container and TTL markers in `ephemeralOwner` are internal:
+    /// clients see 0 there, as Apache shows them.
     pub fn stat(&self) -> Stat {
+        let owner = match owner_kind(self.stat.ephemeral_owner) {
+            OwnerKind::Ephemeral(s) => s,
+            _ => 0,
+        };
         Stat {
-            data_length: self.data.len() as i32,
+            data_length: self.data_len() as i32,
             num_children: self.children.len() as i32,
+            ephemeral_owner: owner,
             ..self.stat
         }
     }
@@ -109,23 +120,34 @@ impl DataTree {
             last_zxid: 0,
             approximate_data_size: 0,
         };
-        let mut root = Node::new(Vec::new(), open.clone(), Stat::default());
+        let mut root = Node::new(Some(Vec::new()), open.clone(), Stat::default());
         root.children.insert("zookeeper".into());
-        let mut zk = Node::new(Vec::new(), open.clone(), Stat::default());
+        let mut zk = Node::new(Some(Vec::new()), open.clone(), Stat::default());
         zk.children.insert("quota".into());
         zk.children.insert("config".into());
         t.insert_node("/".into(), root);
         t.insert_node(ZOOKEEPER.into(), zk);
-        t.insert_node(QUOTA.into(), Node::new(Vec::new(), open, Stat::default()));
+        t.insert_node(
+            QUOTA.into(),
+            Node::new(Some(Vec::new()), open, Stat::default()),
+        );
+        // Apache's standalone config node: empty, read-only, aclVersion -1.
         t.insert_node(
             CONFIG.into(),
-            Node::new(Vec::new(), Arc::new(Acl::read_unsafe()), Stat::default()),
+            Node::new(
+                Some(Vec::new()),
+                Arc::new(Acl::read_unsafe()),
+                Stat {
+                    aversion: -1,
+                    ..Stat::default()
+                },
+            ),
         );
         t
     }
 
     fn insert_node(&mut self, path: String, node: Node) {
-        self.approximate_data_size += (path.len() + node.data.len()) as i64;
+        self.approximate_data_size += (path.len() + node.data_len()) as i64;
         self.nodes.insert(path, node);
     }
 
@@ -263,7 +285,8 @@ impl DataTree {
                 let Some(node) = self.nodes.get_mut(path) else {
                     return TxnResult::error(ErrorCode::NoNode);
                 };
-                self.approximate_data_size += data.len() as i64 - node.data.len() as i64;
+                self.approximate_data_size +=
+                    data.as_ref().map_or(0, Vec::len) as i64 - node.data_len() as i64;
                 node.data = data.clone();
                 node.stat.mtime = hdr.time;
                 node.stat.mzxid = hdr.zxid;
@@ -320,7 +343,7 @@ impl DataTree {
         &mut self,
         hdr: &TxnHeader,
         path: &str,
-        data: &[u8],
+        data: &Option<Vec<u8>>,
         acl: &[Acl],
         owner: i64,
         parent_cversion: i32,
@@ -345,7 +368,7 @@ impl DataTree {
             ephemeral_owner: owner,
             ..Stat::default()
         };
-        let node = Node::new(data.to_vec(), Arc::new(acl.to_vec()), stat);
+        let node = Node::new(data.clone(), Arc::new(acl.to_vec()), stat);
         let out = node.stat();
         self.insert_node(path.to_string(), node);
         match owner_kind(owner) {
@@ -356,7 +379,10 @@ impl DataTree {
                 self.ttls.insert(path.to_string());
             }
             OwnerKind::Ephemeral(s) => {
-                self.ephemerals.entry(s).or_default().insert(path.to_string());
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_string());
             }
             OwnerKind::Persistent => {}
         }
@@ -373,7 +399,7 @@ impl DataTree {
     ) -> Result<(), ErrorCode> {
         let parent_path = parent(path).ok_or(ErrorCode::BadArguments)?;
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
-        self.approximate_data_size -= (path.len() + node.data.len()) as i64;
+        self.approximate_data_size -= (path.len() + node.data_len()) as i64;
         if let Some(p) = self.nodes.get_mut(parent_path) {
             p.children.remove(basename(path));
             if zxid > p.stat.pzxid {
@@ -420,7 +446,7 @@ mod tests {
     fn create(path: &str, owner: i64, pcv: i32) -> Txn {
         Txn::Create {
             path: path.into(),
-            data: b"d".to_vec(),
+            data: Some(b"d".to_vec()),
             acl: Acl::open_unsafe(),
             ephemeral_owner: owner,
             parent_cversion: pcv,
@@ -456,7 +482,13 @@ mod tests {
         let a = t.get("/a").unwrap().stat();
         assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 2, 1));
         assert_eq!(t.ephemerals_of(7).count(), 1);
-        t.apply(&hdr(3), &Txn::Delete { path: "/a/b".into() }, &mut tr);
+        t.apply(
+            &hdr(3),
+            &Txn::Delete {
+                path: "/a/b".into(),
+            },
+            &mut tr,
+        );
         let a = t.get("/a").unwrap().stat();
         // Deleting a child moves pzxid but not cversion, as in Apache.
         assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 3, 0));

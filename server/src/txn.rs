@@ -27,7 +27,8 @@ pub enum Txn {
     },
     Create {
         path: String,
-        data: Vec<u8>,
+        /// `None`: the client sent null data.
+        data: Option<Vec<u8>>,
         acl: Vec<Acl>,
         /// The session for ephemerals, a TTL or container marker, or 0.
         ephemeral_owner: i64,
@@ -41,7 +42,7 @@ pub enum Txn {
     },
     SetData {
         path: String,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         /// The node's version after this change.
         version: i32,
     },

@@ -171,7 +171,11 @@ impl WatchManager {
     /// Turns a tree trigger into notifications, at most one per session.
     pub fn fire(&mut self, trigger: &Trigger, out: &mut Vec<Notification>) {
         let (path, event, kinds): (&str, EventType, &[WatchKind]) = match trigger {
-            Trigger::Created(p) => (p, EventType::NodeCreated, &[WatchKind::Data, WatchKind::Persistent]),
+            Trigger::Created(p) => (
+                p,
+                EventType::NodeCreated,
+                &[WatchKind::Data, WatchKind::Persistent],
+            ),
             Trigger::DataChanged(p) => (
                 p,
                 EventType::NodeDataChanged,
@@ -259,7 +263,10 @@ mod tests {
     fn fire(w: &mut WatchManager, t: Trigger) -> Vec<(SessionId, EventType, String)> {
         let mut out = Vec::new();
         w.fire(&t, &mut out);
-        let mut v: Vec<_> = out.into_iter().map(|n| (n.session, n.event, n.path)).collect();
+        let mut v: Vec<_> = out
+            .into_iter()
+            .map(|n| (n.session, n.event, n.path))
+            .collect();
         v.sort_by_key(|x| x.0);
         v
     }
