@@ -67,7 +67,7 @@ impl View<'_> {
             return r.node.clone();
         }
         self.tree.get(path).map(|n| NodeView {
-            stat: n.stat(),
+            stat: n.raw_stat(),
             acl: n.acl.clone(),
         })
     }

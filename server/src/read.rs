@@ -144,7 +144,11 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
                 .iter()
                 .map(|id| ClientInfo {
                     auth_scheme: id.scheme.clone(),
-                    user: id.id.clone(),
+                    // A digest identity shows its user name only, as Apache's provider does.
+                    user: match id.scheme.as_str() {
+                        "digest" => id.id.split(':').next().unwrap_or("").to_string(),
+                        _ => id.id.clone(),
+                    },
                 })
                 .collect(),
         )),

@@ -40,10 +40,23 @@ impl Node {
             OwnerKind::Ephemeral(s) => s,
             _ => 0,
         };
+        let num_children = self.children.len() as i32;
+        Stat {
+            data_length: self.data_len() as i32,
+            num_children,
+            ephemeral_owner: owner,
+            // The stored cversion counts child creations (it names sequential children);
+            // clients see creations plus deletions, as Apache reports it.
+            cversion: self.stat.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            ..self.stat
+        }
+    }
+
+    /// The Stat as stored: cversion counts creations, ephemeralOwner keeps its markers.
+    pub fn raw_stat(&self) -> Stat {
         Stat {
             data_length: self.data_len() as i32,
             num_children: self.children.len() as i32,
-            ephemeral_owner: owner,
             ..self.stat
         }
     }
@@ -489,9 +502,11 @@ mod tests {
             },
             &mut tr,
         );
-        let a = t.get("/a").unwrap().stat();
-        // Deleting a child moves pzxid but not cversion, as in Apache.
+        let a = t.get("/a").unwrap().raw_stat();
+        // Deleting a child moves pzxid but not the stored cversion (the creation count)...
         assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 3, 0));
+        // ...while clients see one change more: a creation and a deletion.
+        assert_eq!(t.get("/a").unwrap().stat().cversion, 2);
         assert_eq!(t.ephemerals_of(7).count(), 0);
         assert_eq!(t.last_zxid(), 3);
     }

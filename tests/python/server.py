@@ -1,0 +1,339 @@
+"""Start and stop a real ZooKeeper-compatible server process for the tests.
+
+Two kinds of server are supported, chosen by the environment variable
+``ZKRS_TEST_SERVER``:
+
+* ``zkrs`` (default): the zkrs-server binary, taken from ``ZKRS_SERVER_BIN`` or
+  ``<repo>/target/debug/zkrs-server``; started as ``zkrs-server <zoo.cfg>``.
+* ``apache``: Apache ZooKeeper's standalone ``ZooKeeperServerMain`` run on the
+  JVM, with the classpath of the installed distribution (Debian's
+  ``/usr/share/zookeeper``, or ``ZOOKEEPER_HOME`` / ``ZK_CLASSPATH``).
+
+Both get the same generated ``zoo.cfg`` in a fresh temporary directory, listen
+on 127.0.0.1 on a free port, and are considered up once they answer the
+``ruok`` four-letter word with ``imok``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+
+ZK_HOME_DEFAULT = Path("/usr/share/zookeeper")
+JAVA_SHARE = Path("/usr/share/java")
+
+START_DEADLINE_S = float(os.environ.get("ZKRS_TEST_START_TIMEOUT", "30"))
+STOP_DEADLINE_S = 10.0
+
+# Every server process started by this module, so that an interpreter exit
+# that skips fixture teardown still kills them (by PID).
+_LIVE: "set[ServerProcess]" = set()
+
+
+def server_kind() -> str:
+    kind = os.environ.get("ZKRS_TEST_SERVER", "zkrs").strip().lower() or "zkrs"
+    if kind not in ("zkrs", "apache"):
+        raise ValueError(
+            f"ZKRS_TEST_SERVER must be 'zkrs' or 'apache', not {kind!r}"
+        )
+    return kind
+
+
+def zkrs_binary() -> Path:
+    env = os.environ.get("ZKRS_SERVER_BIN")
+    if env:
+        return Path(env)
+    return REPO_ROOT / "target" / "debug" / "zkrs-server"
+
+
+def zookeeper_home() -> Path:
+    return Path(os.environ.get("ZOOKEEPER_HOME", str(ZK_HOME_DEFAULT)))
+
+
+def zkcli_path() -> Path:
+    return zookeeper_home() / "bin" / "zkCli.sh"
+
+
+def apache_classpath() -> str:
+    """Classpath for ZooKeeperServerMain.
+
+    Mirrors zkEnv.sh (``/etc/zookeeper/conf:/usr/share/java/zookeeper.jar`` on
+    Debian, whose jar manifest pulls in its dependencies) and adds an SLF4J
+    binding (log4j 1.2) when one is installed, so the server log is not empty.
+    """
+    env = os.environ.get("ZK_CLASSPATH")
+    if env:
+        return env
+    parts: list[str] = []
+    # Put our own log4j.properties directory first (added by the caller).
+    for cand in (
+        JAVA_SHARE / "zookeeper.jar",
+        zookeeper_home() / "lib" / "zookeeper.jar",
+    ):
+        if cand.exists():
+            parts.append(str(cand))
+            break
+    else:
+        # A tarball layout: every jar in lib/.
+        lib = zookeeper_home() / "lib"
+        parts.extend(str(p) for p in sorted(lib.glob("*.jar")))
+    for jar in ("slf4j-log4j12.jar", "log4j-1.2.jar"):
+        p = JAVA_SHARE / jar
+        if p.exists():
+            parts.append(str(p))
+    return os.pathsep.join(parts)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def four_letter_word(port: int, word: str, timeout: float = 2.0) -> str:
+    """Send a four-letter word and return the whole reply (server closes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(word.encode("ascii"))
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            if not b:
+                break
+            chunks.append(b)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+LOG4J_PROPERTIES = """\
+log4j.rootLogger=INFO, FILE
+log4j.appender.FILE=org.apache.log4j.ConsoleAppender
+log4j.appender.FILE.Target=System.out
+log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
+log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n
+"""
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+class ServerProcess:
+    """One server process with its own data dir, config and log file."""
+
+    def __init__(self, kind: str | None = None, workdir: str | os.PathLike | None = None):
+        self.kind = kind or server_kind()
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix="zkrs-pytest-")
+            self._own_workdir = True
+        else:
+            self._own_workdir = False
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = self.workdir / "data"
+        self.config_path = self.workdir / "zoo.cfg"
+        self.log_path = self.workdir / "server.log"
+        self.port: int | None = None
+        self.proc: subprocess.Popen | None = None
+        self._log_file = None
+
+    # -- public -----------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def hosts(self) -> str:
+        """Connect string for clients: ``127.0.0.1:PORT``."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self, attempts: int = 3) -> "ServerProcess":
+        last_err: Exception | None = None
+        for _ in range(attempts):
+            try:
+                self._start_once()
+                return self
+            except ServerStartError as e:
+                last_err = e
+                self.stop()
+                # Port clash with someone else is the only retryable cause; a
+                # server that never answered is not worth retrying.
+                if "exited" not in str(e):
+                    break
+        raise last_err  # type: ignore[misc]
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=STOP_DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.kill(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=STOP_DEADLINE_S)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        _LIVE.discard(self)
+
+    def cleanup(self) -> None:
+        """Stop and delete the work dir if we created it."""
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def is_running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def flw(self, word: str) -> str:
+        assert self.port is not None
+        return four_letter_word(self.port, word)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text("utf-8", "replace")
+        except OSError as e:
+            return f"<no server log: {e}>"
+        tail = text.splitlines()[-lines:]
+        return "\n".join(tail)
+
+    def describe(self) -> str:
+        return (
+            f"{self.kind} server pid={self.pid} port={self.port} "
+            f"workdir={self.workdir}"
+        )
+
+    # -- internals --------------------------------------------------------
+    def _write_config(self) -> None:
+        if self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        self.data_dir.mkdir(parents=True)
+        cfg = "\n".join(
+            [
+                "tickTime=2000",
+                f"dataDir={self.data_dir}",
+                f"clientPort={self.port}",
+                "clientPortAddress=127.0.0.1",
+                "4lw.commands.whitelist=*",
+                "extendedTypesEnabled=true",
+                "admin.enableServer=false",
+                "znode.container.checkIntervalMs=100",
+                "",
+            ]
+        )
+        self.config_path.write_text(cfg)
+
+    def _command(self) -> list[str]:
+        if self.kind == "zkrs":
+            binary = zkrs_binary()
+            if not binary.exists():
+                raise ServerStartError(
+                    f"zkrs-server binary not found at {binary}. Build it with "
+                    "`cargo build -p zkrs-server` (or set ZKRS_SERVER_BIN), or run "
+                    "against Apache ZooKeeper with ZKRS_TEST_SERVER=apache."
+                )
+            if not os.access(binary, os.X_OK):
+                raise ServerStartError(f"zkrs-server at {binary} is not executable")
+            return [str(binary), str(self.config_path)]
+        java = shutil.which("java") or "/usr/bin/java"
+        log4j_dir = self.workdir / "log4j"
+        log4j_dir.mkdir(exist_ok=True)
+        (log4j_dir / "log4j.properties").write_text(LOG4J_PROPERTIES)
+        classpath = os.pathsep.join([str(log4j_dir), apache_classpath()])
+        return [
+            java,
+            "-Xms64m",
+            "-Xmx256m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            f"-Dlog4j.configuration=file:{log4j_dir / 'log4j.properties'}",
+            "-Dzookeeper.extendedTypesEnabled=true",
+            "-Dznode.container.checkIntervalMs=100",
+            "-Dzookeeper.admin.enableServer=false",
+            "-cp",
+            classpath,
+            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            str(self.config_path),
+        ]
+
+    def _serving(self) -> bool:
+        """Apache answers ruok as soon as it listens, before it can take
+        sessions; its ``srvr`` says so explicitly until then.  A server that
+        does not implement ``srvr`` (empty reply) is taken at its ruok."""
+        try:
+            reply = four_letter_word(self.port, "srvr", timeout=1.0)
+        except OSError:
+            return False
+        return "not currently serving requests" not in reply
+
+    def _start_once(self) -> None:
+        self.port = free_port()
+        self._write_config()
+        cmd = self._command()
+        self._log_file = open(self.log_path, "ab")
+        self._log_file.write(f"=== starting: {' '.join(cmd)}\n".encode())
+        self._log_file.flush()
+        env = dict(os.environ)
+        env.setdefault("RUST_BACKTRACE", "1")
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            cwd=str(self.workdir),
+            env=env,
+        )
+        _LIVE.add(self)
+        deadline = time.monotonic() + START_DEADLINE_S
+        last = ""
+        while True:
+            if self.proc.poll() is not None:
+                raise ServerStartError(
+                    f"{self.kind} server exited with code {self.proc.returncode} "
+                    f"before answering ruok (port {self.port}).\n"
+                    f"--- server log tail ---\n{self.log_tail()}"
+                )
+            try:
+                last = four_letter_word(self.port, "ruok", timeout=1.0)
+                if last.strip() == "imok" and self._serving():
+                    return
+            except OSError as e:
+                last = repr(e)
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"{self.kind} server did not answer ruok with imok within "
+                    f"{START_DEADLINE_S}s (last reply: {last!r}).\n"
+                    f"--- server log tail ---\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for srv in list(_LIVE):
+        try:
+            srv.stop()
+        except Exception:
+            pass
