@@ -202,6 +202,11 @@ impl Default for FourLetterWords {
     }
 }
 
+/// With extended types (TTL nodes) a session's owner field marks the node type in its top
+/// byte, where a session id normally carries the server id; 0xff is that marker, so server
+/// ids must stay below it, as Apache requires.
+pub const MAX_EXTENDED_TYPES_SERVER_ID: u64 = 254;
+
 /// The four-letter words Apache knows, to warn about a typo in the whitelist.
 const KNOWN_FOUR_LETTER_WORDS: &[&str] = &[
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "mntr", "ruok", "srst",
@@ -312,6 +317,16 @@ impl Config {
     /// `None`; [`Config::from_file`] does both. Returns the config and the warnings (unknown
     /// keys, unsupported features, adjusted values) for the caller to log.
     pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigError> {
+        Config::parse_noting(text, source).map(|(cfg, warnings, _)| (cfg, warnings))
+    }
+
+    /// [`Config::parse`], also telling which keys the file set explicitly, which
+    /// [`Config::from_file`] needs to judge conflicts with the `server.N` lines.
+    fn parse_noting(
+        text: &str,
+        source: &str,
+    ) -> Result<(Config, Vec<String>, Explicit), ConfigError> {
+        let mut explicit = Explicit::default();
         let mut loader = Loader::new(source);
         let mut cfg = Config::file_defaults(PathBuf::new());
         let mut data_dir_set = false;
@@ -324,6 +339,7 @@ impl Config {
                 "dataLogDir" => data_log_dir_set = true,
                 "minSessionTimeout" => min_line = Some(p.line),
                 "maxSessionTimeout" => max_line = Some(p.line),
+                "clientPort" | "clientPortAddress" => explicit.client_address = Some(p.line),
                 _ => {}
             }
             loader.apply(&mut cfg, &p)?;
@@ -355,7 +371,7 @@ impl Config {
         }
         loader.check_membership(&cfg);
         loader.check_voters(&cfg)?;
-        Ok((cfg, loader.warnings))
+        Ok((cfg, loader.warnings, explicit))
     }
 
     /// Loads a zoo.cfg file, then its `dynamicConfigFile` if it names one, then (when there
@@ -366,7 +382,9 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
         let source = path.display().to_string();
-        let (mut cfg, mut warnings) = Config::parse(&text, &source)?;
+        let (mut cfg, mut warnings, explicit) = Config::parse_noting(&text, &source)?;
+        // The file the server.N lines came from, for messages about them.
+        let mut members_source = source.clone();
 
         cfg.data_dir = absolute(&cfg.data_dir)?;
         cfg.data_log_dir = absolute(&cfg.data_log_dir)?;
@@ -399,6 +417,9 @@ impl Config {
             }
             loader.check_voters(&cfg)?;
             warnings.append(&mut loader.warnings);
+            if props.iter().any(|p| p.key.starts_with("server.")) {
+                members_source = dyn_source.clone();
+            }
             cfg.dynamic_config_file = Some(dynamic);
         }
 
@@ -410,24 +431,34 @@ impl Config {
                 ConfigError::MyId {
                     file: myid_path.clone(),
                     message: format!(
-                        "myid is {id}, which is not among the server ids in {source} ({})",
+                        "myid is {id}, which is not among the server ids in {members_source} ({})",
                         ids.join(", ")
                     ),
                 }
             })?;
+            if cfg.extended_types_enabled && id > MAX_EXTENDED_TYPES_SERVER_ID {
+                return Err(ConfigError::Invalid {
+                    file: members_source,
+                    line: me.line,
+                    key: format!("server.{id}"),
+                    message: format!(
+                        "with extendedTypesEnabled this server's id must be at most {MAX_EXTENDED_TYPES_SERVER_ID}, got {id}"
+                    ),
+                });
+            }
             if me.role != cfg.peer_type {
                 // The server line is what the other members see, so it decides.
                 warnings.push(format!(
-                    "{source} line {}: server.{id} says {} but peerType is {}; using {}",
+                    "{members_source} line {}: server.{id} says {} but peerType is {}; using {}",
                     me.line, me.role, cfg.peer_type, me.role
                 ));
                 cfg.peer_type = me.role;
             }
-            if let Some(addr) = me.client_addr {
-                if cfg.client_port != addr.port() {
+            if let (Some(addr), Some(line)) = (me.client_addr, explicit.client_address) {
+                let configured = SocketAddr::new(cfg.client_port_address, cfg.client_port);
+                if addr != configured {
                     warnings.push(format!(
-                        "{source} line {}: server.{id} gives client address {addr}, which wins over clientPort {}",
-                        me.line, cfg.client_port
+                        "{source} line {line}: clientPort/clientPortAddress say {configured}, but server.{id} gives client address {addr}, which wins"
                     ));
                 }
             }
@@ -483,6 +514,13 @@ impl Config {
     pub fn my_server(&self) -> Option<&ServerSpec> {
         self.my_id.and_then(|id| self.server(id))
     }
+}
+
+/// What a file set explicitly, where a default and an explicit value mean different things.
+#[derive(Debug, Default)]
+struct Explicit {
+    /// The last line setting `clientPort` or `clientPortAddress`.
+    client_address: Option<usize>,
 }
 
 /// `p` made absolute against the working directory, which is only asked for when needed.

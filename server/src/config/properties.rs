@@ -42,7 +42,7 @@ fn is_blank(c: char) -> bool {
 pub(crate) fn parse(text: &str) -> Result<Vec<Property>, SyntaxError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
-    let mut lines = text.split('\n').enumerate().peekable();
+    let mut lines = text.split('\n').enumerate();
     while let Some((idx, raw)) = lines.next() {
         let first_line = idx + 1;
         let content = raw.strip_suffix('\r').unwrap_or(raw);

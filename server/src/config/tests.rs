@@ -894,6 +894,34 @@ mod files {
     }
 
     #[test]
+    fn extended_types_limit_the_server_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        fs::create_dir_all(&data).unwrap();
+        let text = format!(
+            "dataDir={}\nextendedTypesEnabled=true\nserver.254=a:1:2\nserver.255=b:1:2\n",
+            data.display()
+        );
+        let cfg = write_cfg(dir.path(), &text);
+        fs::write(data.join("myid"), "254").unwrap();
+        let (c, _) = Config::from_file(&cfg).unwrap();
+        assert_eq!(c.my_id, Some(254));
+        fs::write(data.join("myid"), "255").unwrap();
+        match Config::from_file(&cfg).unwrap_err() {
+            ConfigError::Invalid {
+                line, key, message, ..
+            } => {
+                assert_eq!((line, key.as_str()), (4, "server.255"));
+                assert!(message.contains("at most 254"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without extended types any id goes.
+        let cfg = write_cfg(dir.path(), &text.replace("=true", "=false"));
+        assert_eq!(Config::from_file(&cfg).unwrap().0.my_id, Some(255));
+    }
+
+    #[test]
     fn standalone_file_needs_no_myid() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = write_cfg(
@@ -960,13 +988,21 @@ mod files {
         assert_eq!(c.my_id, Some(3));
         assert_eq!(c.peer_type, PeerType::Observer);
         assert_eq!(c.client_addr(), "[::1]:2183".parse().unwrap());
-        // clientPort (default 2181) disagrees with the server line, and peerType with the role.
+        // peerType (default participant) disagrees with the server line's role.
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("peerType"), "{w:?}");
+
+        // An explicit clientPort that the server line overrides is worth a warning.
+        let text = fs::read_to_string(&cfg).unwrap();
+        let cfg = write_cfg(dir.path(), &format!("{text}clientPort=2999\n"));
+        let (c, w) = Config::from_file(&cfg).unwrap();
+        assert_eq!(c.client_addr(), "[::1]:2183".parse().unwrap());
         assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w.iter().any(|w| w.contains("peerType")), "{w:?}");
-        assert!(
-            w.iter().any(|w| w.contains("wins over clientPort")),
-            "{w:?}"
+        let want = format!(
+            "{} line 5: clientPort/clientPortAddress say 0.0.0.0:2999",
+            cfg.display()
         );
+        assert!(w[1].starts_with(&want), "{w:?}");
     }
 
     #[test]
@@ -995,6 +1031,14 @@ mod files {
         assert_eq!(c.servers[2].role, PeerType::Observer);
         assert_eq!(c.my_id, Some(1));
         assert_eq!(c.dynamic_config_file.as_deref(), Some(dynamic.as_path()));
+        fs::write(data.join("myid"), "9").unwrap();
+        let e = Config::from_file(&cfg).unwrap_err();
+        let want = format!(
+            "myid is 9, which is not among the server ids in {} (1, 2, 3)",
+            dynamic.display()
+        );
+        assert!(e.to_string().ends_with(&want), "{e}");
+        fs::write(data.join("myid"), "1").unwrap();
 
         // Errors in the dynamic file name it and its line.
         fs::write(&dynamic, "server.1=a:2888:3888\ntickTime=5\n").unwrap();
