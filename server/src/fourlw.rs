@@ -643,9 +643,8 @@ impl Environment {
             .ok()
             .or_else(user_name_from_passwd)
             .unwrap_or_else(|| "?".to_string());
-        let path_string = |p: Option<std::path::PathBuf>| {
-            p.map(|p| p.display().to_string()).unwrap_or_default()
-        };
+        let path_string =
+            |p: Option<std::path::PathBuf>| p.map(|p| p.display().to_string()).unwrap_or_default();
         let kib_field = |text: &Option<String>, key: &str| -> Option<u64> {
             text.as_deref()?
                 .lines()
@@ -1078,7 +1077,11 @@ fn render_conf(out: &mut String, snap: &ServerSnapshot) -> fmt::Result {
     writeln!(out, "maxClientCnxns={}", c.max_client_cnxns)?;
     writeln!(out, "minSessionTimeout={}", c.min_session_timeout)?;
     writeln!(out, "maxSessionTimeout={}", c.max_session_timeout)?;
-    writeln!(out, "clientPortListenBacklog={}", c.client_port_listen_backlog)?;
+    writeln!(
+        out,
+        "clientPortListenBacklog={}",
+        c.client_port_listen_backlog
+    )?;
     writeln!(out, "serverId={}", c.server_id)?;
     if let Some(q) = &c.quorum {
         writeln!(out, "initLimit={}", q.init_limit)?;
@@ -1446,11 +1449,13 @@ pub fn mntr_keys(mode: ServerMode) -> Vec<String> {
     keys
 }
 
-const SUMMARY_STATS: [&str; 9] = ["avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999"];
+const SUMMARY_STATS: [&str; 9] = [
+    "avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999",
+];
 
 /// Values of the fixed keys that come from typed snapshot fields.
 fn typed_metric(snap: &ServerSnapshot, name: &str) -> Option<MetricValue> {
-    let int = |v: u64| Some(MetricValue::Int(i64::try_from(v).unwrap_or(i64::MAX)));
+    let uint = |v: u64| Some(MetricValue::Int(i64::try_from(v).unwrap_or(i64::MAX)));
     let leader = || leader_info(snap);
     match name {
         "version" => Some(MetricValue::Text(snap.full_version())),
@@ -1468,32 +1473,32 @@ fn typed_metric(snap: &ServerSnapshot, name: &str) -> Option<MetricValue> {
             };
             Some(MetricValue::Text(state))
         }
-        "quorum_size" => int(snap.quorum.as_ref().map_or(0, |q| q.quorum_size)),
-        "ephemerals_count" => int(snap.ephemerals_count),
-        "num_alive_connections" => int(snap.num_alive_connections),
+        "quorum_size" => uint(snap.quorum.as_ref().map_or(0, |q| q.quorum_size)),
+        "ephemerals_count" => uint(snap.ephemerals_count),
+        "num_alive_connections" => uint(snap.num_alive_connections),
         "avg_latency" => Some(MetricValue::Float(snap.latency.avg_ms())),
-        "min_latency" => int(snap.latency.min_printed()),
-        "max_latency" => int(snap.latency.max_ms),
-        "outstanding_requests" => int(snap.outstanding_requests),
-        "znode_count" => int(snap.node_count),
-        "global_sessions" => int(snap.global_sessions),
-        "local_sessions" => int(snap.local_sessions),
-        "packets_sent" => int(snap.packets_sent),
-        "packets_received" => int(snap.packets_received),
-        "watch_count" => int(snap.watch_count),
-        "approximate_data_size" => int(snap.approximate_data_size),
-        "open_file_descriptor_count" => int(snap.open_file_descriptor_count),
-        "max_file_descriptor_count" => int(snap.max_file_descriptor_count),
-        "uptime" => int(snap.uptime_ms),
+        "min_latency" => uint(snap.latency.min_printed()),
+        "max_latency" => uint(snap.latency.max_ms),
+        "outstanding_requests" => uint(snap.outstanding_requests),
+        "znode_count" => uint(snap.node_count),
+        "global_sessions" => uint(snap.global_sessions),
+        "local_sessions" => uint(snap.local_sessions),
+        "packets_sent" => uint(snap.packets_sent),
+        "packets_received" => uint(snap.packets_received),
+        "watch_count" => uint(snap.watch_count),
+        "approximate_data_size" => uint(snap.approximate_data_size),
+        "open_file_descriptor_count" => uint(snap.open_file_descriptor_count),
+        "max_file_descriptor_count" => uint(snap.max_file_descriptor_count),
+        "uptime" => uint(snap.uptime_ms),
         "last_proposal_size" => Some(MetricValue::Int(leader().last_proposal_size)),
         "min_proposal_size" => Some(MetricValue::Int(leader().min_proposal_size)),
         "max_proposal_size" => Some(MetricValue::Int(leader().max_proposal_size)),
-        "synced_followers" => int(leader().synced_followers),
-        "synced_non_voting_followers" => int(leader().synced_non_voting_followers),
-        "synced_observers" => int(leader().synced_observers),
-        "pending_syncs" => int(leader().pending_syncs),
-        "leader_uptime" => int(leader().leader_uptime_ms),
-        "learners" => int(leader().learners),
+        "synced_followers" => uint(leader().synced_followers),
+        "synced_non_voting_followers" => uint(leader().synced_non_voting_followers),
+        "synced_observers" => uint(leader().synced_observers),
+        "pending_syncs" => uint(leader().pending_syncs),
+        "leader_uptime" => uint(leader().leader_uptime_ms),
+        "learners" => uint(leader().learners),
         _ => None,
     }
 }
@@ -1531,12 +1536,16 @@ fn render_mntr(out: &mut String, snap: &ServerSnapshot) -> fmt::Result {
         }
     }
     let fixed: BTreeSet<&str> = MNTR_TABLE.iter().map(|e| e.name).collect();
-    let extras = snap.extra_metrics.iter().map(|(k, v)| (k.as_str(), v)).chain(
-        snap.metrics
-            .iter()
-            .filter(|(k, _)| !fixed.contains(k.as_str()))
-            .map(|(k, v)| (k.as_str(), v)),
-    );
+    let extras = snap
+        .extra_metrics
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .chain(
+            snap.metrics
+                .iter()
+                .filter(|(k, _)| !fixed.contains(k.as_str()))
+                .map(|(k, v)| (k.as_str(), v)),
+        );
     for (name, value) in extras {
         match value {
             MetricValue::Summary(s) => summary_lines(out, name, s, s.percentiles.is_some())?,
@@ -1643,7 +1652,8 @@ fn java_socket_addr(addr: &SocketAddr) -> String {
             if let Some(v4) = a.ip().to_ipv4_mapped() {
                 return format!("/{}:{}", v4, a.port());
             }
-            let segments: Vec<String> = a.ip().segments().iter().map(|s| format!("{s:x}")).collect();
+            let segments: Vec<String> =
+                a.ip().segments().iter().map(|s| format!("{s:x}")).collect();
             let scope = if a.scope_id() != 0 {
                 format!("%{}", a.scope_id())
             } else {
@@ -1659,5 +1669,1361 @@ fn java_date(ms: i64) -> String {
     match chrono::DateTime::from_timestamp_millis(ms) {
         Some(t) => t.format("%a %b %d %H:%M:%S UTC %Y").to_string(),
         None => ms.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every answer is checked against captures of a real Apache ZooKeeper 3.8.0 server in
+    //! `tests/fixtures/4lw/` (see the README there): byte for byte when the snapshot carries
+    //! the captured values, and structurally (numbers and addresses masked) for a snapshot with
+    //! zkrs' own values.
+
+    use super::*;
+
+    const APACHE_VERSION: &str = "3.8.0-${mvngit.commit.id}";
+    const APACHE_BUILD: &str = "2024-12-29 17:54 UTC";
+
+    fn fixture(path: &str) -> String {
+        let full = format!("{}/tests/fixtures/4lw/{path}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn utc_ms(rfc3339: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn latency(count: u64, sum_ms: u64, min_ms: u64, max_ms: u64) -> LatencyStats {
+        LatencyStats {
+            count,
+            sum_ms,
+            min_ms,
+            max_ms,
+        }
+    }
+
+    fn brief(remote: &str, interest_ops: u32, received: u64, sent: u64) -> ConnectionStats {
+        ConnectionStats {
+            interest_ops,
+            received,
+            sent,
+            ..ConnectionStats::new(addr(remote))
+        }
+    }
+
+    /// A snapshot with Apache's version strings and the captured standalone state.
+    fn apache_standalone() -> ServerSnapshot {
+        ServerSnapshot {
+            version: APACHE_VERSION.to_string(),
+            build_date: APACHE_BUILD.to_string(),
+            latency: latency(13, 32, 0, 10),
+            packets_received: 15,
+            packets_sent: 14,
+            num_alive_connections: 3,
+            last_zxid: 6,
+            node_count: 9,
+            ..ServerSnapshot::default()
+        }
+    }
+
+    fn standalone_sessions() -> [ConnectionStats; 2] {
+        [
+            ConnectionStats {
+                interest_ops: 1,
+                received: 8,
+                sent: 8,
+                session_id: 0x100000d07290000,
+                last_op: "GETC".to_string(),
+                established_ms: 1795604737805,
+                session_timeout_ms: 30000,
+                last_cxid: 7,
+                last_zxid: 6,
+                last_response_ms: 857337,
+                last_latency_ms: 1,
+                min_latency_ms: 0,
+                avg_latency_ms: 3,
+                max_latency_ms: 10,
+                ..ConnectionStats::new(addr("127.0.0.1:41894"))
+            },
+            ConnectionStats {
+                interest_ops: 1,
+                received: 5,
+                sent: 5,
+                session_id: 0x100000d07290001,
+                last_op: "EXIS".to_string(),
+                established_ms: 1795604737823,
+                session_timeout_ms: 30000,
+                last_cxid: 4,
+                last_zxid: 6,
+                last_response_ms: 857332,
+                last_latency_ms: 0,
+                min_latency_ms: 0,
+                avg_latency_ms: 0,
+                max_latency_ms: 1,
+                ..ConnectionStats::new(addr("127.0.0.1:41900"))
+            },
+        ]
+    }
+
+    fn apache_environment() -> Environment {
+        Environment {
+            host_name: "localhost".into(),
+            java_version: "17.0.15".into(),
+            java_vendor: "Debian".into(),
+            java_home: "/usr/lib/jvm/java-17-openjdk-amd64".into(),
+            java_class_path: "/srv/zk4lw/conf:/usr/share/java/zookeeper.jar:/usr/share/java/log4j-1.2.jar:/usr/share/java/slf4j-log4j12.jar".into(),
+            java_library_path: "/usr/java/packages/lib:/usr/lib/x86_64-linux-gnu/jni:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/usr/lib/jni:/lib:/usr/lib".into(),
+            java_io_tmpdir: "/srv/zk4lw/scratch".into(),
+            java_compiler: "<NA>".into(),
+            os_name: "Linux".into(),
+            os_arch: "amd64".into(),
+            os_version: "6.18.44-fc-v657".into(),
+            user_name: "root".into(),
+            user_home: "/root".into(),
+            user_dir: "/srv/zk4lw".into(),
+            memory_free_mb: 247,
+            memory_max_mb: 256,
+            memory_total_mb: 256,
+        }
+    }
+
+    fn standalone_conf() -> ConfInfo {
+        ConfInfo {
+            client_port: 50455,
+            data_dir: "/srv/zk4lw/run/sa/data/version-2".into(),
+            data_log_dir: "/srv/zk4lw/run/sa/log/version-2".into(),
+            ..ConfInfo::default()
+        }
+    }
+
+    fn quorum_conf(election_port: i32, quorum_port: i32) -> QuorumConf {
+        QuorumConf {
+            init_limit: 5,
+            sync_limit: 2,
+            election_alg: 3,
+            election_port,
+            quorum_port,
+            peer_type: 0,
+            membership: Some(Membership {
+                servers: vec![
+                    "server.1=127.0.0.1:32925:59249:participant".into(),
+                    "server.2=127.0.0.1:44099:47549:participant".into(),
+                    "server.3=127.0.0.1:44017:44835:participant;127.0.0.1:56639".into(),
+                ],
+                version: 0,
+            }),
+        }
+    }
+
+    // ---- word recognition ----------------------------------------------------------------
+
+    #[test]
+    fn from_bytes_recognises_every_word() {
+        let names = [
+            "ruok", "srvr", "stat", "mntr", "conf", "cons", "crst", "envi", "wchs", "wchc", "wchp",
+            "dirs", "isro", "srst", "dump", "gtmk", "stmk", "hash",
+        ];
+        assert_eq!(names.len(), FourLetterWord::ALL.len());
+        for name in names {
+            let bytes: [u8; 4] = name.as_bytes().try_into().unwrap();
+            let word = FourLetterWord::from_bytes(bytes).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(word.name(), name);
+            assert_eq!(word.to_string(), name);
+            assert_eq!(FourLetterWord::from_name(name), Some(word));
+        }
+        assert_eq!(
+            FourLetterWord::from_bytes(*b"ruok"),
+            Some(FourLetterWord::Ruok)
+        );
+        assert_eq!(
+            FourLetterWord::from_bytes(*b"wchp"),
+            Some(FourLetterWord::Wchp)
+        );
+    }
+
+    #[test]
+    fn from_bytes_rejects_anything_else() {
+        for b in [
+            *b"xyzw",
+            *b"RUOK",
+            *b"Ruok",
+            *b"ruo ",
+            *b"\0\0\0\x2c",
+            *b"kill",
+            *b"reqs",
+        ] {
+            assert_eq!(FourLetterWord::from_bytes(b), None, "{b:?}");
+        }
+        assert_eq!(FourLetterWord::from_name("ruok "), None);
+        assert_eq!(FourLetterWord::from_name(""), None);
+    }
+
+    #[test]
+    fn scopes() {
+        use FourLetterWord as W;
+        assert!(!W::Ruok.needs_snapshot());
+        for w in FourLetterWord::ALL.into_iter().filter(|w| *w != W::Ruok) {
+            assert!(w.needs_snapshot(), "{w}");
+        }
+        assert_eq!(W::Isro.scope(), SnapshotScope::Status);
+        assert_eq!(W::Srvr.scope(), SnapshotScope::Server);
+        assert_eq!(W::Mntr.scope(), SnapshotScope::Server);
+        assert_eq!(W::Stat.scope(), SnapshotScope::Connections);
+        assert_eq!(W::Cons.scope(), SnapshotScope::Connections);
+        assert_eq!(W::Dump.scope(), SnapshotScope::Connections);
+        assert_eq!(W::Wchc.scope(), SnapshotScope::Watches);
+        assert_eq!(W::Wchp.scope(), SnapshotScope::Watches);
+        let effects: Vec<_> = FourLetterWord::ALL
+            .into_iter()
+            .filter(|w| w.has_side_effect())
+            .collect();
+        assert_eq!(effects, [W::Crst, W::Srst, W::Stmk]);
+    }
+
+    // ---- whitelist -------------------------------------------------------------------------
+
+    #[test]
+    fn whitelist_refusal_text_matches_apache() {
+        for w in FourLetterWord::ALL {
+            if w == FourLetterWord::Srvr {
+                continue;
+            }
+            let captured = fixture(&format!("whitelist/srvr_only/{}.txt", w.name()));
+            assert_eq!(not_in_whitelist(w.name()), captured, "{w}");
+        }
+    }
+
+    #[test]
+    fn whitelist_rules_match_apache() {
+        // (fixture directory, value of 4lw.commands.whitelist, readonlymode.enabled)
+        let cases = [
+            ("whitelist/srvr_only", Some("srvr"), false),
+            ("whitelist/unset", None, false),
+            ("whitelist/ruok_stat", Some(" ruok , stat"), false),
+            ("whitelist/ruok_readonly_mode", Some("ruok"), true),
+        ];
+        for (dir, value, read_only) in cases {
+            let wl = Whitelist::parse(value, read_only);
+            let mut checked = 0;
+            for w in FourLetterWord::ALL {
+                let path = format!(
+                    "{}/tests/fixtures/4lw/{dir}/{}.txt",
+                    env!("CARGO_MANIFEST_DIR"),
+                    w.name()
+                );
+                let Ok(captured) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                let refused = captured == not_in_whitelist(w.name());
+                assert_eq!(wl.allows(w), !refused, "{dir}: {w}");
+                checked += 1;
+            }
+            assert!(checked >= 4, "{dir}");
+        }
+        assert_eq!(Whitelist::default(), Whitelist::parse(None, false));
+        let all = Whitelist::parse(Some("*"), false);
+        assert_eq!(all, Whitelist::all());
+        assert!(FourLetterWord::ALL.into_iter().all(|w| all.allows(w)));
+        let mixed = Whitelist::parse(Some("stat, *,bogus,,"), false);
+        assert_eq!(mixed, Whitelist::all());
+        let odd = Whitelist::parse(Some("bogus,MNTR, mntr"), false);
+        assert!(odd.allows(FourLetterWord::Mntr) && odd.allows(FourLetterWord::Srvr));
+        assert!(!odd.allows(FourLetterWord::Ruok));
+    }
+
+    // ---- byte-for-byte reproductions of the captures -----------------------------------------
+
+    #[test]
+    fn constant_answers() {
+        let snap = apache_standalone();
+        for dir in ["standalone", "standalone_empty", "leader", "follower"] {
+            for w in [
+                FourLetterWord::Ruok,
+                FourLetterWord::Crst,
+                FourLetterWord::Srst,
+                FourLetterWord::Gtmk,
+                FourLetterWord::Hash,
+                FourLetterWord::Isro,
+            ] {
+                let expected = fixture(&format!("{dir}/{}.txt", w.name()));
+                assert_eq!(render(w, &snap), expected, "{dir}/{w}");
+            }
+        }
+        let mut ro = apache_standalone();
+        ro.mode = ServerMode::ReadOnly;
+        assert_eq!(
+            render(FourLetterWord::Isro, &ro),
+            fixture("read_only/isro.txt")
+        );
+        let stmk = ServerSnapshot {
+            trace_mask: 0x1f2,
+            ..ServerSnapshot::default()
+        };
+        assert_eq!(render(FourLetterWord::Stmk, &stmk), "498");
+        assert_eq!(
+            render(FourLetterWord::Ruok, &ServerSnapshot::default()),
+            "imok"
+        );
+    }
+
+    #[test]
+    fn not_serving_answers() {
+        let snap = ServerSnapshot {
+            serving: false,
+            ..apache_standalone()
+        };
+        for w in FourLetterWord::ALL {
+            if matches!(w, FourLetterWord::Envi | FourLetterWord::Stmk) {
+                continue; // envi is checked below; stmk was not captured (needs 8 more bytes)
+            }
+            let expected = fixture(&format!("not_serving/{}.txt", w.name()));
+            assert_eq!(render(w, &snap), expected, "{w}");
+        }
+        let envi = render(FourLetterWord::Envi, &snap);
+        assert!(envi.starts_with("Environment:\nzookeeper.version="));
+    }
+
+    #[test]
+    fn srvr_and_stat_standalone() {
+        let snap = apache_standalone();
+        assert_eq!(
+            render(FourLetterWord::Srvr, &snap),
+            fixture("standalone/srvr.txt")
+        );
+        let [a, b] = standalone_sessions();
+        let stat = ServerSnapshot {
+            packets_received: 16,
+            packets_sent: 15,
+            connections: vec![brief("127.0.0.1:41922", 0, 1, 0), a, b],
+            ..snap
+        };
+        assert_eq!(
+            render(FourLetterWord::Stat, &stat),
+            fixture("standalone/stat.txt")
+        );
+    }
+
+    #[test]
+    fn srvr_stat_cons_after_reset() {
+        let [a, b] = standalone_sessions();
+        let reset = |c: ConnectionStats| ConnectionStats {
+            interest_ops: c.interest_ops,
+            session_id: c.session_id,
+            established_ms: c.established_ms,
+            session_timeout_ms: c.session_timeout_ms,
+            ..ConnectionStats::new(c.remote)
+        };
+        let (a, b) = (reset(a), reset(b));
+        let base = ServerSnapshot {
+            latency: LatencyStats::default(),
+            ..apache_standalone()
+        };
+        let srvr = ServerSnapshot {
+            packets_received: 3,
+            packets_sent: 3,
+            ..base.clone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Srvr, &srvr),
+            fixture("standalone/after_reset/srvr.txt")
+        );
+        let stat = ServerSnapshot {
+            packets_received: 2,
+            packets_sent: 2,
+            connections: vec![brief("127.0.0.1:42142", 0, 1, 0), a.clone(), b.clone()],
+            ..base.clone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Stat, &stat),
+            fixture("standalone/after_reset/stat.txt")
+        );
+        let cons = ServerSnapshot {
+            connections: vec![brief("127.0.0.1:42128", 0, 1, 0), a, b],
+            ..base
+        };
+        assert_eq!(
+            render(FourLetterWord::Cons, &cons),
+            fixture("standalone/after_reset/cons.txt")
+        );
+    }
+
+    #[test]
+    fn cons_standalone() {
+        let [a, b] = standalone_sessions();
+        let snap = ServerSnapshot {
+            connections: vec![brief("127.0.0.1:41956", 0, 1, 0), a, b],
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Cons, &snap),
+            fixture("standalone/cons.txt")
+        );
+        let fresh = ServerSnapshot {
+            connections: vec![
+                ConnectionStats {
+                    interest_ops: 1,
+                    received: 1,
+                    sent: 1,
+                    session_id: 0x1000015481e0000,
+                    last_op: "SESS".into(),
+                    established_ms: 1795605278837,
+                    session_timeout_ms: 30000,
+                    last_cxid: 0,
+                    last_zxid: 1,
+                    last_response_ms: 1398345,
+                    last_latency_ms: 6,
+                    min_latency_ms: 0,
+                    avg_latency_ms: 6,
+                    max_latency_ms: 6,
+                    ..ConnectionStats::new(addr("127.0.0.1:60342"))
+                },
+                brief("127.0.0.1:60344", 0, 1, 0),
+            ],
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Cons, &fresh),
+            fixture("standalone/cons_after_connect.txt")
+        );
+        let empty = ServerSnapshot {
+            connections: vec![brief("127.0.0.1:48252", 0, 1, 0)],
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Cons, &empty),
+            fixture("standalone_empty/cons.txt")
+        );
+    }
+
+    #[test]
+    fn leader_srvr_stat_cons() {
+        let snap = ServerSnapshot {
+            mode: ServerMode::Leader,
+            latency: latency(4, 12, 0, 12),
+            packets_received: 16,
+            packets_sent: 15,
+            last_zxid: 0x100000006,
+            quorum: Some(QuorumInfo {
+                peer_state: "leading - broadcast".into(),
+                quorum_size: 3,
+                leader: Some(LeaderInfo {
+                    last_proposal_size: 91,
+                    min_proposal_size: 48,
+                    max_proposal_size: 93,
+                    ..LeaderInfo::default()
+                }),
+            }),
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Srvr, &snap),
+            fixture("leader/srvr.txt")
+        );
+        let stat = ServerSnapshot {
+            packets_received: 17,
+            packets_sent: 16,
+            connections: vec![
+                brief("127.0.0.1:40380", 0, 1, 0),
+                brief("127.0.0.1:40358", 1, 5, 5),
+                brief("127.0.0.1:40348", 1, 8, 8),
+            ],
+            ..snap.clone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Stat, &stat),
+            fixture("leader/stat.txt")
+        );
+        let session =
+            |port: &str, sid: i64, lop: &str, est: i64, lcxid: i64, lresp: i64| ConnectionStats {
+                interest_ops: 1,
+                session_id: sid,
+                last_op: lop.into(),
+                established_ms: est,
+                session_timeout_ms: 30000,
+                last_cxid: lcxid,
+                last_zxid: 0x100000006,
+                last_response_ms: lresp,
+                ..ConnectionStats::new(addr(&format!("127.0.0.1:{port}")))
+            };
+        let cons = ServerSnapshot {
+            connections: vec![
+                brief("127.0.0.1:40406", 0, 1, 0),
+                ConnectionStats {
+                    received: 5,
+                    sent: 5,
+                    avg_latency_ms: 1,
+                    max_latency_ms: 3,
+                    ..session("40358", 0x300000d8ddd0001, "EXIS", 1795604778260, 4, 897765)
+                },
+                ConnectionStats {
+                    received: 8,
+                    sent: 8,
+                    avg_latency_ms: 4,
+                    max_latency_ms: 12,
+                    ..session("40348", 0x300000d8ddd0000, "GETC", 1795604778243, 7, 897766)
+                },
+            ],
+            ..snap.clone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Cons, &cons),
+            fixture("leader/cons.txt")
+        );
+        // Without leader details Apache-style defaults (-1) are printed.
+        let bare = ServerSnapshot {
+            quorum: None,
+            ..snap
+        };
+        assert!(render(FourLetterWord::Srvr, &bare)
+            .ends_with("Proposal sizes last/min/max: -1/-1/-1\n"));
+    }
+
+    #[test]
+    fn follower_and_read_only_srvr_stat() {
+        let follower = ServerSnapshot {
+            mode: ServerMode::Follower,
+            latency: LatencyStats::default(),
+            packets_received: 3,
+            packets_sent: 2,
+            num_alive_connections: 1,
+            last_zxid: 0x100000006,
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Srvr, &follower),
+            fixture("follower/srvr.txt")
+        );
+        let ro = ServerSnapshot {
+            mode: ServerMode::ReadOnly,
+            latency: LatencyStats::default(),
+            packets_received: 2,
+            packets_sent: 1,
+            num_alive_connections: 1,
+            last_zxid: 0,
+            node_count: 5,
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Srvr, &ro),
+            fixture("read_only/srvr.txt")
+        );
+        let ro_stat = ServerSnapshot {
+            packets_received: 3,
+            packets_sent: 2,
+            connections: vec![brief("127.0.0.1:37718", 0, 1, 0)],
+            ..ro
+        };
+        assert_eq!(
+            render(FourLetterWord::Stat, &ro_stat),
+            fixture("read_only/stat.txt")
+        );
+    }
+
+    #[test]
+    fn watches() {
+        let (s0, s1) = (0x100000d07290000_i64, 0x100000d07290001_i64);
+        let snap = ServerSnapshot {
+            watch_summary: WatchSummary {
+                connections: 2,
+                paths: 4,
+                watches: 5,
+            },
+            watches_by_session: vec![
+                (s0, vec!["/app".into(), "/other".into()]),
+                (s1, vec!["/missing".into(), "/app".into(), "/app/x".into()]),
+            ],
+            watches_by_path: vec![
+                ("/missing".into(), vec![s1]),
+                ("/app".into(), vec![s0, s1]),
+                ("/app/x".into(), vec![s1]),
+                ("/other".into(), vec![s0]),
+            ],
+            ..apache_standalone()
+        };
+        for w in [
+            FourLetterWord::Wchs,
+            FourLetterWord::Wchc,
+            FourLetterWord::Wchp,
+        ] {
+            assert_eq!(
+                render(w, &snap),
+                fixture(&format!("standalone/{}.txt", w.name())),
+                "{w}"
+            );
+            assert_eq!(
+                render(w, &apache_standalone()),
+                fixture(&format!("standalone_empty/{}.txt", w.name())),
+                "empty {w}"
+            );
+        }
+    }
+
+    #[test]
+    fn conf_and_dirs() {
+        let snap = ServerSnapshot {
+            conf: standalone_conf(),
+            data_dir_size: 67108880,
+            data_log_size: 457,
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Conf, &snap),
+            fixture("standalone/conf.txt")
+        );
+        assert_eq!(
+            render(FourLetterWord::Dirs, &snap),
+            fixture("standalone/dirs.txt")
+        );
+
+        let ens = |id: i64, client_port: i32, election: i32, quorum: i32| ServerSnapshot {
+            mode: if id == 3 {
+                ServerMode::Leader
+            } else {
+                ServerMode::Follower
+            },
+            conf: ConfInfo {
+                client_port,
+                data_dir: format!("/srv/zk4lw/run/ens{id}/data/version-2"),
+                data_log_dir: format!("/srv/zk4lw/run/ens{id}/data/version-2"),
+                server_id: id,
+                quorum: Some(quorum_conf(election, quorum)),
+                ..ConfInfo::default()
+            },
+            data_dir_size: 67109493,
+            data_log_size: 67109493,
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Conf, &ens(3, 56639, 44835, 44017)),
+            fixture("leader/conf.txt")
+        );
+        assert_eq!(
+            render(FourLetterWord::Conf, &ens(1, 60385, 59249, 32925)),
+            fixture("follower/conf.txt")
+        );
+
+        let ro = ServerSnapshot {
+            mode: ServerMode::ReadOnly,
+            conf: ConfInfo {
+                client_port: 56677,
+                data_dir: "/srv/zk4lw/run/ro/data/version-2".into(),
+                data_log_dir: "/srv/zk4lw/run/ro/data/version-2".into(),
+                server_id: 1,
+                quorum: Some(QuorumConf {
+                    election_port: 39397,
+                    quorum_port: 55015,
+                    membership: None,
+                    ..quorum_conf(0, 0)
+                }),
+                ..ConfInfo::default()
+            },
+            data_dir_size: 597,
+            data_log_size: 597,
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Conf, &ro),
+            fixture("read_only/conf.txt")
+        );
+    }
+
+    #[test]
+    fn envi() {
+        let snap = ServerSnapshot {
+            environment: apache_environment(),
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Envi, &snap),
+            fixture("standalone/envi.txt")
+        );
+    }
+
+    #[test]
+    fn dump_standalone_and_leader() {
+        let (s0, s1) = (0x100000d07290000_i64, 0x100000d07290001_i64);
+        let conn = |a: &str, session_id: i64| DumpConnection {
+            remote: addr(a),
+            session_id,
+        };
+        let snap = ServerSnapshot {
+            dump: DumpInfo {
+                sessions: SessionDump::ExpiryBuckets(vec![ExpiryBucket {
+                    expires_at_ms: utc_ms("2026-11-25T11:06:08Z"),
+                    items: vec![s0, s1],
+                }]),
+                ephemerals: vec![(s0, vec!["/app/eph".into()])],
+                connection_buckets: vec![
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T11:05:50Z"),
+                        items: vec![conn("127.0.0.1:42052", 0)],
+                    },
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T11:06:10Z"),
+                        items: vec![conn("127.0.0.1:41894", s0), conn("127.0.0.1:41900", s1)],
+                    },
+                ],
+            },
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Dump, &snap),
+            fixture("standalone/dump.txt")
+        );
+
+        let (l0, l1) = (0x300000d8ddd0000_i64, 0x300000d8ddd0001_i64);
+        let leader = ServerSnapshot {
+            mode: ServerMode::Leader,
+            dump: DumpInfo {
+                sessions: SessionDump::ExpiryBuckets(vec![
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T11:06:48Z"),
+                        items: vec![],
+                    },
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T11:06:50Z"),
+                        items: vec![l0, l1],
+                    },
+                ]),
+                ephemerals: vec![(l0, vec!["/app/eph".into()])],
+                connection_buckets: vec![
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T11:06:30Z"),
+                        items: vec![conn("127.0.0.1:40506", 0)],
+                    },
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T11:06:50Z"),
+                        items: vec![conn("127.0.0.1:40358", l1), conn("127.0.0.1:40348", l0)],
+                    },
+                ],
+            },
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Dump, &leader),
+            fixture("leader/dump.txt")
+        );
+
+        let empty = ServerSnapshot {
+            dump: DumpInfo {
+                connection_buckets: vec![ExpiryBucket {
+                    expires_at_ms: utc_ms("2026-11-25T11:08:20Z"),
+                    items: vec![conn("127.0.0.1:48342", 0)],
+                }],
+                ..DumpInfo::default()
+            },
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Dump, &empty),
+            fixture("standalone_empty/dump.txt")
+        );
+    }
+
+    #[test]
+    fn dump_learner_and_read_only() {
+        let (l0, l1) = (0x300000d8ddd0000_i64, 0x300000d8ddd0001_i64);
+        let conn = |a: &str| DumpConnection {
+            remote: addr(a),
+            session_id: 0,
+        };
+        let follower = ServerSnapshot {
+            mode: ServerMode::Follower,
+            dump: DumpInfo {
+                sessions: SessionDump::Global(vec![(l0, 30000), (l1, 30000)]),
+                ephemerals: vec![(l0, vec!["/app/eph".into()])],
+                connection_buckets: vec![
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T11:06:20Z"),
+                        items: vec![],
+                    },
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T11:06:30Z"),
+                        items: vec![conn("127.0.0.1:56606")],
+                    },
+                ],
+            },
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Dump, &follower),
+            fixture("follower/dump.txt")
+        );
+        let ro = ServerSnapshot {
+            mode: ServerMode::ReadOnly,
+            dump: DumpInfo {
+                sessions: SessionDump::Global(vec![]),
+                ephemerals: vec![],
+                connection_buckets: vec![ExpiryBucket {
+                    expires_at_ms: utc_ms("2026-11-25T11:09:10Z"),
+                    items: vec![conn("127.0.0.1:37808")],
+                }],
+            },
+            ..apache_standalone()
+        };
+        assert_eq!(
+            render(FourLetterWord::Dump, &ro),
+            fixture("read_only/dump.txt")
+        );
+    }
+
+    // ---- mntr ------------------------------------------------------------------------------
+
+    fn parse_mntr(text: &str) -> Vec<(String, String)> {
+        text.lines()
+            .map(|l| {
+                let (k, v) = l.split_once('\t').unwrap_or_else(|| panic!("line {l:?}"));
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    }
+
+    /// Smallest (count, sum) whose Apache-rounded average is `avg`.
+    fn latency_for(avg: f64, min: u64, max: u64) -> LatencyStats {
+        if avg == 0.0 && max == 0 {
+            return LatencyStats::default();
+        }
+        for count in 1..100_000u64 {
+            let sum = (avg * count as f64).round() as u64;
+            if summary_avg(count, sum as f64) == avg {
+                return latency(count, sum, min, max);
+            }
+        }
+        panic!("no latency for {avg}");
+    }
+
+    fn parse_value(v: &str) -> MetricValue {
+        if let Ok(i) = v.parse::<i64>() {
+            MetricValue::Int(i)
+        } else if let Ok(f) = v.parse::<f64>() {
+            MetricValue::Float(f)
+        } else {
+            MetricValue::Text(v.to_string())
+        }
+    }
+
+    /// Rebuilds the snapshot an Apache `mntr` capture came from: typed fields for the keys
+    /// that have one, `metrics` for the other fixed keys, `extra_metrics` for the rest (in
+    /// capture order).
+    fn snapshot_from_mntr(text: &str, mode: ServerMode) -> ServerSnapshot {
+        let lines = parse_mntr(text);
+        let map: BTreeMap<&str, &str> = lines
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let get = |k: &str| -> &str { map.get(k).copied().unwrap_or_else(|| panic!("{k}")) };
+        let num = |k: &str| -> u64 { get(k).parse().unwrap() };
+        let ival = |k: &str| -> i64 { get(k).parse().unwrap() };
+        let (version, build) = get("zk_version").split_once(", built on ").unwrap();
+        assert_eq!(get("zk_server_state"), mode.as_str());
+        let mut snap = ServerSnapshot {
+            mode,
+            version: version.into(),
+            build_date: build.into(),
+            latency: latency_for(
+                get("zk_avg_latency").parse().unwrap(),
+                num("zk_min_latency"),
+                num("zk_max_latency"),
+            ),
+            packets_received: num("zk_packets_received"),
+            packets_sent: num("zk_packets_sent"),
+            num_alive_connections: num("zk_num_alive_connections"),
+            outstanding_requests: num("zk_outstanding_requests"),
+            node_count: num("zk_znode_count"),
+            ephemerals_count: num("zk_ephemerals_count"),
+            approximate_data_size: num("zk_approximate_data_size"),
+            watch_count: num("zk_watch_count"),
+            global_sessions: num("zk_global_sessions"),
+            local_sessions: num("zk_local_sessions"),
+            uptime_ms: num("zk_uptime"),
+            open_file_descriptor_count: num("zk_open_file_descriptor_count"),
+            max_file_descriptor_count: num("zk_max_file_descriptor_count"),
+            ..ServerSnapshot::default()
+        };
+        if mode.in_quorum() {
+            snap.quorum = Some(QuorumInfo {
+                peer_state: get("zk_peer_state").into(),
+                quorum_size: num("zk_quorum_size"),
+                leader: (mode == ServerMode::Leader).then(|| LeaderInfo {
+                    last_proposal_size: ival("zk_last_proposal_size"),
+                    min_proposal_size: ival("zk_min_proposal_size"),
+                    max_proposal_size: ival("zk_max_proposal_size"),
+                    synced_followers: num("zk_synced_followers"),
+                    synced_non_voting_followers: num("zk_synced_non_voting_followers"),
+                    synced_observers: num("zk_synced_observers"),
+                    pending_syncs: num("zk_pending_syncs"),
+                    leader_uptime_ms: num("zk_leader_uptime"),
+                    learners: num("zk_learners"),
+                }),
+            });
+        }
+        let summary = |base: &str, advanced: bool| -> SummaryValue {
+            let s = |stat: &str| ival(&format!("zk_{stat}_{base}"));
+            SummaryValue {
+                count: s("cnt") as u64,
+                sum: s("sum"),
+                min: s("min"),
+                max: s("max"),
+                percentiles: advanced.then(|| [s("p50"), s("p95"), s("p99"), s("p999")]),
+            }
+        };
+        let mut covered = BTreeSet::new();
+        for e in MNTR_TABLE.iter().filter(|e| e.presence.applies(mode)) {
+            match e.kind {
+                MntrKind::BasicSummary | MntrKind::AdvancedSummary => {
+                    let advanced = e.kind == MntrKind::AdvancedSummary;
+                    let v = summary(e.name, advanced);
+                    if v != SummaryValue::default() || advanced {
+                        snap.metrics
+                            .insert(e.name.to_string(), MetricValue::Summary(v));
+                    }
+                    let n = if advanced { 9 } else { 5 };
+                    for stat in &SUMMARY_STATS[..n] {
+                        covered.insert(format!("zk_{stat}_{}", e.name));
+                    }
+                }
+                _ => {
+                    let key = format!("zk_{}", e.name);
+                    if typed_metric(&snap, e.name).is_none() {
+                        snap.metrics
+                            .insert(e.name.to_string(), parse_value(get(&key)));
+                    }
+                    covered.insert(key);
+                }
+            }
+        }
+        // Dynamic summaries, in capture order.
+        let rest: Vec<&(String, String)> =
+            lines.iter().filter(|(k, _)| !covered.contains(k)).collect();
+        let mut i = 0;
+        while i < rest.len() {
+            let base = rest[i].0.strip_prefix("zk_avg_").expect("dynamic summary");
+            let advanced = rest
+                .get(i + 5)
+                .is_some_and(|(k, _)| *k == format!("zk_p50_{base}"));
+            snap.extra_metrics.push((
+                base.to_string(),
+                MetricValue::Summary(summary(base, advanced)),
+            ));
+            i += if advanced { 9 } else { 5 };
+        }
+        snap
+    }
+
+    #[test]
+    fn mntr_reproduces_captures() {
+        let cases = [
+            ("standalone/mntr.txt", ServerMode::Standalone),
+            ("standalone/after_reset/mntr.txt", ServerMode::Standalone),
+            ("standalone_empty/mntr.txt", ServerMode::Standalone),
+            ("read_only/mntr.txt", ServerMode::ReadOnly),
+            ("follower/mntr.txt", ServerMode::Follower),
+        ];
+        for (path, mode) in cases {
+            let captured = fixture(path);
+            let snap = snapshot_from_mntr(&captured, mode);
+            let rendered = render(FourLetterWord::Mntr, &snap);
+            for (i, (ours, theirs)) in rendered.lines().zip(captured.lines()).enumerate() {
+                assert_eq!(ours, theirs, "{path} line {}", i + 1);
+            }
+            assert_eq!(rendered, captured, "{path}");
+        }
+    }
+
+    #[test]
+    fn mntr_leader() {
+        // Apache interleaves the dynamic per-learner entries among the dynamic
+        // per-namespace ones; we print all dynamic entries after the fixed keys.
+        let captured = fixture("leader/mntr.txt");
+        let snap = snapshot_from_mntr(&captured, ServerMode::Leader);
+        let rendered = render(FourLetterWord::Mntr, &snap);
+        let fixed: BTreeSet<String> = mntr_keys(ServerMode::Leader).into_iter().collect();
+        let split = |text: &str| -> (Vec<String>, BTreeSet<String>) {
+            let (f, d): (Vec<&str>, Vec<&str>) = text
+                .lines()
+                .partition(|l| fixed.contains(l.split('\t').next().unwrap()));
+            (
+                f.into_iter().map(String::from).collect(),
+                d.into_iter().map(String::from).collect(),
+            )
+        };
+        let (ours_fixed, ours_dynamic) = split(&rendered);
+        let (theirs_fixed, theirs_dynamic) = split(&captured);
+        assert_eq!(ours_fixed, theirs_fixed);
+        assert_eq!(ours_dynamic, theirs_dynamic);
+        assert!(!theirs_dynamic.is_empty());
+    }
+
+    #[test]
+    fn mntr_key_sets_per_mode() {
+        let keys_of = |text: &str| -> Vec<String> {
+            parse_mntr(text)
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| !k.contains("per_namespace") && !k.contains("learner_handler"))
+                .collect()
+        };
+        let cases = [
+            ("standalone_empty/mntr.txt", ServerMode::Standalone),
+            ("standalone/mntr.txt", ServerMode::Standalone),
+            ("read_only/mntr.txt", ServerMode::ReadOnly),
+            ("follower/mntr.txt", ServerMode::Follower),
+            ("leader/mntr.txt", ServerMode::Leader),
+        ];
+        for (path, mode) in cases {
+            assert_eq!(mntr_keys(mode), keys_of(&fixture(path)), "{path}");
+            // A default snapshot prints exactly those keys too.
+            let snap = ServerSnapshot {
+                mode,
+                ..ServerSnapshot::default()
+            };
+            let ours: Vec<String> = parse_mntr(&render(FourLetterWord::Mntr, &snap))
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            assert_eq!(ours, mntr_keys(mode), "{path}");
+        }
+        assert_eq!(mntr_keys(ServerMode::Standalone).len(), 485);
+        assert_eq!(mntr_keys(ServerMode::Follower).len(), 487);
+        assert_eq!(mntr_keys(ServerMode::Observer).len(), 487);
+        assert_eq!(mntr_keys(ServerMode::Leader).len(), 496);
+        assert!(!mntr_keys(ServerMode::Leader)
+            .iter()
+            .any(|k| k.starts_with("zk_jvm_") || k.starts_with("jvm_")));
+        assert_eq!(mntr_metrics().count(), MNTR_TABLE.len());
+    }
+
+    #[test]
+    fn mntr_extra_metrics_and_unknown_names() {
+        let mut snap = ServerSnapshot::default();
+        snap.metrics
+            .insert("packets_sent".into(), MetricValue::Int(99)); // typed field wins
+        snap.metrics.insert("fsynctime".into(), MetricValue::Int(5)); // wrong kind: zero summary
+        snap.metrics
+            .insert("zz_custom".into(), MetricValue::Float(0.5));
+        snap.extra_metrics.push((
+            "app_read_per_namespace".into(),
+            MetricValue::Summary(SummaryValue {
+                count: 4,
+                sum: 305,
+                min: 75,
+                max: 77,
+                percentiles: None,
+            }),
+        ));
+        let out = render(FourLetterWord::Mntr, &snap);
+        assert!(out.contains("zk_packets_sent\t0\n"));
+        assert!(out.contains("zk_avg_fsynctime\t0.0\nzk_min_fsynctime\t0\n"));
+        assert!(out.ends_with(
+            "zk_avg_app_read_per_namespace\t76.25\nzk_min_app_read_per_namespace\t75\n\
+             zk_max_app_read_per_namespace\t77\nzk_cnt_app_read_per_namespace\t4\n\
+             zk_sum_app_read_per_namespace\t305\nzk_zz_custom\t0.5\n"
+        ));
+        assert!(out.contains("zk_last_client_response_size\t-1\n"));
+        assert!(out.contains("zk_connection_drop_probability\t0.0\n"));
+    }
+
+    // ---- structure with zkrs' own values ---------------------------------------------------
+
+    /// Replaces version strings, then every number (decimal or `0x` hex) by `#`.
+    fn mask(text: &str, versions: &[&str]) -> String {
+        let mut s = text.to_string();
+        for v in versions {
+            s = s.replace(v, "<VERSION>");
+        }
+        let chars: Vec<char> = s.chars().collect();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == '0' && chars.get(i + 1) == Some(&'x') {
+                out.push_str("0x#");
+                i += 2;
+                while i < chars.len() && chars[i].is_ascii_hexdigit() {
+                    i += 1;
+                }
+            } else if chars[i].is_ascii_digit() {
+                out.push('#');
+                while i < chars.len() && chars[i].is_ascii_digit() {
+                    i += 1;
+                }
+            } else {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    fn zkrs_snapshot() -> ServerSnapshot {
+        let mut lat = LatencyStats::default();
+        for ms in [1, 2, 2, 7] {
+            lat.record(ms);
+        }
+        let session = |port: u16, sid: i64, lop: &str| ConnectionStats {
+            interest_ops: 1,
+            received: 12,
+            sent: 11,
+            session_id: sid,
+            last_op: lop.into(),
+            established_ms: 1_767_225_600_000,
+            session_timeout_ms: 10000,
+            last_cxid: 10,
+            last_zxid: 0x1f,
+            last_response_ms: 123_456,
+            last_latency_ms: 1,
+            min_latency_ms: 0,
+            avg_latency_ms: 2,
+            max_latency_ms: 7,
+            ..ConnectionStats::new(addr(&format!("10.1.2.3:{port}")))
+        };
+        let (s0, s1) = (0x7a0000000001_i64, 0x7a0000000002_i64);
+        ServerSnapshot {
+            version: "3.8.0-zkrs-0.1.0".into(),
+            build_date: "2026-01-01 00:00 UTC".into(),
+            latency: lat,
+            packets_received: 40,
+            packets_sent: 39,
+            num_alive_connections: 3,
+            last_zxid: 0x1f,
+            node_count: 12,
+            ephemerals_count: 2,
+            watch_count: 6,
+            watch_summary: WatchSummary {
+                connections: 2,
+                paths: 4,
+                watches: 5,
+            },
+            conf: ConfInfo {
+                client_port: 2181,
+                data_dir: "/var/lib/zkrs/data".into(),
+                data_log_dir: "/var/lib/zkrs/log".into(),
+                ..ConfInfo::default()
+            },
+            data_dir_size: 4096,
+            data_log_size: 8192,
+            environment: Environment::from_process(),
+            connections: vec![
+                brief("[::1]:50000", 0, 1, 0),
+                session(50001, s0, "GETC"),
+                session(50002, s1, "EXIS"),
+            ],
+            watches_by_session: vec![
+                (s0, vec!["/a".into(), "/b".into()]),
+                (s1, vec!["/c".into(), "/a".into(), "/d".into()]),
+            ],
+            watches_by_path: vec![
+                ("/a".into(), vec![s1]),
+                ("/b".into(), vec![s0, s1]),
+                ("/c".into(), vec![s1]),
+                ("/d".into(), vec![s0]),
+            ],
+            dump: DumpInfo {
+                sessions: SessionDump::ExpiryBuckets(vec![ExpiryBucket {
+                    expires_at_ms: utc_ms("2026-11-25T09:00:00Z"),
+                    items: vec![s0, s1],
+                }]),
+                ephemerals: vec![(s1, vec!["/e".into()])],
+                connection_buckets: vec![
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T09:00:02Z"),
+                        items: vec![DumpConnection {
+                            remote: addr("10.1.2.3:50000"),
+                            session_id: 0,
+                        }],
+                    },
+                    ExpiryBucket {
+                        expires_at_ms: utc_ms("2026-11-25T09:00:04Z"),
+                        items: vec![
+                            DumpConnection {
+                                remote: addr("10.1.2.3:50001"),
+                                session_id: s0,
+                            },
+                            DumpConnection {
+                                remote: addr("10.1.2.3:50002"),
+                                session_id: s1,
+                            },
+                        ],
+                    },
+                ],
+            },
+            ..ServerSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn zkrs_values_have_apache_structure() {
+        let snap = zkrs_snapshot();
+        let apache_full = format!("{APACHE_VERSION}, built on {APACHE_BUILD}");
+        let ours_full = snap.full_version();
+        let versions = [apache_full.as_str(), ours_full.as_str()];
+        for w in [
+            FourLetterWord::Srvr,
+            FourLetterWord::Stat,
+            FourLetterWord::Cons,
+            FourLetterWord::Wchs,
+            FourLetterWord::Wchc,
+            FourLetterWord::Wchp,
+            FourLetterWord::Dirs,
+            FourLetterWord::Dump,
+            FourLetterWord::Ruok,
+            FourLetterWord::Isro,
+            FourLetterWord::Crst,
+            FourLetterWord::Srst,
+            FourLetterWord::Gtmk,
+            FourLetterWord::Hash,
+        ] {
+            let ours = render(w, &snap).replace("/[0:0:0:0:0:0:0:1]:", "/127.0.0.1:");
+            let theirs = fixture(&format!("standalone/{}.txt", w.name()));
+            // Paths differ in wchc/wchp/dump; compare the shape of those lines only.
+            let shape = |t: &str| -> String {
+                mask(t, &versions)
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("\t/") {
+                            "\t<path>".to_string()
+                        } else if l.starts_with('/') {
+                            "<path>".to_string()
+                        } else {
+                            l.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(shape(&ours), shape(&theirs), "{w}");
+        }
+        // key=value words: same keys in the same order.
+        let keys = |t: &str| -> Vec<String> {
+            t.lines()
+                .map(|l| l.split('=').next().unwrap().to_string())
+                .collect()
+        };
+        for w in [FourLetterWord::Conf, FourLetterWord::Envi] {
+            let ours = render(w, &snap);
+            let theirs = fixture(&format!("standalone/{}.txt", w.name()));
+            assert_eq!(keys(&ours), keys(&theirs), "{w}");
+        }
+        // mntr: same keys, and every value of the same type.
+        let ours = parse_mntr(&render(FourLetterWord::Mntr, &snap));
+        let theirs = parse_mntr(&fixture("standalone_empty/mntr.txt"));
+        assert_eq!(ours.len(), theirs.len());
+        let kind = |v: &str| match parse_value(v) {
+            MetricValue::Int(_) => 0,
+            MetricValue::Float(_) => 1,
+            _ => 2,
+        };
+        for ((ok, ov), (tk, tv)) in ours.iter().zip(&theirs) {
+            assert_eq!(ok, tk);
+            assert_eq!(kind(ov), kind(tv), "{ok}: {ov} vs {tv}");
+        }
+        assert!(ours.contains(&("zk_avg_latency".into(), "3.0".into())));
+        assert!(ours.contains(&(
+            "zk_version".into(),
+            "3.8.0-zkrs-0.1.0, built on 2026-01-01 00:00 UTC".into()
+        )));
+    }
+
+    #[test]
+    fn environment_from_process() {
+        let e = Environment::from_process();
+        assert!(!e.host_name.is_empty());
+        assert!(!e.os_name.is_empty() && !e.os_arch.is_empty());
+        assert_eq!(e.java_compiler, "<NA>");
+        let snap = ServerSnapshot {
+            environment: e,
+            ..zkrs_snapshot()
+        };
+        let out = render(FourLetterWord::Envi, &snap);
+        assert_eq!(out.lines().count(), 19);
+        assert!(out.ends_with("MB\n"));
+        if cfg!(target_os = "linux") {
+            assert!(open_file_descriptor_count().unwrap() > 0);
+            assert!(max_file_descriptor_count().unwrap() > 0);
+        }
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------
+
+    #[test]
+    fn last_op_codes_match_capture() {
+        let mut seen = 0;
+        for line in fixture("cons_lop_codes.txt").lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let op_type: i32 = fields[1].strip_prefix("type=").unwrap().parse().unwrap();
+            let Some(lop) = fields.iter().find_map(|f| f.strip_prefix("lop=")) else {
+                continue; // the connection was closed
+            };
+            match op_type {
+                100 => assert_eq!(last_op_code(op_type), None), // leaves lop as it was
+                999 => assert_eq!(last_op_code(op_type), None),
+                _ => assert_eq!(last_op_code(op_type), Some(lop), "{line}"),
+            }
+            seen += 1;
+        }
+        assert!(seen > 20);
+        assert_eq!(last_op_code(-10), Some("SESS"));
+        assert_eq!(last_op_code(13), None);
+    }
+
+    #[test]
+    fn java_number_formats() {
+        assert_eq!(java_double(0.0), "0.0");
+        assert_eq!(java_double(3.0), "3.0");
+        assert_eq!(java_double(2.0667), "2.0667");
+        assert_eq!(java_double(76.25), "76.25");
+        assert_eq!(java_double(0.001), "0.001");
+        assert_eq!(java_double(0.0005), "5.0E-4");
+        assert_eq!(java_double(1e7), "1.0E7");
+        assert_eq!(java_double(9999999.5), "9999999.5");
+        assert_eq!(java_double(12345678.9), "1.23456789E7");
+        assert_eq!(summary_avg(0, 0.0), 0.0);
+        assert_eq!(summary_avg(12, 1.0), 0.0833);
+        assert_eq!(summary_avg(12, 7.0), 0.5833);
+        assert_eq!(summary_avg(13, 43.0), 3.3077);
+        assert_eq!(summary_avg(3, 25.0), 8.3333);
+        // Exact ties round half up (Java BigDecimal HALF_UP): 1/32 = 0.03125.
+        assert_eq!(summary_avg(32, 1.0), 0.0313);
+        assert_eq!(summary_avg(32, 3.0), 0.0938);
+        assert_eq!(summary_avg(2, 1.0), 0.5);
+    }
+
+    #[test]
+    fn java_address_and_date_formats() {
+        assert_eq!(java_socket_addr(&addr("127.0.0.1:2181")), "/127.0.0.1:2181");
+        assert_eq!(java_socket_addr(&addr("[::1]:5")), "/[0:0:0:0:0:0:0:1]:5");
+        assert_eq!(
+            java_socket_addr(&addr("[fe80::1:abcd%1]:5")),
+            "/[fe80:0:0:0:0:0:1:abcd%1]:5"
+        );
+        assert_eq!(
+            java_socket_addr(&addr("[::ffff:10.0.0.1]:5")),
+            "/10.0.0.1:5"
+        );
+        assert_eq!(
+            java_date(utc_ms("2026-11-25T11:06:08Z")),
+            "Wed Nov 25 11:06:08 UTC 2026"
+        );
+        assert_eq!(
+            java_date(utc_ms("2026-01-05T01:02:03Z")),
+            "Mon Jan 05 01:02:03 UTC 2026"
+        );
+    }
+
+    #[test]
+    fn latency_stats_record() {
+        let mut l = LatencyStats::default();
+        assert_eq!(l.avg_ms(), 0.0);
+        assert_eq!(l.min_printed(), 0);
+        l.record(5);
+        l.record(3);
+        l.record(10);
+        assert_eq!(l, latency(3, 18, 3, 10));
+        assert_eq!(l.avg_ms(), 6.0);
     }
 }

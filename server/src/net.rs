@@ -178,8 +178,8 @@ async fn handle_connection(
         }
     }
     let first = [reader.buf[0], reader.buf[1], reader.buf[2], reader.buf[3]];
-    if let Some(cmd) = crate::admin::parse_four_letter_word(first) {
-        return answer_four_letter_word(cmd, &mut wr, &core, settings).await;
+    if let Some(cmd) = crate::fourlw::FourLetterWord::from_bytes(first) {
+        return answer_four_letter_word(cmd, &mut reader, &mut rd, &mut wr, &core, settings).await;
     }
 
     let connect = loop {
@@ -294,12 +294,23 @@ async fn write_loop(
 }
 
 async fn answer_four_letter_word(
-    cmd: &'static str,
+    cmd: crate::fourlw::FourLetterWord,
+    reader: &mut FrameReader,
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
     wr: &mut OwnedWriteHalf,
     core: &mpsc::UnboundedSender<CoreMsg>,
     settings: &NetSettings,
 ) -> Result<(), ConnError> {
-    let text = crate::admin::four_letter_word(cmd, core, settings).await;
+    if cmd == crate::fourlw::FourLetterWord::Stmk {
+        // `stmk` carries an 8-byte trace mask; tracing masks have no effect here, but the
+        // bytes are consumed so the answer is not cut short by an unread input.
+        while reader.buf.len() < 12 {
+            if !reader.fill(rd).await? {
+                break;
+            }
+        }
+    }
+    let text = crate::admin::four_letter_word(cmd, core, &settings.config).await;
     wr.write_all(text.as_bytes()).await?;
     let _ = wr.shutdown().await;
     Ok(())

@@ -47,7 +47,11 @@ impl Node {
             ephemeral_owner: owner,
             // The stored cversion counts child creations (it names sequential children);
             // clients see creations plus deletions, as Apache reports it.
-            cversion: self.stat.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            cversion: self
+                .stat
+                .cversion
+                .wrapping_mul(2)
+                .wrapping_sub(num_children),
             ..self.stat
         }
     }

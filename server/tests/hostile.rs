@@ -2,82 +2,17 @@
 //! is closed, the server stays up, and other sessions are unaffected.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use zkrs_proto::request::{CreateRequest, PathWatch};
 use zkrs_proto::{
-    Acl, ConnectRequest, ConnectResponse, ErrorCode, OpCode, Reader, Record, ReplyHeader,
-    Request, RequestHeader, Writer,
+    Acl, ConnectRequest, ConnectResponse, ErrorCode, OpCode, Reader, Record, ReplyHeader, Request,
+    RequestHeader, Writer,
 };
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn start(extra: &str) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let cfg = dir.path().join("zoo.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             4lw.commands.whitelist=*\n{extra}\n",
-            dir.path().display()
-        ),
-    )
-    .expect("writing zoo.cfg");
-    let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_zkrs-server"))
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("starting zkrs-server");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
-    let server = Server {
-        child,
-        addr,
-        _dir: dir,
-    };
-    wait_until_serving(&server.addr, server._dir.path());
-    server
-}
-
-fn wait_until_serving(addr: &SocketAddr, dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(mut s) = TcpStream::connect(addr) {
-            let _ = s.write_all(b"ruok");
-            let mut out = String::new();
-            if s.read_to_string(&mut out).is_ok() && out == "imok" {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-    panic!("server did not start:\n{log}");
-}
+mod common;
+use common::start;
 
 fn frame(body: &[u8]) -> Vec<u8> {
     let mut f = (body.len() as i32).to_be_bytes().to_vec();
@@ -96,7 +31,8 @@ fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
 /// A raw session: handshake done, ready for hand-made frames.
 fn session(addr: &SocketAddr) -> TcpStream {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let req = ConnectRequest {
         protocol_version: 0,
         last_zxid_seen: 0,
