@@ -315,7 +315,7 @@ impl Core {
         self.next_session_id += 1;
         let mut passwd = vec![0u8; 16];
         rand::thread_rng().fill_bytes(&mut passwd);
-        self.propose(
+        let zxid = self.propose(
             session_id,
             0,
             Txn::CreateSession { timeout_ms, passwd },
@@ -325,6 +325,23 @@ impl Core {
                 read_only,
             },
         );
+        // The session exists for this connection from now on, so requests a client
+        // pipelines behind its handshake are taken in order, as Apache takes them: they wait
+        // behind the session's creation, whose reply is the connect response.
+        let timeout = Duration::from_millis(timeout_ms as u64);
+        self.sessions.insert(
+            session_id,
+            LiveSession {
+                timeout,
+                deadline: Instant::now() + timeout,
+                conn: Some(conn),
+                closing: false,
+                queue: VecDeque::from([Slot::Write { zxid, conn }]),
+            },
+        );
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(session_id);
+        }
     }
 
     fn reattach(&mut self, conn: ConnId, req: &ConnectRequest, timeout_ms: i32) {
@@ -758,10 +775,10 @@ impl Core {
         self.deliver(&notes);
         match p.origin {
             Origin::NewSession {
-                conn,
                 timeout_ms,
                 read_only,
-            } => self.session_created(sid, conn, timeout_ms, read_only),
+                ..
+            } => self.session_created(sid, p.hdr.zxid, timeout_ms, read_only),
             Origin::Client { op } => {
                 let frame = write_reply(p.hdr.cxid, p.hdr.zxid, op, &p.txn, &rc);
                 self.complete_write(sid, p.hdr.zxid, frame);
@@ -780,39 +797,14 @@ impl Core {
         }
     }
 
-    fn session_created(
-        &mut self,
-        sid: i64,
-        conn: ConnId,
-        timeout_ms: i32,
-        read_only: Option<bool>,
-    ) {
-        let timeout = Duration::from_millis(timeout_ms as u64);
-        let attached = self.conns.contains_key(&conn);
-        self.sessions.insert(
-            sid,
-            LiveSession {
-                timeout,
-                deadline: Instant::now() + timeout,
-                conn: attached.then_some(conn),
-                closing: false,
-                queue: VecDeque::new(),
-            },
-        );
-        if !attached {
-            return;
-        }
+    fn session_created(&mut self, sid: i64, zxid: i64, timeout_ms: i32, read_only: Option<bool>) {
         let passwd = self
             .tree
             .session(sid)
             .map(|s| s.passwd.clone())
             .unwrap_or_default();
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.session = Some(sid);
-        }
         tracing::debug!(
             session = format_args!("{sid:#x}"),
-            conn,
             timeout_ms,
             "session established"
         );
@@ -823,7 +815,7 @@ impl Core {
             passwd,
             read_only: read_only.map(|_| false),
         });
-        self.send(conn, frame);
+        self.complete_write(sid, zxid, frame);
     }
 
     fn complete_write(&mut self, sid: i64, zxid: i64, frame: Vec<u8>) {
@@ -860,13 +852,20 @@ impl Core {
         let failed: Vec<Proposal> = self.in_flight.drain(..).collect();
         for p in failed {
             let sid = p.hdr.session_id;
-            if let Origin::Client { .. } = p.origin {
-                let frame = error_frame(
-                    p.hdr.cxid,
-                    self.tree.last_zxid(),
-                    ErrorCode::SystemError.code(),
-                );
-                self.complete_write(sid, p.hdr.zxid, frame);
+            match p.origin {
+                Origin::Client { .. } => {
+                    let frame = error_frame(
+                        p.hdr.cxid,
+                        self.tree.last_zxid(),
+                        ErrorCode::SystemError.code(),
+                    );
+                    self.complete_write(sid, p.hdr.zxid, frame);
+                }
+                Origin::NewSession { conn, .. } => {
+                    self.sessions.remove(&sid);
+                    self.close_conn(conn);
+                }
+                Origin::Internal => {}
             }
         }
     }

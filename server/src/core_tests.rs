@@ -260,3 +260,35 @@ fn wrong_password_gets_an_expired_answer() {
     assert_eq!((resp.timeout, resp.session_id), (0, 0));
     assert!(matches!(rx.try_recv(), Ok(Outgoing::Close)));
 }
+
+#[test]
+fn requests_pipelined_behind_the_handshake_wait_for_the_session() {
+    let mut h = Harness::new();
+    let (tx, rx) = mpsc::unbounded_channel();
+    h.core.handle(CoreMsg::Connect {
+        conn: ConnHandle {
+            id: 1,
+            remote: "127.0.0.1:5000".parse().unwrap(),
+            out: tx,
+        },
+        req: ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout: 4000,
+            session_id: 0,
+            passwd: vec![0; 16],
+            read_only: Some(false),
+        },
+    });
+    let mut c = Client { id: 1, out: rx };
+    h.request(&c, 1, create("/p", b"x"));
+    h.request(&c, 2, get("/p", false));
+    assert!(c.next().is_none(), "nothing before the session is durable");
+    h.sync_log();
+    let connect = c.next().expect("connect response first");
+    let resp = ConnectResponse::decode_exact(&connect[4..]).unwrap();
+    assert_ne!(resp.session_id, 0);
+    assert_eq!(c.next_reply().unwrap().0.xid, 1);
+    let (g, _) = c.next_reply().unwrap();
+    assert_eq!((g.xid, g.err), (2, 0));
+}
