@@ -18,5 +18,8 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+echo "== fuzz targets over a seeded corpus (stable Rust; libFuzzer runs are in fuzz/README.md)"
+cargo test --manifest-path fuzz/Cargo.toml
+
 echo "== third-party client suites (zkCli.sh, kazoo) against zkrs-server"
 python3 -m pytest tests/python -q
