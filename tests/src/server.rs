@@ -1,0 +1,456 @@
+//! Starting and stopping the server under test.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::{digest_id, zk, WAIT};
+
+/// How long a server may take to start answering (a JVM on a busy two-core machine is slow).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// Which server implementation the tests run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// `zkrs-server`: `ZKRS_SERVER_BIN`, or `zkrs-server` next to the test's target directory.
+    Zkrs,
+    /// Apache ZooKeeper's `ZooKeeperServerMain`, run with `java`.
+    Apache,
+}
+
+impl ServerKind {
+    /// The kind chosen by the environment variable `ZKRS_TEST_SERVER` (`zkrs`, the default,
+    /// or `apache`).
+    pub fn from_env() -> ServerKind {
+        match std::env::var("ZKRS_TEST_SERVER").as_deref() {
+            Err(_) | Ok("") | Ok("zkrs") => ServerKind::Zkrs,
+            Ok("apache") => ServerKind::Apache,
+            Ok(other) => panic!("ZKRS_TEST_SERVER must be `zkrs` or `apache`, not {other:?}"),
+        }
+    }
+}
+
+/// What goes into the generated `zoo.cfg` (and, for Apache, into the matching system
+/// properties).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// `tickTime` in milliseconds. Session timeouts are bounded by 2 and 20 ticks by default.
+    pub tick_time_ms: u32,
+    /// `znode.container.checkIntervalMs`: how often containers and TTL nodes are reaped.
+    pub container_check_interval_ms: u32,
+    /// `extendedTypesEnabled` (TTL nodes).
+    pub extended_types: bool,
+    /// `DigestAuthenticationProvider.superDigest`, as `super:base64(sha1(super:password))`.
+    pub super_digest: Option<String>,
+    /// Further `key=value` lines, e.g. `maxClientCnxns=2`.
+    pub extra: Vec<(String, String)>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            tick_time_ms: 500,
+            container_check_interval_ms: 100,
+            extended_types: true,
+            super_digest: None,
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Adds a `key=value` line to zoo.cfg.
+    pub fn with(mut self, key: &str, value: impl ToString) -> Self {
+        self.extra.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Lets `super` with `password` (digest scheme) pass every ACL check.
+    pub fn with_super_password(mut self, password: &str) -> Self {
+        self.super_digest = Some(digest_id("super", password));
+        self
+    }
+
+    pub fn with_extended_types(mut self, enabled: bool) -> Self {
+        self.extended_types = enabled;
+        self
+    }
+
+    fn zoo_cfg(&self, data_dir: &Path, port: u16) -> String {
+        let mut cfg = String::new();
+        let _ = writeln!(cfg, "tickTime={}", self.tick_time_ms);
+        let _ = writeln!(cfg, "dataDir={}", data_dir.display());
+        let _ = writeln!(cfg, "clientPort={port}");
+        let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
+        let _ = writeln!(cfg, "4lw.commands.whitelist=*");
+        let _ = writeln!(cfg, "extendedTypesEnabled={}", self.extended_types);
+        let _ = writeln!(cfg, "admin.enableServer=false");
+        let _ = writeln!(
+            cfg,
+            "znode.container.checkIntervalMs={}",
+            self.container_check_interval_ms
+        );
+        if let Some(digest) = &self.super_digest {
+            let _ = writeln!(cfg, "DigestAuthenticationProvider.superDigest={digest}");
+        }
+        for (k, v) in &self.extra {
+            let _ = writeln!(cfg, "{k}={v}");
+        }
+        cfg
+    }
+
+    /// Apache reads some settings only as Java system properties.
+    fn java_properties(&self) -> Vec<String> {
+        let mut props = vec![
+            format!(
+                "-Dznode.container.checkIntervalMs={}",
+                self.container_check_interval_ms
+            ),
+            format!("-Dzookeeper.extendedTypesEnabled={}", self.extended_types),
+            "-Dzookeeper.admin.enableServer=false".to_string(),
+        ];
+        if let Some(digest) = &self.super_digest {
+            props.push(format!(
+                "-Dzookeeper.DigestAuthenticationProvider.superDigest={digest}"
+            ));
+        }
+        props
+    }
+}
+
+/// A server process started for one test. Killed (by its PID) and reaped on drop; if the test
+/// is failing, the tail of its log is printed then.
+pub struct ServerUnderTest {
+    kind: ServerKind,
+    child: Child,
+    addr: SocketAddr,
+    log_path: PathBuf,
+    config: ServerConfig,
+    // Dropped last: holds zoo.cfg, the data dir and the log.
+    dir: TempDir,
+}
+
+impl ServerUnderTest {
+    /// Starts the server chosen by `ZKRS_TEST_SERVER` with the default configuration.
+    pub fn start() -> ServerUnderTest {
+        Self::start_with(ServerConfig::default())
+    }
+
+    /// Starts the server chosen by `ZKRS_TEST_SERVER` with `config`.
+    pub fn start_with(config: ServerConfig) -> ServerUnderTest {
+        Self::start_kind(ServerKind::from_env(), config)
+    }
+
+    /// Starts a server of `kind`. Retries on another port if the chosen one was taken in the
+    /// meantime by another process.
+    pub fn start_kind(kind: ServerKind, config: ServerConfig) -> ServerUnderTest {
+        let mut last_error = String::new();
+        for _attempt in 0..3 {
+            match Self::try_start(kind, config.clone()) {
+                Ok(server) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("could not start the {kind:?} server: {last_error}");
+    }
+
+    fn try_start(kind: ServerKind, config: ServerConfig) -> Result<ServerUnderTest, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("zkrs-itest-")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
+        let data_dir = dir.path().join("data");
+        fs::create_dir(&data_dir).map_err(|e| format!("data dir: {e}"))?;
+        let port = free_port();
+        let cfg_path = dir.path().join("zoo.cfg");
+        fs::write(&cfg_path, config.zoo_cfg(&data_dir, port)).map_err(|e| e.to_string())?;
+        let log_path = dir.path().join("server.log");
+        let log = File::create(&log_path).map_err(|e| e.to_string())?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+
+        let mut cmd = match kind {
+            ServerKind::Zkrs => {
+                let mut cmd = Command::new(zkrs_binary());
+                cmd.arg(&cfg_path);
+                cmd
+            }
+            ServerKind::Apache => {
+                let java = std::env::var("JAVA").unwrap_or_else(|_| "java".to_string());
+                let mut cmd = Command::new(java);
+                cmd.args([
+                    "-Xmx512m",
+                    "-XX:+UseSerialGC",
+                    "-XX:TieredStopAtLevel=1",
+                    "-Dzookeeper.jmx.log4j.disable=true",
+                ]);
+                cmd.args(config.java_properties());
+                cmd.arg("-cp").arg(apache_classpath());
+                cmd.arg("org.apache.zookeeper.server.ZooKeeperServerMain");
+                cmd.arg(&cfg_path);
+                cmd
+            }
+        };
+        cmd.current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        let child = cmd.spawn().map_err(|e| format!("spawning {cmd:?}: {e}"))?;
+        let mut server = ServerUnderTest {
+            kind,
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            log_path,
+            config,
+            dir,
+        };
+        match server.wait_ready() {
+            Ok(()) => Ok(server),
+            Err(e) => {
+                let tail = server.log_tail(40);
+                server.kill();
+                Err(format!("{e}\n--- server log tail ---\n{tail}"))
+            }
+        }
+    }
+
+    /// Polls until the server completes a real session handshake (bounded by [`STARTUP`]).
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let start = Instant::now();
+        let mut last = String::from("no attempt");
+        let mut reply_timeout = Duration::from_millis(250);
+        while start.elapsed() < STARTUP {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("server exited during startup with {status}"));
+            }
+            match probe_handshake(self.addr, reply_timeout) {
+                Ok(()) => return Ok(()),
+                Err((timed_out, e)) => {
+                    last = e;
+                    // Apache sometimes accepts a connection while it is still starting and
+                    // never answers it: give up on that one soon, a bit later each time.
+                    if timed_out {
+                        reply_timeout = (reply_timeout * 2).min(Duration::from_secs(4));
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Err(format!(
+            "server did not answer within {STARTUP:?}; last error: {last}"
+        ))
+    }
+
+    pub fn kind(&self) -> ServerKind {
+        self.kind
+    }
+
+    pub fn is_apache(&self) -> bool {
+        self.kind == ServerKind::Apache
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `127.0.0.1:<port>`, for `zookeeper_client`.
+    pub fn connect_string(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// PID of the server process.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's temp dir (zoo.cfg, data dir, log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Connects a client with default options.
+    pub async fn client(&self) -> zk::Client {
+        self.connect(zk::Client::connector()).await
+    }
+
+    /// Connects a client built by `connector`, failing the test after [`WAIT`].
+    pub async fn connect(&self, connector: zk::Connector) -> zk::Client {
+        self.try_connect(connector)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.addr))
+    }
+
+    /// Connects a client built by `connector` and returns what the connection attempt gave.
+    pub async fn try_connect(&self, connector: zk::Connector) -> Result<zk::Client, zk::Error> {
+        crate::within(WAIT, "a client connection", async {
+            connector
+                .with_fail_eagerly()
+                .connect(&self.connect_string())
+                .await
+        })
+        .await
+    }
+
+    /// Sends a four-letter word and returns the whole answer.
+    pub fn four_letter_word(&self, word: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, WAIT)?;
+        stream.set_read_timeout(Some(WAIT))?;
+        stream.write_all(word.as_bytes())?;
+        let mut out = String::new();
+        stream.read_to_string(&mut out)?;
+        Ok(out)
+    }
+
+    /// The last `lines` lines of the server log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(&self.log_path).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    fn kill(&mut self) {
+        // `Child::kill` sends SIGKILL to exactly the PID we spawned; `wait` reaps it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerUnderTest {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {:?} server log tail (pid {}, {}) ---\n{}\n--- end of server log ---",
+                self.kind,
+                self.child.id(),
+                self.addr,
+                self.log_tail(60)
+            );
+        }
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Opens a session with a raw handshake, closes it, and reads until the server hangs up.
+/// On failure, tells whether the server just did not answer in time.
+fn probe_handshake(addr: SocketAddr, reply_timeout: Duration) -> Result<(), (bool, String)> {
+    let fail = |what: &str, e: std::io::Error| {
+        let timed_out = matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        );
+        (timed_out, format!("{what}: {e}"))
+    };
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+        .map_err(|e| fail("connect", e))?;
+    stream
+        .set_read_timeout(Some(reply_timeout))
+        .map_err(|e| fail("set timeout", e))?;
+    stream
+        .write_all(&crate::raw::connect_frame(0, 10_000, 0, &[0; 16]))
+        .map_err(|e| fail("send connect", e))?;
+    let body = read_frame_blocking(&mut stream).map_err(|e| fail("read connect reply", e))?;
+    let session_id = match body.get(8..16) {
+        Some(b) => i64::from_be_bytes(b.try_into().unwrap()),
+        None => return Err((false, "short connect reply".into())),
+    };
+    if session_id == 0 {
+        return Err((
+            false,
+            "server answered the handshake with session id 0".into(),
+        ));
+    }
+    // closeSession, then read to EOF so the server has dropped the connection from its books
+    // (it matters to the maxClientCnxns test) before the test starts.
+    stream
+        .write_all(&crate::raw::request_frame(1, -11, &[]))
+        .map_err(|e| fail("send close", e))?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    Ok(())
+}
+
+fn read_frame_blocking(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len)?;
+    let len = i32::from_be_bytes(len);
+    if !(0..=16 << 20).contains(&len) {
+        return Err(std::io::Error::other(format!("bad frame length {len}")));
+    }
+    let mut body = vec![0; len as usize];
+    stream.read_exact(&mut body)?;
+    Ok(body)
+}
+
+/// `ZKRS_SERVER_BIN`, else `zkrs-server` in the target profile directory of this test binary
+/// (`target/<profile>/deps/<test>-<hash>` -> `target/<profile>/zkrs-server`).
+fn zkrs_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("ZKRS_SERVER_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let bin = profile_dir.join(format!("zkrs-server{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        panic!(
+            "{} does not exist: build it first (`cargo build -p zkrs-server`, same profile), \
+             or set ZKRS_SERVER_BIN, or run against Apache with ZKRS_TEST_SERVER=apache",
+            bin.display()
+        );
+    }
+    bin
+}
+
+/// `ZKRS_APACHE_CLASSPATH`, else the jars of `ZOOKEEPER_HOME` (an unpacked Apache release:
+/// `*.jar` and `lib/*.jar`), else Debian's `zookeeper` package layout.
+fn apache_classpath() -> String {
+    if let Ok(cp) = std::env::var("ZKRS_APACHE_CLASSPATH") {
+        return cp;
+    }
+    if let Some(home) = std::env::var_os("ZOOKEEPER_HOME") {
+        let home = PathBuf::from(home);
+        let mut jars = Vec::new();
+        for dir in [home.clone(), home.join("lib")] {
+            if let Ok(entries) = fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if p.extension().is_some_and(|x| x == "jar") {
+                        jars.push(p.display().to_string());
+                    }
+                }
+            }
+        }
+        jars.sort();
+        return jars.join(":");
+    }
+    // Debian: zookeeper.jar's manifest names its dependencies; slf4j-simple makes the server
+    // log to stderr (our log file) instead of nowhere.
+    let mut cp = vec!["/usr/share/java/zookeeper.jar".to_string()];
+    let simple = "/usr/share/java/slf4j-simple.jar";
+    if Path::new(simple).exists() {
+        cp.push(simple.to_string());
+    }
+    cp.join(":")
+}
