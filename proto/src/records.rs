@@ -131,7 +131,7 @@ impl Record for Acl {
     }
 }
 
-pub(crate) fn read_acl_vec(r: &mut Reader<'_>) -> Result<Vec<Acl>, DecodeError> {
+pub fn read_acl_vec(r: &mut Reader<'_>) -> Result<Vec<Acl>, DecodeError> {
     // The smallest ACL is perms plus two empty strings: 12 bytes.
     let n = r.read_vec_len(12)?.unwrap_or(0);
     let mut v = Vec::with_capacity(n);
@@ -141,7 +141,7 @@ pub(crate) fn read_acl_vec(r: &mut Reader<'_>) -> Result<Vec<Acl>, DecodeError> 
     Ok(v)
 }
 
-pub(crate) fn write_acl_vec(w: &mut Writer, acl: &[Acl]) {
+pub fn write_acl_vec(w: &mut Writer, acl: &[Acl]) {
     w.write_i32(acl.len() as i32);
     for a in acl {
         a.write(w);

@@ -160,6 +160,7 @@ pub struct Core {
     log_failed: Option<String>,
     stats: ServerStats,
     started: Instant,
+    snapshots: Option<crate::storage::scheduler::SnapshotScheduler>,
 }
 
 fn now_ms() -> i64 {
@@ -176,27 +177,56 @@ fn initial_session_id(server_id: i64) -> i64 {
 }
 
 impl Core {
+    /// A core over `tree` (fresh, or recovered from disk: its sessions are live again and
+    /// their timeouts run from now, so clients that come back in time keep them).
     pub fn new(
         settings: CoreSettings,
         tree: DataTree,
         log_tx: mpsc::UnboundedSender<LogEntry>,
     ) -> Self {
         let next_zxid = tree.last_zxid() + 1;
+        let now = Instant::now();
+        let sessions: HashMap<i64, LiveSession> = tree
+            .sessions()
+            .map(|(&id, rec)| {
+                let timeout = Duration::from_millis(rec.timeout_ms.max(0) as u64);
+                (
+                    id,
+                    LiveSession {
+                        timeout,
+                        deadline: now + timeout,
+                        conn: None,
+                        closing: false,
+                        queue: VecDeque::new(),
+                    },
+                )
+            })
+            .collect();
+        let restored_max = sessions.keys().copied().max().unwrap_or(i64::MIN);
+        let next_session_id =
+            initial_session_id(settings.server_id).max(restored_max.saturating_add(1));
         Core {
             prep: Preparer::new(settings.prep.clone()),
-            next_session_id: initial_session_id(settings.server_id),
+            next_session_id,
             settings,
             tree,
             watches: WatchManager::new(),
-            sessions: HashMap::new(),
+            sessions,
             conns: HashMap::new(),
             in_flight: VecDeque::new(),
             next_zxid,
             log_tx,
             log_failed: None,
             stats: ServerStats::default(),
-            started: Instant::now(),
+            started: now,
+            snapshots: None,
         }
+    }
+
+    /// Snapshots the tree every `snapCount`-ish applied transactions.
+    pub fn with_snapshots(mut self, s: crate::storage::scheduler::SnapshotScheduler) -> Self {
+        self.snapshots = Some(s);
+        self
     }
 
     /// Runs until every sender of `rx` is gone.
@@ -768,6 +798,9 @@ impl Core {
         let mut triggers = Vec::new();
         let rc = self.tree.apply(&p.hdr, &p.txn, &mut triggers);
         self.prep.applied(p.hdr.zxid);
+        if let Some(s) = &mut self.snapshots {
+            s.applied(&self.tree);
+        }
         let mut notes = Vec::new();
         for t in &triggers {
             self.watches.fire(t, &mut notes);

@@ -292,3 +292,27 @@ fn requests_pipelined_behind_the_handshake_wait_for_the_session() {
     let (g, _) = c.next_reply().unwrap();
     assert_eq!((g.xid, g.err), (2, 0));
 }
+
+#[test]
+fn a_failed_log_refuses_writes_but_keeps_serving_reads() {
+    let mut h = Harness::new();
+    let mut c = h.connect(1);
+    h.request(&c, 1, create("/kept", b"1"));
+    h.sync_log();
+    c.next_reply().unwrap();
+    h.request(&c, 2, create("/lost", b"2"));
+    let entry = h.log_rx.try_recv().expect("proposed");
+    h.core.handle(CoreMsg::Log(LogEvent::Failed {
+        first_zxid: entry.hdr.zxid,
+        error: "No space left on device".into(),
+    }));
+    let (r, _) = c.next_reply().unwrap();
+    assert_eq!((r.xid, r.err), (2, ErrorCode::SystemError.code()));
+    assert!(h.core.tree.get("/lost").is_none(), "never applied");
+    h.request(&c, 3, create("/later", b"3"));
+    assert_eq!(c.next_reply().unwrap().0.err, ErrorCode::SystemError.code());
+    assert!(h.log_rx.try_recv().is_err(), "nothing more is proposed");
+    h.request(&c, 4, get("/kept", false));
+    let (r, _) = c.next_reply().unwrap();
+    assert_eq!((r.xid, r.err), (4, 0));
+}

@@ -15,6 +15,8 @@ pub mod read;
 pub mod reply;
 pub mod server;
 pub mod stats;
+pub mod storage;
+pub mod tools;
 pub mod tree;
 pub mod txn;
 pub mod watch;

@@ -7,10 +7,16 @@ use anyhow::{bail, Context};
 use zkrs_server::config::Config;
 
 const USAGE: &str = "usage: zkrs-server [zoo.cfg | --config zoo.cfg]
+       zkrs-server purge <dataDir> [<dataLogDir>] [-n <count>]
+       zkrs-server dump-log <log segment file>
+       zkrs-server dump-snapshot <snapshot file>
 
 Runs a ZooKeeper-compatible server configured by zoo.cfg (the keys Apache ZooKeeper reads).
 Without a config file it runs a standalone server on 127.0.0.1:2181 with its data in
-./zkrs-data. Logging is controlled by RUST_LOG (default: info).";
+./zkrs-data. Logging is controlled by RUST_LOG (default: info).
+
+purge keeps the <count> newest snapshots (default and minimum 3) and the log segments they
+need, like zkCleanup.sh -n; dump-log and dump-snapshot print a data file's contents.";
 
 fn parse_args() -> anyhow::Result<Option<PathBuf>> {
     let mut args = std::env::args_os().skip(1);
@@ -58,7 +64,57 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
     }
 }
 
+/// `zkrs-server <tool> ...`: the offline tools. `None` when the arguments are not a tool.
+fn run_tool(args: &[String]) -> Option<anyhow::Result<()>> {
+    let (tool, rest) = args.split_first()?;
+    Some(match tool.as_str() {
+        "dump-log" => match rest {
+            [file] => zkrs_server::tools::dump_log(file.as_ref())
+                .map(|s| print!("{s}"))
+                .with_context(|| format!("reading {file}")),
+            _ => Err(anyhow::anyhow!("usage: zkrs-server dump-log <file>")),
+        },
+        "dump-snapshot" => match rest {
+            [file] => zkrs_server::tools::dump_snapshot(file.as_ref())
+                .map(|s| print!("{s}"))
+                .with_context(|| format!("reading {file}")),
+            _ => Err(anyhow::anyhow!("usage: zkrs-server dump-snapshot <file>")),
+        },
+        "purge" => (|| {
+            let mut dirs = Vec::new();
+            let mut count = 3usize;
+            let mut it = rest.iter();
+            while let Some(a) = it.next() {
+                if a == "-n" {
+                    let n = it.next().context("-n needs a count")?;
+                    count = n.parse().with_context(|| format!("-n {n}: not a number"))?;
+                } else {
+                    dirs.push(PathBuf::from(a));
+                }
+            }
+            let (data, log) = match dirs.as_slice() {
+                [d] => (d.clone(), d.clone()),
+                [d, l] => (d.clone(), l.clone()),
+                _ => bail!("usage: zkrs-server purge <dataDir> [<dataLogDir>] [-n <count>]"),
+            };
+            let r = zkrs_server::tools::purge_dirs(&data, &log, count)?;
+            for f in r.snapshots.iter().chain(&r.segments) {
+                println!("removed {f}");
+            }
+            Ok(())
+        })(),
+        _ => return None,
+    })
+}
+
 fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(result) = run_tool(&args) {
+        return result;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

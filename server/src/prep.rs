@@ -88,6 +88,23 @@ fn valid(path: &str, sequential: bool) -> Result<(), ErrorCode> {
     validate_path(path, sequential).map_err(|_| ErrorCode::BadArguments)
 }
 
+/// Nodes no client may delete (`ZKDatabase.isSpecialPath`).
+const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
+
+/// The parent of the path a create or delete names. Like Apache, only the last slash is
+/// looked at here: a malformed parent shows up as NoNode when it is looked up, and the
+/// full syntax check (for creates) comes after.
+fn parent_of(path: &str) -> Result<&str, ErrorCode> {
+    if path.contains('\0') {
+        return Err(ErrorCode::BadArguments);
+    }
+    match path.rfind('/') {
+        None => Err(ErrorCode::BadArguments),
+        Some(0) => Ok("/"),
+        Some(i) => Ok(&path[..i]),
+    }
+}
+
 impl Preparer {
     pub fn new(config: PrepConfig) -> Self {
         Preparer {
@@ -120,6 +137,25 @@ impl Preparer {
                 let mut txns = Vec::with_capacity(ops.len());
                 for (i, op) in ops.iter().enumerate() {
                     match self.prepare_one(ctx, &mut view, op) {
+                        Ok(Txn::Create {
+                            path,
+                            data,
+                            acl,
+                            ephemeral_owner,
+                            parent_cversion,
+                            ..
+                        }) if matches!(op, Request::Create(OpCode::Create2, _)) => {
+                            // Inside a multi Apache answers create2 like create (path
+                            // only); TTL and container creates keep their Stat.
+                            txns.push(Txn::Create {
+                                path,
+                                data,
+                                acl,
+                                ephemeral_owner,
+                                parent_cversion,
+                                kind: CreateKind::Plain,
+                            })
+                        }
                         Ok(t) => txns.push(t),
                         Err(e) => {
                             // All or nothing: forget the multi's own changes and report
@@ -247,8 +283,7 @@ impl Preparer {
         if op == OpCode::CreateContainer && !mode.is_container() {
             return Err(ErrorCode::BadArguments);
         }
-        valid(&c.path, mode.is_sequential())?;
-        let parent_path = parent(&c.path).ok_or(ErrorCode::BadArguments)?;
+        let parent_path = parent_of(&c.path)?;
         let acl = acl::fixup(&c.acl, ctx.auth)?;
         let mut parent_node = view.get(parent_path).ok_or(ErrorCode::NoNode)?;
         acl::check(&parent_node.acl, perms::CREATE, ctx.auth)?;
@@ -312,8 +347,10 @@ impl Preparer {
 }
 
 fn delete(ctx: &PrepContext<'_>, view: &mut View<'_>, d: &PathVersion) -> Result<Txn, ErrorCode> {
-    valid(&d.path, false)?;
-    let parent_path = parent(&d.path).ok_or(ErrorCode::BadArguments)?;
+    if SPECIAL_PATHS.contains(&d.path.as_str()) {
+        return Err(ErrorCode::BadArguments);
+    }
+    let parent_path = parent_of(&d.path)?;
     let mut parent_node = view.get(parent_path).ok_or(ErrorCode::NoNode)?;
     acl::check(&parent_node.acl, perms::DELETE, ctx.auth)?;
     let node = view.get(&d.path).ok_or(ErrorCode::NoNode)?;

@@ -10,10 +10,14 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::core::{Core, CoreMsg, CoreSettings};
-use crate::log::{spawn_writer, MemoryLog};
+use crate::log::spawn_writer;
 use crate::net::{serve, NetSettings};
 use crate::prep::PrepConfig;
-use crate::tree::DataTree;
+use crate::storage::purge::purge;
+use crate::storage::recovery::recover;
+use crate::storage::scheduler::SnapshotScheduler;
+use crate::storage::txnlog::FileTxnLog;
+use crate::storage::{DataDirs, StorageError};
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -24,11 +28,9 @@ pub enum StartError {
     },
     #[error("cannot start the transaction log writer: {0}")]
     LogWriter(std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
-
-/// Room for a request's header and path around `jute.maxbuffer` bytes of data, so that a
-/// node of exactly the maximum size can still be written.
-const FRAME_OVERHEAD: usize = 1024;
 
 /// A started server.
 pub struct RunningServer {
@@ -63,8 +65,28 @@ fn core_settings(config: &Config) -> CoreSettings {
     }
 }
 
-/// Starts a standalone server for `config`. Must be called inside a Tokio runtime.
+/// Log segments are rolled past this size.
+const SEGMENT_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Recovers the state from `dataDir`/`dataLogDir` and starts a standalone server for
+/// `config`. Must be called inside a Tokio runtime.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    let dirs = DataDirs::open(&config.data_dir, &config.data_log_dir)?;
+    let started = std::time::Instant::now();
+    let (tree, report) = recover(&dirs)?;
+    tracing::info!(
+        zxid = format_args!("{:#x}", tree.last_zxid()),
+        snapshot = ?report.snapshot_zxid.map(|z| format!("{z:#x}")),
+        replayed = report.replayed,
+        nodes = tree.node_count(),
+        sessions = tree.sessions().count(),
+        ms = started.elapsed().as_millis() as u64,
+        "state recovered"
+    );
+    if !config.force_sync {
+        tracing::warn!("forceSync=no: writes are acknowledged before they reach the disk; a crash can lose them");
+    }
+
     let addr = config.client_addr();
     let listener = TcpListener::bind(addr)
         .await
@@ -74,17 +96,48 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreMsg>();
     let (log_tx, log_rx) = mpsc::unbounded_channel();
     let report_tx = core_tx.clone();
-    spawn_writer(MemoryLog::default(), log_rx, move |ev| {
+    let log = FileTxnLog::new(dirs.log_dir.clone(), SEGMENT_LIMIT, config.force_sync);
+    spawn_writer(log, log_rx, move |ev| {
         let _ = report_tx.send(CoreMsg::Log(ev));
     })
     .map_err(StartError::LogWriter)?;
 
-    let core = Core::new(core_settings(&config), DataTree::new(), log_tx);
+    let retain = config.autopurge_snap_retain_count as usize;
+    let purge_dirs = dirs.clone();
+    let scheduler = SnapshotScheduler::spawn(dirs.snap_dir.clone(), config.snap_count, || {})
+        .map_err(StartError::LogWriter)?;
+    if config.autopurge_purge_interval_hours > 0 {
+        let every = Duration::from_secs(config.autopurge_purge_interval_hours as u64 * 3600);
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(every);
+            loop {
+                t.tick().await;
+                let d = purge_dirs.clone();
+                match tokio::task::spawn_blocking(move || purge(&d, retain)).await {
+                    Ok(Ok(r)) => tracing::info!(
+                        snapshots = r.snapshots.len(),
+                        segments = r.segments.len(),
+                        "autopurge"
+                    ),
+                    Ok(Err(e)) => tracing::error!(error = %e, "autopurge failed"),
+                    Err(e) => tracing::error!(error = %e, "autopurge task failed"),
+                }
+            }
+        });
+    }
+
+    let mut scheduler = scheduler;
+    if report.replayed > 0 {
+        // Fold the replayed log into a snapshot, so the next start and purging need less.
+        scheduler.take(&tree);
+    }
+    let core = Core::new(core_settings(&config), tree, log_tx).with_snapshots(scheduler);
     tokio::spawn(core.run(core_rx));
 
     let settings = NetSettings {
         max_client_cnxns: config.max_client_cnxns,
-        max_frame: config.jute_max_buffer as usize + FRAME_OVERHEAD,
+        // As in Apache, `jute.maxbuffer` bounds the whole request frame (after its length).
+        max_frame: config.jute_max_buffer as usize,
         config: Arc::new(config),
     };
     tracing::info!(%client_addr, "serving clients");

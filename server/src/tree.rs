@@ -66,6 +66,9 @@ impl Node {
     }
 }
 
+/// A node as a snapshot holds it: path, data, ACL and stored Stat.
+pub type SnapshotNode = (String, Option<Vec<u8>>, Vec<Acl>, Stat);
+
 /// A session as every member knows it (liveness is tracked by the leader, not here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -206,6 +209,66 @@ impl DataTree {
 
     pub fn ttl_nodes(&self) -> impl Iterator<Item = &String> {
         self.ttls.iter()
+    }
+
+    /// Every node with its path, in no particular order (for snapshots).
+    pub fn iter_nodes(&self) -> impl Iterator<Item = (&String, &Node)> {
+        self.nodes.iter()
+    }
+
+    /// Rebuilds a tree from a snapshot's nodes (stored Stats, children derived from the
+    /// paths) and sessions. Fails if a node's parent is missing.
+    pub fn from_parts(
+        nodes: Vec<SnapshotNode>,
+        sessions: Vec<(i64, SessionRecord)>,
+        last_zxid: i64,
+    ) -> Result<DataTree, String> {
+        let mut t = DataTree {
+            nodes: HashMap::with_capacity(nodes.len()),
+            ephemerals: HashMap::new(),
+            containers: HashSet::new(),
+            ttls: HashSet::new(),
+            sessions: sessions.into_iter().collect(),
+            last_zxid,
+            approximate_data_size: 0,
+        };
+        // Nodes usually share a handful of ACLs: keep one copy of each.
+        let mut acls: HashMap<Vec<Acl>, Arc<Vec<Acl>>> = HashMap::new();
+        for (path, data, acl, stat) in nodes {
+            let acl = acls
+                .entry(acl)
+                .or_insert_with_key(|k| Arc::new(k.clone()))
+                .clone();
+            match owner_kind(stat.ephemeral_owner) {
+                OwnerKind::Container => {
+                    t.containers.insert(path.clone());
+                }
+                OwnerKind::Ttl(_) => {
+                    t.ttls.insert(path.clone());
+                }
+                OwnerKind::Ephemeral(s) => {
+                    t.ephemerals.entry(s).or_default().insert(path.clone());
+                }
+                OwnerKind::Persistent => {}
+            }
+            t.insert_node(path, Node::new(data, acl, stat));
+        }
+        let paths: Vec<String> = t.nodes.keys().cloned().collect();
+        for p in paths {
+            if let Some(parent_path) = parent(&p) {
+                let name = basename(&p).to_string();
+                match t.nodes.get_mut(parent_path) {
+                    Some(n) => {
+                        n.children.insert(name);
+                    }
+                    None => return Err(format!("node {p} has no parent in the snapshot")),
+                }
+            }
+        }
+        if !t.nodes.contains_key("/") {
+            return Err("the snapshot has no root node".into());
+        }
+        Ok(t)
     }
 
     /// Number of descendants of `path` (`getAllChildrenNumber`); for `/` the system nodes

@@ -134,8 +134,19 @@ fn undecodable_requests_get_errors_and_the_connection_stays_usable() {
     assert_eq!((h.xid, h.err), (2, ErrorCode::MarshallingError.code()));
     ping_works(&mut s);
 
-    // Invalid paths.
-    for (xid, path) in [(3, "a/b"), (4, "/a/"), (5, "//"), (6, "/a/../b"), (7, "")] {
+    // Invalid paths get Apache's answers: a path without a slash is BadArguments, a
+    // malformed parent is looked up first (NoNode), a bad last component is BadArguments.
+    let bad = ErrorCode::BadArguments;
+    let no_node = ErrorCode::NoNode;
+    for (xid, path, want) in [
+        (3, "a/b", no_node),
+        (4, "/a/", no_node),
+        (5, "//", bad),
+        (6, "/a/../b", no_node),
+        (7, "", bad),
+        (9, "/x\u{1}", bad),
+        (10, "/", ErrorCode::NodeExists),
+    ] {
         let create = Request::Create(
             OpCode::Create,
             CreateRequest {
@@ -147,7 +158,7 @@ fn undecodable_requests_get_errors_and_the_connection_stays_usable() {
             },
         );
         let h = request(&mut s, xid, OpCode::Create.code(), &encode(&create));
-        assert_eq!(h.err, ErrorCode::BadArguments.code(), "path {path:?}");
+        assert_eq!(h.err, want.code(), "path {path:?}");
     }
     let h = request(
         &mut s,

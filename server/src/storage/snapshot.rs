@@ -1,0 +1,257 @@
+//! Snapshots: the whole tree and session registry at a zxid, in one checksummed file
+//! `snapshot.<zxid in hex>`, written to a temporary name, synced, then renamed.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use zkrs_proto::records::{read_acl_vec, write_acl_vec};
+use zkrs_proto::{DecodeError, Reader, Stat, Writer};
+
+use crate::tree::{DataTree, SessionRecord};
+
+use super::fsync_dir;
+
+pub const SNAP_MAGIC: &[u8; 8] = b"ZKRSSNAP";
+pub const SNAP_FORMAT: u32 = 1;
+
+pub fn snapshot_name(zxid: i64) -> String {
+    format!("snapshot.{zxid:016x}")
+}
+
+pub fn parse_snapshot_name(name: &str) -> Option<i64> {
+    let hex = name.strip_prefix("snapshot.")?;
+    if hex.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok().map(|v| v as i64)
+}
+
+/// Snapshot files in `dir`, newest (highest zxid) first.
+pub fn list_snapshots(dir: &Path) -> std::io::Result<Vec<(i64, PathBuf)>> {
+    let mut v = Vec::new();
+    if !dir.exists() {
+        return Ok(v);
+    }
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if let Some(z) = e.file_name().to_str().and_then(parse_snapshot_name) {
+            v.push((z, e.path()));
+        }
+    }
+    v.sort_by_key(|e| std::cmp::Reverse(e.0));
+    Ok(v)
+}
+
+fn write_stat(w: &mut Writer, s: &Stat) {
+    w.write_i64(s.czxid);
+    w.write_i64(s.mzxid);
+    w.write_i64(s.ctime);
+    w.write_i64(s.mtime);
+    w.write_i32(s.version);
+    w.write_i32(s.cversion);
+    w.write_i32(s.aversion);
+    w.write_i64(s.ephemeral_owner);
+    w.write_i64(s.pzxid);
+}
+
+fn read_stat(r: &mut Reader<'_>) -> Result<Stat, DecodeError> {
+    Ok(Stat {
+        czxid: r.read_i64()?,
+        mzxid: r.read_i64()?,
+        ctime: r.read_i64()?,
+        mtime: r.read_i64()?,
+        version: r.read_i32()?,
+        cversion: r.read_i32()?,
+        aversion: r.read_i32()?,
+        ephemeral_owner: r.read_i64()?,
+        pzxid: r.read_i64()?,
+        ..Stat::default()
+    })
+}
+
+/// Serializes the tree as it stands (on the core; the caller writes the bytes elsewhere).
+pub fn serialize(tree: &DataTree) -> Vec<u8> {
+    let mut w = Writer::with_capacity(tree.node_count() * 96 + 64);
+    w.write_raw(SNAP_MAGIC);
+    w.write_raw(&SNAP_FORMAT.to_be_bytes());
+    w.write_i64(tree.last_zxid());
+    w.write_i64(tree.node_count() as i64);
+    for (path, node) in tree.iter_nodes() {
+        w.write_string(path);
+        w.write_opt_buffer(node.data.as_deref());
+        write_acl_vec(&mut w, &node.acl);
+        write_stat(&mut w, &node.stat);
+    }
+    let sessions: Vec<_> = tree.sessions().collect();
+    w.write_i64(sessions.len() as i64);
+    for (id, s) in sessions {
+        w.write_i64(*id);
+        w.write_i32(s.timeout_ms);
+        w.write_buffer(&s.passwd);
+    }
+    let mut bytes = w.into_inner();
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+/// Writes a serialized snapshot durably: temp file, fsync, rename, fsync of the directory.
+pub fn write(dir: &Path, zxid: i64, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let name = snapshot_name(zxid);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let path = dir.join(name);
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    fsync_dir(dir)?;
+    Ok(path)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a zkrs snapshot")]
+    BadMagic,
+    #[error("snapshot format {0}; this server reads format {SNAP_FORMAT}")]
+    UnknownFormat(u32),
+    #[error("checksum mismatch")]
+    Checksum,
+    #[error("undecodable: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// Reads and verifies a snapshot.
+pub fn load(path: &Path) -> Result<DataTree, SnapshotError> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    decode(&bytes)
+}
+
+pub fn decode(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
+    if bytes.len() < 16 || &bytes[..8] != SNAP_MAGIC {
+        return Err(SnapshotError::BadMagic);
+    }
+    let format = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if format != SNAP_FORMAT {
+        return Err(SnapshotError::UnknownFormat(format));
+    }
+    let (body, crc) = bytes.split_at(bytes.len() - 4);
+    if crc32fast::hash(body) != u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]) {
+        return Err(SnapshotError::Checksum);
+    }
+    let mut r = Reader::new(&body[12..]);
+    let zxid = r.read_i64()?;
+    let count = r.read_i64()?;
+    if count < 0 || count as usize > body.len() {
+        return Err(SnapshotError::Inconsistent(format!("node count {count}")));
+    }
+    let mut nodes = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let path = r.read_string()?;
+        let data = r.read_opt_buffer()?;
+        let acl = read_acl_vec(&mut r)?;
+        let stat = read_stat(&mut r)?;
+        nodes.push((path, data, acl, stat));
+    }
+    let n = r.read_i64()?;
+    if n < 0 || n as usize > body.len() {
+        return Err(SnapshotError::Inconsistent(format!("session count {n}")));
+    }
+    let mut sessions = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let id = r.read_i64()?;
+        let timeout_ms = r.read_i32()?;
+        let passwd = r.read_buffer()?;
+        sessions.push((id, SessionRecord { timeout_ms, passwd }));
+    }
+    r.finish()?;
+    DataTree::from_parts(nodes, sessions, zxid).map_err(SnapshotError::Inconsistent)
+}
+
+/// The zxid a snapshot file covers, from its header (for the dumper and purge).
+pub fn peek_zxid(bytes: &[u8]) -> Option<i64> {
+    let b: [u8; 8] = bytes.get(12..20)?.try_into().ok()?;
+    Some(i64::from_be_bytes(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::{CreateKind, Txn, TxnHeader, CONTAINER_OWNER};
+    use zkrs_proto::Acl;
+
+    fn sample() -> DataTree {
+        let mut t = DataTree::new();
+        let mut tr = Vec::new();
+        let h = |zxid| TxnHeader {
+            session_id: 9,
+            cxid: 0,
+            zxid,
+            time: 5,
+        };
+        t.apply(
+            &h(1),
+            &Txn::CreateSession {
+                timeout_ms: 3000,
+                passwd: vec![3; 16],
+            },
+            &mut tr,
+        );
+        for (z, path, owner) in [(2, "/a", 0), (3, "/a/e", 9), (4, "/c", CONTAINER_OWNER)] {
+            t.apply(
+                &h(z),
+                &Txn::Create {
+                    path: path.into(),
+                    data: if z == 2 { None } else { Some(b"x".to_vec()) },
+                    acl: Acl::open_unsafe(),
+                    ephemeral_owner: owner,
+                    parent_cversion: 1,
+                    kind: CreateKind::Plain,
+                },
+                &mut tr,
+            );
+        }
+        t
+    }
+
+    #[test]
+    fn round_trip_keeps_everything() {
+        let t = sample();
+        let back = decode(&serialize(&t)).unwrap();
+        assert_eq!(back.last_zxid(), 4);
+        assert_eq!(back.node_count(), t.node_count());
+        for (p, n) in t.iter_nodes() {
+            let m = back.get(p).unwrap();
+            assert_eq!(m.raw_stat(), n.raw_stat(), "{p}");
+            assert_eq!(m.data, n.data);
+            assert_eq!(m.acl, n.acl);
+            assert_eq!(m.children, n.children);
+        }
+        assert_eq!(back.session(9), t.session(9));
+        assert_eq!(back.ephemerals_of(9).count(), 1);
+        assert_eq!(back.containers().count(), 1);
+    }
+
+    #[test]
+    fn damage_is_detected() {
+        let bytes = serialize(&sample());
+        let mut flipped = bytes.clone();
+        flipped[40] ^= 1;
+        assert!(matches!(decode(&flipped), Err(SnapshotError::Checksum)));
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        let mut newer = bytes.clone();
+        newer[11] = 9;
+        assert!(matches!(
+            decode(&newer),
+            Err(SnapshotError::UnknownFormat(9))
+        ));
+        assert_eq!(peek_zxid(&bytes), Some(4));
+    }
+}
