@@ -1,7 +1,7 @@
 //! Starting and stopping the server under test.
 
 use std::fmt::Write as _;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -171,36 +171,7 @@ impl ServerUnderTest {
         let cfg_path = dir.path().join("zoo.cfg");
         fs::write(&cfg_path, config.zoo_cfg(&data_dir, port)).map_err(|e| e.to_string())?;
         let log_path = dir.path().join("server.log");
-        let log = File::create(&log_path).map_err(|e| e.to_string())?;
-        let log2 = log.try_clone().map_err(|e| e.to_string())?;
-
-        let mut cmd = match kind {
-            ServerKind::Zkrs => {
-                let mut cmd = Command::new(zkrs_binary());
-                cmd.arg(&cfg_path);
-                cmd
-            }
-            ServerKind::Apache => {
-                let java = std::env::var("JAVA").unwrap_or_else(|_| "java".to_string());
-                let mut cmd = Command::new(java);
-                cmd.args([
-                    "-Xmx512m",
-                    "-XX:+UseSerialGC",
-                    "-XX:TieredStopAtLevel=1",
-                    "-Dzookeeper.jmx.log4j.disable=true",
-                ]);
-                cmd.args(config.java_properties());
-                cmd.arg("-cp").arg(apache_classpath());
-                cmd.arg("org.apache.zookeeper.server.ZooKeeperServerMain");
-                cmd.arg(&cfg_path);
-                cmd
-            }
-        };
-        cmd.current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2);
-        let child = cmd.spawn().map_err(|e| format!("spawning {cmd:?}: {e}"))?;
+        let child = spawn(kind, &config, &cfg_path, dir.path(), &log_path)?;
         let mut server = ServerUnderTest {
             kind,
             child,
@@ -244,6 +215,22 @@ impl ServerUnderTest {
         Err(format!(
             "server did not answer within {STARTUP:?}; last error: {last}"
         ))
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush or clean up), then starts it again
+    /// on the same port with the same data dir and waits until it serves. The log keeps
+    /// both runs.
+    pub fn kill9_and_restart(&mut self) -> Result<(), String> {
+        self.kill();
+        let cfg_path = self.dir.path().join("zoo.cfg");
+        self.child = spawn(
+            self.kind,
+            &self.config,
+            &cfg_path,
+            self.dir.path(),
+            &self.log_path,
+        )?;
+        self.wait_ready()
     }
 
     pub fn kind(&self) -> ServerKind {
@@ -344,6 +331,49 @@ impl Drop for ServerUnderTest {
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
+/// Starts the server process, appending its output to `log_path`.
+fn spawn(
+    kind: ServerKind,
+    config: &ServerConfig,
+    cfg_path: &Path,
+    dir: &Path,
+    log_path: &Path,
+) -> Result<Child, String> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(|e| e.to_string())?;
+    let log2 = log.try_clone().map_err(|e| e.to_string())?;
+    let mut cmd = match kind {
+        ServerKind::Zkrs => {
+            let mut cmd = Command::new(zkrs_binary());
+            cmd.arg(cfg_path);
+            cmd
+        }
+        ServerKind::Apache => {
+            let java = std::env::var("JAVA").unwrap_or_else(|_| "java".to_string());
+            let mut cmd = Command::new(java);
+            cmd.args([
+                "-Xmx512m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-Dzookeeper.jmx.log4j.disable=true",
+            ]);
+            cmd.args(config.java_properties());
+            cmd.arg("-cp").arg(apache_classpath());
+            cmd.arg("org.apache.zookeeper.server.ZooKeeperServerMain");
+            cmd.arg(cfg_path);
+            cmd
+        }
+    };
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    cmd.spawn().map_err(|e| format!("spawning {cmd:?}: {e}"))
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
