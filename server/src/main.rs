@@ -135,6 +135,11 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
+        // With a handler installed, exceeding RLIMIT_FSIZE makes the write fail with EFBIG
+        // (handled like a full disk) instead of killing the process.
+        const SIGXFSZ: i32 = 25;
+        let _xfsz = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(SIGXFSZ))
+            .context("installing the SIGXFSZ handler")?;
         let server = zkrs_server::server::start(config).await?;
         tokio::select! {
             r = server.wait() => r.context("client port failed")?,

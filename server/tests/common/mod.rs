@@ -21,7 +21,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -58,7 +58,7 @@ pub fn start(extra: &str) -> Server {
     server
 }
 
-fn wait_until_serving(addr: &SocketAddr, dir: &Path) {
+pub fn wait_until_serving(addr: &SocketAddr, dir: &Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(mut s) = TcpStream::connect(addr) {
