@@ -72,6 +72,15 @@ pub fn recover(dirs: &DataDirs) -> Result<(DataTree, RecoveryReport), StorageErr
             last = hdr.zxid;
             report.replayed += 1;
         }
+        if scan.entries.is_empty() && scan.problem.is_none() {
+            // A segment created just before a crash, header only: its name would collide
+            // with the segment the next append starts.
+            std::fs::remove_file(path).map_err(io_err(path))?;
+            report
+                .cut
+                .push(format!("{}: removed segment with no transactions", path.display()));
+            continue;
+        }
         if let Some(problem) = scan.problem {
             let what = match &problem {
                 TailProblem::Torn { offset } => format!("torn record at offset {offset}"),
@@ -247,6 +256,20 @@ mod tests {
             recover(&dirs),
             Err(StorageError::Unrecoverable(_))
         ));
+    }
+
+    #[test]
+    fn a_header_only_segment_is_removed_so_appends_can_start_there() {
+        let (_d, dirs) = dirs();
+        write_log(&dirs, 1..=2);
+        let mut bytes = b"ZKRSLOG1".to_vec();
+        bytes.extend_from_slice(&1u32.to_be_bytes());
+        std::fs::write(dirs.log_dir.join("log.0000000000000003"), bytes).unwrap();
+        let (t, r) = recover(&dirs).unwrap();
+        assert_eq!((t.last_zxid(), r.cut.len()), (2, 1));
+        // The next append starts a segment at zxid 3 without a name clash.
+        write_log(&dirs, 3..=3);
+        assert_eq!(recover(&dirs).unwrap().0.last_zxid(), 3);
     }
 
     #[test]
