@@ -32,7 +32,11 @@ pub type ConnId = u64;
 /// What a connection task gets back from the core.
 #[derive(Debug)]
 pub enum Outgoing {
+    /// A notification or connect response.
     Frame(Vec<u8>),
+    /// The answer to a request: writing it frees one of the connection's places for
+    /// outstanding requests.
+    Reply(Vec<u8>),
     /// Flush what was sent before, then close the connection.
     Close,
 }
@@ -103,6 +107,8 @@ enum Slot {
         frame: Vec<u8>,
         close_after: bool,
         received: Option<Instant>,
+        /// Whether this answers a request (not the connect response).
+        is_reply: bool,
     },
 }
 
@@ -283,10 +289,18 @@ impl Core {
     }
 
     fn send(&mut self, conn: ConnId, frame: Vec<u8>) {
+        self.send_out(conn, Outgoing::Frame(frame));
+    }
+
+    fn send_reply(&mut self, conn: ConnId, frame: Vec<u8>) {
+        self.send_out(conn, Outgoing::Reply(frame));
+    }
+
+    fn send_out(&mut self, conn: ConnId, out: Outgoing) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.packets_sent += 1;
             self.stats.packets_sent += 1;
-            let _ = c.handle.out.send(Outgoing::Frame(frame));
+            let _ = c.handle.out.send(out);
         }
     }
 
@@ -453,11 +467,13 @@ impl Core {
     }
 
     fn close_session(&mut self, sid: i64, cxid: i32, origin: Origin) -> Option<i64> {
-        if self.log_failed.is_some() {
-            return None;
-        }
+        // Closing first: with a failed log the close cannot be logged, and the session must
+        // not be retried on every tick.
         if let Some(l) = self.sessions.get_mut(&sid) {
             l.closing = true;
+        }
+        if self.log_failed.is_some() {
+            return None;
         }
         let ctx = PrepContext {
             tree: &self.tree,
@@ -528,6 +544,7 @@ impl Core {
                 frame,
                 close_after,
                 received,
+                is_reply: true,
             });
         }
     }
@@ -682,10 +699,15 @@ impl Core {
                     frame,
                     close_after,
                     received,
+                    is_reply,
                 } => {
                     if current == Some(conn) {
                         self.record_latency(conn, received);
-                        self.send(conn, frame);
+                        if is_reply {
+                            self.send_reply(conn, frame);
+                        } else {
+                            self.send(conn, frame);
+                        }
                         if close_after {
                             self.close_conn(conn);
                         }
@@ -700,7 +722,7 @@ impl Core {
                     if current == Some(conn) {
                         let frame = self.execute_read(sid, conn, xid, &req);
                         self.record_latency(conn, Some(received));
-                        self.send(conn, frame);
+                        self.send_reply(conn, frame);
                     }
                 }
                 Slot::Write { .. } => unreachable!("checked at the head"),
@@ -814,7 +836,7 @@ impl Core {
             } => self.session_created(sid, p.hdr.zxid, timeout_ms, read_only),
             Origin::Client { op } => {
                 let frame = write_reply(p.hdr.cxid, p.hdr.zxid, op, &p.txn, &rc);
-                self.complete_write(sid, p.hdr.zxid, frame);
+                self.complete_write(sid, p.hdr.zxid, frame, true);
             }
             Origin::Internal => {}
         }
@@ -848,10 +870,10 @@ impl Core {
             passwd,
             read_only: read_only.map(|_| false),
         });
-        self.complete_write(sid, zxid, frame);
+        self.complete_write(sid, zxid, frame, false);
     }
 
-    fn complete_write(&mut self, sid: i64, zxid: i64, frame: Vec<u8>) {
+    fn complete_write(&mut self, sid: i64, zxid: i64, frame: Vec<u8>, is_reply: bool) {
         let Some(live) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -869,6 +891,7 @@ impl Core {
                 frame,
                 close_after: false,
                 received: None,
+                is_reply,
             };
         }
         self.drain(sid);
@@ -892,7 +915,7 @@ impl Core {
                         self.tree.last_zxid(),
                         ErrorCode::SystemError.code(),
                     );
-                    self.complete_write(sid, p.hdr.zxid, frame);
+                    self.complete_write(sid, p.hdr.zxid, frame, true);
                 }
                 Origin::NewSession { conn, .. } => {
                     self.sessions.remove(&sid);

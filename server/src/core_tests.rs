@@ -85,7 +85,7 @@ impl Harness {
 impl Client {
     fn next(&mut self) -> Option<Vec<u8>> {
         match self.out.try_recv() {
-            Ok(Outgoing::Frame(f)) => Some(f),
+            Ok(Outgoing::Frame(f)) | Ok(Outgoing::Reply(f)) => Some(f),
             _ => None,
         }
     }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use zkrs_proto::frame::find_frame;
 use zkrs_proto::{ConnectRequest, DecodeError, ErrorCode, Reader, Record, Request, RequestHeader};
@@ -30,6 +30,11 @@ pub struct NetSettings {
     /// The server's configuration (for the four-letter-word whitelist and `conf`).
     pub config: Arc<crate::config::Config>,
 }
+
+/// Requests one connection may have in the server before it stops reading from that
+/// connection (Apache's `globalOutstandingLimit` default). A client that sends without
+/// reading replies is slowed down by TCP, not buffered without bound.
+const MAX_OUTSTANDING_PER_CONNECTION: usize = 1000;
 
 /// Open connections per remote IP, for `maxClientCnxns`.
 #[derive(Debug, Default)]
@@ -193,7 +198,8 @@ async fn handle_connection(
     let req = ConnectRequest::read(&mut Reader::new(&connect))?;
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(write_loop(wr, out_rx, closed_tx));
+    let outstanding = Arc::new(Semaphore::new(MAX_OUTSTANDING_PER_CONNECTION));
+    tokio::spawn(write_loop(wr, out_rx, closed_tx, outstanding.clone()));
     core.send(CoreMsg::Connect {
         conn: ConnHandle {
             id,
@@ -207,6 +213,14 @@ async fn handle_connection(
     let result = async {
         loop {
             while let Some(body) = reader.next_frame()? {
+                // One place per request until its reply is written.
+                tokio::select! {
+                    permit = outstanding.acquire() => match permit {
+                        Ok(p) => p.forget(),
+                        Err(_) => return Ok(()),
+                    },
+                    _ = &mut closed_rx => return Ok(()),
+                }
                 dispatch(id, &body, &core)?;
             }
             tokio::select! {
@@ -261,14 +275,20 @@ async fn write_loop(
     mut wr: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     closed: tokio::sync::oneshot::Sender<()>,
+    outstanding: Arc<Semaphore>,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     'outer: while let Some(first) = rx.recv().await {
         let mut close = false;
+        let mut replies = 0;
         let mut next = Some(first);
         while let Some(item) = next {
             match item {
                 Outgoing::Frame(f) => buf.extend_from_slice(&f),
+                Outgoing::Reply(f) => {
+                    buf.extend_from_slice(&f);
+                    replies += 1;
+                }
                 Outgoing::Close => {
                     close = true;
                     break;
@@ -285,6 +305,7 @@ async fn write_loop(
             }
             buf.clear();
         }
+        outstanding.add_permits(replies);
         if close {
             break;
         }

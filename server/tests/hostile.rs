@@ -221,3 +221,43 @@ fn a_client_that_saw_a_newer_zxid_is_refused() {
     assert_closed(&mut s);
     ping_works(&mut session(&server.addr));
 }
+
+#[test]
+fn a_client_that_does_not_read_replies_is_throttled_not_buffered() {
+    let server = start("");
+    let mut bystander = session(&server.addr);
+    let s = session(&server.addr);
+    let mut writer = s.try_clone().unwrap();
+    let mut reader = s;
+    // Far more pipelined requests than the server keeps outstanding per connection, sent
+    // from another thread while nobody reads the replies yet.
+    let n = 5000;
+    let sender = std::thread::spawn(move || {
+        for xid in 1..=n {
+            let mut w = Writer::new();
+            RequestHeader {
+                xid,
+                op: OpCode::Exists.code(),
+            }
+            .write(&mut w);
+            Request::Exists(PathWatch {
+                path: "/zookeeper".into(),
+                watch: false,
+            })
+            .write_body(&mut w);
+            if writer.write_all(&frame(&w.into_inner())).is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    // Others are served meanwhile.
+    ping_works(&mut bystander);
+    // Every reply comes, in order.
+    for xid in 1..=n {
+        let body = read_frame(&mut reader).expect("reply");
+        let h = ReplyHeader::read(&mut Reader::new(&body)).unwrap();
+        assert_eq!((h.xid, h.err), (xid, 0));
+    }
+    assert!(sender.join().unwrap(), "all requests were sent");
+}

@@ -76,9 +76,10 @@ pub fn recover(dirs: &DataDirs) -> Result<(DataTree, RecoveryReport), StorageErr
             // A segment created just before a crash, header only: its name would collide
             // with the segment the next append starts.
             std::fs::remove_file(path).map_err(io_err(path))?;
-            report
-                .cut
-                .push(format!("{}: removed segment with no transactions", path.display()));
+            report.cut.push(format!(
+                "{}: removed segment with no transactions",
+                path.display()
+            ));
             continue;
         }
         if let Some(problem) = scan.problem {
