@@ -18,7 +18,7 @@ use crate::txn::{owner_kind, ttl_owner, CreateKind, OwnerKind, Txn, CONTAINER_OW
 #[derive(Debug, Clone)]
 struct NodeView {
     stat: Stat,
-    acl: Arc<Vec<Acl>>,
+    acl: Arc<[Acl]>,
 }
 
 /// A proposed change to one path: the node as it will be (`None`: deleted), and the zxid of
@@ -316,7 +316,7 @@ impl Preparer {
         parent_node.stat.num_children += 1;
         parent_node.stat.pzxid = ctx.zxid;
         view.set(parent_path, Some(parent_node));
-        let acl_arc = Arc::new(acl.clone());
+        let acl_arc: Arc<[Acl]> = Arc::from(acl.as_slice());
         view.set(
             &path,
             Some(NodeView {
@@ -398,7 +398,7 @@ fn set_acl(
     acl::check(&node.acl, perms::ADMIN, ctx.auth)?;
     let aversion = check_version(node.stat.aversion, s.version)?;
     node.stat.aversion = aversion;
-    node.acl = Arc::new(acl.clone());
+    node.acl = Arc::from(acl.as_slice());
     view.set(&s.path, Some(node));
     Ok(Txn::SetAcl {
         path: s.path.clone(),

@@ -27,7 +27,10 @@ fn get_data(ctx: &mut ReadContext<'_>, r: &PathWatch) -> ReadResult {
     if r.watch {
         ctx.watches.add(WatchKind::Data, &r.path, ctx.session_id);
     }
-    Ok(Response::GetData(node.data.clone(), node.stat()))
+    Ok(Response::GetData(
+        node.data.as_ref().map(|d| d.to_vec()),
+        node.stat(),
+    ))
 }
 
 fn get_children(ctx: &mut ReadContext<'_>, op: OpCode, r: &PathWatch) -> ReadResult {
@@ -36,7 +39,7 @@ fn get_children(ctx: &mut ReadContext<'_>, op: OpCode, r: &PathWatch) -> ReadRes
     if r.watch {
         ctx.watches.add(WatchKind::Child, &r.path, ctx.session_id);
     }
-    let children: Vec<String> = node.children.iter().cloned().collect();
+    let children: Vec<String> = node.children.iter().map(|c| c.to_string()).collect();
     Ok(if op == OpCode::GetChildren2 {
         Response::GetChildren2(children, node.stat())
     } else {
@@ -65,7 +68,7 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
             let node = ctx.tree.get(path).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, acl::GET_ACL_PERMS, ctx.auth)?;
             let list = if acl::check(&node.acl, perms::ADMIN, ctx.auth).is_ok() {
-                node.acl.as_ref().clone()
+                node.acl.to_vec()
             } else {
                 acl::masked_for_reader(&node.acl)
             };

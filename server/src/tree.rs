@@ -13,16 +13,17 @@ use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, TxnHeader};
 #[derive(Debug, Clone)]
 pub struct Node {
     /// `None` for null data (a Java client's `create(path, null, ...)`).
-    pub data: Option<Vec<u8>>,
-    pub acl: Arc<Vec<Acl>>,
+    pub data: Option<Box<[u8]>>,
+    /// Shared with every node that has the same ACL (see `AclCache`).
+    pub acl: Arc<[Acl]>,
     pub stat: Stat,
-    pub children: BTreeSet<String>,
+    pub children: BTreeSet<Box<str>>,
 }
 
 impl Node {
-    fn new(data: Option<Vec<u8>>, acl: Arc<Vec<Acl>>, stat: Stat) -> Self {
+    fn new(data: Option<Vec<u8>>, acl: Arc<[Acl]>, stat: Stat) -> Self {
         Node {
-            data,
+            data: data.map(Vec::into_boxed_slice),
             acl,
             stat,
             children: BTreeSet::new(),
@@ -30,7 +31,7 @@ impl Node {
     }
 
     pub fn data_len(&self) -> usize {
-        self.data.as_ref().map_or(0, Vec::len)
+        self.data.as_ref().map_or(0, |d| d.len())
     }
 
     /// The Stat a client sees. Container and TTL markers in `ephemeralOwner` are internal:
@@ -104,13 +105,45 @@ impl TxnResult {
     }
 }
 
+/// One shared copy of each distinct ACL (Apache keeps an ACL cache for the same reason:
+/// millions of nodes usually share a handful of ACLs). Entries go when no node uses them.
+#[derive(Debug, Default)]
+struct AclCache {
+    acls: HashSet<Arc<[Acl]>>,
+}
+
+impl AclCache {
+    fn intern(&mut self, acl: &[Acl]) -> Arc<[Acl]> {
+        if let Some(a) = self.acls.get(acl) {
+            return a.clone();
+        }
+        let a: Arc<[Acl]> = Arc::from(acl);
+        self.acls.insert(a.clone());
+        a
+    }
+
+    /// Takes back the handle of a node that no longer uses it.
+    fn release(&mut self, acl: Arc<[Acl]>) {
+        // The cache's copy and this one, and none else: no node uses it any more.
+        if Arc::strong_count(&acl) == 2 {
+            self.acls.remove(&acl);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.acls.len()
+    }
+}
+
 pub const ZOOKEEPER: &str = "/zookeeper";
 pub const QUOTA: &str = "/zookeeper/quota";
 pub const CONFIG: &str = "/zookeeper/config";
 
 #[derive(Debug)]
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
+    nodes: HashMap<Box<str>, Node>,
+    acls: AclCache,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
@@ -130,9 +163,12 @@ impl DataTree {
     /// The tree every server starts from: `/`, `/zookeeper`, `/zookeeper/quota` and the
     /// read-only `/zookeeper/config`.
     pub fn new() -> Self {
-        let open = Arc::new(Acl::open_unsafe());
+        let mut acls = AclCache::default();
+        let open = acls.intern(&Acl::open_unsafe());
+        let read_only = acls.intern(&Acl::read_unsafe());
         let mut t = DataTree {
             nodes: HashMap::new(),
+            acls,
             ephemerals: HashMap::new(),
             containers: HashSet::new(),
             ttls: HashSet::new(),
@@ -156,7 +192,7 @@ impl DataTree {
             CONFIG.into(),
             Node::new(
                 Some(Vec::new()),
-                Arc::new(Acl::read_unsafe()),
+                read_only,
                 Stat {
                     aversion: -1,
                     ..Stat::default()
@@ -168,7 +204,7 @@ impl DataTree {
 
     fn insert_node(&mut self, path: String, node: Node) {
         self.approximate_data_size += (path.len() + node.data_len()) as i64;
-        self.nodes.insert(path, node);
+        self.nodes.insert(path.into_boxed_str(), node);
     }
 
     pub fn get(&self, path: &str) -> Option<&Node> {
@@ -212,8 +248,8 @@ impl DataTree {
     }
 
     /// Every node with its path, in no particular order (for snapshots).
-    pub fn iter_nodes(&self) -> impl Iterator<Item = (&String, &Node)> {
-        self.nodes.iter()
+    pub fn iter_nodes(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes.iter().map(|(k, v)| (&**k, v))
     }
 
     /// Rebuilds a tree from a snapshot's nodes (stored Stats, children derived from the
@@ -225,6 +261,7 @@ impl DataTree {
     ) -> Result<DataTree, String> {
         let mut t = DataTree {
             nodes: HashMap::with_capacity(nodes.len()),
+            acls: AclCache::default(),
             ephemerals: HashMap::new(),
             containers: HashSet::new(),
             ttls: HashSet::new(),
@@ -232,13 +269,8 @@ impl DataTree {
             last_zxid,
             approximate_data_size: 0,
         };
-        // Nodes usually share a handful of ACLs: keep one copy of each.
-        let mut acls: HashMap<Vec<Acl>, Arc<Vec<Acl>>> = HashMap::new();
         for (path, data, acl, stat) in nodes {
-            let acl = acls
-                .entry(acl)
-                .or_insert_with_key(|k| Arc::new(k.clone()))
-                .clone();
+            let acl = t.acls.intern(&acl);
             match owner_kind(stat.ephemeral_owner) {
                 OwnerKind::Container => {
                     t.containers.insert(path.clone());
@@ -253,10 +285,10 @@ impl DataTree {
             }
             t.insert_node(path, Node::new(data, acl, stat));
         }
-        let paths: Vec<String> = t.nodes.keys().cloned().collect();
+        let paths: Vec<Box<str>> = t.nodes.keys().cloned().collect();
         for p in paths {
             if let Some(parent_path) = parent(&p) {
-                let name = basename(&p).to_string();
+                let name: Box<str> = basename(&p).into();
                 match t.nodes.get_mut(parent_path) {
                     Some(n) => {
                         n.children.insert(name);
@@ -277,7 +309,7 @@ impl DataTree {
         let mut count = 0i32;
         let mut stack = vec![path.to_string()];
         while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(&p) {
+            if let Some(n) = self.nodes.get(p.as_str()) {
                 for c in &n.children {
                     count += 1;
                     stack.push(join(&p, c));
@@ -362,12 +394,12 @@ impl DataTree {
                 data,
                 version,
             } => {
-                let Some(node) = self.nodes.get_mut(path) else {
+                let Some(node) = self.nodes.get_mut(path.as_str()) else {
                     return TxnResult::error(ErrorCode::NoNode);
                 };
                 self.approximate_data_size +=
                     data.as_ref().map_or(0, Vec::len) as i64 - node.data_len() as i64;
-                node.data = data.clone();
+                node.data = data.as_deref().map(Box::from);
                 node.stat.mtime = hdr.time;
                 node.stat.mzxid = hdr.zxid;
                 node.stat.version = *version;
@@ -384,10 +416,16 @@ impl DataTree {
                 acl,
                 aversion,
             } => {
-                let Some(node) = self.nodes.get_mut(path) else {
+                if !self.nodes.contains_key(path.as_str()) {
+                    return TxnResult::error(ErrorCode::NoNode);
+                }
+                let new_acl = self.acls.intern(acl);
+                let Some(node) = self.nodes.get_mut(path.as_str()) else {
                     return TxnResult::error(ErrorCode::NoNode);
                 };
-                node.acl = Arc::new(acl.clone());
+                let old = std::mem::replace(&mut node.acl, new_acl);
+                self.acls.release(old);
+                let node = self.nodes.get_mut(path.as_str()).expect("checked above");
                 node.stat.aversion = *aversion;
                 TxnResult {
                     path: Some(path.clone()),
@@ -397,7 +435,7 @@ impl DataTree {
             }
             Txn::Check { path } => TxnResult {
                 path: Some(path.clone()),
-                stat: self.nodes.get(path).map(Node::stat),
+                stat: self.nodes.get(path.as_str()).map(Node::stat),
                 ..Default::default()
             },
             Txn::Error { err } => TxnResult {
@@ -438,7 +476,7 @@ impl DataTree {
             parent_node.stat.cversion = parent_cversion;
             parent_node.stat.pzxid = hdr.zxid;
         }
-        parent_node.children.insert(basename(path).to_string());
+        parent_node.children.insert(basename(path).into());
         let stat = Stat {
             czxid: hdr.zxid,
             mzxid: hdr.zxid,
@@ -448,7 +486,7 @@ impl DataTree {
             ephemeral_owner: owner,
             ..Stat::default()
         };
-        let node = Node::new(data.clone(), Arc::new(acl.to_vec()), stat);
+        let node = Node::new(data.clone(), self.acls.intern(acl), stat);
         let out = node.stat();
         self.insert_node(path.to_string(), node);
         match owner_kind(owner) {
@@ -480,13 +518,16 @@ impl DataTree {
         let parent_path = parent(path).ok_or(ErrorCode::BadArguments)?;
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
         self.approximate_data_size -= (path.len() + node.data_len()) as i64;
+        let owner = node.stat.ephemeral_owner;
+        // The node is gone: its ACL handle goes back to the cache.
+        self.acls.release(node.acl);
         if let Some(p) = self.nodes.get_mut(parent_path) {
             p.children.remove(basename(path));
             if zxid > p.stat.pzxid {
                 p.stat.pzxid = zxid;
             }
         }
-        match owner_kind(node.stat.ephemeral_owner) {
+        match owner_kind(owner) {
             OwnerKind::Container => {
                 self.containers.remove(path);
             }
@@ -576,6 +617,35 @@ mod tests {
         assert_eq!(t.get("/a").unwrap().stat().cversion, 2);
         assert_eq!(t.ephemerals_of(7).count(), 0);
         assert_eq!(t.last_zxid(), 3);
+    }
+
+    #[test]
+    fn acls_are_shared_and_forgotten_when_unused() {
+        let mut t = DataTree::new();
+        let mut tr = Vec::new();
+        t.apply(&hdr(1), &create("/a", 0, 1), &mut tr);
+        t.apply(&hdr(2), &create("/b", 0, 2), &mut tr);
+        let base = t.acls.len();
+        assert!(Arc::ptr_eq(
+            &t.get("/a").unwrap().acl,
+            &t.get("/b").unwrap().acl
+        ));
+        let special = Txn::SetAcl {
+            path: "/a".into(),
+            acl: Acl::read_unsafe(),
+            aversion: 1,
+        };
+        t.apply(&hdr(3), &special, &mut tr);
+        t.apply(&hdr(4), &Txn::Delete { path: "/a".into() }, &mut tr);
+        assert_eq!(
+            t.acls.len(),
+            base,
+            "the ACL only /a used is gone, /b's stays"
+        );
+        assert!(Arc::ptr_eq(
+            &t.get("/b").unwrap().acl,
+            &t.get("/").unwrap().acl
+        ));
     }
 
     #[test]
