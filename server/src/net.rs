@@ -157,10 +157,9 @@ impl FrameReader {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + 16 * 1024, 0);
-        let n = rd.read(&mut self.buf[len..]).await?;
-        self.buf.truncate(len + n);
+        // read_buf fills spare capacity without zeroing it first.
+        self.buf.reserve(16 * 1024);
+        let n = rd.read_buf(&mut self.buf).await?;
         Ok(n > 0)
     }
 }
