@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::core::CoreMsg;
 use crate::fourlw::{
     self, ConfInfo, ConnectionStats, DumpInfo, Environment, FourLetterWord, LatencyStats,
-    ServerSnapshot, WatchSummary,
+    MetricValue, ServerSnapshot, SummaryValue, WatchSummary,
 };
 use crate::stats::Inspection;
 
@@ -27,6 +27,7 @@ pub fn allowed(config: &Config, cmd: FourLetterWord) -> bool {
 /// The answer to a four-letter word. `stmk_mask` is the mask that followed `stmk`.
 pub async fn four_letter_word(
     cmd: FourLetterWord,
+    remote: std::net::SocketAddr,
     core: &mpsc::UnboundedSender<CoreMsg>,
     config: &Config,
 ) -> String {
@@ -53,12 +54,26 @@ pub async fn four_letter_word(
             snap.serving = false;
         } else {
             match rx.await {
-                Ok(i) => fill(&mut snap, &i, config),
+                Ok(i) => {
+                    fill(&mut snap, &i, config);
+                    count_this_connection(&mut snap, remote);
+                }
                 Err(_) => snap.serving = false,
             }
         }
     }
     fourlw::render(cmd, &snap)
+}
+
+/// Apache counts the connection that asked: it is alive, sent one packet (the word), has
+/// no session, and is no longer read from (interest ops 0).
+fn count_this_connection(s: &mut ServerSnapshot, remote: std::net::SocketAddr) {
+    s.num_alive_connections += 1;
+    s.packets_received += 1;
+    let mut me = ConnectionStats::new(remote);
+    me.interest_ops = 0;
+    me.received = 1;
+    s.connections.insert(0, me);
 }
 
 fn fill(s: &mut ServerSnapshot, i: &Inspection, config: &Config) {
@@ -81,8 +96,24 @@ fn fill(s: &mut ServerSnapshot, i: &Inspection, config: &Config) {
     s.watch_summary = WatchSummary {
         connections: i.watching_sessions as u64,
         paths: i.watched_paths as u64,
-        watches: i.watch_count as u64,
+        watches: i.data_watch_count as u64,
     };
+    s.extra_metrics = i
+        .namespaces
+        .iter()
+        .map(|(name, v)| {
+            (
+                name.clone(),
+                MetricValue::Summary(SummaryValue {
+                    count: v.count,
+                    sum: v.sum,
+                    min: v.min,
+                    max: v.max,
+                    percentiles: None,
+                }),
+            )
+        })
+        .collect();
     s.global_sessions = i.session_count as u64;
     s.uptime_ms = i.uptime_ms;
     s.open_file_descriptor_count = fourlw::open_file_descriptor_count().unwrap_or(0);

@@ -167,6 +167,7 @@ pub struct Core {
     stats: ServerStats,
     started: Instant,
     snapshots: Option<crate::storage::scheduler::SnapshotScheduler>,
+    namespaces: crate::namespace::NamespaceStats,
 }
 
 fn now_ms() -> i64 {
@@ -226,6 +227,7 @@ impl Core {
             stats: ServerStats::default(),
             started: now,
             snapshots: None,
+            namespaces: Default::default(),
         }
     }
 
@@ -279,7 +281,10 @@ impl Core {
             CoreMsg::Inspect(reply) => {
                 let _ = reply.send(self.inspect());
             }
-            CoreMsg::ResetServerStats => self.stats.reset(),
+            CoreMsg::ResetServerStats => {
+                self.stats.reset();
+                self.namespaces.reset();
+            }
             CoreMsg::ResetConnStats => {
                 for c in self.conns.values_mut() {
                     c.stats.reset();
@@ -758,12 +763,27 @@ impl Core {
         let mut ctx = ReadContext {
             tree: &self.tree,
             watches: &mut self.watches,
+            namespaces: &mut self.namespaces,
             session_id: sid,
             auth: &c.auth,
         };
         match read::execute(&mut ctx, req) {
             Ok(resp) => reply_frame(xid, last_zxid, 0, &resp),
             Err(e) => error_frame(xid, last_zxid, e.code()),
+        }
+    }
+
+    /// Per-namespace write bytes, as Apache counts them: a create or data change counts the
+    /// node's data, a delete counts 0.
+    fn count_write(&mut self, t: &crate::tree::Trigger) {
+        use crate::tree::Trigger;
+        match t {
+            Trigger::Created(p) | Trigger::DataChanged(p) => {
+                let bytes = self.tree.get(p).map_or(0, |n| n.data_len());
+                self.namespaces.write(p, bytes);
+            }
+            Trigger::Deleted(p) => self.namespaces.write(p, 0),
+            Trigger::ChildrenChanged(_) => {}
         }
     }
 
@@ -826,6 +846,7 @@ impl Core {
         let mut notes = Vec::new();
         for t in &triggers {
             self.watches.fire(t, &mut notes);
+            self.count_write(t);
         }
         self.deliver(&notes);
         match p.origin {
@@ -952,6 +973,7 @@ impl Core {
             self.in_flight.len(),
             self.sessions.len(),
             self.started,
+            self.namespaces.summaries(),
         )
     }
 }

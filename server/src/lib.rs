@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod fourlw;
 pub mod log;
+pub mod namespace;
 pub mod net;
 pub mod prep;
 pub mod read;

@@ -183,7 +183,16 @@ async fn handle_connection(
     }
     let first = [reader.buf[0], reader.buf[1], reader.buf[2], reader.buf[3]];
     if let Some(cmd) = crate::fourlw::FourLetterWord::from_bytes(first) {
-        return answer_four_letter_word(cmd, &mut reader, &mut rd, &mut wr, &core, settings).await;
+        return answer_four_letter_word(
+            cmd,
+            remote,
+            &mut reader,
+            &mut rd,
+            &mut wr,
+            &core,
+            settings,
+        )
+        .await;
     }
 
     let connect = loop {
@@ -315,6 +324,7 @@ async fn write_loop(
 
 async fn answer_four_letter_word(
     cmd: crate::fourlw::FourLetterWord,
+    remote: SocketAddr,
     reader: &mut FrameReader,
     rd: &mut tokio::net::tcp::OwnedReadHalf,
     wr: &mut OwnedWriteHalf,
@@ -330,7 +340,7 @@ async fn answer_four_letter_word(
             }
         }
     }
-    let text = crate::admin::four_letter_word(cmd, core, &settings.config).await;
+    let text = crate::admin::four_letter_word(cmd, remote, core, &settings.config).await;
     wr.write_all(text.as_bytes()).await?;
     let _ = wr.shutdown().await;
     Ok(())

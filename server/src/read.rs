@@ -15,6 +15,7 @@ use crate::watch::{Notification, WatchKind, WatchManager};
 pub struct ReadContext<'a> {
     pub tree: &'a DataTree,
     pub watches: &'a mut WatchManager,
+    pub namespaces: &'a mut crate::namespace::NamespaceStats,
     pub session_id: i64,
     pub auth: &'a AuthInfo,
 }
@@ -27,6 +28,7 @@ fn get_data(ctx: &mut ReadContext<'_>, r: &PathWatch) -> ReadResult {
     if r.watch {
         ctx.watches.add(WatchKind::Data, &r.path, ctx.session_id);
     }
+    ctx.namespaces.read(&r.path, node.data_len());
     Ok(Response::GetData(
         node.data.as_ref().map(|d| d.to_vec()),
         node.stat(),
@@ -40,6 +42,8 @@ fn get_children(ctx: &mut ReadContext<'_>, op: OpCode, r: &PathWatch) -> ReadRes
         ctx.watches.add(WatchKind::Child, &r.path, ctx.session_id);
     }
     let children: Vec<String> = node.children.iter().map(|c| c.to_string()).collect();
+    ctx.namespaces
+        .read(&r.path, children.iter().map(String::len).sum());
     Ok(if op == OpCode::GetChildren2 {
         Response::GetChildren2(children, node.stat())
     } else {
@@ -60,6 +64,7 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
                 ctx.watches.add(WatchKind::Data, &r.path, ctx.session_id);
             }
             let node = ctx.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            ctx.namespaces.read(&r.path, 0);
             Ok(Response::Stat(node.stat()))
         }
         Request::GetData(r) => get_data(ctx, r),
@@ -115,14 +120,16 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
         }
         Request::AddWatch(a) => {
             validate_path(&a.path, false).map_err(|_| ErrorCode::BadArguments)?;
-            let kind = match zkrs_proto::AddWatchMode::from_code(a.mode) {
-                Some(zkrs_proto::AddWatchMode::Persistent) => WatchKind::Persistent,
+            match zkrs_proto::AddWatchMode::from_code(a.mode) {
+                Some(zkrs_proto::AddWatchMode::Persistent) => {
+                    ctx.watches.add_persistent(&a.path, ctx.session_id)
+                }
                 Some(zkrs_proto::AddWatchMode::PersistentRecursive) => {
-                    WatchKind::PersistentRecursive
+                    ctx.watches
+                        .add(WatchKind::PersistentRecursive, &a.path, ctx.session_id)
                 }
                 None => return Err(ErrorCode::BadArguments),
-            };
-            ctx.watches.add(kind, &a.path, ctx.session_id);
+            }
             Ok(Response::ErrorCode(0))
         }
         Request::CheckWatches(p) => {
@@ -198,7 +205,7 @@ pub fn set_watches(
         }
     }
     for p in &req.persistent_watches {
-        watches.add(WatchKind::Persistent, p, session);
+        watches.add_persistent(p, session);
     }
     for p in &req.persistent_recursive_watches {
         watches.add(WatchKind::PersistentRecursive, p, session);

@@ -138,6 +138,11 @@ pub struct Inspection {
     pub outstanding_requests: usize,
     pub session_count: usize,
     pub uptime_ms: u64,
+    /// Bytes read and written per top-level namespace.
+    pub namespaces: Vec<(String, crate::namespace::Summary)>,
+    /// Data watches (getData/exists, persistent, recursive) by session and by path: what
+    /// Apache's `wchs`/`wchc`/`wchp` list.
+    pub data_watch_count: usize,
 }
 
 impl Inspection {
@@ -149,8 +154,9 @@ impl Inspection {
         outstanding: usize,
         session_count: usize,
         started: Instant,
+        namespaces: Vec<(String, crate::namespace::Summary)>,
     ) -> Self {
-        let mut by_session: Vec<(i64, Vec<String>)> = watches.by_session().collect();
+        let mut by_session: Vec<(i64, Vec<String>)> = watches.data_watches_by_session();
         by_session.sort();
         let mut ephemerals: Vec<(i64, Vec<String>)> = tree
             .sessions()
@@ -166,16 +172,18 @@ impl Inspection {
             approximate_data_size: tree.approximate_data_size(),
             ephemerals_count: tree.ephemeral_count(),
             watch_count: watches.count(),
-            watched_paths: watches.path_count(),
-            watching_sessions: watches.session_count(),
+            data_watch_count: by_session.iter().map(|(_, p)| p.len()).sum(),
+            watched_paths: watches.data_watches_by_path().len(),
+            watching_sessions: by_session.len(),
             watches_by_session: by_session,
-            watches_by_path: watches.by_path(),
+            watches_by_path: watches.data_watches_by_path(),
             ephemerals_by_session: ephemerals,
             server: server.clone(),
             conns,
             outstanding_requests: outstanding,
             session_count,
             uptime_ms: started.elapsed().as_millis() as u64,
+            namespaces,
         }
     }
 }

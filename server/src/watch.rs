@@ -17,20 +17,32 @@ pub enum WatchKind {
     Data,
     /// getChildren with watch: NodeChildrenChanged, NodeDeleted.
     Child,
-    Persistent,
+    /// The data half of a persistent watch. As in Apache, a persistent watch is a data
+    /// watch and a child watch that both stay, so `removeWatches` of one type can take one
+    /// half away and leave the other.
+    PersistentData,
+    /// The child half of a persistent watch.
+    PersistentChild,
     PersistentRecursive,
 }
 
 impl WatchKind {
-    const ALL: [WatchKind; 4] = [
+    const ALL: [WatchKind; 5] = [
         WatchKind::Data,
         WatchKind::Child,
-        WatchKind::Persistent,
+        WatchKind::PersistentData,
+        WatchKind::PersistentChild,
         WatchKind::PersistentRecursive,
     ];
 
     fn one_shot(self) -> bool {
         matches!(self, WatchKind::Data | WatchKind::Child)
+    }
+
+    /// Whether Apache keeps this kind among its data watches (`wchs`/`wchc`/`wchp` list
+    /// those only); the child kinds live apart.
+    fn is_data_side(self) -> bool {
+        !matches!(self, WatchKind::Child | WatchKind::PersistentChild)
     }
 }
 
@@ -52,6 +64,12 @@ pub struct WatchManager {
 impl WatchManager {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Adds a persistent (non-recursive) watch: both halves.
+    pub fn add_persistent(&mut self, path: &str, session: SessionId) {
+        self.add(WatchKind::PersistentData, path, session);
+        self.add(WatchKind::PersistentChild, path, session);
     }
 
     pub fn add(&mut self, kind: WatchKind, path: &str, session: SessionId) {
@@ -100,9 +118,14 @@ impl WatchManager {
 
     fn kinds_for(t: WatcherType) -> &'static [WatchKind] {
         match t {
-            WatcherType::Children => &[WatchKind::Child],
-            WatcherType::Data => &[WatchKind::Data],
-            WatcherType::Persistent => &[WatchKind::Persistent],
+            WatcherType::Children => &[WatchKind::Child, WatchKind::PersistentChild],
+            // Apache's data watch table holds recursive watches too.
+            WatcherType::Data => &[
+                WatchKind::Data,
+                WatchKind::PersistentData,
+                WatchKind::PersistentRecursive,
+            ],
+            WatcherType::Persistent => &[WatchKind::PersistentData, WatchKind::PersistentChild],
             WatcherType::PersistentRecursive => &[WatchKind::PersistentRecursive],
             WatcherType::Any => &WatchKind::ALL,
         }
@@ -174,22 +197,27 @@ impl WatchManager {
             Trigger::Created(p) => (
                 p,
                 EventType::NodeCreated,
-                &[WatchKind::Data, WatchKind::Persistent],
+                &[WatchKind::Data, WatchKind::PersistentData],
             ),
             Trigger::DataChanged(p) => (
                 p,
                 EventType::NodeDataChanged,
-                &[WatchKind::Data, WatchKind::Persistent],
+                &[WatchKind::Data, WatchKind::PersistentData],
             ),
             Trigger::Deleted(p) => (
                 p,
                 EventType::NodeDeleted,
-                &[WatchKind::Data, WatchKind::Child, WatchKind::Persistent],
+                &[
+                    WatchKind::Data,
+                    WatchKind::Child,
+                    WatchKind::PersistentData,
+                    WatchKind::PersistentChild,
+                ],
             ),
             Trigger::ChildrenChanged(p) => (
                 p,
                 EventType::NodeChildrenChanged,
-                &[WatchKind::Child, WatchKind::Persistent],
+                &[WatchKind::Child, WatchKind::PersistentChild],
             ),
         };
         let mut sessions = Vec::new();
@@ -220,19 +248,32 @@ impl WatchManager {
         self.by_session.values().map(|s| s.len()).sum()
     }
 
-    /// Watched paths per session (`wchc`).
-    pub fn by_session(&self) -> impl Iterator<Item = (SessionId, Vec<String>)> + '_ {
-        self.by_session.iter().map(|(s, e)| {
-            let mut paths: Vec<String> = e.iter().map(|(_, p)| p.clone()).collect();
-            paths.dedup();
-            (*s, paths)
-        })
+    /// Watched paths per session, data watches only, sorted (`wchc`).
+    pub fn data_watches_by_session(&self) -> Vec<(SessionId, Vec<String>)> {
+        let mut out: Vec<(SessionId, Vec<String>)> = self
+            .by_session
+            .iter()
+            .map(|(s, e)| {
+                let paths: BTreeSet<&String> = e
+                    .iter()
+                    .filter(|(k, _)| k.is_data_side())
+                    .map(|(_, p)| p)
+                    .collect();
+                (*s, paths.into_iter().cloned().collect::<Vec<_>>())
+            })
+            .filter(|(_, p)| !p.is_empty())
+            .collect();
+        out.sort();
+        out
     }
 
-    /// Watching sessions per path (`wchp`).
-    pub fn by_path(&self) -> Vec<(String, Vec<SessionId>)> {
+    /// Watching sessions per path, data watches only (`wchp`).
+    pub fn data_watches_by_path(&self) -> Vec<(String, Vec<SessionId>)> {
         let mut m: std::collections::BTreeMap<String, BTreeSet<SessionId>> = Default::default();
-        for paths in self.by_path.values() {
+        for (kind, paths) in &self.by_path {
+            if !kind.is_data_side() {
+                continue;
+            }
             for (p, s) in paths {
                 m.entry(p.clone()).or_default().extend(s.iter().copied());
             }
@@ -240,19 +281,6 @@ impl WatchManager {
         m.into_iter()
             .map(|(p, s)| (p, s.into_iter().collect()))
             .collect()
-    }
-
-    /// Number of distinct watched paths.
-    pub fn path_count(&self) -> usize {
-        let mut paths: HashSet<&String> = HashSet::new();
-        for m in self.by_path.values() {
-            paths.extend(m.keys());
-        }
-        paths.len()
-    }
-
-    pub fn session_count(&self) -> usize {
-        self.by_session.len()
     }
 }
 
@@ -302,7 +330,7 @@ mod tests {
     #[test]
     fn persistent_and_recursive() {
         let mut w = WatchManager::new();
-        w.add(WatchKind::Persistent, "/a", 1);
+        w.add_persistent("/a", 1);
         w.add(WatchKind::PersistentRecursive, "/a", 2);
         assert_eq!(
             fire(&mut w, Trigger::ChildrenChanged("/a".into())),
@@ -321,5 +349,17 @@ mod tests {
         assert!(!w.has_watch("/a", WatcherType::PersistentRecursive, 2));
         w.remove_session(1);
         assert_eq!(w.count(), 0);
+    }
+
+    #[test]
+    fn removing_the_data_half_of_a_persistent_watch_keeps_the_child_half() {
+        let mut w = WatchManager::new();
+        w.add_persistent("/p", 1);
+        assert!(w.has_watch("/p", WatcherType::Data, 1));
+        assert!(w.has_watch("/p", WatcherType::Children, 1));
+        assert!(w.remove_watches("/p", WatcherType::Data, 1));
+        assert!(fire(&mut w, Trigger::DataChanged("/p".into())).is_empty());
+        assert_eq!(fire(&mut w, Trigger::ChildrenChanged("/p".into())).len(), 1);
+        assert!(w.has_watch("/p", WatcherType::Children, 1));
     }
 }
