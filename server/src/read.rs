@@ -41,7 +41,7 @@ fn get_children(ctx: &mut ReadContext<'_>, op: OpCode, r: &PathWatch) -> ReadRes
     if r.watch {
         ctx.watches.add(WatchKind::Child, &r.path, ctx.session_id);
     }
-    let children: Vec<String> = node.children.iter().map(|c| c.to_string()).collect();
+    let children: Vec<String> = node.children.iter().map(str::to_string).collect();
     ctx.namespaces
         .read(&r.path, children.iter().map(String::len).sum());
     Ok(if op == OpCode::GetChildren2 {

@@ -17,7 +17,39 @@ pub struct Node {
     /// Shared with every node that has the same ACL (see `AclCache`).
     pub acl: Arc<[Acl]>,
     pub stat: Stat,
-    pub children: BTreeSet<Box<str>>,
+    pub children: Children,
+}
+
+/// A node's child names. Most nodes are leaves, so an empty set costs one pointer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Children(Option<Box<BTreeSet<Box<str>>>>);
+
+impl Children {
+    pub fn insert(&mut self, name: Box<str>) {
+        self.0.get_or_insert_with(Default::default).insert(name);
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        if let Some(set) = &mut self.0 {
+            set.remove(name);
+            if set.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |s| s.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Names in sorted order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().flat_map(|s| s.iter().map(|n| &**n))
+    }
 }
 
 impl Node {
@@ -26,7 +58,7 @@ impl Node {
             data: data.map(Vec::into_boxed_slice),
             acl,
             stat,
-            children: BTreeSet::new(),
+            children: Children::default(),
         }
     }
 
@@ -142,7 +174,9 @@ pub const CONFIG: &str = "/zookeeper/config";
 
 #[derive(Debug)]
 pub struct DataTree {
-    nodes: HashMap<Box<str>, Node>,
+    /// Boxed: the map's table is sized in powers of two and often half empty, so its
+    /// slots hold a pointer rather than a whole node.
+    nodes: HashMap<Box<str>, Box<Node>>,
     acls: AclCache,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: HashSet<String>,
@@ -204,11 +238,11 @@ impl DataTree {
 
     fn insert_node(&mut self, path: String, node: Node) {
         self.approximate_data_size += (path.len() + node.data_len()) as i64;
-        self.nodes.insert(path.into_boxed_str(), node);
+        self.nodes.insert(path.into_boxed_str(), Box::new(node));
     }
 
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(path).map(|n| &**n)
     }
 
     pub fn last_zxid(&self) -> i64 {
@@ -249,7 +283,7 @@ impl DataTree {
 
     /// Every node with its path, in no particular order (for snapshots).
     pub fn iter_nodes(&self) -> impl Iterator<Item = (&str, &Node)> {
-        self.nodes.iter().map(|(k, v)| (&**k, v))
+        self.nodes.iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// Rebuilds a tree from a snapshot's nodes (stored Stats, children derived from the
@@ -310,7 +344,7 @@ impl DataTree {
         let mut stack = vec![path.to_string()];
         while let Some(p) = stack.pop() {
             if let Some(n) = self.nodes.get(p.as_str()) {
-                for c in &n.children {
+                for c in n.children.iter() {
                     count += 1;
                     stack.push(join(&p, c));
                 }
@@ -435,7 +469,7 @@ impl DataTree {
             }
             Txn::Check { path } => TxnResult {
                 path: Some(path.clone()),
-                stat: self.nodes.get(path.as_str()).map(Node::stat),
+                stat: self.get(path).map(Node::stat),
                 ..Default::default()
             },
             Txn::Error { err } => TxnResult {
