@@ -970,10 +970,12 @@ impl Core {
                         .unwrap_or(0),
                 }
             }),
-            self.in_flight.len(),
-            self.sessions.len(),
-            self.started,
-            self.namespaces.summaries(),
+            crate::stats::CoreFigures {
+                outstanding: self.in_flight.len(),
+                session_count: self.sessions.len(),
+                started: self.started,
+                namespaces: self.namespaces.summaries(),
+            },
         )
     }
 }

@@ -145,17 +145,28 @@ pub struct Inspection {
     pub data_watch_count: usize,
 }
 
+/// The core's own figures that go into an [`Inspection`].
+pub struct CoreFigures {
+    pub outstanding: usize,
+    pub session_count: usize,
+    pub started: Instant,
+    pub namespaces: Vec<(String, crate::namespace::Summary)>,
+}
+
 impl Inspection {
     pub fn collect(
         tree: &DataTree,
         watches: &WatchManager,
         server: &ServerStats,
         conns: impl Iterator<Item = ConnInfo>,
-        outstanding: usize,
-        session_count: usize,
-        started: Instant,
-        namespaces: Vec<(String, crate::namespace::Summary)>,
+        figures: CoreFigures,
     ) -> Self {
+        let CoreFigures {
+            outstanding,
+            session_count,
+            started,
+            namespaces,
+        } = figures;
         let mut by_session: Vec<(i64, Vec<String>)> = watches.data_watches_by_session();
         by_session.sort();
         let mut ephemerals: Vec<(i64, Vec<String>)> = tree
