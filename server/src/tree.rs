@@ -102,7 +102,9 @@ impl Node {
 }
 
 /// A node as a snapshot holds it: path, data, ACL and stored Stat.
-pub type SnapshotNode = (String, Option<Vec<u8>>, Vec<Acl>, Stat);
+/// A node as a snapshot holds it: path, data, index into the snapshot's ACL table, and
+/// stored Stat.
+pub type SnapshotNode = (String, Option<Vec<u8>>, u32, Stat);
 
 /// A session as every member knows it (liveness is tracked by the leader, not here).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,6 +285,11 @@ impl DataTree {
         self.ttls.iter()
     }
 
+    /// Every distinct ACL in use, each once (for snapshots; nodes point into this table).
+    pub fn acl_table(&self) -> Vec<Arc<[Acl]>> {
+        self.acls.acls.iter().cloned().collect()
+    }
+
     /// Every node with its path, in no particular order (for snapshots).
     pub fn iter_nodes(&self) -> impl Iterator<Item = (&str, &Node)> {
         self.nodes.iter().map(|(k, v)| (&**k, &**v))
@@ -291,6 +298,7 @@ impl DataTree {
     /// Rebuilds a tree from a snapshot's nodes (stored Stats, children derived from the
     /// paths) and sessions. Fails if a node's parent is missing.
     pub fn from_parts(
+        acls: Vec<Vec<Acl>>,
         nodes: Vec<SnapshotNode>,
         sessions: Vec<(i64, SessionRecord)>,
         last_zxid: i64,
@@ -305,8 +313,14 @@ impl DataTree {
             last_zxid,
             approximate_data_size: 0,
         };
-        for (path, data, acl, stat) in nodes {
-            let acl = t.acls.intern(&acl);
+        let table: Vec<Arc<[Acl]>> = acls.iter().map(|a| t.acls.intern(a)).collect();
+        // Child names per parent, gathered before the paths move into the map.
+        let mut links: Vec<(usize, usize)> = Vec::with_capacity(nodes.len());
+        let mut paths_in_order: Vec<Box<str>> = Vec::with_capacity(nodes.len());
+        for (path, data, acl_index, stat) in nodes {
+            let acl = table.get(acl_index as usize).cloned().ok_or_else(|| {
+                format!("node {path} names ACL {acl_index}, which is not in the table")
+            })?;
             match owner_kind(stat.ephemeral_owner) {
                 OwnerKind::Container => {
                     t.containers.insert(path.clone());
@@ -319,18 +333,19 @@ impl DataTree {
                 }
                 OwnerKind::Persistent => {}
             }
+            if path != "/" {
+                let slash = path.rfind('/').unwrap_or(0);
+                links.push((paths_in_order.len(), slash));
+            }
+            paths_in_order.push(path.as_str().into());
             t.insert_node(path, Node::new(data, acl, stat));
         }
-        let paths: Vec<Box<str>> = t.nodes.keys().cloned().collect();
-        for p in paths {
-            if let Some(parent_path) = parent(&p) {
-                let name: Box<str> = basename(&p).into();
-                match t.nodes.get_mut(parent_path) {
-                    Some(n) => {
-                        n.children.insert(name);
-                    }
-                    None => return Err(format!("node {p} has no parent in the snapshot")),
-                }
+        for (i, slash) in links {
+            let p = &paths_in_order[i];
+            let parent_path = if slash == 0 { "/" } else { &p[..slash] };
+            match t.nodes.get_mut(parent_path) {
+                Some(n) => n.children.insert(p[slash + 1..].into()),
+                None => return Err(format!("node {p} has no parent in the snapshot")),
             }
         }
         if !t.nodes.contains_key("/") {

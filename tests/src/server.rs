@@ -221,7 +221,18 @@ impl ServerUnderTest {
     /// on the same port with the same data dir and waits until it serves. The log keeps
     /// both runs.
     pub fn kill9_and_restart(&mut self) -> Result<(), String> {
+        self.kill9();
+        self.restart()
+    }
+
+    /// Kills the server with SIGKILL and reaps it.
+    pub fn kill9(&mut self) {
         self.kill();
+    }
+
+    /// Starts the (killed) server again on the same port and data dir, and waits until it
+    /// serves.
+    pub fn restart(&mut self) -> Result<(), String> {
         let cfg_path = self.dir.path().join("zoo.cfg");
         self.child = spawn(
             self.kind,

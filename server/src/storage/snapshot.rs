@@ -5,8 +5,11 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use zkrs_proto::records::{read_acl_vec, write_acl_vec};
-use zkrs_proto::{DecodeError, Reader, Stat, Writer};
+use zkrs_proto::{Acl, DecodeError, Reader, Stat, Writer};
 
 use crate::tree::{DataTree, SessionRecord};
 
@@ -76,11 +79,26 @@ pub fn serialize(tree: &DataTree) -> Vec<u8> {
     w.write_raw(SNAP_MAGIC);
     w.write_raw(&SNAP_FORMAT.to_be_bytes());
     w.write_i64(tree.last_zxid());
+    // Each distinct ACL once; nodes name theirs by index (nodes share a few ACLs).
+    let table = tree.acl_table();
+    let index: HashMap<usize, u32> = table
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (Arc::as_ptr(a) as *const Acl as usize, i as u32))
+        .collect();
+    w.write_i32(table.len() as i32);
+    for a in &table {
+        write_acl_vec(&mut w, a);
+    }
     w.write_i64(tree.node_count() as i64);
     for (path, node) in tree.iter_nodes() {
         w.write_string(path);
         w.write_opt_buffer(node.data.as_deref());
-        write_acl_vec(&mut w, &node.acl);
+        let i = index
+            .get(&(Arc::as_ptr(&node.acl) as *const Acl as usize))
+            .copied()
+            .unwrap_or(u32::MAX);
+        w.write_i32(i as i32);
         write_stat(&mut w, &node.stat);
     }
     let sessions: Vec<_> = tree.sessions().collect();
@@ -148,6 +166,11 @@ pub fn decode(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
     }
     let mut r = Reader::new(&body[12..]);
     let zxid = r.read_i64()?;
+    let acl_count = r.read_vec_len(4)?.unwrap_or(0);
+    let mut acls = Vec::with_capacity(acl_count);
+    for _ in 0..acl_count {
+        acls.push(read_acl_vec(&mut r)?);
+    }
     let count = r.read_i64()?;
     if count < 0 || count as usize > body.len() {
         return Err(SnapshotError::Inconsistent(format!("node count {count}")));
@@ -156,7 +179,7 @@ pub fn decode(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
     for _ in 0..count {
         let path = r.read_string()?;
         let data = r.read_opt_buffer()?;
-        let acl = read_acl_vec(&mut r)?;
+        let acl = r.read_i32()? as u32;
         let stat = read_stat(&mut r)?;
         nodes.push((path, data, acl, stat));
     }
@@ -172,7 +195,7 @@ pub fn decode(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
         sessions.push((id, SessionRecord { timeout_ms, passwd }));
     }
     r.finish()?;
-    DataTree::from_parts(nodes, sessions, zxid).map_err(SnapshotError::Inconsistent)
+    DataTree::from_parts(acls, nodes, sessions, zxid).map_err(SnapshotError::Inconsistent)
 }
 
 /// The zxid a snapshot file covers, from its header (for the dumper and purge).
