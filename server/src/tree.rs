@@ -44,6 +44,14 @@ impl Children {
         self.0.as_ref().map_or(0, |s| s.len())
     }
 
+    fn from_names(mut names: Vec<Box<str>>) -> Self {
+        if names.is_empty() {
+            return Children(None);
+        }
+        names.sort_unstable();
+        Children(Some(Box::new(names.into_iter().collect())))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }
@@ -340,12 +348,25 @@ impl DataTree {
             paths_in_order.push(path.as_str().into());
             t.insert_node(path, Node::new(data, acl, stat));
         }
+        // Group the names by parent and build each child set in one go from sorted names
+        // (much faster than inserting a million names one by one).
+        let mut by_parent: HashMap<&str, Vec<Box<str>>> = HashMap::new();
         for (i, slash) in links {
             let p = &paths_in_order[i];
             let parent_path = if slash == 0 { "/" } else { &p[..slash] };
+            by_parent
+                .entry(parent_path)
+                .or_default()
+                .push(p[slash + 1..].into());
+        }
+        for (parent_path, names) in by_parent {
             match t.nodes.get_mut(parent_path) {
-                Some(n) => n.children.insert(p[slash + 1..].into()),
-                None => return Err(format!("node {p} has no parent in the snapshot")),
+                Some(n) => n.children = Children::from_names(names),
+                None => {
+                    return Err(format!(
+                        "{parent_path} has children but is not in the snapshot"
+                    ))
+                }
             }
         }
         if !t.nodes.contains_key("/") {
