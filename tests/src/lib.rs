@@ -13,6 +13,7 @@
 //!   force a reconnect.
 //! * The helpers below wait for conditions with bounded deadlines.
 
+pub mod diff;
 pub mod proxy;
 pub mod raw;
 pub mod server;

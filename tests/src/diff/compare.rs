@@ -1,0 +1,505 @@
+//! Step-by-step comparison of two normalised traces, and the list of known divergences.
+
+use std::fmt;
+
+use zkrs_proto::{ErrorCode, OpCode};
+
+use super::exec::Facts;
+use super::normalize::Step;
+use super::workload::{CreateSpec, MultiOp, OpKind, PathSpec};
+
+/// Which part of a step differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Aspect {
+    /// The resolved request (a spec resolved differently: an earlier answer differed unseen).
+    Request,
+    /// The reply header's error code, or one server did not reply.
+    Err,
+    /// The body of the reply.
+    Body,
+    /// The reply header's (normalised) zxid.
+    Zxid,
+    /// Notifications or session notes.
+    Events,
+}
+
+impl fmt::Display for Aspect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Aspect::Request => "request",
+            Aspect::Err => "error code",
+            Aspect::Body => "reply body",
+            Aspect::Zxid => "reply zxid",
+            Aspect::Events => "notifications",
+        };
+        f.write_str(s)
+    }
+}
+
+/// The first aspect in which two steps differ, in order of importance.
+pub fn differing_aspect(a: &Step, z: &Step) -> Option<Aspect> {
+    if a.request != z.request {
+        Some(Aspect::Request)
+    } else if a.err != z.err {
+        Some(Aspect::Err)
+    } else if a.body != z.body {
+        Some(Aspect::Body)
+    } else if a.events != z.events {
+        Some(Aspect::Events)
+    } else if a.zxid != z.zxid {
+        Some(Aspect::Zxid)
+    } else {
+        None
+    }
+}
+
+/// How the harness lives with a known divergence.
+#[derive(Clone, Copy)]
+pub enum Handling {
+    /// When a step differs, this rewrites the zkrs step (or the Apache one) to cancel out
+    /// exactly this known difference, and says whether it applied; if the steps then agree,
+    /// the step counts as agreeing. Masks compose: all enabled ones are tried, in order,
+    /// again and again until none applies.
+    /// Only for differences that leave both servers in the same state.
+    Mask(fn(&mut Step, &mut Step) -> bool),
+    /// The generator leaves out operations for which this returns true. For differences
+    /// after which the two servers' states differ, so that nothing later could be compared.
+    Avoid(fn(&OpKind) -> bool),
+    /// The runner skips (on both servers) an operation for which this returns true, given
+    /// what the run has seen so far. For state-dependent triggers the generator cannot see.
+    Skip(fn(&OpKind, &Facts) -> bool),
+}
+
+/// A class of divergences that is known and not fixed yet.
+pub struct KnownDivergence {
+    pub name: &'static str,
+    /// One line: what differs.
+    pub reason: &'static str,
+    pub handling: Handling,
+}
+
+/// Known divergences of zkrs from Apache ZooKeeper 3.8 that are not fixed yet. Each entry
+/// is precise (it matches only the divergence it names) and can be switched off with
+/// `ZKRS_DIFF_DISABLE=<name>,...` (or all with `ZKRS_DIFF_STRICT=1`); remove an entry when
+/// the server is fixed.
+pub const KNOWN: &[KnownDivergence] = &[
+    KnownDivergence {
+        name: "create-container-flags",
+        reason: "createContainer (opcode 19) with flags 0-3: Apache creates a container (the \
+                 sequential bit adds a suffix, the ephemeral bit is ignored), zkrs answers \
+                 BadArguments (also inside multi)",
+        handling: Handling::Avoid(|op| {
+            creates(op)
+                .iter()
+                .any(|c| c.opcode == OpCode::CreateContainer && (0..=3).contains(&c.flags))
+        }),
+    },
+    KnownDivergence {
+        name: "empty-path-reads-root",
+        reason: "reads of the empty path \"\" (exists, getData, getChildren, getACL, \
+                 getAllChildrenNumber, multiRead): Apache answers about \"/\", zkrs NoNode",
+        handling: Handling::Avoid(|op| reads(op).iter().any(|p| **p == PathSpec::Raw(""))),
+    },
+    KnownDivergence {
+        name: "multi-create-flag-mismatch",
+        reason: "inside multi, Apache checks opcode against flags differently from a lone \
+                 create: createTTL with non-TTL flags creates the node, create/create2/\
+                 createContainer with TTL flags fail the whole multi with MarshallingError; \
+                 zkrs answers BadArguments for that op, as for a lone create",
+        handling: Handling::Avoid(|op| match op {
+            OpKind::Multi(_) => creates(op)
+                .iter()
+                .any(|c| (c.opcode == OpCode::CreateTtl) != matches!(c.flags, 5 | 6)),
+            _ => false,
+        }),
+    },
+    KnownDivergence {
+        name: "multi-container-result",
+        reason: "a create or create2 with container flags inside multi: Apache answers a \
+                 create2-style result with the Stat (the transaction is a createContainer), \
+                 zkrs a plain create result",
+        handling: Handling::Mask(|a, z| {
+            let n = a.parts.len();
+            let explained = |i: usize| {
+                let (ar, zr) = (&a.results[i], &z.results[i]);
+                ar == zr
+                    || (a.parts[i].starts_with("create")
+                        && a.parts[i].contains(" container ")
+                        && zr
+                            .strip_prefix("create ")
+                            .is_some_and(|name| ar.starts_with(&format!("create2 {name} {{"))))
+            };
+            let applies = a.kind == "multi"
+                && a.body != z.body
+                && a.results.len() == n
+                && z.results.len() == n
+                && (0..n).all(explained);
+            if applies {
+                z.results = a.results.clone();
+                z.body = a.body.clone();
+            }
+            applies
+        }),
+    },
+    KnownDivergence {
+        name: "watch-type-vs-persistent-watch",
+        reason: "removeWatches/checkWatches with type data or children on a path the session \
+                 has a persistent (recursive) watch on: Apache 3.8 matches it (and removes it \
+                 from that one watch table only), zkrs answers NoWatcher (type any agrees)",
+        handling: Handling::Skip(|op, facts| {
+            matches!(
+                op,
+                OpKind::RemoveWatches(_, 1 | 2) | OpKind::CheckWatches(_, 1 | 2)
+            ) && facts.persistent_watch_on_path
+        }),
+    },
+    KnownDivergence {
+        name: "watch-event-acl",
+        reason: "Apache (Debian's 3.8.0 carries the CVE-2024-23944 fix) sends a notification \
+                 only to sessions with READ on the node (on the parent for \
+                 NodeChildrenChanged); zkrs sends it to every watcher",
+        handling: Handling::Mask(|a, z| {
+            // zkrs's notifications with some left out are Apache's: leave them out.
+            let (a_notes, a_events) = split_notes(&a.events);
+            let (z_notes, z_events) = split_notes(&z.events);
+            let applies = a_notes == z_notes
+                && a_events.len() < z_events.len()
+                && is_subsequence(&a_events, &z_events);
+            if applies {
+                z.events = a.events.clone();
+            }
+            applies
+        }),
+    },
+    KnownDivergence {
+        name: "close-session-own-events",
+        reason: "closeSession: Apache first notifies the closing session itself of the \
+                 deletion of its ephemerals (its own watches), zkrs does not",
+        handling: Handling::Mask(|a, z| {
+            // Apache's notifications of the closing session itself: leave them out.
+            let own = |e: &String| e.ends_with("(before the reply)");
+            let applies =
+                a.kind == "closeSession" && a.events.iter().any(own) && !z.events.iter().any(own);
+            if applies {
+                a.events.retain(|e| !own(e));
+            }
+            applies
+        }),
+    },
+    KnownDivergence {
+        name: "checkwatches-any-session",
+        reason: "checkWatches: Apache 3.8 answers Ok when any session watches the path \
+                 (WatchManager.containsWatcher does not compare the watcher), zkrs \
+                 answers NoWatcher when this session does not (masked only where another \
+                 session asked for a watch on the path)",
+        handling: Handling::Mask(|a, z| {
+            a.facts.others_watched_path
+                && swap_error(a, z, &["checkWatches"], ErrorCode::Ok, ErrorCode::NoWatcher)
+        }),
+    },
+    KnownDivergence {
+        name: "watch-enum-error-code",
+        reason: "addWatch with an unknown mode, check/removeWatches with an unknown watcher \
+                 type: Apache answers MarshallingError, zkrs BadArguments",
+        handling: Handling::Mask(|a, z| {
+            (a.request.contains(" mode=") || a.request.contains(" type="))
+                && swap_error(
+                    a,
+                    z,
+                    &["addWatch", "checkWatches", "removeWatches"],
+                    ErrorCode::MarshallingError,
+                    ErrorCode::BadArguments,
+                )
+        }),
+    },
+    KnownDivergence {
+        name: "watch-ops-invalid-path",
+        reason: "addWatch/checkWatches/removeWatches on a malformed path: Apache does not \
+                 validate it (Ok or NoWatcher; MarshallingError for a relative path), zkrs \
+                 answers BadArguments (NoWatcher for a relative path)",
+        handling: Handling::Mask(|a, z| {
+            // The error code differs (and so the body: Apache's Ok to addWatch has one).
+            let applies = matches!(a.kind, "addWatch" | "checkWatches" | "removeWatches")
+                && !a.paths_valid
+                && a.err != z.err
+                && z.body.is_empty();
+            if applies {
+                z.err = a.err;
+                z.body = a.body.clone();
+            }
+            applies
+        }),
+    },
+];
+
+/// For an op of one of `kinds` that Apache answered `apache` and zkrs `zkrs` (both with no
+/// body): makes zkrs's error Apache's.
+fn swap_error(a: &Step, z: &mut Step, kinds: &[&str], apache: ErrorCode, zkrs: ErrorCode) -> bool {
+    let applies = kinds.contains(&a.kind)
+        && a.err == Some(apache.code())
+        && z.err == Some(zkrs.code())
+        && a.body.is_empty()
+        && z.body.is_empty();
+    if applies {
+        z.err = a.err;
+    }
+    applies
+}
+
+/// `(session notes, notifications)`.
+fn split_notes(events: &[String]) -> (Vec<String>, Vec<String>) {
+    events.iter().cloned().partition(|e| e.starts_with("note:"))
+}
+
+/// Whether `small` is `big` with some elements left out (order kept).
+fn is_subsequence(small: &[String], big: &[String]) -> bool {
+    let mut it = big.iter();
+    small.iter().all(|s| it.any(|b| b == s))
+}
+
+/// The creates in `op` (itself or inside a multi).
+fn creates(op: &OpKind) -> Vec<&CreateSpec> {
+    match op {
+        OpKind::Create(c) => vec![c],
+        OpKind::Multi(ops) => ops
+            .iter()
+            .filter_map(|o| match o {
+                MultiOp::Create(c) => Some(c),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The paths `op` reads (not sync or getEphemerals, which are not about one node).
+fn reads(op: &OpKind) -> Vec<&PathSpec> {
+    match op {
+        OpKind::Exists(p, _)
+        | OpKind::GetData(p, _)
+        | OpKind::GetChildren(p, _)
+        | OpKind::GetChildren2(p, _)
+        | OpKind::GetAcl(p)
+        | OpKind::GetAllChildrenNumber(p) => vec![p],
+        OpKind::MultiRead(ops) => ops.iter().map(|(_, p)| p).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The known divergences that are switched on.
+#[derive(Clone, Debug)]
+pub struct KnownSet {
+    enabled: Vec<&'static str>,
+}
+
+impl KnownSet {
+    /// Every entry of [`KNOWN`].
+    pub fn all() -> KnownSet {
+        KnownSet {
+            enabled: KNOWN.iter().map(|k| k.name).collect(),
+        }
+    }
+
+    pub fn none() -> KnownSet {
+        KnownSet {
+            enabled: Vec::new(),
+        }
+    }
+
+    /// From `ZKRS_DIFF_STRICT` and `ZKRS_DIFF_DISABLE`.
+    pub fn from_env() -> KnownSet {
+        if std::env::var("ZKRS_DIFF_STRICT").is_ok_and(|v| !v.is_empty() && v != "0") {
+            return KnownSet::none();
+        }
+        let mut set = KnownSet::all();
+        if let Ok(list) = std::env::var("ZKRS_DIFF_DISABLE") {
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                assert!(
+                    KNOWN.iter().any(|k| k.name == name),
+                    "ZKRS_DIFF_DISABLE names {name:?}, which is not a known divergence; known: {:?}",
+                    KNOWN.iter().map(|k| k.name).collect::<Vec<_>>()
+                );
+                set.enabled.retain(|n| *n != name);
+            }
+        }
+        set
+    }
+
+    /// The environment that selects this set, for a replay command line.
+    pub fn env(&self) -> String {
+        let off: Vec<&str> = KNOWN
+            .iter()
+            .map(|k| k.name)
+            .filter(|n| !self.enabled.contains(n))
+            .collect();
+        if off.is_empty() {
+            String::new()
+        } else if self.enabled.is_empty() {
+            " ZKRS_DIFF_STRICT=1".into()
+        } else {
+            format!(" ZKRS_DIFF_DISABLE={}", off.join(","))
+        }
+    }
+
+    pub fn names(&self) -> &[&'static str] {
+        &self.enabled
+    }
+
+    fn enabled(&self) -> impl Iterator<Item = &'static KnownDivergence> + '_ {
+        KNOWN.iter().filter(|k| self.enabled.contains(&k.name))
+    }
+
+    /// The enabled classes that together cancel the differences of the step `(a, z)`;
+    /// empty if they cannot.
+    fn masking(&self, a: &Step, z: &Step) -> Vec<&'static str> {
+        let (mut a, mut z) = (a.clone(), z.clone());
+        let mut applied = Vec::new();
+        // Until none applies any more (each mask cancels its difference once, so this ends).
+        for _ in 0..=KNOWN.len() {
+            let mut any = false;
+            for k in self.enabled() {
+                if let Handling::Mask(m) = k.handling {
+                    if m(&mut a, &mut z) {
+                        any = true;
+                        if !applied.contains(&k.name) {
+                            applied.push(k.name);
+                        }
+                    }
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+        if differing_aspect(&a, &z).is_some() {
+            applied.clear();
+        }
+        applied
+    }
+
+    /// The enabled class that makes the runner skip `op`, if any.
+    pub fn skipping(&self, op: &OpKind, facts: &Facts) -> Option<&'static str> {
+        self.enabled()
+            .find(|k| matches!(k.handling, Handling::Skip(f) if f(op, facts)))
+            .map(|k| k.name)
+    }
+
+    /// The enabled class that keeps `op` out of workloads, if any.
+    pub fn avoiding(&self, op: &OpKind) -> Option<&'static str> {
+        self.enabled()
+            .find(|k| matches!(k.handling, Handling::Avoid(f) if f(op)))
+            .map(|k| k.name)
+    }
+}
+
+/// The first divergence no known class explains.
+#[derive(Clone, Debug)]
+pub struct Divergence {
+    /// Index into the normalised steps (0 is the setup step).
+    pub step: usize,
+    pub aspect: Aspect,
+    pub apache: Step,
+    pub zkrs: Step,
+}
+
+impl Divergence {
+    /// What a shrunk reproduction must still show: the same kind of op differing in the same
+    /// aspect.
+    pub fn signature(&self) -> (&'static str, Aspect) {
+        (self.apache.kind, self.aspect)
+    }
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = self.apache.op_index.map_or_else(
+            || "the setup/final drain".to_string(),
+            |i| format!("op #{i}"),
+        );
+        writeln!(
+            f,
+            "first divergence at {op} ({}), in the {}:",
+            self.apache.kind, self.aspect
+        )?;
+        write!(f, "  Apache: {}", indent(&self.apache.to_string()))?;
+        write!(f, "  zkrs:   {}", indent(&self.zkrs.to_string()))
+    }
+}
+
+fn indent(s: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in s.lines().enumerate() {
+        if i > 0 {
+            out.push_str("          ");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// How a comparison ended.
+#[derive(Clone, Debug, Default)]
+pub struct Comparison {
+    pub divergence: Option<Divergence>,
+    /// Steps that differed in a masked known way: `(class, step index)`.
+    pub masked: Vec<(&'static str, usize)>,
+    /// Steps compared (up to the divergence).
+    pub compared: usize,
+}
+
+/// Compares two normalised traces of the same workload.
+pub fn compare(apache: &[Step], zkrs: &[Step], known: &KnownSet) -> Comparison {
+    assert_eq!(
+        apache.len(),
+        zkrs.len(),
+        "traces of different lengths for the same workload"
+    );
+    let mut out = Comparison::default();
+    for (i, (a, z)) in apache.iter().zip(zkrs).enumerate() {
+        out.compared = i + 1;
+        let Some(aspect) = differing_aspect(a, z) else {
+            continue;
+        };
+        let masks = known.masking(a, z);
+        if !masks.is_empty() {
+            out.masked.extend(masks.into_iter().map(|name| (name, i)));
+            continue;
+        }
+        out.divergence = Some(Divergence {
+            step: i,
+            aspect,
+            apache: a.clone(),
+            zkrs: z.clone(),
+        });
+        return out;
+    }
+    out
+}
+
+/// Both traces side by side: each step once if they agree, both versions where they differ.
+pub fn side_by_side(apache: &[Step], zkrs: &[Step]) -> String {
+    let mut out = String::new();
+    for (a, z) in apache.iter().zip(zkrs) {
+        if differing_aspect(a, z).is_none() {
+            out.push_str(&a.to_string());
+            continue;
+        }
+        let idx = a
+            .op_index
+            .map_or_else(|| "--".to_string(), |i| format!("#{i}"));
+        out.push_str(&format!("{idx:<4} {}   <<< DIFFERS\n", a.request));
+        if z.request != a.request {
+            out.push_str(&format!("       (zkrs resolved it as: {})\n", z.request));
+        }
+        out.push_str(&format!("   Apache => {}\n", a.reply_line()));
+        for e in &a.events {
+            out.push_str(&format!("   Apache ~ {e}\n"));
+        }
+        out.push_str(&format!("   zkrs   => {}\n", z.reply_line()));
+        for e in &z.events {
+            out.push_str(&format!("   zkrs   ~ {e}\n"));
+        }
+    }
+    out
+}
