@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use rand::RngCore;
 use tokio::sync::{mpsc, oneshot};
 
+use zkrs_proto::opcode::perms;
 use zkrs_proto::{
     ConnectRequest, ConnectResponse, ErrorCode, MultiResult, OpCode, Request, Response,
 };
@@ -778,12 +779,31 @@ impl Core {
     fn count_write(&mut self, t: &crate::tree::Trigger) {
         use crate::tree::Trigger;
         match t {
-            Trigger::Created(p) | Trigger::DataChanged(p) => {
+            Trigger::Created(p, _) | Trigger::DataChanged(p, _) => {
                 let bytes = self.tree.get(p).map_or(0, |n| n.data_len());
                 self.namespaces.write(p, bytes);
             }
-            Trigger::Deleted(p) => self.namespaces.write(p, 0),
-            Trigger::ChildrenChanged(_) => {}
+            Trigger::Deleted(p, _) => self.namespaces.write(p, 0),
+            Trigger::ChildrenChanged(..) => {}
+        }
+    }
+
+    /// Delivers notifications of a change, each only to a session whose connection may
+    /// read the node it is about (as Apache does since CVE-2024-23944: a watch must not
+    /// reveal a node to someone without READ on it).
+    fn deliver_readable(&mut self, notes: &[Notification], acl: &[zkrs_proto::Acl]) {
+        for n in notes {
+            let Some(conn) = self.sessions.get(&n.session).and_then(|l| l.conn) else {
+                continue;
+            };
+            let allowed = self
+                .conns
+                .get(&conn)
+                .is_some_and(|c| acl::check(acl, perms::READ, &c.auth).is_ok());
+            if allowed {
+                let frame = notification_frame(n.event.code(), &n.path);
+                self.send(conn, frame);
+            }
         }
     }
 
@@ -833,22 +853,18 @@ impl Core {
 
     fn apply(&mut self, p: Proposal) {
         let sid = p.hdr.session_id;
-        if let Txn::CloseSession { .. } = &*p.txn {
-            // The closing session hears nothing more.
-            self.watches.remove_session(sid);
-        }
         let mut triggers = Vec::new();
         let rc = self.tree.apply(&p.hdr, &p.txn, &mut triggers);
         self.prep.applied(p.hdr.zxid);
         if let Some(s) = &mut self.snapshots {
             s.applied(&self.tree);
         }
-        let mut notes = Vec::new();
         for t in &triggers {
+            let mut notes = Vec::new();
             self.watches.fire(t, &mut notes);
             self.count_write(t);
+            self.deliver_readable(&notes, t.acl());
         }
-        self.deliver(&notes);
         match p.origin {
             Origin::NewSession {
                 timeout_ms,
@@ -862,6 +878,9 @@ impl Core {
             Origin::Internal => {}
         }
         if let Txn::CloseSession { .. } = &*p.txn {
+            // Its watches went on until now: Apache tells a closing session of the deletion
+            // of its own ephemerals, before the reply to its close.
+            self.watches.remove_session(sid);
             if let Some(live) = self.sessions.remove(&sid) {
                 if let Some(conn) = live.conn {
                     if let Some(c) = self.conns.get_mut(&conn) {

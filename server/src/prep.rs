@@ -136,7 +136,7 @@ impl Preparer {
             Request::Multi(OpCode::Multi, ops) => {
                 let mut txns = Vec::with_capacity(ops.len());
                 for (i, op) in ops.iter().enumerate() {
-                    match self.prepare_one(ctx, &mut view, op) {
+                    match self.prepare_one(ctx, &mut view, op, true) {
                         Ok(Txn::Create {
                             path,
                             data,
@@ -144,16 +144,25 @@ impl Preparer {
                             ephemeral_owner,
                             parent_cversion,
                             ..
-                        }) if matches!(op, Request::Create(OpCode::Create2, _)) => {
-                            // Inside a multi Apache answers create2 like create (path
-                            // only); TTL and container creates keep their Stat.
+                        }) => {
+                            // Inside a multi Apache answers by the create mode the flags
+                            // name: container or TTL with path and Stat, any other (create2
+                            // and createContainer ops too) with the path only.
+                            let mode = match op {
+                                Request::Create(_, c) => CreateMode::from_flags(c.flags),
+                                _ => None,
+                            };
+                            let kind = match mode {
+                                Some(m) if m.is_container() || m.is_ttl() => CreateKind::WithStat,
+                                _ => CreateKind::Plain,
+                            };
                             txns.push(Txn::Create {
                                 path,
                                 data,
                                 acl,
                                 ephemeral_owner,
                                 parent_cversion,
-                                kind: CreateKind::Plain,
+                                kind,
                             })
                         }
                         Ok(t) => txns.push(t),
@@ -174,7 +183,7 @@ impl Preparer {
                 }
                 Txn::Multi(txns)
             }
-            other => self.prepare_one(ctx, &mut view, other)?,
+            other => self.prepare_one(ctx, &mut view, other, false)?,
         };
         let overlay = view.overlay;
         for (path, node) in overlay {
@@ -245,9 +254,10 @@ impl Preparer {
         ctx: &PrepContext<'_>,
         view: &mut View<'_>,
         req: &Request,
+        in_multi: bool,
     ) -> Result<Txn, ErrorCode> {
         match req {
-            Request::Create(op, c) => self.create(ctx, view, *op, c),
+            Request::Create(op, c) => self.create(ctx, view, *op, c, in_multi),
             Request::Delete(d) => delete(ctx, view, d),
             Request::SetData(s) => set_data(ctx, view, s),
             Request::SetAcl(s) => set_acl(ctx, view, s),
@@ -268,9 +278,22 @@ impl Preparer {
         view: &mut View<'_>,
         op: OpCode,
         c: &CreateRequest,
+        in_multi: bool,
     ) -> Result<Txn, ErrorCode> {
         let mode = CreateMode::from_flags(c.flags).ok_or(ErrorCode::BadArguments)?;
-        if mode.is_ttl() {
+        // A lone createContainer makes a container whatever flags 0-4 say, as Apache does
+        // (the sequential bit still adds a suffix, the ephemeral bit is ignored; TTL flags
+        // are bad arguments). Inside a multi Apache goes by the flags alone.
+        let (container, ttl, ephemeral) = if op == OpCode::CreateContainer && !in_multi {
+            if mode.is_ttl() {
+                return Err(ErrorCode::BadArguments);
+            }
+            (true, false, false)
+        } else {
+            (mode.is_container(), mode.is_ttl(), mode.is_ephemeral())
+        };
+        let sequential = mode.is_sequential();
+        if ttl {
             if !self.config.extended_types_enabled {
                 return Err(ErrorCode::Unimplemented);
             }
@@ -280,14 +303,11 @@ impl Preparer {
         } else if c.ttl >= 0 && op == OpCode::CreateTtl {
             return Err(ErrorCode::BadArguments);
         }
-        if op == OpCode::CreateContainer && !mode.is_container() {
-            return Err(ErrorCode::BadArguments);
-        }
         let parent_path = parent_of(&c.path)?;
         let acl = acl::fixup(&c.acl, ctx.auth)?;
         let mut parent_node = view.get(parent_path).ok_or(ErrorCode::NoNode)?;
         acl::check(&parent_node.acl, perms::CREATE, ctx.auth)?;
-        let path = if mode.is_sequential() {
+        let path = if sequential {
             format!("{}{:010}", c.path, parent_node.stat.cversion)
         } else {
             c.path.clone()
@@ -302,11 +322,11 @@ impl Preparer {
         ) {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
-        let owner = if mode.is_container() {
+        let owner = if container {
             CONTAINER_OWNER
-        } else if mode.is_ttl() {
+        } else if ttl {
             ttl_owner(c.ttl)
-        } else if mode.is_ephemeral() {
+        } else if ephemeral {
             ctx.session_id
         } else {
             0

@@ -1,7 +1,6 @@
 //! Reads, answered from the local tree with no log I/O (`FinalRequestProcessor`'s read cases).
 
 use zkrs_proto::opcode::perms;
-use zkrs_proto::path::validate_path;
 use zkrs_proto::request::{PathWatch, SetWatchesRequest};
 use zkrs_proto::{
     ClientInfo, ErrorCode, EventType, MultiResult, OpCode, Request, Response, WatcherType,
@@ -23,7 +22,7 @@ pub struct ReadContext<'a> {
 pub type ReadResult = Result<Response, ErrorCode>;
 
 fn get_data(ctx: &mut ReadContext<'_>, r: &PathWatch) -> ReadResult {
-    let node = ctx.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+    let node = lookup(ctx.tree, &r.path).ok_or(ErrorCode::NoNode)?;
     acl::check(&node.acl, perms::READ, ctx.auth)?;
     if r.watch {
         ctx.watches.add(WatchKind::Data, &r.path, ctx.session_id);
@@ -36,7 +35,7 @@ fn get_data(ctx: &mut ReadContext<'_>, r: &PathWatch) -> ReadResult {
 }
 
 fn get_children(ctx: &mut ReadContext<'_>, op: OpCode, r: &PathWatch) -> ReadResult {
-    let node = ctx.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+    let node = lookup(ctx.tree, &r.path).ok_or(ErrorCode::NoNode)?;
     acl::check(&node.acl, perms::READ, ctx.auth)?;
     if r.watch {
         ctx.watches.add(WatchKind::Child, &r.path, ctx.session_id);
@@ -51,6 +50,12 @@ fn get_children(ctx: &mut ReadContext<'_>, op: OpCode, r: &PathWatch) -> ReadRes
     })
 }
 
+/// The node a read names: Apache's tree also files the root under the empty path, so
+/// reads of `""` answer about `/`.
+fn lookup<'t>(tree: &'t DataTree, path: &str) -> Option<&'t crate::tree::Node> {
+    tree.get(if path.is_empty() { "/" } else { path })
+}
+
 /// Answers a read request. `Err` carries the error code for the reply header.
 pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
     match req {
@@ -63,14 +68,14 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
             if r.watch {
                 ctx.watches.add(WatchKind::Data, &r.path, ctx.session_id);
             }
-            let node = ctx.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            let node = lookup(ctx.tree, &r.path).ok_or(ErrorCode::NoNode)?;
             ctx.namespaces.read(&r.path, 0);
             Ok(Response::Stat(node.stat()))
         }
         Request::GetData(r) => get_data(ctx, r),
         Request::GetChildren(op, r) => get_children(ctx, *op, r),
         Request::GetAcl(path) => {
-            let node = ctx.tree.get(path).ok_or(ErrorCode::NoNode)?;
+            let node = lookup(ctx.tree, path).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, acl::GET_ACL_PERMS, ctx.auth)?;
             let list = if acl::check(&node.acl, perms::ADMIN, ctx.auth).is_ok() {
                 node.acl.to_vec()
@@ -80,10 +85,11 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
             Ok(Response::GetAcl(list, node.stat()))
         }
         Request::GetAllChildrenNumber(path) => {
-            let node = ctx.tree.get(path).ok_or(ErrorCode::NoNode)?;
+            let node = lookup(ctx.tree, path).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, perms::READ, ctx.auth)?;
             Ok(Response::GetAllChildrenNumber(
-                ctx.tree.all_children_number(path),
+                ctx.tree
+                    .all_children_number(if path.is_empty() { "/" } else { path }),
             ))
         }
         Request::GetEphemerals(prefix) => {
@@ -119,21 +125,20 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
             Ok(Response::Multi(results))
         }
         Request::AddWatch(a) => {
-            validate_path(&a.path, false).map_err(|_| ErrorCode::BadArguments)?;
             match zkrs_proto::AddWatchMode::from_code(a.mode) {
                 Some(zkrs_proto::AddWatchMode::Persistent) => {
                     ctx.watches.add_persistent(&a.path, ctx.session_id)
                 }
                 Some(zkrs_proto::AddWatchMode::PersistentRecursive) => {
-                    ctx.watches
-                        .add(WatchKind::PersistentRecursive, &a.path, ctx.session_id)
+                    ctx.watches.add_recursive(&a.path, ctx.session_id)
                 }
-                None => return Err(ErrorCode::BadArguments),
+                // Apache fails to convert the mode: a marshalling error.
+                None => return Err(ErrorCode::MarshallingError),
             }
             Ok(Response::ErrorCode(0))
         }
         Request::CheckWatches(p) => {
-            let t = WatcherType::from_code(p.watcher_type).ok_or(ErrorCode::BadArguments)?;
+            let t = WatcherType::from_code(p.watcher_type).ok_or(ErrorCode::MarshallingError)?;
             if ctx.watches.has_watch(&p.path, t, ctx.session_id) {
                 Ok(Response::Empty)
             } else {
@@ -141,7 +146,7 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
             }
         }
         Request::RemoveWatches(p) => {
-            let t = WatcherType::from_code(p.watcher_type).ok_or(ErrorCode::BadArguments)?;
+            let t = WatcherType::from_code(p.watcher_type).ok_or(ErrorCode::MarshallingError)?;
             if ctx.watches.remove_watches(&p.path, t, ctx.session_id) {
                 Ok(Response::Empty)
             } else {
@@ -208,6 +213,6 @@ pub fn set_watches(
         watches.add_persistent(p, session);
     }
     for p in &req.persistent_recursive_watches {
-        watches.add(WatchKind::PersistentRecursive, p, session);
+        watches.add_recursive(p, session);
     }
 }

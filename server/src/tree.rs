@@ -123,12 +123,34 @@ pub struct SessionRecord {
 
 /// What a watch fires on. Triggers come out of `apply` in the order Apache fires them.
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// Each carries the ACL a watcher needs READ on to hear of it (the node's, or the
+/// parent's for NodeChildrenChanged), as Apache checks since CVE-2024-23944.
 pub enum Trigger {
-    Created(String),
+    Created(String, Arc<[Acl]>),
     /// A deleted node: its data and child watchers get one NodeDeleted each.
-    Deleted(String),
-    DataChanged(String),
-    ChildrenChanged(String),
+    Deleted(String, Arc<[Acl]>),
+    DataChanged(String, Arc<[Acl]>),
+    ChildrenChanged(String, Arc<[Acl]>),
+}
+
+impl Trigger {
+    pub fn path(&self) -> &str {
+        match self {
+            Trigger::Created(p, _)
+            | Trigger::Deleted(p, _)
+            | Trigger::DataChanged(p, _)
+            | Trigger::ChildrenChanged(p, _) => p,
+        }
+    }
+
+    pub fn acl(&self) -> &[Acl] {
+        match self {
+            Trigger::Created(_, a)
+            | Trigger::Deleted(_, a)
+            | Trigger::DataChanged(_, a)
+            | Trigger::ChildrenChanged(_, a) => a,
+        }
+    }
 }
 
 /// The outcome of applying one transaction, for the reply.
@@ -154,6 +176,7 @@ impl TxnResult {
 #[derive(Debug, Default)]
 struct AclCache {
     acls: HashSet<Arc<[Acl]>>,
+    releases: u64,
 }
 
 impl AclCache {
@@ -166,12 +189,19 @@ impl AclCache {
         a
     }
 
-    /// Takes back the handle of a node that no longer uses it.
+    /// Takes back the handle of a node that no longer uses it. Unused entries are swept
+    /// now and then rather than at once, since a watch trigger may still hold the handle.
     fn release(&mut self, acl: Arc<[Acl]>) {
-        // The cache's copy and this one, and none else: no node uses it any more.
-        if Arc::strong_count(&acl) == 2 {
-            self.acls.remove(&acl);
+        drop(acl);
+        self.releases += 1;
+        if self.releases % 1024 == 0 {
+            self.sweep();
         }
+    }
+
+    /// Forgets ACLs that only the cache holds.
+    fn sweep(&mut self) {
+        self.acls.retain(|a| Arc::strong_count(a) > 1);
     }
 
     #[cfg(test)]
@@ -476,7 +506,7 @@ impl DataTree {
                 node.stat.mzxid = hdr.zxid;
                 node.stat.version = *version;
                 let stat = node.stat();
-                triggers.push(Trigger::DataChanged(path.clone()));
+                triggers.push(Trigger::DataChanged(path.clone(), node.acl.clone()));
                 TxnResult {
                     path: Some(path.clone()),
                     stat: Some(stat),
@@ -543,7 +573,9 @@ impl DataTree {
         if self.nodes.contains_key(path) {
             return Err(ErrorCode::NodeExists);
         }
+        let acl = self.acls.intern(acl);
         let parent_node = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let parent_acl = parent_node.acl.clone();
         if parent_cversion > parent_node.stat.cversion {
             parent_node.stat.cversion = parent_cversion;
             parent_node.stat.pzxid = hdr.zxid;
@@ -558,7 +590,7 @@ impl DataTree {
             ephemeral_owner: owner,
             ..Stat::default()
         };
-        let node = Node::new(data.clone(), self.acls.intern(acl), stat);
+        let node = Node::new(data.clone(), acl.clone(), stat);
         let out = node.stat();
         self.insert_node(path.to_string(), node);
         match owner_kind(owner) {
@@ -576,8 +608,11 @@ impl DataTree {
             }
             OwnerKind::Persistent => {}
         }
-        triggers.push(Trigger::Created(path.to_string()));
-        triggers.push(Trigger::ChildrenChanged(parent_path.to_string()));
+        triggers.push(Trigger::Created(path.to_string(), acl));
+        triggers.push(Trigger::ChildrenChanged(
+            parent_path.to_string(),
+            parent_acl,
+        ));
         Ok(out)
     }
 
@@ -591,13 +626,16 @@ impl DataTree {
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
         self.approximate_data_size -= (path.len() + node.data_len()) as i64;
         let owner = node.stat.ephemeral_owner;
+        let acl = node.acl.clone();
         // The node is gone: its ACL handle goes back to the cache.
         self.acls.release(node.acl);
+        let mut parent_acl = None;
         if let Some(p) = self.nodes.get_mut(parent_path) {
             p.children.remove(basename(path));
             if zxid > p.stat.pzxid {
                 p.stat.pzxid = zxid;
             }
+            parent_acl = Some(p.acl.clone());
         }
         match owner_kind(owner) {
             OwnerKind::Container => {
@@ -616,8 +654,13 @@ impl DataTree {
             }
             OwnerKind::Persistent => {}
         }
-        triggers.push(Trigger::Deleted(path.to_string()));
-        triggers.push(Trigger::ChildrenChanged(parent_path.to_string()));
+        triggers.push(Trigger::Deleted(path.to_string(), acl));
+        if let Some(parent_acl) = parent_acl {
+            triggers.push(Trigger::ChildrenChanged(
+                parent_path.to_string(),
+                parent_acl,
+            ));
+        }
         Ok(())
     }
 }
@@ -667,8 +710,8 @@ mod tests {
         assert_eq!(
             tr,
             vec![
-                Trigger::Created("/a".into()),
-                Trigger::ChildrenChanged("/".into())
+                Trigger::Created("/a".into(), Arc::from(Acl::open_unsafe())),
+                Trigger::ChildrenChanged("/".into(), Arc::from(Acl::open_unsafe()))
             ]
         );
         t.apply(&hdr(2), &create("/a/b", 7, 1), &mut tr);
@@ -763,8 +806,8 @@ mod tests {
         assert_eq!(
             tr,
             vec![
-                Trigger::Deleted("/c/e".into()),
-                Trigger::ChildrenChanged("/c".into())
+                Trigger::Deleted("/c/e".into(), Arc::from(Acl::open_unsafe())),
+                Trigger::ChildrenChanged("/c".into(), Arc::from(Acl::open_unsafe()))
             ]
         );
     }

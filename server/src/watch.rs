@@ -24,16 +24,28 @@ pub enum WatchKind {
     /// The child half of a persistent watch.
     PersistentChild,
     PersistentRecursive,
+    /// Apache files a recursive watch in its child table too, where it never fires (a
+    /// recursive watch hears no NodeChildrenChanged) but answers checkWatches and
+    /// removeWatches of the Children type and counts in `zk_watch_count`.
+    PersistentRecursiveChild,
 }
 
 impl WatchKind {
-    const ALL: [WatchKind; 5] = [
+    const ALL: [WatchKind; 6] = [
         WatchKind::Data,
         WatchKind::Child,
         WatchKind::PersistentData,
         WatchKind::PersistentChild,
         WatchKind::PersistentRecursive,
+        WatchKind::PersistentRecursiveChild,
     ];
+
+    fn is_recursive(self) -> bool {
+        matches!(
+            self,
+            WatchKind::PersistentRecursive | WatchKind::PersistentRecursiveChild
+        )
+    }
 
     fn one_shot(self) -> bool {
         matches!(self, WatchKind::Data | WatchKind::Child)
@@ -42,7 +54,10 @@ impl WatchKind {
     /// Whether Apache keeps this kind among its data watches (`wchs`/`wchc`/`wchp` list
     /// those only); the child kinds live apart.
     fn is_data_side(self) -> bool {
-        !matches!(self, WatchKind::Child | WatchKind::PersistentChild)
+        !matches!(
+            self,
+            WatchKind::Child | WatchKind::PersistentChild | WatchKind::PersistentRecursiveChild
+        )
     }
 }
 
@@ -72,6 +87,12 @@ impl WatchManager {
         self.add(WatchKind::PersistentChild, path, session);
     }
 
+    /// Adds a persistent-recursive watch (and its child-table shadow).
+    pub fn add_recursive(&mut self, path: &str, session: SessionId) {
+        self.add(WatchKind::PersistentRecursive, path, session);
+        self.add(WatchKind::PersistentRecursiveChild, path, session);
+    }
+
     pub fn add(&mut self, kind: WatchKind, path: &str, session: SessionId) {
         let added = self
             .by_path
@@ -81,7 +102,7 @@ impl WatchManager {
             .or_default()
             .insert(session);
         if added {
-            if kind == WatchKind::PersistentRecursive {
+            if kind.is_recursive() {
                 self.recursive_count += 1;
             }
             self.by_session
@@ -103,7 +124,7 @@ impl WatchManager {
             paths.remove(path);
         }
         if removed {
-            if kind == WatchKind::PersistentRecursive {
+            if kind.is_recursive() {
                 self.recursive_count -= 1;
             }
             if let Some(s) = self.by_session.get_mut(&session) {
@@ -118,7 +139,11 @@ impl WatchManager {
 
     fn kinds_for(t: WatcherType) -> &'static [WatchKind] {
         match t {
-            WatcherType::Children => &[WatchKind::Child, WatchKind::PersistentChild],
+            WatcherType::Children => &[
+                WatchKind::Child,
+                WatchKind::PersistentChild,
+                WatchKind::PersistentRecursiveChild,
+            ],
             // Apache's data watch table holds recursive watches too.
             WatcherType::Data => &[
                 WatchKind::Data,
@@ -126,7 +151,10 @@ impl WatchManager {
                 WatchKind::PersistentRecursive,
             ],
             WatcherType::Persistent => &[WatchKind::PersistentData, WatchKind::PersistentChild],
-            WatcherType::PersistentRecursive => &[WatchKind::PersistentRecursive],
+            WatcherType::PersistentRecursive => &[
+                WatchKind::PersistentRecursive,
+                WatchKind::PersistentRecursiveChild,
+            ],
             WatcherType::Any => &WatchKind::ALL,
         }
     }
@@ -162,7 +190,7 @@ impl WatchManager {
                         }
                     }
                 }
-                if kind == WatchKind::PersistentRecursive {
+                if kind.is_recursive() {
                     self.recursive_count -= 1;
                 }
             }
@@ -194,17 +222,17 @@ impl WatchManager {
     /// Turns a tree trigger into notifications, at most one per session.
     pub fn fire(&mut self, trigger: &Trigger, out: &mut Vec<Notification>) {
         let (path, event, kinds): (&str, EventType, &[WatchKind]) = match trigger {
-            Trigger::Created(p) => (
+            Trigger::Created(p, _) => (
                 p,
                 EventType::NodeCreated,
                 &[WatchKind::Data, WatchKind::PersistentData],
             ),
-            Trigger::DataChanged(p) => (
+            Trigger::DataChanged(p, _) => (
                 p,
                 EventType::NodeDataChanged,
                 &[WatchKind::Data, WatchKind::PersistentData],
             ),
-            Trigger::Deleted(p) => (
+            Trigger::Deleted(p, _) => (
                 p,
                 EventType::NodeDeleted,
                 &[
@@ -214,7 +242,7 @@ impl WatchManager {
                     WatchKind::PersistentChild,
                 ],
             ),
-            Trigger::ChildrenChanged(p) => (
+            Trigger::ChildrenChanged(p, _) => (
                 p,
                 EventType::NodeChildrenChanged,
                 &[WatchKind::Child, WatchKind::PersistentChild],
@@ -228,6 +256,11 @@ impl WatchManager {
             let mut p = Some(path);
             while let Some(cur) = p {
                 self.take(WatchKind::PersistentRecursive, cur, &mut sessions);
+                // The child-table copy hears deletions (Apache triggers its child table
+                // with NodeDeleted too); it matters once the data copy was removed.
+                if event == EventType::NodeDeleted {
+                    self.take(WatchKind::PersistentRecursiveChild, cur, &mut sessions);
+                }
                 p = parent(cur);
             }
         }
@@ -288,6 +321,10 @@ impl WatchManager {
 mod tests {
     use super::*;
 
+    fn open() -> std::sync::Arc<[zkrs_proto::Acl]> {
+        std::sync::Arc::from(zkrs_proto::Acl::open_unsafe())
+    }
+
     fn fire(w: &mut WatchManager, t: Trigger) -> Vec<(SessionId, EventType, String)> {
         let mut out = Vec::new();
         w.fire(&t, &mut out);
@@ -304,10 +341,10 @@ mod tests {
         let mut w = WatchManager::new();
         w.add(WatchKind::Data, "/a", 1);
         assert_eq!(
-            fire(&mut w, Trigger::DataChanged("/a".into())),
+            fire(&mut w, Trigger::DataChanged("/a".into(), open())),
             vec![(1, EventType::NodeDataChanged, "/a".into())]
         );
-        assert!(fire(&mut w, Trigger::DataChanged("/a".into())).is_empty());
+        assert!(fire(&mut w, Trigger::DataChanged("/a".into(), open())).is_empty());
         assert_eq!(w.count(), 0);
     }
 
@@ -318,7 +355,7 @@ mod tests {
         w.add(WatchKind::Child, "/a", 1);
         w.add(WatchKind::Child, "/a", 2);
         assert_eq!(
-            fire(&mut w, Trigger::Deleted("/a".into())),
+            fire(&mut w, Trigger::Deleted("/a".into(), open())),
             vec![
                 (1, EventType::NodeDeleted, "/a".into()),
                 (2, EventType::NodeDeleted, "/a".into())
@@ -331,17 +368,17 @@ mod tests {
     fn persistent_and_recursive() {
         let mut w = WatchManager::new();
         w.add_persistent("/a", 1);
-        w.add(WatchKind::PersistentRecursive, "/a", 2);
+        w.add_recursive("/a", 2);
         assert_eq!(
-            fire(&mut w, Trigger::ChildrenChanged("/a".into())),
+            fire(&mut w, Trigger::ChildrenChanged("/a".into(), open())),
             vec![(1, EventType::NodeChildrenChanged, "/a".into())]
         );
         assert_eq!(
-            fire(&mut w, Trigger::Created("/a/b/c".into())),
+            fire(&mut w, Trigger::Created("/a/b/c".into(), open())),
             vec![(2, EventType::NodeCreated, "/a/b/c".into())]
         );
         assert_eq!(
-            fire(&mut w, Trigger::DataChanged("/a".into())).len(),
+            fire(&mut w, Trigger::DataChanged("/a".into(), open())).len(),
             2,
             "both stay registered"
         );
@@ -358,8 +395,11 @@ mod tests {
         assert!(w.has_watch("/p", WatcherType::Data, 1));
         assert!(w.has_watch("/p", WatcherType::Children, 1));
         assert!(w.remove_watches("/p", WatcherType::Data, 1));
-        assert!(fire(&mut w, Trigger::DataChanged("/p".into())).is_empty());
-        assert_eq!(fire(&mut w, Trigger::ChildrenChanged("/p".into())).len(), 1);
+        assert!(fire(&mut w, Trigger::DataChanged("/p".into(), open())).is_empty());
+        assert_eq!(
+            fire(&mut w, Trigger::ChildrenChanged("/p".into(), open())).len(),
+            1
+        );
         assert!(w.has_watch("/p", WatcherType::Children, 1));
     }
 }

@@ -6,7 +6,7 @@ use zkrs_proto::{ErrorCode, OpCode};
 
 use super::exec::Facts;
 use super::normalize::Step;
-use super::workload::{CreateSpec, MultiOp, OpKind, PathSpec};
+use super::workload::{CreateSpec, MultiOp, OpKind};
 
 /// Which part of a step differs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,23 +84,6 @@ pub struct KnownDivergence {
 /// the server is fixed.
 pub const KNOWN: &[KnownDivergence] = &[
     KnownDivergence {
-        name: "create-container-flags",
-        reason: "createContainer (opcode 19) with flags 0-3: Apache creates a container (the \
-                 sequential bit adds a suffix, the ephemeral bit is ignored), zkrs answers \
-                 BadArguments (also inside multi)",
-        handling: Handling::Avoid(|op| {
-            creates(op)
-                .iter()
-                .any(|c| c.opcode == OpCode::CreateContainer && (0..=3).contains(&c.flags))
-        }),
-    },
-    KnownDivergence {
-        name: "empty-path-reads-root",
-        reason: "reads of the empty path \"\" (exists, getData, getChildren, getACL, \
-                 getAllChildrenNumber, multiRead): Apache answers about \"/\", zkrs NoNode",
-        handling: Handling::Avoid(|op| reads(op).iter().any(|p| **p == PathSpec::Raw(""))),
-    },
-    KnownDivergence {
         name: "multi-create-flag-mismatch",
         reason: "inside multi, Apache checks opcode against flags differently from a lone \
                  create: createTTL with non-TTL flags creates the node, create/create2/\
@@ -114,76 +97,21 @@ pub const KNOWN: &[KnownDivergence] = &[
         }),
     },
     KnownDivergence {
-        name: "multi-container-result",
-        reason: "a create or create2 with container flags inside multi: Apache answers a \
-                 create2-style result with the Stat (the transaction is a createContainer), \
-                 zkrs a plain create result",
-        handling: Handling::Mask(|a, z| {
-            let n = a.parts.len();
-            let explained = |i: usize| {
-                let (ar, zr) = (&a.results[i], &z.results[i]);
-                ar == zr
-                    || (a.parts[i].starts_with("create")
-                        && a.parts[i].contains(" container ")
-                        && zr
-                            .strip_prefix("create ")
-                            .is_some_and(|name| ar.starts_with(&format!("create2 {name} {{"))))
-            };
-            let applies = a.kind == "multi"
-                && a.body != z.body
-                && a.results.len() == n
-                && z.results.len() == n
-                && (0..n).all(explained);
-            if applies {
-                z.results = a.results.clone();
-                z.body = a.body.clone();
-            }
-            applies
-        }),
-    },
-    KnownDivergence {
-        name: "watch-type-vs-persistent-watch",
-        reason: "removeWatches/checkWatches with type data or children on a path the session \
-                 has a persistent (recursive) watch on: Apache 3.8 matches it (and removes it \
-                 from that one watch table only), zkrs answers NoWatcher (type any agrees)",
+        name: "same-path-watch-modes",
+        reason: "a one-shot watch set on a path where the same session holds a persistent \
+                 (recursive) watch: Apache 3.8 keeps one mode per session and path \
+                 (ZOOKEEPER-4466, fixed in 3.9), so the one-shot watch replaces the \
+                 persistent one; zkrs keeps both, as 3.9 does",
         handling: Handling::Skip(|op, facts| {
-            matches!(
+            let one_shot = matches!(
                 op,
-                OpKind::RemoveWatches(_, 1 | 2) | OpKind::CheckWatches(_, 1 | 2)
-            ) && facts.persistent_watch_on_path
-        }),
-    },
-    KnownDivergence {
-        name: "watch-event-acl",
-        reason: "Apache (Debian's 3.8.0 carries the CVE-2024-23944 fix) sends a notification \
-                 only to sessions with READ on the node (on the parent for \
-                 NodeChildrenChanged); zkrs sends it to every watcher",
-        handling: Handling::Mask(|a, z| {
-            // zkrs's notifications with some left out are Apache's: leave them out.
-            let (a_notes, a_events) = split_notes(&a.events);
-            let (z_notes, z_events) = split_notes(&z.events);
-            let applies = a_notes == z_notes
-                && a_events.len() < z_events.len()
-                && is_subsequence(&a_events, &z_events);
-            if applies {
-                z.events = a.events.clone();
-            }
-            applies
-        }),
-    },
-    KnownDivergence {
-        name: "close-session-own-events",
-        reason: "closeSession: Apache first notifies the closing session itself of the \
-                 deletion of its ephemerals (its own watches), zkrs does not",
-        handling: Handling::Mask(|a, z| {
-            // Apache's notifications of the closing session itself: leave them out.
-            let own = |e: &String| e.ends_with("(before the reply)");
-            let applies =
-                a.kind == "closeSession" && a.events.iter().any(own) && !z.events.iter().any(own);
-            if applies {
-                a.events.retain(|e| !own(e));
-            }
-            applies
+                OpKind::Exists(_, true)
+                    | OpKind::GetData(_, true)
+                    | OpKind::GetChildren(_, true)
+                    | OpKind::GetChildren2(_, true)
+            );
+            (one_shot && facts.persistent_watch_on_path)
+                || (matches!(op, OpKind::AddWatch(..)) && facts.own_watch_on_path)
         }),
     },
     KnownDivergence {
@@ -195,21 +123,6 @@ pub const KNOWN: &[KnownDivergence] = &[
         handling: Handling::Mask(|a, z| {
             a.facts.others_watched_path
                 && swap_error(a, z, &["checkWatches"], ErrorCode::Ok, ErrorCode::NoWatcher)
-        }),
-    },
-    KnownDivergence {
-        name: "watch-enum-error-code",
-        reason: "addWatch with an unknown mode, check/removeWatches with an unknown watcher \
-                 type: Apache answers MarshallingError, zkrs BadArguments",
-        handling: Handling::Mask(|a, z| {
-            (a.request.contains(" mode=") || a.request.contains(" type="))
-                && swap_error(
-                    a,
-                    z,
-                    &["addWatch", "checkWatches", "removeWatches"],
-                    ErrorCode::MarshallingError,
-                    ErrorCode::BadArguments,
-                )
         }),
     },
     KnownDivergence {
@@ -246,17 +159,6 @@ fn swap_error(a: &Step, z: &mut Step, kinds: &[&str], apache: ErrorCode, zkrs: E
     applies
 }
 
-/// `(session notes, notifications)`.
-fn split_notes(events: &[String]) -> (Vec<String>, Vec<String>) {
-    events.iter().cloned().partition(|e| e.starts_with("note:"))
-}
-
-/// Whether `small` is `big` with some elements left out (order kept).
-fn is_subsequence(small: &[String], big: &[String]) -> bool {
-    let mut it = big.iter();
-    small.iter().all(|s| it.any(|b| b == s))
-}
-
 /// The creates in `op` (itself or inside a multi).
 fn creates(op: &OpKind) -> Vec<&CreateSpec> {
     match op {
@@ -268,20 +170,6 @@ fn creates(op: &OpKind) -> Vec<&CreateSpec> {
                 _ => None,
             })
             .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The paths `op` reads (not sync or getEphemerals, which are not about one node).
-fn reads(op: &OpKind) -> Vec<&PathSpec> {
-    match op {
-        OpKind::Exists(p, _)
-        | OpKind::GetData(p, _)
-        | OpKind::GetChildren(p, _)
-        | OpKind::GetChildren2(p, _)
-        | OpKind::GetAcl(p)
-        | OpKind::GetAllChildrenNumber(p) => vec![p],
-        OpKind::MultiRead(ops) => ops.iter().map(|(_, p)| p).collect(),
         _ => Vec::new(),
     }
 }

@@ -205,6 +205,8 @@ pub struct Facts {
     /// Another session has asked for a watch (of any kind) on the path of the operation, at
     /// some point.
     pub others_watched_path: bool,
+    /// The issuing session has asked for a watch (of any kind) on the path before.
+    pub own_watch_on_path: bool,
 }
 
 /// Decides which operations the runner skips, given the [`Facts`]; returns the reason.
@@ -380,6 +382,7 @@ impl Runner {
                 .asked_watches
                 .iter()
                 .any(|(s, p)| *s != op.slot && *p == path),
+            own_watch_on_path: self.asked_watches.contains(&(op.slot, path.clone())),
         };
         let asks_watch = match &req {
             Request::Exists(pw) | Request::GetData(pw) | Request::GetChildren(_, pw) => pw.watch,
