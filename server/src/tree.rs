@@ -194,7 +194,7 @@ impl AclCache {
     fn release(&mut self, acl: Arc<[Acl]>) {
         drop(acl);
         self.releases += 1;
-        if self.releases % 1024 == 0 {
+        if self.releases.is_multiple_of(1024) {
             self.sweep();
         }
     }
