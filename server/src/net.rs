@@ -128,14 +128,22 @@ struct FrameReader {
     buf: Vec<u8>,
     start: usize,
     max_frame: usize,
+    /// Whether the last read filled all the room it had: a busy connection gets bigger
+    /// reads (fewer system calls), an idle one keeps a small buffer.
+    last_read_full: bool,
 }
+
+/// Read room for a quiet connection, and for one whose last read filled its buffer.
+const SMALL_READ: usize = 2 * 1024;
+const LARGE_READ: usize = 64 * 1024;
 
 impl FrameReader {
     fn new(max_frame: usize) -> Self {
         FrameReader {
-            buf: Vec::with_capacity(16 * 1024),
+            buf: Vec::new(),
             start: 0,
             max_frame,
+            last_read_full: false,
         }
     }
 
@@ -157,9 +165,20 @@ impl FrameReader {
             self.buf.drain(..self.start);
             self.start = 0;
         }
+        if self.buf.is_empty() && self.buf.capacity() > LARGE_READ {
+            // Give back what a large frame needed once.
+            self.buf = Vec::new();
+        }
+        let room = if self.last_read_full {
+            LARGE_READ
+        } else {
+            SMALL_READ
+        };
+        self.buf.reserve(room);
+        let spare = self.buf.capacity() - self.buf.len();
         // read_buf fills spare capacity without zeroing it first.
-        self.buf.reserve(16 * 1024);
         let n = rd.read_buf(&mut self.buf).await?;
+        self.last_read_full = n == spare;
         Ok(n > 0)
     }
 }
@@ -285,7 +304,7 @@ async fn write_loop(
     closed: tokio::sync::oneshot::Sender<()>,
     outstanding: Arc<Semaphore>,
 ) {
-    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut buf: Vec<u8> = Vec::new();
     'outer: while let Some(first) = rx.recv().await {
         let mut close = false;
         let mut replies = 0;

@@ -261,3 +261,126 @@ fn a_client_that_does_not_read_replies_is_throttled_not_buffered() {
     }
     assert!(sender.join().unwrap(), "all requests were sent");
 }
+
+fn create_req(path: &str) -> Vec<u8> {
+    encode(&Request::Create(
+        OpCode::Create,
+        CreateRequest {
+            path: path.into(),
+            data: Some(vec![]),
+            acl: Acl::open_unsafe(),
+            flags: 0,
+            ttl: -1,
+        },
+    ))
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn deep_and_long_paths_work() {
+    let server = start("");
+    let mut s = session(&server.addr);
+    // 500 levels deep.
+    let mut path = String::new();
+    for i in 0..500 {
+        path.push_str("/d");
+        let h = request(&mut s, i, OpCode::Create.code(), &create_req(&path));
+        assert_eq!(h.err, 0, "depth {i}");
+    }
+    // One component of 100,000 characters.
+    let long = format!("/{}", "x".repeat(100_000));
+    let h = request(&mut s, 1000, OpCode::Create.code(), &create_req(&long));
+    assert_eq!(h.err, 0);
+    let get = encode(&Request::GetData(PathWatch {
+        path: long,
+        watch: false,
+    }));
+    assert_eq!(request(&mut s, 1001, OpCode::GetData.code(), &get).err, 0);
+    let get = encode(&Request::GetData(PathWatch { path, watch: false }));
+    assert_eq!(request(&mut s, 1002, OpCode::GetData.code(), &get).err, 0);
+}
+
+#[test]
+fn a_node_with_100k_children_is_listed() {
+    let server = start("");
+    let mut s = session(&server.addr);
+    assert_eq!(
+        request(&mut s, 1, OpCode::Create.code(), &create_req("/wide")).err,
+        0
+    );
+    let n = 100_000;
+    let mut writer = s.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        for i in 0..n {
+            let mut w = Writer::new();
+            RequestHeader {
+                xid: 10 + i,
+                op: OpCode::Create.code(),
+            }
+            .write(&mut w);
+            w.write_raw(&create_req(&format!("/wide/c{i}")));
+            writer.write_all(&frame(&w.into_inner())).unwrap();
+        }
+    });
+    for i in 0..n {
+        let body = read_frame(&mut s).expect("create reply");
+        let h = ReplyHeader::read(&mut Reader::new(&body)).unwrap();
+        assert_eq!((h.xid, h.err), (10 + i, 0));
+    }
+    sender.join().unwrap();
+    let list = encode(&Request::GetChildren(
+        OpCode::GetChildren,
+        PathWatch {
+            path: "/wide".into(),
+            watch: false,
+        },
+    ));
+    let mut w = Writer::new();
+    RequestHeader {
+        xid: 1_000_000,
+        op: OpCode::GetChildren.code(),
+    }
+    .write(&mut w);
+    w.write_raw(&list);
+    s.write_all(&frame(&w.into_inner())).unwrap();
+    let body = read_frame(&mut s).expect("children");
+    let mut r = Reader::new(&body);
+    let h = ReplyHeader::read(&mut r).unwrap();
+    assert_eq!(h.err, 0);
+    let children = r.read_string_vec().unwrap();
+    assert_eq!(children.len(), n as usize);
+    ping_works(&mut s);
+}
+
+#[test]
+fn thousands_of_idle_connections_keep_memory_bounded_and_others_served() {
+    let server = start("maxClientCnxns=0");
+    let before = rss_kb(server.pid());
+    // 2000 connections that never say anything.
+    let mut idle = Vec::new();
+    for _ in 0..2000 {
+        let sock = TcpStream::connect_timeout(&server.addr, Duration::from_secs(5));
+        idle.push(sock.expect("idle connection"));
+    }
+    let mut s = session(&server.addr);
+    ping_works(&mut s);
+    let grown = rss_kb(server.pid()).saturating_sub(before);
+    // A few KB per idle connection at most (buffers grow only when data comes).
+    assert!(
+        grown < 40_000,
+        "RSS grew by {grown} KB for 2000 idle connections"
+    );
+    drop(idle);
+    ping_works(&mut s);
+}
