@@ -654,34 +654,19 @@ impl Core {
             session_id: sid,
             zxid: self.next_zxid,
         };
-        match self.prep.prepare(&ctx, &req) {
-            Ok(Txn::Multi(ops))
-                if !ops.is_empty() && ops.iter().all(|t| matches!(t, Txn::Error { .. })) =>
-            {
-                // A failed multi changes nothing: answered at once, in order.
-                let results = ops
-                    .iter()
-                    .map(|t| match t {
-                        Txn::Error { err } => MultiResult::Error(*err),
-                        _ => MultiResult::Error(0),
-                    })
-                    .collect();
-                let frame = reply_frame(xid, last_zxid, 0, &Response::Multi(results));
-                self.enqueue_ready(sid, conn_id, frame, false, Some(received));
-            }
-            Ok(txn) => {
-                let zxid = self.propose(sid, xid, txn, Origin::Client { op: req.op() });
-                if let Some(l) = self.sessions.get_mut(&sid) {
-                    l.queue.push_back(Slot::Write {
-                        zxid,
-                        conn: conn_id,
-                    });
-                }
-            }
-            Err(e) => {
-                let frame = error_frame(xid, last_zxid, e.code());
-                self.enqueue_ready(sid, conn_id, frame, false, Some(received));
-            }
+        // A write that fails preparation is still a transaction, as in Apache: an error
+        // (or a multi of errors) takes the next zxid, goes through the log, and is answered
+        // when it commits. So zxids match Apache's, and the reply keeps its place.
+        let txn = match self.prep.prepare(&ctx, &req) {
+            Ok(txn) => txn,
+            Err(e) => Txn::Error { err: e.code() },
+        };
+        let zxid = self.propose(sid, xid, txn, Origin::Client { op: req.op() });
+        if let Some(l) = self.sessions.get_mut(&sid) {
+            l.queue.push_back(Slot::Write {
+                zxid,
+                conn: conn_id,
+            });
         }
     }
 

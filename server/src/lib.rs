@@ -12,6 +12,7 @@ pub mod log;
 pub mod namespace;
 pub mod net;
 pub mod prep;
+pub mod quota;
 pub mod read;
 pub mod reply;
 pub mod server;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use zkrs_proto::path::{basename, join, parent};
 use zkrs_proto::{Acl, ErrorCode, Stat};
 
+use crate::quota::{self, QuotaPaths};
 use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, TxnHeader};
 
 /// One znode. `stat.data_length` and `stat.num_children` are derived when read.
@@ -227,6 +228,8 @@ pub struct DataTree {
     last_zxid: i64,
     /// Sum of path and data lengths, for `zk_approximate_data_size`.
     approximate_data_size: i64,
+    /// Paths with a quota, whose stats node the tree keeps current.
+    quotas: QuotaPaths,
 }
 
 impl Default for DataTree {
@@ -251,6 +254,7 @@ impl DataTree {
             sessions: HashMap::new(),
             last_zxid: 0,
             approximate_data_size: 0,
+            quotas: QuotaPaths::default(),
         };
         let mut root = Node::new(Some(Vec::new()), open.clone(), Stat::default());
         root.children.insert("zookeeper".into());
@@ -350,6 +354,7 @@ impl DataTree {
             sessions: sessions.into_iter().collect(),
             last_zxid,
             approximate_data_size: 0,
+            quotas: QuotaPaths::default(),
         };
         let table: Vec<Arc<[Acl]>> = acls.iter().map(|a| t.acls.intern(a)).collect();
         // Child names per parent, gathered before the paths move into the map.
@@ -401,6 +406,17 @@ impl DataTree {
         }
         if !t.nodes.contains_key("/") {
             return Err("the snapshot has no root node".into());
+        }
+        let limits: Vec<String> = t
+            .nodes
+            .keys()
+            .filter_map(|p| match quota::quota_target(p) {
+                Some((prefix, quota::LIMIT_NODE)) => Some(prefix.to_string()),
+                _ => None,
+            })
+            .collect();
+        for prefix in limits {
+            t.quotas.add(&prefix);
         }
         Ok(t)
     }
@@ -499,14 +515,15 @@ impl DataTree {
                 let Some(node) = self.nodes.get_mut(path.as_str()) else {
                     return TxnResult::error(ErrorCode::NoNode);
                 };
-                self.approximate_data_size +=
-                    data.as_ref().map_or(0, Vec::len) as i64 - node.data_len() as i64;
+                let delta = data.as_ref().map_or(0, Vec::len) as i64 - node.data_len() as i64;
+                self.approximate_data_size += delta;
                 node.data = data.as_deref().map(Box::from);
                 node.stat.mtime = hdr.time;
                 node.stat.mzxid = hdr.zxid;
                 node.stat.version = *version;
                 let stat = node.stat();
                 triggers.push(Trigger::DataChanged(path.clone(), node.acl.clone()));
+                self.count_quota(path, 0, delta);
                 TxnResult {
                     path: Some(path.clone()),
                     stat: Some(stat),
@@ -555,6 +572,57 @@ impl DataTree {
                 }
                 rc
             }
+        }
+    }
+
+    /// A new limits node starts a quota; a new stats node is filled with the subtree's
+    /// current figures (Apache's `updateQuotaForPath`).
+    fn quota_node_created(&mut self, path: &str) {
+        let Some((prefix, name)) = quota::quota_target(path) else {
+            return;
+        };
+        let prefix = prefix.to_string();
+        if name == quota::LIMIT_NODE {
+            self.quotas.add(&prefix);
+            return;
+        }
+        let (count, bytes) = self.subtree_figures(&prefix);
+        if let Some(n) = self.nodes.get_mut(path) {
+            n.data = Some(quota::format_stats(count, bytes).into_boxed_slice());
+        }
+    }
+
+    /// Node count and data bytes of the subtree at `path`, itself included.
+    fn subtree_figures(&self, path: &str) -> (i64, i64) {
+        let (mut count, mut bytes) = (0i64, 0i64);
+        let mut stack = vec![path.to_string()];
+        while let Some(p) = stack.pop() {
+            if let Some(n) = self.nodes.get(p.as_str()) {
+                count += 1;
+                bytes += n.data_len() as i64;
+                for c in n.children.iter() {
+                    stack.push(join(&p, c));
+                }
+            }
+        }
+        (count, bytes)
+    }
+
+    /// Adds a change to the stats of the quota that covers `path`, if one does. The stats
+    /// node's data changes without a new version, as in Apache.
+    fn count_quota(&mut self, path: &str, count: i64, bytes: i64) {
+        if self.quotas.is_empty() || path.starts_with(QUOTA) {
+            return;
+        }
+        let Some(prefix) = self.quotas.max_prefix(path) else {
+            return;
+        };
+        let stat_path = quota::stat_path(prefix);
+        if let Some(n) = self.nodes.get_mut(stat_path.as_str()) {
+            let (c, b) = quota::parse_stats(n.data.as_deref().unwrap_or_default());
+            let new = quota::format_stats(c + count, b + bytes);
+            self.approximate_data_size += new.len() as i64 - n.data_len() as i64;
+            n.data = Some(new.into_boxed_slice());
         }
     }
 
@@ -613,6 +681,8 @@ impl DataTree {
             parent_path.to_string(),
             parent_acl,
         ));
+        self.quota_node_created(path);
+        self.count_quota(path, 1, data.as_ref().map_or(0, Vec::len) as i64);
         Ok(out)
     }
 
@@ -626,6 +696,7 @@ impl DataTree {
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
         self.approximate_data_size -= (path.len() + node.data_len()) as i64;
         let owner = node.stat.ephemeral_owner;
+        let data_len = node.data_len() as i64;
         let acl = node.acl.clone();
         // The node is gone: its ACL handle goes back to the cache.
         self.acls.release(node.acl);
@@ -654,6 +725,10 @@ impl DataTree {
             }
             OwnerKind::Persistent => {}
         }
+        if let Some((prefix, quota::LIMIT_NODE)) = quota::quota_target(path) {
+            self.quotas.remove(prefix);
+        }
+        self.count_quota(path, -1, -data_len);
         triggers.push(Trigger::Deleted(path.to_string(), acl));
         if let Some(parent_acl) = parent_acl {
             triggers.push(Trigger::ChildrenChanged(
