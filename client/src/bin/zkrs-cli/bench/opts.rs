@@ -16,6 +16,7 @@ workloads:
   read            getData of random keys
   write           setData of random keys
   mixed           getData/setData, --read-percent reads (default 90); mixed90, mixed50 are aliases
+                  (reported as mixed<percent>)
   create-delete   create a new node, then delete it (churn)
   watch           --watchers sessions hold a persistent watch on one node; one writer sets it,
                   one write at a time; reports each notification's latency from the write's start
@@ -30,7 +31,8 @@ options:
   -s, --sessions N      sessions (default 16)
   -i, --inflight N      requests in flight per session (default 1)
   -d, --duration SECS   measured time (default 10; with --ops: no limit unless given)
-  -n, --ops N           stop after N measured operations
+  -n, --ops N           stop after N measured operations (create-delete: pairs; sessions:
+                        connect/close pairs; watch: writes)
   -w, --warmup SECS     unmeasured time before measuring (default 2; populate: 0)
   -v, --value-size B    bytes per value (default 100)
   -k, --keys N          key space of read/write/mixed/multi (default 1000)

@@ -66,13 +66,13 @@ impl Recorder {
         &mut self.ops[i]
     }
 
-    fn measured(&mut self, start: Instant) -> bool {
+    /// Whether something that started at `start` and ended at `end` is measured.
+    fn measured(&mut self, start: Instant, end: Instant) -> bool {
         if start < self.measure_from {
             return false;
         }
-        let now = Instant::now();
-        if self.last < Some(now) {
-            self.last = Some(now);
+        if self.last < Some(end) {
+            self.last = Some(end);
         }
         true
     }
@@ -102,7 +102,7 @@ impl Recorder {
     }
 
     fn value(&mut self, name: &'static str, derived: bool, start: Instant, elapsed: Duration) {
-        if self.measured(start) {
+        if self.measured(start, start + elapsed) {
             let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
             self.slot(name, derived)
                 .hist
@@ -116,7 +116,7 @@ impl Recorder {
     }
 
     pub fn error_as(&mut self, name: &'static str, derived: bool, start: Instant, kind: &str) {
-        if self.measured(start) {
+        if self.measured(start, Instant::now()) {
             let s = self.slot(name, derived);
             s.errors += 1;
             *s.error_kinds.entry(kind.to_string()).or_default() += 1;
@@ -185,7 +185,7 @@ pub fn process_rss_kib(pid: u32) -> Option<u64> {
 
 /// The whole run's results.
 pub struct Report {
-    pub workload: &'static str,
+    pub workload: String,
     pub connect: String,
     pub label: Option<String>,
     pub sessions: usize,
@@ -318,7 +318,7 @@ impl Report {
         let secs = self.secs();
         let (n, e) = self.total();
         let mut s = String::from("{");
-        let _ = write!(s, "\"workload\":{}", jstr(self.workload));
+        let _ = write!(s, "\"workload\":{}", jstr(&self.workload));
         let _ = write!(s, ",\"connect\":{}", jstr(&self.connect));
         if let Some(l) = &self.label {
             let _ = write!(s, ",\"label\":{}", jstr(l));
@@ -443,7 +443,7 @@ mod tests {
         assert_eq!(a.ops[0].errors, 1);
         assert_eq!(a.ops[1].name, "notify");
         let r = Report {
-            workload: "read",
+            workload: "read".into(),
             connect: "127.0.0.1:2181".into(),
             label: Some("x\"y".into()),
             sessions: 1,

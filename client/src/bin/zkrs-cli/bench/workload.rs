@@ -402,10 +402,10 @@ pub async fn run(o: Opts) -> anyhow::Result<Report> {
     setup.close().await;
 
     Ok(Report {
-        workload: if o.workload == Workload::Mixed && o.read_percent == 50 {
-            "mixed50"
+        workload: if o.workload == Workload::Mixed {
+            format!("mixed{}", o.read_percent)
         } else {
-            o.workload.name()
+            o.workload.name().to_string()
         },
         connect: o.connect.clone(),
         label: o.label.clone(),
