@@ -22,13 +22,18 @@
 # target/bench/. Apache ZooKeeper is the Debian package (installed if missing) on the system
 # Java, heap APACHE_HEAP (default 1g, Apache's own default; memory: 3g).
 #
-# Environment: WORKLOADS (default: read write mixed90 mixed50 create-delete watch sessions
-# multi), SESSIONS (64), INFLIGHT (1), WARMUP (2 s per run), JIT_WARMUP (5 s of reads and
-# writes against each server before anything is measured), POP_SESSIONS (64) and
-# POP_INFLIGHT (8) for loading znodes, QUIET (20) and QUIET_WAIT (600): before each
-# measurement wait until other processes use at most QUIET % of a CPU, NOISY (25) and
-# RETRIES (2): repeat a run during which others used more than NOISY % of a CPU, MEM_COUNTS ("100000 1000000": the znode counts at
-# which memory is measured; the restart is timed with the last), APACHE_HEAP.
+# Environment:
+#   WORKLOADS     default: read write mixed90 mixed50 create-delete watch sessions multi
+#   SESSIONS (64), INFLIGHT (1), WARMUP (2 s per run)
+#   JIT_WARMUP    5 s of reads and writes against each server before anything is measured
+#   POP_SESSIONS (64), POP_INFLIGHT (8)   for loading znodes
+#   MEM_COUNTS    "100000 1000000": znode counts at which memory is measured (the restart
+#                 is timed with the last)
+#   QUIET (20), QUIET_WAIT (600)   before each measurement, wait (at most 2 x QUIET_WAIT s)
+#                 until other processes use at most QUIET % of a CPU
+#   NOISY (25), RETRIES (2)        repeat a run during which other processes used more
+#                 than NOISY % of a CPU (the quietest attempt is kept)
+#   APACHE_HEAP   see above
 # Output: a markdown table on stdout; raw JSON lines in target/bench/vs-apache.jsonl (or
 # memory.jsonl). Every process started is stopped by its PID on exit.
 set -euo pipefail
