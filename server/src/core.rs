@@ -501,15 +501,15 @@ impl Core {
         let mut candidates: Vec<String> = Vec::new();
         for p in self.tree.containers() {
             if let Some(n) = self.tree.get(p) {
-                if n.stat.cversion > 0 && n.children.is_empty() {
+                if n.stored().cversion > 0 && !n.has_children() {
                     candidates.push(p.clone());
                 }
             }
         }
         for p in self.tree.ttl_nodes() {
             if let Some(n) = self.tree.get(p) {
-                if let OwnerKind::Ttl(ttl) = owner_kind(n.stat.ephemeral_owner) {
-                    if n.children.is_empty() && now - n.stat.mtime > ttl {
+                if let OwnerKind::Ttl(ttl) = owner_kind(n.stored().ephemeral_owner) {
+                    if !n.has_children() && now - n.stored().mtime > ttl {
                         candidates.push(p.clone());
                     }
                 }

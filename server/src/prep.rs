@@ -71,7 +71,7 @@ impl View<'_> {
         }
         self.tree.get(path).map(|n| NodeView {
             stat: n.raw_stat(),
-            acl: n.acl.clone(),
+            acl: n.acl().clone(),
         })
     }
 

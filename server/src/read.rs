@@ -23,24 +23,24 @@ pub type ReadResult = Result<Response, ErrorCode>;
 
 fn get_data(ctx: &mut ReadContext<'_>, r: &PathWatch) -> ReadResult {
     let node = lookup(ctx.tree, &r.path).ok_or(ErrorCode::NoNode)?;
-    acl::check(&node.acl, perms::READ, ctx.auth)?;
+    acl::check(node.acl(), perms::READ, ctx.auth)?;
     if r.watch {
         ctx.watches.add(WatchKind::Data, &r.path, ctx.session_id);
     }
     ctx.namespaces.read(&r.path, node.data_len());
     Ok(Response::GetData(
-        node.data.as_ref().map(|d| d.to_vec()),
+        node.data().map(<[u8]>::to_vec),
         node.stat(),
     ))
 }
 
 fn get_children(ctx: &mut ReadContext<'_>, op: OpCode, r: &PathWatch) -> ReadResult {
     let node = lookup(ctx.tree, &r.path).ok_or(ErrorCode::NoNode)?;
-    acl::check(&node.acl, perms::READ, ctx.auth)?;
+    acl::check(node.acl(), perms::READ, ctx.auth)?;
     if r.watch {
         ctx.watches.add(WatchKind::Child, &r.path, ctx.session_id);
     }
-    let children: Vec<String> = node.children.iter().map(str::to_string).collect();
+    let children: Vec<String> = node.child_names().into_iter().map(str::to_string).collect();
     ctx.namespaces
         .read(&r.path, children.iter().map(String::len).sum());
     Ok(if op == OpCode::GetChildren2 {
@@ -52,7 +52,7 @@ fn get_children(ctx: &mut ReadContext<'_>, op: OpCode, r: &PathWatch) -> ReadRes
 
 /// The node a read names: Apache's tree also files the root under the empty path, so
 /// reads of `""` answer about `/`.
-fn lookup<'t>(tree: &'t DataTree, path: &str) -> Option<&'t crate::tree::Node> {
+fn lookup<'t>(tree: &'t DataTree, path: &str) -> Option<crate::tree::NodeRef<'t>> {
     tree.get(if path.is_empty() { "/" } else { path })
 }
 
@@ -76,17 +76,17 @@ pub fn execute(ctx: &mut ReadContext<'_>, req: &Request) -> ReadResult {
         Request::GetChildren(op, r) => get_children(ctx, *op, r),
         Request::GetAcl(path) => {
             let node = lookup(ctx.tree, path).ok_or(ErrorCode::NoNode)?;
-            acl::check(&node.acl, acl::GET_ACL_PERMS, ctx.auth)?;
-            let list = if acl::check(&node.acl, perms::ADMIN, ctx.auth).is_ok() {
-                node.acl.to_vec()
+            acl::check(node.acl(), acl::GET_ACL_PERMS, ctx.auth)?;
+            let list = if acl::check(node.acl(), perms::ADMIN, ctx.auth).is_ok() {
+                node.acl().to_vec()
             } else {
-                acl::masked_for_reader(&node.acl)
+                acl::masked_for_reader(node.acl())
             };
             Ok(Response::GetAcl(list, node.stat()))
         }
         Request::GetAllChildrenNumber(path) => {
             let node = lookup(ctx.tree, path).ok_or(ErrorCode::NoNode)?;
-            acl::check(&node.acl, perms::READ, ctx.auth)?;
+            acl::check(node.acl(), perms::READ, ctx.auth)?;
             Ok(Response::GetAllChildrenNumber(
                 ctx.tree
                     .all_children_number(if path.is_empty() { "/" } else { path }),
@@ -190,7 +190,9 @@ pub fn set_watches(
     for p in &req.data_watches {
         match tree.get(p) {
             None => fire(out, EventType::NodeDeleted, p),
-            Some(n) if n.stat.mzxid > req.relative_zxid => fire(out, EventType::NodeDataChanged, p),
+            Some(n) if n.stored().mzxid > req.relative_zxid => {
+                fire(out, EventType::NodeDataChanged, p)
+            }
             Some(_) => watches.add(WatchKind::Data, p, session),
         }
     }
@@ -203,7 +205,7 @@ pub fn set_watches(
     for p in &req.child_watches {
         match tree.get(p) {
             None => fire(out, EventType::NodeDeleted, p),
-            Some(n) if n.stat.pzxid > req.relative_zxid => {
+            Some(n) if n.stored().pzxid > req.relative_zxid => {
                 fire(out, EventType::NodeChildrenChanged, p)
             }
             Some(_) => watches.add(WatchKind::Child, p, session),

@@ -48,7 +48,7 @@ pub fn dump_snapshot(path: &Path) -> Result<String, snapshot::SnapshotError> {
         tree.node_count()
     );
     let mut nodes: Vec<_> = tree.iter_nodes().collect();
-    nodes.sort_by(|a, b| a.0.cmp(b.0));
+    nodes.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, n) in nodes {
         let s = n.stat();
         let _ = writeln!(

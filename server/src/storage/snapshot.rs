@@ -6,10 +6,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use zkrs_proto::records::{read_acl_vec, write_acl_vec};
-use zkrs_proto::{Acl, DecodeError, Reader, Stat, Writer};
+use zkrs_proto::{DecodeError, Reader, Stat, Writer};
 
 use crate::tree::{DataTree, SessionRecord};
 
@@ -79,27 +78,28 @@ pub fn serialize(tree: &DataTree) -> Vec<u8> {
     w.write_raw(SNAP_MAGIC);
     w.write_raw(&SNAP_FORMAT.to_be_bytes());
     w.write_i64(tree.last_zxid());
-    // Each distinct ACL once; nodes name theirs by index (nodes share a few ACLs).
+    // Each distinct ACL once; nodes name theirs by position in this table.
     let table = tree.acl_table();
-    let index: HashMap<usize, u32> = table
+    let position: HashMap<u32, u32> = table
         .iter()
         .enumerate()
-        .map(|(i, a)| (Arc::as_ptr(a) as *const Acl as usize, i as u32))
+        .map(|(pos, (index, _))| (*index, pos as u32))
         .collect();
     w.write_i32(table.len() as i32);
-    for a in &table {
+    for (_, a) in &table {
         write_acl_vec(&mut w, a);
     }
     w.write_i64(tree.node_count() as i64);
+    // Parents before children, so loading inserts each node under a parent it already has.
     for (path, node) in tree.iter_nodes() {
-        w.write_string(path);
-        w.write_opt_buffer(node.data.as_deref());
-        let i = index
-            .get(&(Arc::as_ptr(&node.acl) as *const Acl as usize))
+        w.write_string(&path);
+        w.write_opt_buffer(node.data());
+        let i = position
+            .get(&tree.acl_index(&node))
             .copied()
             .unwrap_or(u32::MAX);
         w.write_i32(i as i32);
-        write_stat(&mut w, &node.stat);
+        write_stat(&mut w, &node.raw_stat());
     }
     let sessions: Vec<_> = tree.sessions().collect();
     w.write_i64(sessions.len() as i64);
@@ -251,11 +251,11 @@ mod tests {
         assert_eq!(back.last_zxid(), 4);
         assert_eq!(back.node_count(), t.node_count());
         for (p, n) in t.iter_nodes() {
-            let m = back.get(p).unwrap();
+            let m = back.get(&p).unwrap();
             assert_eq!(m.raw_stat(), n.raw_stat(), "{p}");
-            assert_eq!(m.data, n.data);
-            assert_eq!(m.acl, n.acl);
-            assert_eq!(m.children, n.children);
+            assert_eq!(m.data(), n.data());
+            assert_eq!(m.acl(), n.acl());
+            assert_eq!(m.child_names(), n.child_names());
         }
         assert_eq!(back.session(9), t.session(9));
         assert_eq!(back.ephemerals_of(9).count(), 1);

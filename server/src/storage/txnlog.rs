@@ -81,6 +81,8 @@ struct Segment {
     end: u64,
     /// Everything before this offset has been written (records or zeros).
     zeroed_to: u64,
+    /// Cleared when writing zeros ahead failed.
+    preallocate: bool,
 }
 
 impl FileTxnLog {
@@ -118,6 +120,7 @@ impl FileTxnLog {
             file,
             end: HEADER_LEN,
             zeroed_to: HEADER_LEN,
+            preallocate: true,
         });
         Ok(())
     }
@@ -167,8 +170,13 @@ impl TxnLog for FileTxnLog {
             .current
             .as_mut()
             .ok_or_else(|| std::io::Error::other("no open log segment"))?;
-        if self.force_sync {
-            seg.zero_ahead(self.buf.len() as u64, &mut self.zeros)?;
+        if self.force_sync && seg.preallocate {
+            if let Err(e) = seg.zero_ahead(self.buf.len() as u64, &mut self.zeros) {
+                // No room for the zeros (a full disk, a file size limit): the records may
+                // still fit, so they are written without preallocation.
+                tracing::warn!(error = %e, "cannot preallocate the log segment; appending without");
+                seg.preallocate = false;
+            }
         }
         seg.file.write_all_at(&self.buf, seg.end)?;
         seg.end += self.buf.len() as u64;

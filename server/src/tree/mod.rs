@@ -1,116 +1,108 @@
 //! The replicated state: the znode tree and the session registry. `apply` is the pure
 //! transition `(state, txn) -> (state', result, triggers)`; the same log gives the same tree.
 
+mod acls;
+mod store;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use zkrs_proto::path::{basename, join, parent};
+use zkrs_proto::path::{basename, parent};
 use zkrs_proto::{Acl, ErrorCode, Stat};
 
 use crate::quota::{self, QuotaPaths};
 use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, TxnHeader};
 
-/// One znode. `stat.data_length` and `stat.num_children` are derived when read.
-#[derive(Debug, Clone)]
-pub struct Node {
+use acls::AclTable;
+pub use store::{NodeId, StoredStat};
+use store::{NodeStore, ROOT};
+
+/// A node of the tree, as readers see it: a handle valid while the tree is borrowed.
+#[derive(Clone, Copy)]
+pub struct NodeRef<'t> {
+    tree: &'t DataTree,
+    id: NodeId,
+}
+
+impl std::fmt::Debug for NodeRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("path", &self.path())
+            .field("stat", &self.raw_stat())
+            .finish()
+    }
+}
+
+impl<'t> NodeRef<'t> {
     /// `None` for null data (a Java client's `create(path, null, ...)`).
-    pub data: Option<Box<[u8]>>,
-    /// Shared with every node that has the same ACL (see `AclCache`).
-    pub acl: Arc<[Acl]>,
-    pub stat: Stat,
-    pub children: Children,
-}
-
-/// A node's child names. Most nodes are leaves, so an empty set costs one pointer (an
-/// unboxed `BTreeSet` would cost three words in every node).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[allow(clippy::box_collection)]
-pub struct Children(Option<Box<BTreeSet<Box<str>>>>);
-
-impl Children {
-    pub fn insert(&mut self, name: Box<str>) {
-        self.0.get_or_insert_with(Default::default).insert(name);
-    }
-
-    pub fn remove(&mut self, name: &str) {
-        if let Some(set) = &mut self.0 {
-            set.remove(name);
-            if set.is_empty() {
-                self.0 = None;
-            }
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |s| s.len())
-    }
-
-    fn from_names(mut names: Vec<Box<str>>) -> Self {
-        if names.is_empty() {
-            return Children(None);
-        }
-        names.sort_unstable();
-        Children(Some(Box::new(names.into_iter().collect())))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
-    /// Names in sorted order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().flat_map(|s| s.iter().map(|n| &**n))
-    }
-}
-
-impl Node {
-    fn new(data: Option<Vec<u8>>, acl: Arc<[Acl]>, stat: Stat) -> Self {
-        Node {
-            data: data.map(Vec::into_boxed_slice),
-            acl,
-            stat,
-            children: Children::default(),
-        }
+    pub fn data(&self) -> Option<&'t [u8]> {
+        self.tree.nodes.data(self.id)
     }
 
     pub fn data_len(&self) -> usize {
-        self.data.as_ref().map_or(0, |d| d.len())
+        self.tree.nodes.data_len(self.id)
+    }
+
+    /// Shared with every node that has the same ACL.
+    pub fn acl(&self) -> &'t Arc<[Acl]> {
+        self.tree.acls.get(self.tree.nodes.acl(self.id))
+    }
+
+    /// The Stat fields as stored (cversion counts creations; ephemeralOwner keeps the
+    /// container and TTL markers).
+    pub fn stored(&self) -> StoredStat {
+        self.tree.nodes.stat(self.id)
+    }
+
+    pub fn child_count(&self) -> usize {
+        self.tree.nodes.child_count(self.id)
+    }
+
+    pub fn has_children(&self) -> bool {
+        self.child_count() > 0
+    }
+
+    /// Child names, sorted.
+    pub fn child_names(&self) -> Vec<&'t str> {
+        let nodes = &self.tree.nodes;
+        let mut names: Vec<&str> = nodes
+            .children(self.id)
+            .iter()
+            .map(|&c| nodes.name(c))
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    pub fn path(&self) -> String {
+        self.tree.nodes.path(self.id)
     }
 
     /// The Stat a client sees. Container and TTL markers in `ephemeralOwner` are internal:
     /// clients see 0 there, as Apache shows them.
     pub fn stat(&self) -> Stat {
-        let owner = match owner_kind(self.stat.ephemeral_owner) {
+        let s = self.stored();
+        let owner = match owner_kind(s.ephemeral_owner) {
             OwnerKind::Ephemeral(s) => s,
             _ => 0,
         };
-        let num_children = self.children.len() as i32;
+        let num_children = self.child_count() as i32;
         Stat {
-            data_length: self.data_len() as i32,
-            num_children,
             ephemeral_owner: owner,
             // The stored cversion counts child creations (it names sequential children);
             // clients see creations plus deletions, as Apache reports it.
-            cversion: self
-                .stat
-                .cversion
-                .wrapping_mul(2)
-                .wrapping_sub(num_children),
-            ..self.stat
+            cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            ..s.to_stat(self.data_len() as i32, num_children)
         }
     }
 
     /// The Stat as stored: cversion counts creations, ephemeralOwner keeps its markers.
     pub fn raw_stat(&self) -> Stat {
-        Stat {
-            data_length: self.data_len() as i32,
-            num_children: self.children.len() as i32,
-            ..self.stat
-        }
+        self.stored()
+            .to_stat(self.data_len() as i32, self.child_count() as i32)
     }
 }
 
-/// A node as a snapshot holds it: path, data, ACL and stored Stat.
 /// A node as a snapshot holds it: path, data, index into the snapshot's ACL table, and
 /// stored Stat.
 pub type SnapshotNode = (String, Option<Vec<u8>>, u32, Stat);
@@ -123,9 +115,9 @@ pub struct SessionRecord {
 }
 
 /// What a watch fires on. Triggers come out of `apply` in the order Apache fires them.
-#[derive(Debug, Clone, PartialEq, Eq)]
 /// Each carries the ACL a watcher needs READ on to hear of it (the node's, or the
 /// parent's for NodeChildrenChanged), as Apache checks since CVE-2024-23944.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
     Created(String, Arc<[Acl]>),
     /// A deleted node: its data and child watchers get one NodeDeleted each.
@@ -172,55 +164,14 @@ impl TxnResult {
     }
 }
 
-/// One shared copy of each distinct ACL (Apache keeps an ACL cache for the same reason:
-/// millions of nodes usually share a handful of ACLs). Entries go when no node uses them.
-#[derive(Debug, Default)]
-struct AclCache {
-    acls: HashSet<Arc<[Acl]>>,
-    releases: u64,
-}
-
-impl AclCache {
-    fn intern(&mut self, acl: &[Acl]) -> Arc<[Acl]> {
-        if let Some(a) = self.acls.get(acl) {
-            return a.clone();
-        }
-        let a: Arc<[Acl]> = Arc::from(acl);
-        self.acls.insert(a.clone());
-        a
-    }
-
-    /// Takes back the handle of a node that no longer uses it. Unused entries are swept
-    /// now and then rather than at once, since a watch trigger may still hold the handle.
-    fn release(&mut self, acl: Arc<[Acl]>) {
-        drop(acl);
-        self.releases += 1;
-        if self.releases.is_multiple_of(1024) {
-            self.sweep();
-        }
-    }
-
-    /// Forgets ACLs that only the cache holds.
-    fn sweep(&mut self) {
-        self.acls.retain(|a| Arc::strong_count(a) > 1);
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.acls.len()
-    }
-}
-
 pub const ZOOKEEPER: &str = "/zookeeper";
 pub const QUOTA: &str = "/zookeeper/quota";
 pub const CONFIG: &str = "/zookeeper/config";
 
 #[derive(Debug)]
 pub struct DataTree {
-    /// Boxed: the map's table is sized in powers of two and often half empty, so its
-    /// slots hold a pointer rather than a whole node.
-    nodes: HashMap<Box<str>, Box<Node>>,
-    acls: AclCache,
+    nodes: NodeStore,
+    acls: AclTable,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
@@ -239,56 +190,61 @@ impl Default for DataTree {
 }
 
 impl DataTree {
-    /// The tree every server starts from: `/`, `/zookeeper`, `/zookeeper/quota` and the
-    /// read-only `/zookeeper/config`.
-    pub fn new() -> Self {
-        let mut acls = AclCache::default();
-        let open = acls.intern(&Acl::open_unsafe());
-        let read_only = acls.intern(&Acl::read_unsafe());
-        let mut t = DataTree {
-            nodes: HashMap::new(),
+    fn with_root(root_acl: &[Acl], root_data: Option<&[u8]>, root_stat: StoredStat) -> Self {
+        let mut acls = AclTable::default();
+        let acl = acls.acquire(root_acl);
+        DataTree {
+            nodes: NodeStore::new(acl, root_data, root_stat),
             acls,
             ephemerals: HashMap::new(),
             containers: HashSet::new(),
             ttls: HashSet::new(),
             sessions: HashMap::new(),
             last_zxid: 0,
-            approximate_data_size: 0,
+            approximate_data_size: 1 + root_data.map_or(0, <[u8]>::len) as i64,
             quotas: QuotaPaths::default(),
-        };
-        let mut root = Node::new(Some(Vec::new()), open.clone(), Stat::default());
-        root.children.insert("zookeeper".into());
-        let mut zk = Node::new(Some(Vec::new()), open.clone(), Stat::default());
-        zk.children.insert("quota".into());
-        zk.children.insert("config".into());
-        t.insert_node("/".into(), root);
-        t.insert_node(ZOOKEEPER.into(), zk);
-        t.insert_node(
-            QUOTA.into(),
-            Node::new(Some(Vec::new()), open, Stat::default()),
-        );
+        }
+    }
+
+    /// The tree every server starts from: `/`, `/zookeeper`, `/zookeeper/quota` and the
+    /// read-only `/zookeeper/config`.
+    pub fn new() -> Self {
+        let mut t = Self::with_root(&Acl::open_unsafe(), Some(b""), StoredStat::default());
+        let open = Acl::open_unsafe();
+        t.add_node(ZOOKEEPER, Some(b""), &open, StoredStat::default());
+        t.add_node(QUOTA, Some(b""), &open, StoredStat::default());
         // Apache's standalone config node: empty, read-only, aclVersion -1.
-        t.insert_node(
-            CONFIG.into(),
-            Node::new(
-                Some(Vec::new()),
-                read_only,
-                Stat {
-                    aversion: -1,
-                    ..Stat::default()
-                },
-            ),
+        t.add_node(
+            CONFIG,
+            Some(b""),
+            &Acl::read_unsafe(),
+            StoredStat {
+                aversion: -1,
+                ..StoredStat::default()
+            },
         );
         t
     }
 
-    fn insert_node(&mut self, path: String, node: Node) {
-        self.approximate_data_size += (path.len() + node.data_len()) as i64;
-        self.nodes.insert(path.into_boxed_str(), Box::new(node));
+    /// Adds a node whose parent exists (checked by the caller).
+    fn add_node(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: &[Acl],
+        stat: StoredStat,
+    ) -> Option<NodeId> {
+        let parent_id = self.nodes.lookup(parent(path)?)?;
+        let acl = self.acls.acquire(acl);
+        self.approximate_data_size += (path.len() + data.map_or(0, <[u8]>::len)) as i64;
+        Some(
+            self.nodes
+                .insert(parent_id, path, basename(path), data, acl, stat),
+        )
     }
 
-    pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path).map(|n| &**n)
+    pub fn get(&self, path: &str) -> Option<NodeRef<'_>> {
+        self.nodes.lookup(path).map(|id| NodeRef { tree: self, id })
     }
 
     pub fn last_zxid(&self) -> i64 {
@@ -327,96 +283,94 @@ impl DataTree {
         self.ttls.iter()
     }
 
-    /// Every distinct ACL in use, each once (for snapshots; nodes point into this table).
-    pub fn acl_table(&self) -> Vec<Arc<[Acl]>> {
-        self.acls.acls.iter().cloned().collect()
+    /// Every ACL in use with the index nodes know it by (see [`DataTree::acl_index`]).
+    pub fn acl_table(&self) -> Vec<(u32, Arc<[Acl]>)> {
+        self.acls.live().map(|(i, a)| (i, a.clone())).collect()
     }
 
-    /// Every node with its path, in no particular order (for snapshots).
-    pub fn iter_nodes(&self) -> impl Iterator<Item = (&str, &Node)> {
-        self.nodes.iter().map(|(k, v)| (&**k, &**v))
+    /// The index of a node's ACL in [`DataTree::acl_table`].
+    pub fn acl_index(&self, node: &NodeRef<'_>) -> u32 {
+        self.nodes.acl(node.id)
     }
 
-    /// Rebuilds a tree from a snapshot's nodes (stored Stats, children derived from the
-    /// paths) and sessions. Fails if a node's parent is missing.
+    /// Every node with its path, parents before children (for snapshots).
+    pub fn iter_nodes(&self) -> impl Iterator<Item = (String, NodeRef<'_>)> {
+        self.nodes
+            .walk()
+            .map(move |(p, id)| (p, NodeRef { tree: self, id }))
+    }
+
+    /// Rebuilds a tree from a snapshot's nodes (stored Stats) and sessions. Nodes may come
+    /// in any order; fails if a node's parent is missing.
     pub fn from_parts(
         acls: Vec<Vec<Acl>>,
         nodes: Vec<SnapshotNode>,
         sessions: Vec<(i64, SessionRecord)>,
         last_zxid: i64,
     ) -> Result<DataTree, String> {
-        let mut t = DataTree {
-            nodes: HashMap::with_capacity(nodes.len()),
-            acls: AclCache::default(),
-            ephemerals: HashMap::new(),
-            containers: HashSet::new(),
-            ttls: HashSet::new(),
-            sessions: sessions.into_iter().collect(),
-            last_zxid,
-            approximate_data_size: 0,
-            quotas: QuotaPaths::default(),
-        };
-        let table: Vec<Arc<[Acl]>> = acls.iter().map(|a| t.acls.intern(a)).collect();
-        // Child names per parent, gathered before the paths move into the map.
-        let mut links: Vec<(usize, usize)> = Vec::with_capacity(nodes.len());
-        let mut paths_in_order: Vec<Box<str>> = Vec::with_capacity(nodes.len());
-        for (path, data, acl_index, stat) in nodes {
-            let acl = table.get(acl_index as usize).cloned().ok_or_else(|| {
-                format!("node {path} names ACL {acl_index}, which is not in the table")
-            })?;
-            match owner_kind(stat.ephemeral_owner) {
-                OwnerKind::Container => {
-                    t.containers.insert(path.clone());
-                }
-                OwnerKind::Ttl(_) => {
-                    t.ttls.insert(path.clone());
-                }
-                OwnerKind::Ephemeral(s) => {
-                    t.ephemerals.entry(s).or_default().insert(path.clone());
-                }
-                OwnerKind::Persistent => {}
-            }
-            if path != "/" {
-                let slash = path.rfind('/').unwrap_or(0);
-                links.push((paths_in_order.len(), slash));
-            }
-            paths_in_order.push(path.as_str().into());
-            t.insert_node(path, Node::new(data, acl, stat));
-        }
-        // Group the names by parent and build each child set in one go from sorted names
-        // (much faster than inserting a million names one by one).
-        let mut by_parent: HashMap<&str, Vec<Box<str>>> = HashMap::new();
-        for (i, slash) in links {
-            let p = &paths_in_order[i];
-            let parent_path = if slash == 0 { "/" } else { &p[..slash] };
-            by_parent
-                .entry(parent_path)
-                .or_default()
-                .push(p[slash + 1..].into());
-        }
-        for (parent_path, names) in by_parent {
-            match t.nodes.get_mut(parent_path) {
-                Some(n) => n.children = Children::from_names(names),
-                None => {
-                    return Err(format!(
-                        "{parent_path} has children but is not in the snapshot"
-                    ))
-                }
+        let mut t: Option<DataTree> = None;
+        let mut pending = Vec::new();
+        let count = nodes.len();
+        for node in nodes {
+            if node.0 == "/" {
+                let (_, data, acl_index, stat) = node;
+                let acl = acls.get(acl_index as usize).ok_or_else(|| {
+                    format!("node / names ACL {acl_index}, which is not in the table")
+                })?;
+                let mut root = Self::with_root(acl, data.as_deref(), StoredStat::from_stat(&stat));
+                root.nodes.reserve(count);
+                t = Some(root);
+            } else {
+                pending.push(node);
             }
         }
-        if !t.nodes.contains_key("/") {
-            return Err("the snapshot has no root node".into());
+        let mut t = t.ok_or("the snapshot has no root node")?;
+        t.sessions = sessions.into_iter().collect();
+        t.last_zxid = last_zxid;
+        // Snapshots list parents first; nodes listed before their parent wait for a later
+        // round.
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut later = Vec::new();
+            for (path, data, acl_index, stat) in pending {
+                let acl = acls.get(acl_index as usize).ok_or_else(|| {
+                    format!("node {path} names ACL {acl_index}, which is not in the table")
+                })?;
+                let stored = StoredStat::from_stat(&stat);
+                if t.add_node(&path, data.as_deref(), acl, stored).is_none() {
+                    later.push((path, data, acl_index, stat));
+                    continue;
+                }
+                match owner_kind(stat.ephemeral_owner) {
+                    OwnerKind::Container => {
+                        t.containers.insert(path);
+                    }
+                    OwnerKind::Ttl(_) => {
+                        t.ttls.insert(path);
+                    }
+                    OwnerKind::Ephemeral(s) => {
+                        t.ephemerals.entry(s).or_default().insert(path);
+                    }
+                    OwnerKind::Persistent => {}
+                }
+            }
+            if later.len() == before {
+                return Err(format!("{} has no parent in the snapshot", later[0].0));
+            }
+            pending = later;
         }
-        let limits: Vec<String> = t
-            .nodes
-            .keys()
-            .filter_map(|p| match quota::quota_target(p) {
-                Some((prefix, quota::LIMIT_NODE)) => Some(prefix.to_string()),
-                _ => None,
-            })
-            .collect();
-        for prefix in limits {
-            t.quotas.add(&prefix);
+        if let Some(quota_root) = t.nodes.lookup(QUOTA) {
+            let limits: Vec<String> = t
+                .nodes
+                .walk_from(quota_root, QUOTA.to_string())
+                .filter_map(|(p, _)| match quota::quota_target(&p) {
+                    Some((prefix, quota::LIMIT_NODE)) => Some(prefix.to_string()),
+                    _ => None,
+                })
+                .collect();
+            for prefix in limits {
+                t.quotas.add(&prefix);
+            }
         }
         Ok(t)
     }
@@ -424,17 +378,23 @@ impl DataTree {
     /// Number of descendants of `path` (`getAllChildrenNumber`); for `/` the system nodes
     /// `/zookeeper` and its children count too, less `/` itself, as Apache counts.
     pub fn all_children_number(&self, path: &str) -> i32 {
-        let mut count = 0i32;
-        let mut stack = vec![path.to_string()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                for c in n.children.iter() {
-                    count += 1;
-                    stack.push(join(&p, c));
-                }
-            }
+        let Some(start) = self.nodes.lookup(path) else {
+            return 0;
+        };
+        let (count, _) = self.subtree(start);
+        (count - 1) as i32
+    }
+
+    /// Node count (itself included) and data bytes of the subtree at `id`.
+    fn subtree(&self, id: NodeId) -> (i64, i64) {
+        let (mut count, mut bytes) = (0i64, 0i64);
+        let mut stack = vec![id];
+        while let Some(n) = stack.pop() {
+            count += 1;
+            bytes += self.nodes.data_len(n) as i64;
+            stack.extend_from_slice(self.nodes.children(n));
         }
-        count
+        (count, bytes)
     }
 
     /// Applies a committed transaction. Never fails: an inconsistency shows up in the result's
@@ -445,6 +405,10 @@ impl DataTree {
             self.last_zxid = hdr.zxid;
         }
         rc
+    }
+
+    fn node(&self, id: NodeId) -> NodeRef<'_> {
+        NodeRef { tree: self, id }
     }
 
     fn apply_one(&mut self, hdr: &TxnHeader, txn: &Txn, triggers: &mut Vec<Trigger>) -> TxnResult {
@@ -512,17 +476,21 @@ impl DataTree {
                 data,
                 version,
             } => {
-                let Some(node) = self.nodes.get_mut(path.as_str()) else {
+                let Some(id) = self.nodes.lookup(path) else {
                     return TxnResult::error(ErrorCode::NoNode);
                 };
-                let delta = data.as_ref().map_or(0, Vec::len) as i64 - node.data_len() as i64;
+                let delta =
+                    data.as_ref().map_or(0, Vec::len) as i64 - self.nodes.data_len(id) as i64;
                 self.approximate_data_size += delta;
-                node.data = data.as_deref().map(Box::from);
-                node.stat.mtime = hdr.time;
-                node.stat.mzxid = hdr.zxid;
-                node.stat.version = *version;
+                self.nodes.set_data(id, data.as_deref());
+                self.nodes.update_stat(id, |s| {
+                    s.mtime = hdr.time;
+                    s.mzxid = hdr.zxid;
+                    s.version = *version;
+                });
+                let node = self.node(id);
                 let stat = node.stat();
-                triggers.push(Trigger::DataChanged(path.clone(), node.acl.clone()));
+                triggers.push(Trigger::DataChanged(path.clone(), node.acl().clone()));
                 self.count_quota(path, 0, delta);
                 TxnResult {
                     path: Some(path.clone()),
@@ -535,26 +503,22 @@ impl DataTree {
                 acl,
                 aversion,
             } => {
-                if !self.nodes.contains_key(path.as_str()) {
-                    return TxnResult::error(ErrorCode::NoNode);
-                }
-                let new_acl = self.acls.intern(acl);
-                let Some(node) = self.nodes.get_mut(path.as_str()) else {
+                let Some(id) = self.nodes.lookup(path) else {
                     return TxnResult::error(ErrorCode::NoNode);
                 };
-                let old = std::mem::replace(&mut node.acl, new_acl);
-                self.acls.release(old);
-                let node = self.nodes.get_mut(path.as_str()).expect("checked above");
-                node.stat.aversion = *aversion;
+                let new_acl = self.acls.acquire(acl);
+                self.acls.release(self.nodes.acl(id));
+                self.nodes.set_acl(id, new_acl);
+                self.nodes.update_stat(id, |s| s.aversion = *aversion);
                 TxnResult {
                     path: Some(path.clone()),
-                    stat: Some(node.stat()),
+                    stat: Some(self.node(id).stat()),
                     ..Default::default()
                 }
             }
             Txn::Check { path } => TxnResult {
                 path: Some(path.clone()),
-                stat: self.get(path).map(Node::stat),
+                stat: self.get(path).map(|n| n.stat()),
                 ..Default::default()
             },
             Txn::Error { err } => TxnResult {
@@ -577,7 +541,7 @@ impl DataTree {
 
     /// A new limits node starts a quota; a new stats node is filled with the subtree's
     /// current figures (Apache's `updateQuotaForPath`).
-    fn quota_node_created(&mut self, path: &str) {
+    fn quota_node_created(&mut self, path: &str, id: NodeId) {
         let Some((prefix, name)) = quota::quota_target(path) else {
             return;
         };
@@ -586,26 +550,12 @@ impl DataTree {
             self.quotas.add(&prefix);
             return;
         }
-        let (count, bytes) = self.subtree_figures(&prefix);
-        if let Some(n) = self.nodes.get_mut(path) {
-            n.data = Some(quota::format_stats(count, bytes).into_boxed_slice());
-        }
-    }
-
-    /// Node count and data bytes of the subtree at `path`, itself included.
-    fn subtree_figures(&self, path: &str) -> (i64, i64) {
-        let (mut count, mut bytes) = (0i64, 0i64);
-        let mut stack = vec![path.to_string()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                count += 1;
-                bytes += n.data_len() as i64;
-                for c in n.children.iter() {
-                    stack.push(join(&p, c));
-                }
-            }
-        }
-        (count, bytes)
+        let (count, bytes) = self
+            .nodes
+            .lookup(&prefix)
+            .map_or((0, 0), |n| self.subtree(n));
+        self.nodes
+            .set_data(id, Some(&quota::format_stats(count, bytes)));
     }
 
     /// Adds a change to the stats of the quota that covers `path`, if one does. The stats
@@ -618,11 +568,11 @@ impl DataTree {
             return;
         };
         let stat_path = quota::stat_path(prefix);
-        if let Some(n) = self.nodes.get_mut(stat_path.as_str()) {
-            let (c, b) = quota::parse_stats(n.data.as_deref().unwrap_or_default());
+        if let Some(id) = self.nodes.lookup(&stat_path) {
+            let (c, b) = quota::parse_stats(self.nodes.data(id).unwrap_or_default());
             let new = quota::format_stats(c + count, b + bytes);
-            self.approximate_data_size += new.len() as i64 - n.data_len() as i64;
-            n.data = Some(new.into_boxed_slice());
+            self.approximate_data_size += new.len() as i64 - self.nodes.data_len(id) as i64;
+            self.nodes.set_data(id, Some(&new));
         }
     }
 
@@ -638,29 +588,32 @@ impl DataTree {
         triggers: &mut Vec<Trigger>,
     ) -> Result<Stat, ErrorCode> {
         let parent_path = parent(path).ok_or(ErrorCode::BadArguments)?;
-        if self.nodes.contains_key(path) {
+        if self.nodes.lookup(path).is_some() {
             return Err(ErrorCode::NodeExists);
         }
-        let acl = self.acls.intern(acl);
-        let parent_node = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
-        let parent_acl = parent_node.acl.clone();
-        if parent_cversion > parent_node.stat.cversion {
-            parent_node.stat.cversion = parent_cversion;
-            parent_node.stat.pzxid = hdr.zxid;
-        }
-        parent_node.children.insert(basename(path).into());
-        let stat = Stat {
+        let parent_id = self.nodes.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
+        let parent_acl = self.node(parent_id).acl().clone();
+        self.nodes.update_stat(parent_id, |ps| {
+            if parent_cversion > ps.cversion {
+                ps.cversion = parent_cversion;
+                ps.pzxid = hdr.zxid;
+            }
+        });
+        let stat = StoredStat {
             czxid: hdr.zxid,
             mzxid: hdr.zxid,
             pzxid: hdr.zxid,
             ctime: hdr.time,
             mtime: hdr.time,
             ephemeral_owner: owner,
-            ..Stat::default()
+            ..StoredStat::default()
         };
-        let node = Node::new(data.clone(), acl.clone(), stat);
+        let id = self
+            .add_node(path, data.as_deref(), acl, stat)
+            .ok_or(ErrorCode::NoNode)?;
+        let node = self.node(id);
         let out = node.stat();
-        self.insert_node(path.to_string(), node);
+        let acl = node.acl().clone();
         match owner_kind(owner) {
             OwnerKind::Container => {
                 self.containers.insert(path.to_string());
@@ -681,7 +634,7 @@ impl DataTree {
             parent_path.to_string(),
             parent_acl,
         ));
-        self.quota_node_created(path);
+        self.quota_node_created(path, id);
         self.count_quota(path, 1, data.as_ref().map_or(0, Vec::len) as i64);
         Ok(out)
     }
@@ -693,20 +646,30 @@ impl DataTree {
         triggers: &mut Vec<Trigger>,
     ) -> Result<(), ErrorCode> {
         let parent_path = parent(path).ok_or(ErrorCode::BadArguments)?;
-        let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
-        self.approximate_data_size -= (path.len() + node.data_len()) as i64;
-        let owner = node.stat.ephemeral_owner;
-        let data_len = node.data_len() as i64;
-        let acl = node.acl.clone();
-        // The node is gone: its ACL handle goes back to the cache.
-        self.acls.release(node.acl);
+        let id = self.nodes.lookup(path).ok_or(ErrorCode::NoNode)?;
+        if id == ROOT {
+            return Err(ErrorCode::BadArguments);
+        }
+        // A committed delete never names a node with children; if one did, its subtree
+        // would be unreachable, so it is refused rather than applied.
+        if self.nodes.child_count(id) > 0 {
+            return Err(ErrorCode::NotEmpty);
+        }
+        let acl = self.node(id).acl().clone();
+        let parent_id = self.nodes.parent(id);
+        let removed = self.nodes.remove(id);
+        self.approximate_data_size -= (path.len() + removed.data_len) as i64;
+        let owner = removed.stat.ephemeral_owner;
+        let data_len = removed.data_len as i64;
+        self.acls.release(removed.acl);
         let mut parent_acl = None;
-        if let Some(p) = self.nodes.get_mut(parent_path) {
-            p.children.remove(basename(path));
-            if zxid > p.stat.pzxid {
-                p.stat.pzxid = zxid;
-            }
-            parent_acl = Some(p.acl.clone());
+        if let Some(p) = parent_id {
+            self.nodes.update_stat(p, |ps| {
+                if zxid > ps.pzxid {
+                    ps.pzxid = zxid;
+                }
+            });
+            parent_acl = Some(self.node(p).acl().clone());
         }
         match owner_kind(owner) {
             OwnerKind::Container => {
@@ -817,8 +780,8 @@ mod tests {
         t.apply(&hdr(2), &create("/b", 0, 2), &mut tr);
         let base = t.acls.len();
         assert!(Arc::ptr_eq(
-            &t.get("/a").unwrap().acl,
-            &t.get("/b").unwrap().acl
+            t.get("/a").unwrap().acl(),
+            t.get("/b").unwrap().acl()
         ));
         let special = Txn::SetAcl {
             path: "/a".into(),
@@ -833,8 +796,8 @@ mod tests {
             "the ACL only /a used is gone, /b's stays"
         );
         assert!(Arc::ptr_eq(
-            &t.get("/b").unwrap().acl,
-            &t.get("/").unwrap().acl
+            t.get("/b").unwrap().acl(),
+            t.get("/").unwrap().acl()
         ));
     }
 
