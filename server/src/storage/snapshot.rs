@@ -91,8 +91,8 @@ pub fn serialize(tree: &DataTree) -> Vec<u8> {
     }
     w.write_i64(tree.node_count() as i64);
     // Parents before children, so loading inserts each node under a parent it already has.
-    for (path, node) in tree.iter_nodes() {
-        w.write_string(&path);
+    tree.visit_nodes(|path, node| {
+        w.write_string(path);
         w.write_opt_buffer(node.data());
         let i = position
             .get(&tree.acl_index(&node))
@@ -100,7 +100,7 @@ pub fn serialize(tree: &DataTree) -> Vec<u8> {
             .unwrap_or(u32::MAX);
         w.write_i32(i as i32);
         write_stat(&mut w, &node.raw_stat());
-    }
+    });
     let sessions: Vec<_> = tree.sessions().collect();
     w.write_i64(sessions.len() as i64);
     for (id, s) in sessions {

@@ -293,7 +293,13 @@ impl DataTree {
         self.nodes.acl(node.id)
     }
 
-    /// Every node with its path, parents before children (for snapshots).
+    /// Calls `f` with every node and its path, parents before children (for snapshots).
+    pub fn visit_nodes(&self, mut f: impl FnMut(&str, NodeRef<'_>)) {
+        self.nodes
+            .visit(|path, id| f(path, NodeRef { tree: self, id }));
+    }
+
+    /// Every node with its path, parents before children.
     pub fn iter_nodes(&self) -> impl Iterator<Item = (String, NodeRef<'_>)> {
         self.nodes
             .walk()

@@ -443,6 +443,27 @@ impl NodeStore {
         self.walk_from(ROOT, "/".to_string())
     }
 
+    /// Calls `f` with every node's path, parents before their children, building each
+    /// path in one reused buffer (a walk over a million nodes allocates nothing per node).
+    pub fn visit(&self, mut f: impl FnMut(&str, NodeId)) {
+        let mut path = String::new();
+        let mut stack: Vec<(NodeId, usize)> = vec![(ROOT, 0)];
+        while let Some((id, parent_len)) = stack.pop() {
+            path.truncate(parent_len);
+            if id == ROOT {
+                path.push('/');
+            } else {
+                if parent_len > 1 {
+                    path.push('/');
+                }
+                path.push_str(self.name(id));
+            }
+            f(&path, id);
+            let len = path.len();
+            stack.extend(self.children(id).iter().map(|&c| (c, len)));
+        }
+    }
+
     /// The subtree at `id` (whose path is `path`), parents before their children.
     pub fn walk_from(&self, id: NodeId, path: String) -> Walk<'_> {
         Walk {
@@ -528,6 +549,13 @@ mod tests {
         assert_eq!(s.len(), 2);
         let walked: Vec<String> = s.walk().map(|(p, _)| p).collect();
         assert_eq!(walked, vec!["/", "/ab"]);
+        let d = s.insert(ab, "/ab/d", "d", None, 1, StoredStat::default());
+        s.insert(d, "/ab/d/e", "e", None, 1, StoredStat::default());
+        let mut visited = Vec::new();
+        s.visit(|p, id| visited.push((p.to_string(), id)));
+        let walked: Vec<(String, NodeId)> = s.walk().collect();
+        assert_eq!(visited, walked);
+        assert_eq!(visited.last().unwrap().0, "/ab/d/e");
     }
 
     #[test]
