@@ -67,6 +67,26 @@ impl<'a> Reader<'a> {
         Ok(Some(self.take(len as usize)?.to_vec()))
     }
 
+    /// A buffer borrowed from the input; a length of -1 (null) reads as `None`.
+    pub fn read_opt_bytes(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
+        let len = self.read_i32()?;
+        if len == -1 {
+            return Ok(None);
+        }
+        if len < 0 {
+            return Err(DecodeError::NegativeLength(len));
+        }
+        self.take(len as usize).map(Some)
+    }
+
+    /// A string borrowed from the input; null reads as empty. Invalid UTF-8 is an error.
+    pub fn read_str(&mut self) -> Result<&'a str, DecodeError> {
+        match self.read_opt_bytes()? {
+            None => Ok(""),
+            Some(b) => std::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8),
+        }
+    }
+
     /// A buffer; null reads as empty, as the Java server treats it.
     pub fn read_buffer(&mut self) -> Result<Vec<u8>, DecodeError> {
         Ok(self.read_opt_buffer()?.unwrap_or_default())

@@ -3,6 +3,7 @@
 //! `<dataLogDir>/zkrs/` log segments; a `FORMAT` file in each names the format version.
 
 pub mod codec;
+pub mod direct;
 pub mod purge;
 pub mod recovery;
 pub mod scheduler;

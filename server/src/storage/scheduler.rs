@@ -1,6 +1,7 @@
 //! Takes snapshots every `snapCount` transactions (randomised as Apache does, so members
 //! of an ensemble do not all snapshot at once). The tree is serialized on the core, which
-//! is the only pause writes see; the file is written and synced on a background thread.
+//! is the only pause writes see; the pieces are written as they come and the file synced on
+//! a background thread.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,10 +12,22 @@ use rand::Rng;
 
 use crate::tree::DataTree;
 
-use super::snapshot;
+use super::snapshot::{self, SnapshotFile};
+
+/// What the core sends the snapshot writer: a snapshot is its zxid, its pieces, its end.
+enum Piece {
+    Start(i64),
+    Bytes(Vec<u8>),
+    End,
+}
+
+/// Pieces of a snapshot in flight between the core and the writer at most: the core waits
+/// when the disk falls behind, rather than holding the snapshot in memory.
+const PIECES_IN_FLIGHT: usize = 8;
+const PIECE_BYTES: usize = 1 << 20;
 
 pub struct SnapshotScheduler {
-    tx: mpsc::Sender<(i64, Vec<u8>)>,
+    tx: mpsc::SyncSender<Piece>,
     snap_count: u64,
     since: u64,
     threshold: u64,
@@ -26,6 +39,56 @@ fn next_threshold(snap_count: u64) -> u64 {
     half + rand::thread_rng().gen_range(0..half)
 }
 
+/// The writer thread's loop: one snapshot file at a time, from its pieces.
+fn write_snapshots(
+    dir: PathBuf,
+    rx: mpsc::Receiver<Piece>,
+    after_write: impl Fn(),
+    busy: &AtomicBool,
+) {
+    let mut current: Option<(i64, std::time::Instant, u64, std::io::Result<SnapshotFile>)> = None;
+    for piece in rx {
+        match piece {
+            Piece::Start(zxid) => {
+                current = Some((
+                    zxid,
+                    std::time::Instant::now(),
+                    0,
+                    SnapshotFile::create(&dir, zxid),
+                ))
+            }
+            Piece::Bytes(bytes) => {
+                if let Some((_, _, written, file)) = &mut current {
+                    *written += bytes.len() as u64;
+                    if let Ok(f) = file {
+                        if let Err(e) = f.write(&bytes) {
+                            *file = Err(e);
+                        }
+                    }
+                }
+            }
+            Piece::End => {
+                let Some((zxid, started, bytes, file)) = current.take() else {
+                    continue;
+                };
+                match file.and_then(SnapshotFile::finish) {
+                    Ok(path) => {
+                        tracing::info!(
+                            snapshot = %path.display(),
+                            bytes,
+                            ms = started.elapsed().as_millis() as u64,
+                            "snapshot written"
+                        );
+                        after_write();
+                    }
+                    Err(e) => tracing::error!(error = %e, zxid, "writing a snapshot failed"),
+                }
+                busy.store(false, Ordering::Release);
+            }
+        }
+    }
+}
+
 impl SnapshotScheduler {
     /// Starts the writer thread. `after_write` runs after each snapshot is durable (the
     /// purge hook).
@@ -34,29 +97,12 @@ impl SnapshotScheduler {
         snap_count: u32,
         after_write: impl Fn() + Send + 'static,
     ) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<(i64, Vec<u8>)>();
+        let (tx, rx) = mpsc::sync_channel::<Piece>(PIECES_IN_FLIGHT);
         let busy = Arc::new(AtomicBool::new(false));
         let flag = busy.clone();
         std::thread::Builder::new()
             .name("snapshot".into())
-            .spawn(move || {
-                for (zxid, bytes) in rx {
-                    let started = std::time::Instant::now();
-                    match snapshot::write(&dir, zxid, &bytes) {
-                        Ok(path) => {
-                            tracing::info!(
-                                snapshot = %path.display(),
-                                bytes = bytes.len(),
-                                ms = started.elapsed().as_millis() as u64,
-                                "snapshot written"
-                            );
-                            after_write();
-                        }
-                        Err(e) => tracing::error!(error = %e, zxid, "writing a snapshot failed"),
-                    }
-                    flag.store(false, Ordering::Release);
-                }
-            })?;
+            .spawn(move || write_snapshots(dir, rx, after_write, &flag))?;
         let snap_count = snap_count.max(2) as u64;
         Ok(SnapshotScheduler {
             tx,
@@ -77,19 +123,24 @@ impl SnapshotScheduler {
         self.take(tree);
     }
 
-    /// Snapshots now.
+    /// Snapshots now: serializes on the caller (the core, which pauses for it) while the
+    /// writer thread writes the pieces.
     pub fn take(&mut self, tree: &DataTree) {
         self.busy.store(true, Ordering::Release);
         let started = std::time::Instant::now();
-        let bytes = snapshot::serialize(tree);
+        let mut gone = self.tx.send(Piece::Start(tree.last_zxid())).is_err();
+        snapshot::serialize_chunked(tree, PIECE_BYTES, |bytes| {
+            gone = gone || self.tx.send(Piece::Bytes(bytes)).is_err();
+        });
+        gone = gone || self.tx.send(Piece::End).is_err();
+        if gone {
+            tracing::error!("the snapshot writer is gone");
+        }
         tracing::debug!(
             nodes = tree.node_count(),
             pause_ms = started.elapsed().as_millis() as u64,
             "tree serialized for a snapshot"
         );
-        if self.tx.send((tree.last_zxid(), bytes)).is_err() {
-            tracing::error!("the snapshot writer is gone");
-        }
         self.since = 0;
         self.threshold = next_threshold(self.snap_count);
     }

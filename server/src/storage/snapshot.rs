@@ -2,7 +2,7 @@
 //! `snapshot.<zxid in hex>`, written to a temporary name, synced, then renamed.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use zkrs_proto::records::{read_acl_vec, write_acl_vec};
 use zkrs_proto::{DecodeError, Reader, Stat, Writer};
 
-use crate::tree::{DataTree, SessionRecord};
+use crate::tree::{DataTree, SessionRecord, TreeBuilder};
 
+use super::direct::DirectWriter;
 use super::fsync_dir;
 
 pub const SNAP_MAGIC: &[u8; 8] = b"ZKRSSNAP";
@@ -72,12 +73,57 @@ fn read_stat(r: &mut Reader<'_>) -> Result<Stat, DecodeError> {
     })
 }
 
-/// Serializes the tree as it stands (on the core; the caller writes the bytes elsewhere).
+/// Serializes the tree as it stands into one buffer (tools and tests; the server streams,
+/// see [`serialize_chunked`]).
 pub fn serialize(tree: &DataTree) -> Vec<u8> {
-    let mut w = Writer::with_capacity(tree.node_count() * 96 + 64);
-    w.write_raw(SNAP_MAGIC);
-    w.write_raw(&SNAP_FORMAT.to_be_bytes());
-    w.write_i64(tree.last_zxid());
+    let mut out = Vec::new();
+    serialize_chunked(tree, 1 << 20, |chunk| out.extend_from_slice(&chunk));
+    out
+}
+
+/// A writer that hands its bytes on in pieces, keeping the running checksum.
+struct Chunked<F: FnMut(Vec<u8>)> {
+    w: Writer,
+    crc: crc32fast::Hasher,
+    chunk: usize,
+    sink: F,
+}
+
+impl<F: FnMut(Vec<u8>)> Chunked<F> {
+    fn flush_if_full(&mut self) {
+        if self.w.len() >= self.chunk {
+            let next = Writer::with_capacity(self.chunk + 4096);
+            let bytes = std::mem::replace(&mut self.w, next).into_inner();
+            self.crc.update(&bytes);
+            (self.sink)(bytes);
+        }
+    }
+
+    fn finish(self) {
+        let Chunked {
+            w, crc, mut sink, ..
+        } = self;
+        let mut crc = crc;
+        let mut last = w.into_inner();
+        crc.update(&last);
+        last.extend_from_slice(&crc.finalize().to_be_bytes());
+        sink(last);
+    }
+}
+
+/// Serializes the tree as it stands, handing it to `sink` in pieces of about `chunk` bytes
+/// as they fill (the last ends with the checksum). The server writes the pieces to the file
+/// while the rest is serialized, so a snapshot never sits whole in memory.
+pub fn serialize_chunked(tree: &DataTree, chunk: usize, sink: impl FnMut(Vec<u8>)) {
+    let mut out = Chunked {
+        w: Writer::with_capacity(chunk + 4096),
+        crc: crc32fast::Hasher::new(),
+        chunk,
+        sink,
+    };
+    out.w.write_raw(SNAP_MAGIC);
+    out.w.write_raw(&SNAP_FORMAT.to_be_bytes());
+    out.w.write_i64(tree.last_zxid());
     // Each distinct ACL once; nodes name theirs by position in this table.
     let table = tree.acl_table();
     let position: HashMap<u32, u32> = table
@@ -85,13 +131,14 @@ pub fn serialize(tree: &DataTree) -> Vec<u8> {
         .enumerate()
         .map(|(pos, (index, _))| (*index, pos as u32))
         .collect();
-    w.write_i32(table.len() as i32);
+    out.w.write_i32(table.len() as i32);
     for (_, a) in &table {
-        write_acl_vec(&mut w, a);
+        write_acl_vec(&mut out.w, a);
     }
-    w.write_i64(tree.node_count() as i64);
+    out.w.write_i64(tree.node_count() as i64);
     // Parents before children, so loading inserts each node under a parent it already has.
     tree.visit_nodes(|path, node| {
+        let w = &mut out.w;
         w.write_string(path);
         w.write_opt_buffer(node.data());
         let i = position
@@ -99,34 +146,61 @@ pub fn serialize(tree: &DataTree) -> Vec<u8> {
             .copied()
             .unwrap_or(u32::MAX);
         w.write_i32(i as i32);
-        write_stat(&mut w, &node.raw_stat());
+        write_stat(w, &node.raw_stat());
+        out.flush_if_full();
     });
     let sessions: Vec<_> = tree.sessions().collect();
-    w.write_i64(sessions.len() as i64);
+    out.w.write_i64(sessions.len() as i64);
     for (id, s) in sessions {
-        w.write_i64(*id);
-        w.write_i32(s.timeout_ms);
-        w.write_buffer(&s.passwd);
+        out.w.write_i64(*id);
+        out.w.write_i32(s.timeout_ms);
+        out.w.write_buffer(&s.passwd);
     }
-    let mut bytes = w.into_inner();
-    let crc = crc32fast::hash(&bytes);
-    bytes.extend_from_slice(&crc.to_be_bytes());
-    bytes
+    out.finish();
+}
+
+/// A snapshot file being written: a temporary name until [`SnapshotFile::finish`] syncs it
+/// and renames it into place. Written around the page cache where possible (see
+/// [`super::direct`]).
+pub struct SnapshotFile {
+    writer: DirectWriter,
+    tmp: PathBuf,
+    path: PathBuf,
+    dir: PathBuf,
+}
+
+impl SnapshotFile {
+    pub fn create(dir: &Path, zxid: i64) -> std::io::Result<Self> {
+        let name = snapshot_name(zxid);
+        let tmp = dir.join(format!("{name}.tmp"));
+        Ok(SnapshotFile {
+            writer: DirectWriter::create(&tmp)?,
+            tmp,
+            path: dir.join(name),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write(bytes)
+    }
+
+    /// Makes the snapshot durable under its final name.
+    pub fn finish(self) -> std::io::Result<PathBuf> {
+        let file = self.writer.finish()?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.path)?;
+        fsync_dir(&self.dir)?;
+        Ok(self.path)
+    }
 }
 
 /// Writes a serialized snapshot durably: temp file, fsync, rename, fsync of the directory.
 pub fn write(dir: &Path, zxid: i64, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    let name = snapshot_name(zxid);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let path = dir.join(name);
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)?;
-    fsync_dir(dir)?;
-    Ok(path)
+    let mut f = SnapshotFile::create(dir, zxid)?;
+    f.write(bytes)?;
+    f.finish()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -175,13 +249,14 @@ pub fn decode(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
     if count < 0 || count as usize > body.len() {
         return Err(SnapshotError::Inconsistent(format!("node count {count}")));
     }
-    let mut nodes = Vec::with_capacity(count as usize);
+    let mut tree = TreeBuilder::new(acls, count as usize);
     for _ in 0..count {
-        let path = r.read_string()?;
-        let data = r.read_opt_buffer()?;
+        let path = r.read_str()?;
+        let data = r.read_opt_bytes()?;
         let acl = r.read_i32()? as u32;
         let stat = read_stat(&mut r)?;
-        nodes.push((path, data, acl, stat));
+        tree.add(path, data, acl, stat)
+            .map_err(SnapshotError::Inconsistent)?;
     }
     let n = r.read_i64()?;
     if n < 0 || n as usize > body.len() {
@@ -195,7 +270,8 @@ pub fn decode(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
         sessions.push((id, SessionRecord { timeout_ms, passwd }));
     }
     r.finish()?;
-    DataTree::from_parts(acls, nodes, sessions, zxid).map_err(SnapshotError::Inconsistent)
+    tree.finish(sessions, zxid)
+        .map_err(SnapshotError::Inconsistent)
 }
 
 /// The zxid a snapshot file covers, from its header (for the dumper and purge).

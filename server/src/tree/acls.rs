@@ -48,6 +48,13 @@ impl AclTable {
         i
     }
 
+    /// One more node uses entry `i` (an index [`AclTable::acquire`] returned).
+    pub fn retain(&mut self, i: u32) {
+        if let Some(Some(e)) = self.entries.get_mut(i as usize) {
+            e.nodes += 1;
+        }
+    }
+
     /// One node fewer uses entry `i`.
     pub fn release(&mut self, i: u32) {
         let Some(slot) = self.entries.get_mut(i as usize) else {

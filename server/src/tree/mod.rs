@@ -103,9 +103,165 @@ impl<'t> NodeRef<'t> {
     }
 }
 
-/// A node as a snapshot holds it: path, data, index into the snapshot's ACL table, and
-/// stored Stat.
-pub type SnapshotNode = (String, Option<Vec<u8>>, u32, Stat);
+/// Rebuilds a tree from a snapshot, node by node as the snapshot is read (no intermediate
+/// list of nodes). Snapshots list parents before children, depth first, so each node's
+/// parent is found on the stack of the nodes above the last one added; a node whose parent
+/// has not come yet waits for the end.
+pub struct TreeBuilder {
+    tree: Option<DataTree>,
+    /// The snapshot's ACL table, and the index each entry got in the tree's table.
+    acls: Vec<Vec<Acl>>,
+    acl_ids: Vec<Option<u32>>,
+    /// Path and id of the last node added and its ancestors.
+    ancestors: Vec<(String, NodeId)>,
+    waiting: Vec<(String, Option<Vec<u8>>, u32, Stat)>,
+    expected: usize,
+}
+
+impl TreeBuilder {
+    pub fn new(acls: Vec<Vec<Acl>>, expected_nodes: usize) -> Self {
+        let n = acls.len();
+        TreeBuilder {
+            tree: None,
+            acls,
+            acl_ids: vec![None; n],
+            ancestors: Vec::new(),
+            waiting: Vec::new(),
+            expected: expected_nodes,
+        }
+    }
+
+    /// Adds one node as the snapshot stores it (stored Stat, ACL by table position).
+    pub fn add(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl_index: u32,
+        stat: Stat,
+    ) -> Result<(), String> {
+        let Some(acl_list) = self.acls.get(acl_index as usize) else {
+            return Err(format!(
+                "node {path} names ACL {acl_index}, which is not in the table"
+            ));
+        };
+        let stored = StoredStat::from_stat(&stat);
+        let Some(tree) = self.tree.as_mut() else {
+            if path != "/" {
+                self.waiting
+                    .push((path.to_string(), data.map(<[u8]>::to_vec), acl_index, stat));
+                return Ok(());
+            }
+            let mut root = DataTree::with_root(acl_list, data, stored);
+            root.nodes.reserve(self.expected);
+            self.acl_ids[acl_index as usize] = Some(root.nodes.acl(ROOT));
+            self.tree = Some(root);
+            self.ancestors.push(("/".to_string(), ROOT));
+            return Ok(());
+        };
+        if path == "/" {
+            return Err("the snapshot holds the root twice".into());
+        }
+        let Some(parent_path) = parent(path) else {
+            return Err(format!("{path} is not a valid path"));
+        };
+        while self.ancestors.last().is_some_and(|(p, _)| p != parent_path) {
+            self.ancestors.pop();
+        }
+        let parent_id = match self.ancestors.last() {
+            Some((_, id)) => Some(*id),
+            None => tree.nodes.lookup(parent_path),
+        };
+        let Some(parent_id) = parent_id else {
+            self.waiting
+                .push((path.to_string(), data.map(<[u8]>::to_vec), acl_index, stat));
+            return Ok(());
+        };
+        let acl = match self.acl_ids[acl_index as usize] {
+            Some(i) => {
+                tree.acls.retain(i);
+                i
+            }
+            None => {
+                let i = tree.acls.acquire(acl_list);
+                self.acl_ids[acl_index as usize] = Some(i);
+                i
+            }
+        };
+        if tree.nodes.lookup(path).is_some() {
+            return Err(format!("{path} appears twice in the snapshot"));
+        }
+        let id = tree
+            .nodes
+            .insert(parent_id, path, basename(path), data, acl, stored);
+        tree.approximate_data_size += (path.len() + data.map_or(0, <[u8]>::len)) as i64;
+        match owner_kind(stat.ephemeral_owner) {
+            OwnerKind::Container => {
+                tree.containers.insert(path.to_string());
+            }
+            OwnerKind::Ttl(_) => {
+                tree.ttls.insert(path.to_string());
+            }
+            OwnerKind::Ephemeral(s) => {
+                tree.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_string());
+            }
+            OwnerKind::Persistent => {}
+        }
+        if self.ancestors.is_empty() {
+            self.ancestors.push((parent_path.to_string(), parent_id));
+        }
+        self.ancestors.push((path.to_string(), id));
+        Ok(())
+    }
+
+    /// The tree, once every node is in. Fails if a node's parent is missing.
+    pub fn finish(
+        mut self,
+        sessions: Vec<(i64, SessionRecord)>,
+        last_zxid: i64,
+    ) -> Result<DataTree, String> {
+        if self.tree.is_none() {
+            return Err("the snapshot has no root node".into());
+        }
+        // Nodes listed before their parent: rounds until none is placed.
+        loop {
+            let waiting = std::mem::take(&mut self.waiting);
+            if waiting.is_empty() {
+                break;
+            }
+            let before = waiting.len();
+            for (path, data, acl, stat) in waiting {
+                self.ancestors.clear();
+                self.add(&path, data.as_deref(), acl, stat)?;
+            }
+            if self.waiting.len() == before {
+                return Err(format!(
+                    "{} has no parent in the snapshot",
+                    self.waiting[0].0
+                ));
+            }
+        }
+        let mut t = self.tree.take().ok_or("the snapshot has no root node")?;
+        t.sessions = sessions.into_iter().collect();
+        t.last_zxid = last_zxid;
+        if let Some(quota_root) = t.nodes.lookup(QUOTA) {
+            let limits: Vec<String> = t
+                .nodes
+                .walk_from(quota_root, QUOTA.to_string())
+                .filter_map(|(p, _)| match quota::quota_target(&p) {
+                    Some((prefix, quota::LIMIT_NODE)) => Some(prefix.to_string()),
+                    _ => None,
+                })
+                .collect();
+            for prefix in limits {
+                t.quotas.add(&prefix);
+            }
+        }
+        Ok(t)
+    }
+}
 
 /// A session as every member knows it (liveness is tracked by the leader, not here).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,81 +460,6 @@ impl DataTree {
         self.nodes
             .walk()
             .map(move |(p, id)| (p, NodeRef { tree: self, id }))
-    }
-
-    /// Rebuilds a tree from a snapshot's nodes (stored Stats) and sessions. Nodes may come
-    /// in any order; fails if a node's parent is missing.
-    pub fn from_parts(
-        acls: Vec<Vec<Acl>>,
-        nodes: Vec<SnapshotNode>,
-        sessions: Vec<(i64, SessionRecord)>,
-        last_zxid: i64,
-    ) -> Result<DataTree, String> {
-        let mut t: Option<DataTree> = None;
-        let mut pending = Vec::new();
-        let count = nodes.len();
-        for node in nodes {
-            if node.0 == "/" {
-                let (_, data, acl_index, stat) = node;
-                let acl = acls.get(acl_index as usize).ok_or_else(|| {
-                    format!("node / names ACL {acl_index}, which is not in the table")
-                })?;
-                let mut root = Self::with_root(acl, data.as_deref(), StoredStat::from_stat(&stat));
-                root.nodes.reserve(count);
-                t = Some(root);
-            } else {
-                pending.push(node);
-            }
-        }
-        let mut t = t.ok_or("the snapshot has no root node")?;
-        t.sessions = sessions.into_iter().collect();
-        t.last_zxid = last_zxid;
-        // Snapshots list parents first; nodes listed before their parent wait for a later
-        // round.
-        while !pending.is_empty() {
-            let before = pending.len();
-            let mut later = Vec::new();
-            for (path, data, acl_index, stat) in pending {
-                let acl = acls.get(acl_index as usize).ok_or_else(|| {
-                    format!("node {path} names ACL {acl_index}, which is not in the table")
-                })?;
-                let stored = StoredStat::from_stat(&stat);
-                if t.add_node(&path, data.as_deref(), acl, stored).is_none() {
-                    later.push((path, data, acl_index, stat));
-                    continue;
-                }
-                match owner_kind(stat.ephemeral_owner) {
-                    OwnerKind::Container => {
-                        t.containers.insert(path);
-                    }
-                    OwnerKind::Ttl(_) => {
-                        t.ttls.insert(path);
-                    }
-                    OwnerKind::Ephemeral(s) => {
-                        t.ephemerals.entry(s).or_default().insert(path);
-                    }
-                    OwnerKind::Persistent => {}
-                }
-            }
-            if later.len() == before {
-                return Err(format!("{} has no parent in the snapshot", later[0].0));
-            }
-            pending = later;
-        }
-        if let Some(quota_root) = t.nodes.lookup(QUOTA) {
-            let limits: Vec<String> = t
-                .nodes
-                .walk_from(quota_root, QUOTA.to_string())
-                .filter_map(|(p, _)| match quota::quota_target(&p) {
-                    Some((prefix, quota::LIMIT_NODE)) => Some(prefix.to_string()),
-                    _ => None,
-                })
-                .collect();
-            for prefix in limits {
-                t.quotas.add(&prefix);
-            }
-        }
-        Ok(t)
     }
 
     /// Number of descendants of `path` (`getAllChildrenNumber`); for `/` the system nodes
@@ -732,6 +813,47 @@ mod tests {
             parent_cversion: pcv,
             kind: CreateKind::WithStat,
         }
+    }
+
+    fn stat(czxid: i64) -> Stat {
+        Stat {
+            czxid,
+            ..Stat::default()
+        }
+    }
+
+    #[test]
+    fn builder_takes_nodes_in_any_order_and_refuses_orphans() {
+        let acls = vec![Acl::open_unsafe(), Acl::read_unsafe()];
+        let mut b = TreeBuilder::new(acls.clone(), 6);
+        b.add("/a/b/c", Some(b"c"), 1, stat(4)).unwrap();
+        b.add("/", Some(b""), 0, stat(0)).unwrap();
+        b.add("/a", None, 0, stat(1)).unwrap();
+        b.add("/a/b", Some(b"b"), 0, stat(2)).unwrap();
+        b.add("/x", Some(b"x"), 0, stat(3)).unwrap();
+        b.add("/a/d", Some(b"d"), 1, stat(5)).unwrap();
+        let t = b.finish(Vec::new(), 9).unwrap();
+        assert_eq!(t.node_count(), 6);
+        assert_eq!(t.get("/a/b/c").unwrap().data(), Some(&b"c"[..]));
+        assert_eq!(t.get("/a").unwrap().data(), None);
+        assert_eq!(t.get("/a").unwrap().child_names(), vec!["b", "d"]);
+        assert_eq!(&**t.get("/a/d").unwrap().acl(), &Acl::read_unsafe()[..]);
+        assert_eq!(t.get("/x").unwrap().stored().czxid, 3);
+        assert_eq!(t.last_zxid(), 9);
+
+        let mut b = TreeBuilder::new(acls.clone(), 2);
+        b.add("/", Some(b""), 0, stat(0)).unwrap();
+        b.add("/lost/child", None, 0, stat(1)).unwrap();
+        assert!(b.finish(Vec::new(), 1).is_err());
+        let mut b = TreeBuilder::new(acls.clone(), 2);
+        b.add("/", Some(b""), 0, stat(0)).unwrap();
+        assert!(b.add("/a", None, 7, stat(1)).is_err(), "unknown ACL index");
+        b.add("/a", None, 0, stat(1)).unwrap();
+        assert!(b.add("/a", None, 0, stat(1)).is_err(), "duplicate path");
+        assert!(
+            TreeBuilder::new(acls, 0).finish(Vec::new(), 0).is_err(),
+            "no root"
+        );
     }
 
     #[test]
