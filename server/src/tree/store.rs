@@ -229,7 +229,8 @@ impl NodeStore {
         let mut root = Slot::new(root_stat, blob, name_len, root_acl, NO_PARENT);
         root.hash = hash;
         s.slots.push(Some(root));
-        s.index.insert_unique(hash as u64, ROOT, |_| hash as u64);
+        s.index
+            .insert_unique(table_hash(hash), ROOT, |_| table_hash(hash));
         s.len = 1;
         s
     }
@@ -271,7 +272,7 @@ impl NodeStore {
         }
         let hash = self.hash(path);
         self.index
-            .find(hash as u64, |&id| {
+            .find(table_hash(hash), |&id| {
                 let s = self.slot(id);
                 s.hash == hash && self.path_is(id, path)
             })
@@ -346,7 +347,7 @@ impl NodeStore {
         let hasher = &self.hasher;
         let slots = &self.slots;
         self.index
-            .insert_unique(hash as u64, id, |&i| slot_hash(slots, i, hasher));
+            .insert_unique(table_hash(hash), id, |&i| slot_hash(slots, i, hasher));
         self.len += 1;
         id
     }
@@ -357,7 +358,7 @@ impl NodeStore {
             let s = self.slot(id);
             (s.hash, s.parent, s.pos_in_parent as usize)
         };
-        if let Ok(entry) = self.index.find_entry(hash as u64, |&i| i == id) {
+        if let Ok(entry) = self.index.find_entry(table_hash(hash), |&i| i == id) {
             entry.remove();
         }
         if let Some(list) = self.children.get_mut(&parent) {
@@ -473,11 +474,18 @@ impl NodeStore {
     }
 }
 
+/// The index's 64-bit hash from a slot's 32-bit one. The table takes its bucket from the
+/// low bits and a 7-bit tag, checked before any slot is looked at, from the top bits: a
+/// plain widening would leave every tag 0 and make each probe read slots (cache misses).
+fn table_hash(h: u32) -> u64 {
+    (h as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 fn slot_hash(slots: &[Option<Slot>], id: NodeId, _: &DefaultHashBuilder) -> u64 {
     slots
         .get(id as usize)
         .and_then(Option::as_ref)
-        .map_or(0, |s| s.hash as u64)
+        .map_or(0, |s| table_hash(s.hash))
 }
 
 /// Depth-first walk of the tree; see [`NodeStore::walk`].
