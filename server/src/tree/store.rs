@@ -279,15 +279,16 @@ impl NodeStore {
             .copied()
     }
 
-    /// Whether `id`'s path is `path`, comparing names from the node up.
+    /// Whether `id`'s path is `path`, comparing names from the node up (as bytes: a name is
+    /// the UTF-8 of a `&str`, so no text checks are needed).
     fn path_is(&self, mut id: NodeId, path: &str) -> bool {
-        let mut rest = path;
+        let mut rest = path.as_bytes();
         while id != ROOT {
             let s = self.slot(id);
-            let Some(r) = rest.strip_suffix(s.name()) else {
+            let Some(r) = rest.strip_suffix(&s.blob[..s.name_len()]) else {
                 return false;
             };
-            let Some(r) = r.strip_suffix('/') else {
+            let Some(r) = r.strip_suffix(b"/") else {
                 return false;
             };
             rest = r;
