@@ -454,10 +454,26 @@ impl SessionTask {
 
         let read_timeout = self.timeout * 2 / 3;
         let ping_every = read_timeout / 2;
+        let next_deadline = |conn: &Connection, closing: Option<Instant>| {
+            let d = (conn.last_send + ping_every).min(conn.last_recv + read_timeout);
+            closing.map_or(d, |c| d.min(c))
+        };
+        // One timer for the whole loop. The deadline only moves later as bytes go and come,
+        // so the timer may fire early; then it is checked and set again. (A new timer per
+        // turn of the loop would be registered and removed for every request.)
+        let timer = sleep_until(next_deadline(&conn, closing));
+        tokio::pin!(timer);
         loop {
-            let mut deadline = (conn.last_send + ping_every).min(conn.last_recv + read_timeout);
+            if let Err(e) = conn.flush_now() {
+                if closing.is_some() {
+                    return Outcome::End(SessionState::Closed);
+                }
+                return Outcome::Lost(format!("{}: {e}", conn.addr()));
+            }
             if let Some(c) = closing {
-                deadline = deadline.min(c);
+                if c < timer.deadline() {
+                    timer.as_mut().reset(c);
+                }
             }
             tokio::select! {
                 r = conn.io() => match r {
@@ -488,7 +504,7 @@ impl SessionTask {
                     }
                     Some(cmd) => self.submit(&mut conn, cmd),
                 },
-                _ = sleep_until(deadline) => {
+                _ = &mut timer => {
                     let now = Instant::now();
                     if closing.is_some_and(|c| now >= c) {
                         return Outcome::End(SessionState::Closed);
@@ -503,6 +519,7 @@ impl SessionTask {
                         trace!("ping");
                         conn.queue_request(xid::PING, &Request::Ping);
                     }
+                    timer.as_mut().reset(next_deadline(&conn, closing));
                 }
             }
         }
