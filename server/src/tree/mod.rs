@@ -194,21 +194,7 @@ impl TreeBuilder {
             .nodes
             .insert(parent_id, path, basename(path), data, acl, stored);
         tree.approximate_data_size += (path.len() + data.map_or(0, <[u8]>::len)) as i64;
-        match owner_kind(stat.ephemeral_owner) {
-            OwnerKind::Container => {
-                tree.containers.insert(path.to_string());
-            }
-            OwnerKind::Ttl(_) => {
-                tree.ttls.insert(path.to_string());
-            }
-            OwnerKind::Ephemeral(s) => {
-                tree.ephemerals
-                    .entry(s)
-                    .or_default()
-                    .insert(path.to_string());
-            }
-            OwnerKind::Persistent => {}
-        }
+        tree.track_owner(path, stat.ephemeral_owner);
         if self.ancestors.is_empty() {
             self.ancestors.push((parent_path.to_string(), parent_id));
         }
@@ -380,6 +366,26 @@ impl DataTree {
             },
         );
         t
+    }
+
+    /// Files a new node under the sets kept by owner: containers, TTL nodes, each
+    /// session's ephemerals.
+    fn track_owner(&mut self, path: &str, owner: i64) {
+        match owner_kind(owner) {
+            OwnerKind::Container => {
+                self.containers.insert(path.to_string());
+            }
+            OwnerKind::Ttl(_) => {
+                self.ttls.insert(path.to_string());
+            }
+            OwnerKind::Ephemeral(s) => {
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_string());
+            }
+            OwnerKind::Persistent => {}
+        }
     }
 
     /// Adds a node whose parent exists (checked by the caller).
@@ -701,21 +707,7 @@ impl DataTree {
         let node = self.node(id);
         let out = node.stat();
         let acl = node.acl().clone();
-        match owner_kind(owner) {
-            OwnerKind::Container => {
-                self.containers.insert(path.to_string());
-            }
-            OwnerKind::Ttl(_) => {
-                self.ttls.insert(path.to_string());
-            }
-            OwnerKind::Ephemeral(s) => {
-                self.ephemerals
-                    .entry(s)
-                    .or_default()
-                    .insert(path.to_string());
-            }
-            OwnerKind::Persistent => {}
-        }
+        self.track_owner(path, owner);
         triggers.push(Trigger::Created(path.to_string(), acl));
         triggers.push(Trigger::ChildrenChanged(
             parent_path.to_string(),
