@@ -80,6 +80,16 @@ fn get(path: &str) -> Request {
     })
 }
 
+/// The server process, stopped by its PID when the test ends, also when an assertion fails.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn a_full_disk_stops_writes_keeps_reads_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,12 +126,13 @@ fn a_full_disk_stops_writes_keeps_reads_and_loses_nothing() {
             .stderr(log)
             .spawn()
             .expect("starting zkrs-server");
+        let server = Server(child);
         common::wait_until_serving(&addr, dir.path());
-        child
+        server
     };
 
     // Room for the log header and a few dozen 1 KB creates, no more.
-    let mut server = spawn(Some(48 * 1024));
+    let server = spawn(Some(48 * 1024));
     let mut s = session(addr);
     let mut acked = Vec::new();
     let mut refused = None;
@@ -153,10 +164,9 @@ fn a_full_disk_stops_writes_keeps_reads_and_loses_nothing() {
         "the log says why:\n{log}"
     );
 
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let started = Instant::now();
-    let mut server = spawn(None);
+    let server = spawn(None);
     let mut s = session(addr);
     for (i, p) in acked.iter().enumerate() {
         let (h, _) = call(&mut s, i as i32, &get(p));
@@ -165,6 +175,5 @@ fn a_full_disk_stops_writes_keeps_reads_and_loses_nothing() {
     let (h, _) = call(&mut s, 5000, &create("/after"));
     assert_eq!(h.err, 0, "writes work again with room on the disk");
     assert!(started.elapsed() < Duration::from_secs(30));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
