@@ -736,7 +736,7 @@ impl DataTree {
         }
         let acl = self.node(id).acl().clone();
         let parent_id = self.nodes.parent(id);
-        let removed = self.nodes.remove(id);
+        let removed = self.nodes.remove(id).ok_or(ErrorCode::NoNode)?;
         self.approximate_data_size -= (path.len() + removed.data_len) as i64;
         let owner = removed.stat.ephemeral_owner;
         let data_len = removed.data_len as i64;

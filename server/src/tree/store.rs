@@ -353,12 +353,11 @@ impl NodeStore {
         id
     }
 
-    /// Removes a node (which must have no children) and returns what it held.
-    pub fn remove(&mut self, id: NodeId) -> Removed {
-        let (hash, parent, pos) = {
-            let s = self.slot(id);
-            (s.hash, s.parent, s.pos_in_parent as usize)
-        };
+    /// Removes a node (which must have no children) and returns what it held; `None` if
+    /// `id` holds no node.
+    pub fn remove(&mut self, id: NodeId) -> Option<Removed> {
+        let slot = self.slots.get_mut(id as usize)?.take()?;
+        let (hash, parent, pos) = (slot.hash, slot.parent, slot.pos_in_parent as usize);
         if let Ok(entry) = self.index.find_entry(table_hash(hash), |&i| i == id) {
             entry.remove();
         }
@@ -376,14 +375,13 @@ impl NodeStore {
             }
         }
         self.children.remove(&id);
-        let slot = self.slots[id as usize].take().expect("checked by slot()");
         self.free.push(id);
         self.len -= 1;
-        Removed {
+        Some(Removed {
             acl: slot.acl,
             stat: slot.stat(),
             data_len: slot.data_len(),
-        }
+        })
     }
 
     pub fn parent(&self, id: NodeId) -> Option<NodeId> {
@@ -544,8 +542,9 @@ mod tests {
         assert_eq!(s.data(a), Some(&b"longer data"[..]));
         assert_eq!(s.name(a), "a");
 
-        let removed = s.remove(b);
+        let removed = s.remove(b).unwrap();
         assert_eq!(removed.data_len, 0);
+        assert!(s.remove(b).is_none(), "removed twice");
         assert_eq!(s.lookup("/a/b"), None);
         assert_eq!(s.child_count(a), 0);
         // The freed slot is reused; the moved sibling keeps a correct place in its list.

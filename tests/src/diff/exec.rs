@@ -21,8 +21,8 @@ use zkrs_proto::request::{
 use zkrs_proto::{opcode::perms, Acl, OpCode, Record, Request, Response, Stat, Writer};
 
 use super::workload::{
-    add_watch_mode_name, flags_name, opname, watcher_type_name, AclSpec, CreateSpec, MultiOp, Op,
-    OpKind, PathSpec, VersionSpec, Workload, USERS,
+    add_watch_mode_name, flags_name, opname, watcher_type_name, AclSpec, CreateSpec, DataSpec,
+    MultiOp, Op, OpKind, PathSpec, VersionSpec, Workload, USERS,
 };
 use crate::digest_id;
 use crate::raw::{connect_frame, request_frame, Cursor};
@@ -623,24 +623,33 @@ impl Runner {
         (PathWatch { path, watch }, text)
     }
 
+    fn delete(&self, p: &PathSpec, v: VersionSpec) -> (Request, String) {
+        let (pv, t) = self.path_version(p, v, false);
+        (Request::Delete(pv), format!("delete {t}"))
+    }
+
+    fn set_data(&self, p: &PathSpec, d: &DataSpec, v: VersionSpec) -> (Request, String) {
+        let (pv, t) = self.path_version(p, v, false);
+        let req = Request::SetData(SetDataRequest {
+            path: pv.path,
+            data: d.bytes(),
+            version: pv.version,
+        });
+        (req, format!("setData {t} data={d}"))
+    }
+
+    fn check(&self, p: &PathSpec, v: VersionSpec) -> (Request, String) {
+        let (pv, t) = self.path_version(p, v, false);
+        (Request::Check(pv), format!("check {t}"))
+    }
+
     /// The request for `kind`, its description, and (for multi and multiRead) the
     /// description of each operation, specs resolved.
     fn resolve(&self, kind: &OpKind) -> (Request, String, Vec<String>) {
         let (req, text) = match kind {
             OpKind::Create(c) => self.create(c),
-            OpKind::Delete(p, v) => {
-                let (pv, t) = self.path_version(p, *v, false);
-                (Request::Delete(pv), format!("delete {t}"))
-            }
-            OpKind::SetData(p, d, v) => {
-                let (pv, t) = self.path_version(p, *v, false);
-                let req = Request::SetData(SetDataRequest {
-                    path: pv.path,
-                    data: d.bytes(),
-                    version: pv.version,
-                });
-                (req, format!("setData {t} data={d}"))
-            }
+            OpKind::Delete(p, v) => self.delete(p, *v),
+            OpKind::SetData(p, d, v) => self.set_data(p, d, *v),
             OpKind::Exists(p, w) => {
                 let (pw, t) = self.path_watch(p, *w);
                 (Request::Exists(pw), format!("exists {t}"))
@@ -682,33 +691,16 @@ impl Runner {
                 let t = format!("sync {}", self.show(&path));
                 (Request::Sync(path), t)
             }
-            OpKind::Check(p, v) => {
-                let (pv, t) = self.path_version(p, *v, false);
-                (Request::Check(pv), format!("check {t}"))
-            }
+            OpKind::Check(p, v) => self.check(p, *v),
             OpKind::Multi(ops) => {
                 let mut reqs = Vec::new();
                 let mut texts = Vec::new();
                 for op in ops {
                     let (req, text) = match op {
                         MultiOp::Create(c) => self.create(c),
-                        MultiOp::Delete(p, v) => {
-                            let (pv, t) = self.path_version(p, *v, false);
-                            (Request::Delete(pv), format!("delete {t}"))
-                        }
-                        MultiOp::SetData(p, d, v) => {
-                            let (pv, t) = self.path_version(p, *v, false);
-                            let req = Request::SetData(SetDataRequest {
-                                path: pv.path,
-                                data: d.bytes(),
-                                version: pv.version,
-                            });
-                            (req, format!("setData {t} data={d}"))
-                        }
-                        MultiOp::Check(p, v) => {
-                            let (pv, t) = self.path_version(p, *v, false);
-                            (Request::Check(pv), format!("check {t}"))
-                        }
+                        MultiOp::Delete(p, v) => self.delete(p, *v),
+                        MultiOp::SetData(p, d, v) => self.set_data(p, d, *v),
+                        MultiOp::Check(p, v) => self.check(p, *v),
                     };
                     reqs.push(req);
                     texts.push(text);

@@ -603,19 +603,18 @@ impl Gen {
 
     /// A path for any operation.
     fn path(&mut self) -> PathSpec {
-        match self.rng.weighted(&[70, 14, 2, 6, 6, 2]) {
-            0 => self.node(),
-            1 => PathSpec::Created(self.created_index()),
-            2 => PathSpec::CreatedChild(self.created_index(), self.one_of(&NAMES)),
-            3 => PathSpec::Root,
-            4 => PathSpec::Raw(self.one_of(&INVALID_PATHS)),
-            _ => PathSpec::Raw(self.one_of(&ODD_VALID_PATHS)),
-        }
+        self.path_weighted(&[70, 14, 2, 6, 6, 2])
     }
 
     /// A path for a create: more often below something created earlier.
     fn create_path(&mut self) -> PathSpec {
-        match self.rng.weighted(&[72, 4, 10, 2, 8, 4]) {
+        self.path_weighted(&[72, 4, 10, 2, 8, 4])
+    }
+
+    /// A path of each kind with the given weights: a known node, an earlier created path, a
+    /// child of one, the root, an invalid path, an odd but valid one.
+    fn path_weighted(&mut self, weights: &[u32; 6]) -> PathSpec {
+        match self.rng.weighted(weights) {
             0 => self.node(),
             1 => PathSpec::Created(self.created_index()),
             2 => PathSpec::CreatedChild(self.created_index(), self.one_of(&NAMES)),
