@@ -8,6 +8,7 @@ pub mod admin;
 pub mod config;
 pub mod core;
 pub mod fourlw;
+pub mod ids;
 pub mod log;
 pub mod namespace;
 pub mod net;
