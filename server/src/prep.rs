@@ -122,6 +122,13 @@ impl Preparer {
         self.outstanding.len()
     }
 
+    /// Forgets every change in flight: none of them will be applied (the log failed, or a
+    /// leader lost its quorum and its proposals with it).
+    pub fn forget_outstanding(&mut self) {
+        self.outstanding.clear();
+        self.recorded.clear();
+    }
+
     /// Forgets the changes of a transaction now applied to the tree.
     pub fn applied(&mut self, zxid: i64) {
         while self.recorded.front().is_some_and(|(z, _)| *z <= zxid) {

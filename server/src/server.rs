@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::core::{Core, CoreMsg, CoreSettings};
+use crate::core::{driver, Core, CoreMsg, CoreSettings, Now};
 use crate::log::spawn_writer;
 use crate::net::{serve, NetSettings};
 use crate::prep::PrepConfig;
@@ -18,6 +18,7 @@ use crate::storage::recovery::recover;
 use crate::storage::scheduler::SnapshotScheduler;
 use crate::storage::txnlog::FileTxnLog;
 use crate::storage::{DataDirs, StorageError};
+use rand::SeedableRng;
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -131,8 +132,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         // Fold the replayed log into a snapshot, so the next start and purging need less.
         scheduler.take(&tree);
     }
-    let core = Core::new(core_settings(&config), tree, log_tx).with_snapshots(scheduler);
-    tokio::spawn(core.run(core_rx));
+    let rng = Box::new(rand::rngs::StdRng::from_entropy());
+    let core =
+        Core::new(core_settings(&config), tree, Now::system(), rng).with_snapshots(scheduler);
+    tokio::spawn(driver::run(core, core_rx, log_tx));
 
     let settings = NetSettings {
         max_client_cnxns: config.max_client_cnxns,

@@ -1,0 +1,385 @@
+//! Client connections: the handshake (a new session or a reattach), the requests of a
+//! session in their reply order, reads, and the delivery of watch notifications.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use zkrs_proto::opcode::perms;
+use zkrs_proto::{ConnectRequest, ConnectResponse, ErrorCode, OpCode, Request};
+
+use crate::acl::{self, AuthInfo};
+use crate::read::{self, ReadContext};
+use crate::reply::{connect_frame, error_frame, notification_frame};
+use crate::stats::ConnStats;
+use crate::txn::Txn;
+use crate::watch::Notification;
+
+use super::order::{Awaiting, ReadyFrame, Released, Slot};
+use super::sessions::LiveSession;
+use super::{Conn, ConnId, Core};
+
+impl Core {
+    fn negotiate_timeout(&self, requested: i32) -> i32 {
+        requested.clamp(
+            self.settings.min_session_timeout_ms,
+            self.settings.max_session_timeout_ms,
+        )
+    }
+
+    pub(super) fn on_connect(&mut self, id: ConnId, remote: SocketAddr, req: ConnectRequest) {
+        self.stats.packets_received += 1;
+        let auth = AuthInfo::for_remote(remote.ip());
+        self.conns.insert(
+            id,
+            Conn {
+                remote,
+                session: None,
+                auth,
+                stats: ConnStats::new(self.now.mono),
+            },
+        );
+        if req.last_zxid_seen > self.tree.last_zxid() {
+            tracing::info!(
+                conn = id,
+                client_zxid = format_args!("{:#x}", req.last_zxid_seen),
+                our_zxid = format_args!("{:#x}", self.tree.last_zxid()),
+                "refusing session request: client has seen a newer zxid than this server"
+            );
+            self.close_conn(id);
+            return;
+        }
+        let timeout_ms = self.negotiate_timeout(req.timeout);
+        if req.session_id == 0 {
+            self.create_session(id, timeout_ms, req.read_only);
+        } else {
+            self.reattach(id, &req, timeout_ms);
+        }
+    }
+
+    fn create_session(&mut self, conn: ConnId, timeout_ms: i32, read_only: Option<bool>) {
+        if self.log_failed.is_some() {
+            self.close_conn(conn);
+            return;
+        }
+        let session_id = self.sessions.allocate();
+        let mut passwd = vec![0u8; 16];
+        self.rng.fill_bytes(&mut passwd);
+        if self
+            .propose(session_id, 0, Txn::CreateSession { timeout_ms, passwd })
+            .is_none()
+        {
+            self.close_conn(conn);
+            return;
+        }
+        // The session exists for this connection from now on, so requests a client
+        // pipelines behind its handshake are taken in order, as Apache takes them: they wait
+        // behind the session's creation, whose reply is the connect response.
+        let mut live = LiveSession::new(
+            Duration::from_millis(timeout_ms as u64),
+            self.now.mono,
+            Some(conn),
+        );
+        live.queue.push(Slot::Write {
+            cxid: 0,
+            conn,
+            awaiting: Awaiting::NewSession {
+                timeout_ms,
+                read_only,
+            },
+            received: None,
+        });
+        self.sessions.insert(session_id, live);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(session_id);
+        }
+    }
+
+    fn reattach(&mut self, conn: ConnId, req: &ConnectRequest, timeout_ms: i32) {
+        let sid = req.session_id;
+        let valid = matches!(self.tree.session(sid), Some(rec) if rec.passwd == req.passwd)
+            && self.sessions.get(sid).is_some_and(|l| !l.closing);
+        if !valid {
+            tracing::info!(
+                session = format_args!("{sid:#x}"),
+                "invalid session reattach (expired or wrong password)"
+            );
+            let frame = connect_frame(&ConnectResponse {
+                protocol_version: 0,
+                timeout: 0,
+                session_id: 0,
+                passwd: vec![0; 16],
+                read_only: req.read_only.map(|_| false),
+            });
+            self.send(conn, frame);
+            self.close_conn(conn);
+            return;
+        }
+        let now = self.now.mono;
+        let Some(live) = self.sessions.get_mut(sid) else {
+            return;
+        };
+        let old = live.conn.replace(conn);
+        live.timeout = Duration::from_millis(timeout_ms as u64);
+        live.touch(now);
+        // Replies still owed to the old connection are dropped with it.
+        live.queue.drop_replies();
+        if let Some(old) = old.filter(|&o| o != conn) {
+            if let Some(c) = self.conns.get_mut(&old) {
+                c.session = None;
+            }
+            self.close_conn(old);
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(sid);
+        }
+        tracing::debug!(
+            session = format_args!("{sid:#x}"),
+            conn,
+            "session reattached"
+        );
+        let frame = connect_frame(&ConnectResponse {
+            protocol_version: 0,
+            timeout: timeout_ms,
+            session_id: sid,
+            passwd: req.passwd.clone(),
+            read_only: req.read_only.map(|_| false),
+        });
+        self.send(conn, frame);
+    }
+
+    pub(super) fn on_disconnect(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        if let Some(live) = c.session.and_then(|sid| self.sessions.get_mut(sid)) {
+            if live.conn == Some(conn) {
+                live.conn = None;
+                live.queue.drop_replies();
+            }
+        }
+    }
+
+    pub(super) fn on_undecodable(&mut self, conn: ConnId, xid: i32, err: ErrorCode) {
+        if let Some(sid) = self.conns.get(&conn).and_then(|c| c.session) {
+            let frame = error_frame(xid, self.tree.last_zxid(), err.code());
+            self.enqueue_ready(sid, conn, frame, false, None);
+            self.drain(sid);
+        }
+    }
+
+    pub(super) fn enqueue_ready(
+        &mut self,
+        sid: i64,
+        conn: ConnId,
+        frame: Vec<u8>,
+        close_after: bool,
+        received: Option<Instant>,
+    ) {
+        if let Some(l) = self.sessions.get_mut(sid) {
+            l.queue.push(Slot::Ready(ReadyFrame {
+                conn,
+                frame,
+                close_after,
+                received,
+                is_reply: true,
+            }));
+        }
+    }
+
+    pub(super) fn on_request(
+        &mut self,
+        conn_id: ConnId,
+        xid: i32,
+        req: Request,
+        received: Instant,
+    ) {
+        self.stats.packets_received += 1;
+        let Some(conn) = self.conns.get_mut(&conn_id) else {
+            return;
+        };
+        conn.stats.packets_received += 1;
+        conn.stats.last_cxid = xid;
+        conn.stats.last_op = req.op();
+        let Some(sid) = conn.session else {
+            // Requests that race a pending handshake are not answerable; drop the connection.
+            self.close_conn(conn_id);
+            return;
+        };
+        let now = self.now.mono;
+        let Some(live) = self.sessions.get_mut(sid) else {
+            self.close_conn(conn_id);
+            return;
+        };
+        live.touch(now);
+        let last_zxid = self.tree.last_zxid();
+        if live.closing {
+            let frame = error_frame(xid, last_zxid, ErrorCode::SessionExpired.code());
+            self.enqueue_ready(sid, conn_id, frame, false, Some(received));
+            self.drain(sid);
+            return;
+        }
+        match req {
+            Request::Auth(a) => {
+                let Some(conn) = self.conns.get_mut(&conn_id) else {
+                    return;
+                };
+                let result = acl::add_auth(
+                    &mut conn.auth,
+                    &a.scheme,
+                    &a.auth,
+                    self.settings.super_digest.as_deref(),
+                );
+                let (err, close) = match result {
+                    Ok(()) => (0, false),
+                    Err(e) => {
+                        tracing::info!(conn = conn_id, scheme = %a.scheme, "authentication failed");
+                        (e.code(), true)
+                    }
+                };
+                // Apache answers auth with zxid 0.
+                let frame = error_frame(xid, 0, err);
+                self.enqueue_ready(sid, conn_id, frame, close, Some(received));
+            }
+            Request::Sasl(_) => {
+                let frame = error_frame(xid, last_zxid, ErrorCode::Unimplemented.code());
+                self.enqueue_ready(sid, conn_id, frame, false, Some(received));
+            }
+            Request::CloseSession => {
+                if self.close_session(sid, xid) {
+                    if let Some(l) = self.sessions.get_mut(sid) {
+                        l.queue.push(Slot::Write {
+                            cxid: xid,
+                            conn: conn_id,
+                            awaiting: Awaiting::Reply {
+                                op: OpCode::CloseSession,
+                            },
+                            received: Some(received),
+                        });
+                    }
+                } else {
+                    let frame = error_frame(xid, last_zxid, ErrorCode::SystemError.code());
+                    self.enqueue_ready(sid, conn_id, frame, true, Some(received));
+                }
+            }
+            ref r if r.is_write() => self.on_write(sid, conn_id, xid, req, received),
+            _ => {
+                if let Some(l) = self.sessions.get_mut(sid) {
+                    l.queue.push(Slot::Read {
+                        conn: conn_id,
+                        xid,
+                        req,
+                        received,
+                    });
+                }
+            }
+        }
+        self.drain(sid);
+    }
+
+    /// Sends every reply at the head of the session's queue that no pending write holds up.
+    pub(super) fn drain(&mut self, sid: i64) {
+        loop {
+            let Some(live) = self.sessions.get_mut(sid) else {
+                return;
+            };
+            let current = live.conn;
+            let Some(released) = live.queue.release() else {
+                return;
+            };
+            match released {
+                Released::Frame(f) => {
+                    if current == Some(f.conn) {
+                        self.record_latency(f.conn, f.received);
+                        if f.is_reply {
+                            self.send_reply(f.conn, f.frame);
+                        } else {
+                            self.send(f.conn, f.frame);
+                        }
+                        if f.close_after {
+                            self.close_conn(f.conn);
+                        }
+                    }
+                }
+                Released::Read {
+                    conn,
+                    xid,
+                    req,
+                    received,
+                } => {
+                    if current == Some(conn) {
+                        let frame = self.execute_read(sid, conn, xid, &req);
+                        self.record_latency(conn, Some(received));
+                        self.send_reply(conn, frame);
+                    }
+                }
+            }
+        }
+    }
+
+    fn record_latency(&mut self, conn: ConnId, received: Option<Instant>) {
+        if let Some(r) = received {
+            let ms = self.now.mono.saturating_duration_since(r).as_millis() as u64;
+            self.stats.record_latency(ms);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.stats.record_latency(ms, self.tree.last_zxid());
+            }
+        }
+    }
+
+    fn execute_read(&mut self, sid: i64, conn: ConnId, xid: i32, req: &Request) -> Vec<u8> {
+        let last_zxid = self.tree.last_zxid();
+        match req {
+            Request::Ping => return error_frame(xid, last_zxid, 0),
+            Request::SetWatches(_, sw) => {
+                let mut notes = Vec::new();
+                read::set_watches(&self.tree, &mut self.watches, sid, sw, &mut notes);
+                self.deliver(&notes);
+                return error_frame(xid, last_zxid, 0);
+            }
+            _ => {}
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return error_frame(xid, last_zxid, ErrorCode::ConnectionLoss.code());
+        };
+        let mut ctx = ReadContext {
+            tree: &self.tree,
+            watches: &mut self.watches,
+            namespaces: &mut self.namespaces,
+            session_id: sid,
+            auth: &c.auth,
+        };
+        match read::execute(&mut ctx, req) {
+            Ok(resp) => crate::reply::reply_frame(xid, last_zxid, 0, &resp),
+            Err(e) => error_frame(xid, last_zxid, e.code()),
+        }
+    }
+
+    /// Delivers notifications of a change, each only to a session whose connection may
+    /// read the node it is about (as Apache does since CVE-2024-23944: a watch must not
+    /// reveal a node to someone without READ on it).
+    pub(super) fn deliver_readable(&mut self, notes: &[Notification], acl: &[zkrs_proto::Acl]) {
+        for n in notes {
+            let Some(conn) = self.sessions.get(n.session).and_then(|l| l.conn) else {
+                continue;
+            };
+            let allowed = self
+                .conns
+                .get(&conn)
+                .is_some_and(|c| acl::check(acl, perms::READ, &c.auth).is_ok());
+            if allowed {
+                let frame = notification_frame(n.event.code(), &n.path);
+                self.send(conn, frame);
+            }
+        }
+    }
+
+    fn deliver(&mut self, notes: &[Notification]) {
+        for n in notes {
+            let Some(conn) = self.sessions.get(n.session).and_then(|l| l.conn) else {
+                continue;
+            };
+            let frame = notification_frame(n.event.code(), &n.path);
+            self.send(conn, frame);
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The core: the one owner of the tree, the session table and the watch table.
+//!
+//! It is deterministic and does no I/O: every input comes with the time ([`Now`]), and
+//! every output is an [`Effect`] for the edges to carry out (frames to send, connections
+//! to close, log appends). [`driver`] runs it on Tokio; tests and the simulation drive it
+//! directly. Its parts:
+//!
+//! - [`sessions`]: the session registry and liveness;
+//! - [`order`]: per-session reply order, pending writes named by (session id, cxid);
+//! - [`pipeline`]: the write pipeline, prepare → propose → durable → commit → apply →
+//!   reply, through the [`broadcast`] seam (standalone is a quorum of one);
+//! - [`clients`]: handshakes, reattach, and the requests of a connection;
+//! - [`timers`]: session expiry and the container/TTL reaper;
+//! - [`inspect`]: the figures the four-letter words and admin output show.
+
+pub mod broadcast;
+mod clients;
+pub mod driver;
+mod inspect;
+mod order;
+mod pipeline;
+mod sessions;
+mod timers;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+
+use zkrs_proto::{ConnectRequest, ErrorCode, Request};
+
+use crate::acl::AuthInfo;
+use crate::ids::Zxid;
+use crate::log::LogEntry;
+use crate::prep::{PrepConfig, Preparer};
+use crate::stats::{ConnStats, ServerStats};
+use crate::tree::DataTree;
+use crate::watch::WatchManager;
+
+use broadcast::Broadcast;
+use sessions::{LiveSession, Sessions};
+
+pub use driver::{ConnHandle, CoreMsg};
+
+pub type ConnId = u64;
+
+/// The time an input happens at: a monotonic instant for timeouts and a wall clock for
+/// transaction times (ctime/mtime, TTLs). Passed in, so a run can be replayed.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    pub mono: Instant,
+    pub wall_ms: i64,
+}
+
+impl Now {
+    pub fn system() -> Now {
+        Now {
+            mono: Instant::now(),
+            wall_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// What a connection gets from the core.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A notification or connect response.
+    Frame(Vec<u8>),
+    /// The answer to a request: writing it frees one of the connection's places for
+    /// outstanding requests.
+    Reply(Vec<u8>),
+    /// Flush what was sent before, then close the connection.
+    Close,
+}
+
+/// What the edges must do for the core.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send to a connection (dropped if it is gone).
+    Send { conn: ConnId, out: Outgoing },
+    /// Append to the transaction log; report durability with [`Input::Durable`] (or
+    /// [`Input::LogFailed`]).
+    Append(LogEntry),
+}
+
+/// What happens to the core.
+#[derive(Debug)]
+pub enum Input {
+    Connect {
+        conn: ConnId,
+        remote: SocketAddr,
+        req: ConnectRequest,
+    },
+    Request {
+        conn: ConnId,
+        xid: i32,
+        req: Request,
+        received: Instant,
+    },
+    /// A request whose body did not decode: answered with `err`, in order.
+    Undecodable {
+        conn: ConnId,
+        xid: i32,
+        err: ErrorCode,
+    },
+    Disconnected {
+        conn: ConnId,
+    },
+    /// Everything appended through this zxid is durable.
+    Durable(Zxid),
+    /// Appending failed; nothing from `first_zxid` on is durable.
+    LogFailed {
+        first_zxid: Zxid,
+        error: String,
+    },
+    /// Time to look for expired sessions.
+    ExpiryTick,
+    /// Time to delete empty containers and expired TTL nodes.
+    ReaperTick,
+    ResetServerStats,
+    ResetConnStats,
+}
+
+/// The core's settings, from the config.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    pub server_id: i64,
+    pub tick: Duration,
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    pub super_digest: Option<String>,
+    pub prep: PrepConfig,
+    pub container_check_interval: Duration,
+}
+
+#[derive(Debug)]
+struct Conn {
+    remote: SocketAddr,
+    session: Option<i64>,
+    auth: AuthInfo,
+    stats: ConnStats,
+}
+
+pub struct Core {
+    settings: CoreSettings,
+    tree: DataTree,
+    prep: Preparer,
+    watches: WatchManager,
+    sessions: Sessions,
+    conns: HashMap<ConnId, Conn>,
+    broadcast: Broadcast,
+    /// Set when the log failed: writes are refused from then on, reads go on.
+    log_failed: Option<String>,
+    stats: ServerStats,
+    started: Instant,
+    snapshots: Option<crate::storage::scheduler::SnapshotScheduler>,
+    namespaces: crate::namespace::NamespaceStats,
+    now: Now,
+    rng: Box<dyn RngCore + Send>,
+    effects: Vec<Effect>,
+}
+
+impl Core {
+    /// A core over `tree` (fresh, or recovered from disk: its sessions are live again and
+    /// their timeouts run from `now`, so clients that come back in time keep them).
+    pub fn new(
+        settings: CoreSettings,
+        tree: DataTree,
+        now: Now,
+        rng: Box<dyn RngCore + Send>,
+    ) -> Self {
+        let restored: Vec<(i64, LiveSession)> = tree
+            .sessions()
+            .map(|(&id, rec)| {
+                let timeout = Duration::from_millis(rec.timeout_ms.max(0) as u64);
+                (id, LiveSession::new(timeout, now.mono, None))
+            })
+            .collect();
+        let sessions = Sessions::new(settings.server_id as u8, now.wall_ms, restored);
+        let broadcast =
+            Broadcast::standalone(settings.server_id as u64, Zxid::from_raw(tree.last_zxid()));
+        Core {
+            prep: Preparer::new(settings.prep.clone()),
+            settings,
+            tree,
+            watches: WatchManager::new(),
+            sessions,
+            conns: HashMap::new(),
+            broadcast,
+            log_failed: None,
+            stats: ServerStats::default(),
+            started: now.mono,
+            snapshots: None,
+            namespaces: Default::default(),
+            now,
+            rng,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Snapshots the tree every `snapCount`-ish applied transactions.
+    pub fn with_snapshots(mut self, s: crate::storage::scheduler::SnapshotScheduler) -> Self {
+        self.snapshots = Some(s);
+        self
+    }
+
+    /// The settings the core runs with (the driver takes its timer periods from them).
+    pub fn settings(&self) -> &CoreSettings {
+        &self.settings
+    }
+
+    /// The tree as applied so far.
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    /// Takes one input at `now`. Its effects wait in [`Core::take_effects`].
+    pub fn handle(&mut self, now: Now, input: Input) {
+        self.now = now;
+        match input {
+            Input::Connect { conn, remote, req } => self.on_connect(conn, remote, req),
+            Input::Request {
+                conn,
+                xid,
+                req,
+                received,
+            } => self.on_request(conn, xid, req, received),
+            Input::Undecodable { conn, xid, err } => self.on_undecodable(conn, xid, err),
+            Input::Disconnected { conn } => self.on_disconnect(conn),
+            Input::Durable(zxid) => self.on_durable(zxid),
+            Input::LogFailed { first_zxid, error } => self.on_log_failed(first_zxid, error),
+            Input::ExpiryTick => self.expire_sessions(),
+            Input::ReaperTick => self.reap_containers_and_ttls(),
+            Input::ResetServerStats => {
+                self.stats.reset();
+                self.namespaces.reset();
+            }
+            Input::ResetConnStats => {
+                for c in self.conns.values_mut() {
+                    c.stats.reset();
+                }
+            }
+        }
+    }
+
+    /// The effects of the inputs taken so far, in the order they happened.
+    pub fn take_effects(&mut self) -> std::vec::Drain<'_, Effect> {
+        self.effects.drain(..)
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Vec<u8>) {
+        self.send_out(conn, Outgoing::Frame(frame));
+    }
+
+    fn send_reply(&mut self, conn: ConnId, frame: Vec<u8>) {
+        self.send_out(conn, Outgoing::Reply(frame));
+    }
+
+    fn send_out(&mut self, conn: ConnId, out: Outgoing) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.packets_sent += 1;
+            self.stats.packets_sent += 1;
+            self.effects.push(Effect::Send { conn, out });
+        }
+    }
+
+    fn close_conn(&mut self, conn: ConnId) {
+        if self.conns.contains_key(&conn) {
+            self.effects.push(Effect::Send {
+                conn,
+                out: Outgoing::Close,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod testkit;
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod simulation;

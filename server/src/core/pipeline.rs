@@ -1,0 +1,314 @@
+//! The write pipeline: prepare → propose → durable → commit → apply → reply.
+//!
+//! A write is prepared against the tree plus the changes already proposed (so its checks
+//! are exact), proposed through the [`Broadcast`](super::broadcast::Broadcast) seam (which
+//! assigns the zxid and asks the edges for a log append), committed once durable on a
+//! quorum (standalone: on this server's own fsync), applied to the tree in zxid order, and
+//! answered where its session waits. A failed log answers what is in flight with an error
+//! and refuses writes from then on.
+
+use std::sync::Arc;
+
+use zkrs_proto::{ConnectResponse, ErrorCode, MultiResult, Request, Response};
+
+use crate::acl::AuthInfo;
+use crate::ids::Zxid;
+use crate::log::LogEntry;
+use crate::prep::PrepContext;
+use crate::reply::{connect_frame, error_frame, reply_frame};
+use crate::tree::{Trigger, TxnResult};
+use crate::txn::{CreateKind, Txn, TxnHeader};
+
+use super::order::{Awaiting, ReadyFrame, Slot};
+use super::{ConnId, Core, Effect};
+
+impl Core {
+    pub(super) fn on_write(
+        &mut self,
+        sid: i64,
+        conn_id: ConnId,
+        xid: i32,
+        req: Request,
+        received: std::time::Instant,
+    ) {
+        let last_zxid = self.tree.last_zxid();
+        let next = match (&self.log_failed, self.broadcast.next_zxid()) {
+            (None, Ok(z)) => z,
+            _ => {
+                let frame = error_frame(xid, last_zxid, ErrorCode::SystemError.code());
+                self.enqueue_ready(sid, conn_id, frame, false, Some(received));
+                return;
+            }
+        };
+        let Some(conn) = self.conns.get(&conn_id) else {
+            return;
+        };
+        let ctx = PrepContext {
+            tree: &self.tree,
+            auth: &conn.auth,
+            session_id: sid,
+            zxid: next.raw(),
+        };
+        // A write that fails preparation is still a transaction, as in Apache: an error
+        // (or a multi of errors) takes the next zxid, goes through the log, and is answered
+        // when it commits. So zxids match Apache's, and the reply keeps its place.
+        let txn = match self.prep.prepare(&ctx, &req) {
+            Ok(txn) => txn,
+            Err(e) => Txn::Error { err: e.code() },
+        };
+        let op = req.op();
+        if self.propose(sid, xid, txn).is_none() {
+            let frame = error_frame(xid, last_zxid, ErrorCode::SystemError.code());
+            self.enqueue_ready(sid, conn_id, frame, false, Some(received));
+            return;
+        }
+        if let Some(l) = self.sessions.get_mut(sid) {
+            l.queue.push(Slot::Write {
+                cxid: xid,
+                conn: conn_id,
+                awaiting: Awaiting::Reply { op },
+                received: Some(received),
+            });
+        }
+    }
+
+    /// Proposes a prepared transaction; `None` when no zxid can be had (the epoch's counter
+    /// is used up), in which case nothing was proposed.
+    pub(super) fn propose(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Option<Zxid> {
+        let entry = LogEntry {
+            hdr: TxnHeader {
+                session_id,
+                cxid,
+                zxid: 0,
+                time: self.now.wall_ms,
+            },
+            txn: Arc::new(txn),
+        };
+        match self.broadcast.propose(entry) {
+            Ok(zxid) => {
+                for a in self.broadcast.take_appends() {
+                    self.effects.push(Effect::Append(a.0));
+                }
+                Some(zxid)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot propose");
+                None
+            }
+        }
+    }
+
+    /// Proposes the close of a session (a client's close or an expiry). False when it
+    /// cannot be proposed (the log failed).
+    pub(super) fn close_session(&mut self, sid: i64, cxid: i32) -> bool {
+        // Closing first: with a failed log the close cannot be logged, and the session must
+        // not be retried on every tick.
+        if let Some(l) = self.sessions.get_mut(sid) {
+            l.closing = true;
+        }
+        if self.log_failed.is_some() {
+            return false;
+        }
+        let Ok(next) = self.broadcast.next_zxid() else {
+            return false;
+        };
+        let ctx = PrepContext {
+            tree: &self.tree,
+            auth: &AuthInfo::default(),
+            session_id: sid,
+            zxid: next.raw(),
+        };
+        let txn = self.prep.prepare_close_session(&ctx);
+        self.propose(sid, cxid, txn).is_some()
+    }
+
+    pub(super) fn on_durable(&mut self, zxid: Zxid) {
+        self.broadcast.durable(zxid);
+        while let Some(entry) = self.broadcast.next_commit() {
+            self.apply(entry);
+        }
+    }
+
+    /// Applies a committed transaction, fires its watches, and answers the write that
+    /// waits for it, if this server has one (matched by session id and cxid).
+    fn apply(&mut self, entry: LogEntry) {
+        let LogEntry { hdr, txn } = entry;
+        let sid = hdr.session_id;
+        let mut triggers = Vec::new();
+        let rc = self.tree.apply(&hdr, &txn, &mut triggers);
+        self.prep.applied(hdr.zxid);
+        if let Some(s) = &mut self.snapshots {
+            s.applied(&self.tree);
+        }
+        for t in &triggers {
+            let mut notes = Vec::new();
+            self.watches.fire(t, &mut notes);
+            self.count_write(t);
+            self.deliver_readable(&notes, t.acl());
+        }
+        let pending = self
+            .sessions
+            .get_mut(sid)
+            .and_then(|l| l.queue.commit(hdr.cxid));
+        if let Some((index, conn, awaiting, received)) = pending {
+            let (frame, is_reply) = match awaiting {
+                Awaiting::Reply { .. } => (write_reply(hdr.cxid, hdr.zxid, &txn, &rc), true),
+                Awaiting::NewSession {
+                    timeout_ms,
+                    read_only,
+                } => (self.session_created(sid, timeout_ms, read_only), false),
+            };
+            if let Some(l) = self.sessions.get_mut(sid) {
+                l.queue.fill(
+                    index,
+                    ReadyFrame {
+                        conn,
+                        frame,
+                        close_after: false,
+                        received,
+                        is_reply,
+                    },
+                );
+            }
+            self.drain(sid);
+        }
+        if let Txn::CloseSession { .. } = &*txn {
+            // Its watches went on until now: Apache tells a closing session of the deletion
+            // of its own ephemerals, before the reply to its close.
+            self.watches.remove_session(sid);
+            if let Some(live) = self.sessions.remove(sid) {
+                if let Some(conn) = live.conn {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.session = None;
+                    }
+                    self.close_conn(conn);
+                }
+            }
+        }
+    }
+
+    fn session_created(&self, sid: i64, timeout_ms: i32, read_only: Option<bool>) -> Vec<u8> {
+        let passwd = self
+            .tree
+            .session(sid)
+            .map(|s| s.passwd.clone())
+            .unwrap_or_default();
+        tracing::debug!(
+            session = format_args!("{sid:#x}"),
+            timeout_ms,
+            "session established"
+        );
+        connect_frame(&ConnectResponse {
+            protocol_version: 0,
+            timeout: timeout_ms,
+            session_id: sid,
+            passwd,
+            read_only: read_only.map(|_| false),
+        })
+    }
+
+    /// Per-namespace write bytes, as Apache counts them: a create or data change counts the
+    /// node's data, a delete counts 0.
+    fn count_write(&mut self, t: &Trigger) {
+        match t {
+            Trigger::Created(p, _) | Trigger::DataChanged(p, _) => {
+                let bytes = self.tree.get(p).map_or(0, |n| n.data_len());
+                self.namespaces.write(p, bytes);
+            }
+            Trigger::Deleted(p, _) => self.namespaces.write(p, 0),
+            Trigger::ChildrenChanged(..) => {}
+        }
+    }
+
+    pub(super) fn on_log_failed(&mut self, first_zxid: Zxid, error: String) {
+        tracing::error!(
+            first_zxid = %first_zxid,
+            %error,
+            "the transaction log failed: refusing writes from now on, reads continue"
+        );
+        self.log_failed = Some(error);
+        self.prep.forget_outstanding();
+        // Proposals that never became durable are answered with an error, never applied.
+        for entry in self.broadcast.abandon() {
+            let sid = entry.hdr.session_id;
+            let cxid = entry.hdr.cxid;
+            let pending = self
+                .sessions
+                .get_mut(sid)
+                .and_then(|l| l.queue.commit(cxid));
+            let Some((index, conn, awaiting, received)) = pending else {
+                continue;
+            };
+            match awaiting {
+                Awaiting::Reply { .. } => {
+                    let frame =
+                        error_frame(cxid, self.tree.last_zxid(), ErrorCode::SystemError.code());
+                    if let Some(l) = self.sessions.get_mut(sid) {
+                        l.queue.fill(
+                            index,
+                            ReadyFrame {
+                                conn,
+                                frame,
+                                close_after: false,
+                                received,
+                                is_reply: true,
+                            },
+                        );
+                    }
+                    self.drain(sid);
+                }
+                Awaiting::NewSession { .. } => {
+                    self.sessions.remove(sid);
+                    self.close_conn(conn);
+                }
+            }
+        }
+    }
+}
+
+/// Builds the reply to an applied write.
+fn write_reply(xid: i32, zxid: i64, txn: &Txn, rc: &TxnResult) -> Vec<u8> {
+    if rc.err != 0 && !matches!(txn, Txn::Multi(_)) {
+        return error_frame(xid, zxid, rc.err);
+    }
+    let body = match txn {
+        Txn::Create { kind, .. } => {
+            let path = rc.path.clone().unwrap_or_default();
+            match kind {
+                CreateKind::Plain => Response::Create(path),
+                CreateKind::WithStat => Response::Create2(path, rc.stat.unwrap_or_default()),
+            }
+        }
+        Txn::SetData { .. } | Txn::SetAcl { .. } | Txn::Check { .. } => {
+            Response::Stat(rc.stat.unwrap_or_default())
+        }
+        Txn::Multi(subs) => Response::Multi(
+            subs.iter()
+                .zip(rc.multi.iter())
+                .map(|(t, r)| multi_result(t, r))
+                .collect(),
+        ),
+        _ => Response::Empty,
+    };
+    reply_frame(xid, zxid, 0, &body)
+}
+
+fn multi_result(txn: &Txn, rc: &TxnResult) -> MultiResult {
+    if rc.err != 0 {
+        return MultiResult::Error(rc.err);
+    }
+    match txn {
+        Txn::Create { kind, .. } => {
+            let path = rc.path.clone().unwrap_or_default();
+            match kind {
+                CreateKind::Plain => MultiResult::Create(path),
+                CreateKind::WithStat => MultiResult::Create2(path, rc.stat.unwrap_or_default()),
+            }
+        }
+        Txn::Delete { .. } => MultiResult::Delete,
+        Txn::SetData { .. } => MultiResult::SetData(rc.stat.unwrap_or_default()),
+        Txn::Check { .. } => MultiResult::Check,
+        Txn::Error { err } => MultiResult::Error(*err),
+        _ => MultiResult::Error(ErrorCode::RuntimeInconsistency.code()),
+    }
+}

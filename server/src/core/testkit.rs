@@ -1,0 +1,153 @@
+//! A harness that plays the edges for the core in tests: it holds the log appends until
+//! the test (or the simulation) says they are durable, keeps each connection's outgoing
+//! frames, and owns the clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use zkrs_proto::{ConnectRequest, Reader, Record, ReplyHeader};
+
+use crate::log::LogEntry;
+use crate::prep::PrepConfig;
+use crate::tree::DataTree;
+
+use super::*;
+
+pub(super) fn settings() -> CoreSettings {
+    CoreSettings {
+        server_id: 1,
+        tick: Duration::from_millis(2000),
+        min_session_timeout_ms: 4000,
+        max_session_timeout_ms: 40000,
+        super_digest: None,
+        prep: PrepConfig {
+            extended_types_enabled: true,
+            reconfig_enabled: false,
+        },
+        container_check_interval: Duration::from_secs(60),
+    }
+}
+
+pub(super) struct Harness {
+    pub core: Core,
+    pub now: Now,
+    /// Appended, not yet reported durable.
+    pub unsynced: VecDeque<LogEntry>,
+    /// Every entry ever appended, in order.
+    pub appended: Vec<LogEntry>,
+    pub outboxes: HashMap<ConnId, VecDeque<Outgoing>>,
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Harness::with_seed(settings(), 0)
+    }
+
+    pub fn with_seed(settings: CoreSettings, seed: u64) -> Self {
+        let now = Now {
+            mono: Instant::now(),
+            wall_ms: 1_700_000_000_000,
+        };
+        let rng = Box::new(rand::rngs::StdRng::seed_from_u64(seed));
+        Harness {
+            core: Core::new(settings, DataTree::new(), now, rng),
+            now,
+            unsynced: VecDeque::new(),
+            appended: Vec::new(),
+            outboxes: HashMap::new(),
+        }
+    }
+
+    pub fn advance(&mut self, d: Duration) {
+        self.now.mono += d;
+        self.now.wall_ms += d.as_millis() as i64;
+    }
+
+    pub fn input(&mut self, input: Input) {
+        self.core.handle(self.now, input);
+        let effects: Vec<Effect> = self.core.take_effects().collect();
+        for e in effects {
+            match e {
+                Effect::Send { conn, out } => self.outboxes.entry(conn).or_default().push_back(out),
+                Effect::Append(entry) => {
+                    self.appended.push(entry.clone());
+                    self.unsynced.push_back(entry);
+                }
+            }
+        }
+    }
+
+    /// Makes the oldest `n` unsynced appends durable, as the log writer would.
+    pub fn sync_some(&mut self, n: usize) {
+        let mut last = None;
+        for _ in 0..n {
+            match self.unsynced.pop_front() {
+                Some(e) => last = Some(e.hdr.zxid),
+                None => break,
+            }
+        }
+        if let Some(z) = last {
+            self.input(Input::Durable(Zxid::from_raw(z)));
+        }
+    }
+
+    /// Makes everything proposed so far durable.
+    pub fn sync_log(&mut self) {
+        self.sync_some(usize::MAX);
+    }
+
+    pub fn open(&mut self, id: ConnId, req: ConnectRequest) {
+        self.outboxes.insert(id, VecDeque::new());
+        self.input(Input::Connect {
+            conn: id,
+            remote: "127.0.0.1:5000".parse().expect("an address"),
+            req,
+        });
+    }
+
+    pub fn request(&mut self, conn: ConnId, xid: i32, req: Request) {
+        self.input(Input::Request {
+            conn,
+            xid,
+            req,
+            received: self.now.mono,
+        });
+    }
+
+    /// The next thing sent to `conn`.
+    pub fn pop(&mut self, conn: ConnId) -> Option<Outgoing> {
+        self.outboxes.get_mut(&conn)?.pop_front()
+    }
+
+    /// The next frame sent to `conn` (a close is not a frame).
+    pub fn next(&mut self, conn: ConnId) -> Option<Vec<u8>> {
+        match self.pop(conn)? {
+            Outgoing::Frame(f) | Outgoing::Reply(f) => Some(f),
+            Outgoing::Close => None,
+        }
+    }
+
+    pub fn next_reply(&mut self, conn: ConnId) -> Option<(ReplyHeader, Vec<u8>)> {
+        let f = self.next(conn)?;
+        Some(split_reply(&f))
+    }
+}
+
+/// A reply frame's header and body.
+pub(super) fn split_reply(frame: &[u8]) -> (ReplyHeader, Vec<u8>) {
+    let mut r = Reader::new(&frame[4..]);
+    let h = ReplyHeader::read(&mut r).expect("a reply header");
+    (h, frame[4 + r.position()..].to_vec())
+}
+
+pub(super) fn new_session_request(timeout: i32) -> ConnectRequest {
+    ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout,
+        session_id: 0,
+        passwd: vec![0; 16],
+        read_only: Some(false),
+    }
+}

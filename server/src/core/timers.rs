@@ -1,0 +1,66 @@
+//! What the core does on its own, on timer ticks from the edges: expiring sessions and
+//! reaping empty containers and expired TTL nodes, both through the write pipeline.
+
+use zkrs_proto::request::PathVersion;
+use zkrs_proto::{Id, Request};
+
+use crate::acl::AuthInfo;
+use crate::prep::PrepContext;
+use crate::txn::{owner_kind, OwnerKind};
+
+use super::Core;
+
+impl Core {
+    pub(super) fn expire_sessions(&mut self) {
+        for sid in self.sessions.expired(self.now.mono) {
+            tracing::info!(session = format_args!("{sid:#x}"), "session expired");
+            self.close_session(sid, 0);
+        }
+    }
+
+    /// Deletes empty containers that once had children and childless TTL nodes past their
+    /// TTL, through the same pipeline as client writes.
+    pub(super) fn reap_containers_and_ttls(&mut self) {
+        if self.log_failed.is_some() {
+            return;
+        }
+        let now = self.now.wall_ms;
+        let mut candidates: Vec<String> = Vec::new();
+        for p in self.tree.containers() {
+            if let Some(n) = self.tree.get(p) {
+                if n.stored().cversion > 0 && !n.has_children() {
+                    candidates.push(p.clone());
+                }
+            }
+        }
+        for p in self.tree.ttl_nodes() {
+            if let Some(n) = self.tree.get(p) {
+                if let OwnerKind::Ttl(ttl) = owner_kind(n.stored().ephemeral_owner) {
+                    if !n.has_children() && now - n.stored().mtime > ttl {
+                        candidates.push(p.clone());
+                    }
+                }
+            }
+        }
+        candidates.sort();
+        let superuser = AuthInfo {
+            ids: vec![Id::new("super", "")],
+        };
+        for path in candidates {
+            let Ok(next) = self.broadcast.next_zxid() else {
+                return;
+            };
+            let req = Request::Delete(PathVersion { path, version: -1 });
+            let ctx = PrepContext {
+                tree: &self.tree,
+                auth: &superuser,
+                session_id: 0,
+                zxid: next.raw(),
+            };
+            // A child created meanwhile (even one still in flight) makes this NotEmpty.
+            if let Ok(txn) = self.prep.prepare(&ctx, &req) {
+                self.propose(0, 0, txn);
+            }
+        }
+    }
+}
