@@ -1,10 +1,12 @@
 //! A seeded simulation of the core: several clients send random requests, the log makes
-//! appends durable in random batches, connections drop and sessions reattach, the clock
-//! jumps past session timeouts. After every step the invariants are checked:
+//! appends durable in random batches or fails, connections drop and sessions reattach, the
+//! clock jumps past session timeouts, the server crashes and restarts from its durable log.
+//! After every step the invariants are checked:
 //!
 //! - replies to a connection come in the order of its requests (FIFO client order);
-//! - a write is answered only once it is durable, and every appended transaction is
-//!   applied at most once, in zxid order, with consecutive zxids;
+//! - a write is answered only once it is durable, is never lost by a restart, and every
+//!   appended transaction is applied at most once, in zxid order, with consecutive zxids;
+//! - nothing is appended after the log failed;
 //! - the core's tree equals a replica built by applying the committed log to a new tree;
 //! - an ephemeral never outlives its session, and a session is closed at most once.
 //!
@@ -48,6 +50,8 @@ struct Sim {
     durable: i64,
     /// zxids of acknowledged writes.
     acked: HashSet<i64>,
+    /// The log failed: nothing may be appended until a restart.
+    log_failed: bool,
     seed: u64,
     step: usize,
 }
@@ -61,6 +65,7 @@ impl Sim {
             next_conn: 1,
             durable: 0,
             acked: HashSet::new(),
+            log_failed: false,
             seed,
             step: 0,
         }
@@ -202,10 +207,12 @@ impl Sim {
                 self.h.advance(Duration::from_millis(ms));
                 self.h.input(Input::ExpiryTick);
             }
-            95..=96 => {
+            95 => {
                 self.h.advance(Duration::from_millis(9000));
                 self.h.input(Input::ExpiryTick);
             }
+            96 => self.crash_and_restart(),
+            97 if self.rng.gen_bool(0.2) => self.fail_log(),
             _ => self.h.input(Input::ReaperTick),
         }
         self.collect();
@@ -220,6 +227,50 @@ impl Sim {
             let idx = self.h.appended.len() - self.h.unsynced.len() - 1;
             self.durable = self.h.appended[idx].hdr.zxid;
         }
+    }
+
+    /// The server dies and comes back from what its log made durable: appends that were not
+    /// durable are gone, connections drop, sessions come back live for their clients.
+    fn crash_and_restart(&mut self) {
+        let durable = self.durable;
+        self.h.appended.retain(|e| e.hdr.zxid <= durable);
+        self.h.unsynced.clear();
+        let mut tree = crate::tree::DataTree::new();
+        for e in &self.h.appended {
+            tree.apply(&e.hdr, &e.txn, &mut Vec::new());
+        }
+        if let Some(lost) = self.acked.iter().find(|&&z| z > tree.last_zxid()) {
+            self.fail(format!("acknowledged zxid {lost:#x} lost in a restart"));
+        }
+        // Session ids come from the wall clock (as Apache's): a restart takes time, so the new
+        // ones do not reuse the ids of sessions that are already closed.
+        self.h
+            .advance(Duration::from_millis(self.rng.gen_range(1..3000)));
+        let rng = Box::new(StdRng::seed_from_u64(self.rng.gen()));
+        self.h.core = Core::new(settings(), tree, self.h.now, rng);
+        self.h.outboxes.clear();
+        self.log_failed = false;
+        for c in &mut self.clients {
+            c.conn = None;
+            c.outstanding.clear();
+            c.handshaking = false;
+        }
+    }
+
+    /// The log fails with appends in flight: they are answered with errors, never applied,
+    /// and nothing more is appended.
+    fn fail_log(&mut self) {
+        let Some(first) = self.h.unsynced.front().map(|e| e.hdr.zxid) else {
+            return;
+        };
+        self.h.unsynced.clear();
+        let durable = self.durable;
+        self.h.appended.retain(|e| e.hdr.zxid <= durable);
+        self.log_failed = true;
+        self.h.input(Input::LogFailed {
+            first_zxid: Zxid::from_raw(first),
+            error: "injected".into(),
+        });
     }
 
     /// Reads what each client was sent and checks it against what it asked.
@@ -301,6 +352,9 @@ impl Sim {
     }
 
     fn check_state(&mut self) {
+        if self.log_failed && !self.h.unsynced.is_empty() {
+            self.fail("appended after the log failed");
+        }
         let tree = &self.h.core.tree;
         // zxids are appended consecutively, and the tree is at most at the last durable one.
         if let Some(w) = self
@@ -366,6 +420,9 @@ impl Sim {
         self.check_replica();
         // Everything settles: the log catches up, every session expires, nothing is left.
         self.step = STEPS;
+        if self.log_failed {
+            self.crash_and_restart();
+        }
         self.h.sync_log();
         for c in 0..CLIENTS {
             self.disconnect(c);
