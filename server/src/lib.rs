@@ -1,7 +1,8 @@
 //! zkrs-server: a ZooKeeper-compatible coordination server.
 //!
-//! See ARCHITECTURE.md: one deterministic core owns the tree, sessions and watches; the
-//! network, disk and timers are edges that talk to it through channels.
+//! See docs/ARCHITECTURE.md: one deterministic core owns the tree, sessions and watches; the
+//! network, disk and timers are edges that turn what happens into its inputs and carry out
+//! its effects.
 
 pub mod acl;
 pub mod admin;
