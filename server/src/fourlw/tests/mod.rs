@@ -8,6 +8,7 @@ mod conf;
 mod dump;
 mod formats;
 mod mntr;
+mod quorum;
 mod stat;
 mod structure;
 mod watches;
