@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use super::state::ServerSnapshot;
 
 /// `envi` values. Apache prints JVM system properties; we keep the keys and fill them from our
-/// process ([`Environment::from_process`] in [`super::process`]).
+/// process ([`Environment::from_process`], in `process.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Environment {
     /// `host.name`.

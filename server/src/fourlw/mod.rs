@@ -11,15 +11,17 @@
 //! renderers are grouped by what they show, each with the part of the view it reads:
 //!
 //! * this file: the words, how much state each needs ([`SnapshotScope`]), and [`render`];
-//! * [`whitelist`]: `4lw.commands.whitelist`, the one check before any answer;
-//! * [`state`]: [`ServerSnapshot`], the one view every word renders from, and [`collect`],
+//! * `whitelist.rs`: `4lw.commands.whitelist` ([`Whitelist`]), the one check before any
+//!   answer;
+//! * `state.rs`: [`ServerSnapshot`], the one view every word renders from, and `collect.rs`,
 //!   the one place it is filled from the core, the config and the [`Role`];
-//! * [`role`]: the server's place in the ensemble (mode, peer state, leader values), which
-//!   the replication layer publishes;
-//! * renderers: [`stat`] (`srvr`, `stat`), [`mntr`] (its table of keys), [`conf`] (`conf`,
-//!   `dirs`), [`envi`], [`connections`] (`cons` and the client lines of `stat`), [`watches`]
-//!   (`wchs`, `wchc`, `wchp`), [`dump`]; [`java`] formats numbers, addresses and dates the
-//!   way Java prints them, and [`process`] reads this process's figures from the OS.
+//! * `role.rs`: the server's place in the ensemble ([`Role`]: serving, mode, peer state,
+//!   quorum and leader values), which the replication layer publishes;
+//! * renderers: `stat.rs` (`srvr`, `stat`), `mntr.rs` (its table of keys), `conf.rs`
+//!   (`conf`, `dirs`), `envi.rs`, `connections.rs` (`cons` and the client lines of `stat`),
+//!   `watches.rs` (`wchs`, `wchc`, `wchp`), `dump.rs`; `java.rs` formats numbers, addresses
+//!   and dates the way Java prints them, and `process.rs` reads this process's figures from
+//!   the OS.
 //!
 //! The module only formats and never talks to the core: the connection edge recognises a word
 //! with [`FourLetterWord::from_bytes`], checks it against the [`Whitelist`], gathers a
@@ -51,19 +53,19 @@
 //!   data watches plus child watches.
 //! * Orders of connections, sessions and paths are the caller's (Apache prints hash order).
 
-pub mod collect;
-pub mod conf;
-pub mod connections;
-pub mod dump;
-pub mod envi;
-pub mod java;
-pub mod mntr;
-pub mod process;
-pub mod role;
-pub mod stat;
-pub mod state;
-pub mod watches;
-pub mod whitelist;
+mod collect;
+mod conf;
+mod connections;
+mod dump;
+mod envi;
+mod java;
+mod mntr;
+mod process;
+mod role;
+mod stat;
+mod state;
+mod watches;
+mod whitelist;
 
 #[cfg(test)]
 mod tests;

@@ -53,8 +53,8 @@ impl LatencyStats {
 }
 
 /// The one view of the server the words render from: plain data, filled in one place
-/// ([`super::collect`]) from the core's inspection, the config and the published [`Role`].
-/// Which fields a word reads is told by [`FourLetterWord::scope`]; the rest may stay at
+/// (`collect.rs`: [`ServerSnapshot::fill_from_core`]) from the core's inspection, the config and the published [`Role`].
+/// Which fields a word reads is told by [`super::FourLetterWord::scope`]; the rest may stay at
 /// their defaults, which are a fresh standalone server's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSnapshot {
@@ -99,9 +99,9 @@ pub struct ServerSnapshot {
     pub local_sessions: u64,
     /// `zk_uptime`, ms since the server started serving.
     pub uptime_ms: u64,
-    /// `zk_open_file_descriptor_count` (see [`super::process::open_file_descriptor_count`]).
+    /// `zk_open_file_descriptor_count` (this process, from `/proc`).
     pub open_file_descriptor_count: u64,
-    /// `zk_max_file_descriptor_count` (see [`super::process::max_file_descriptor_count`]).
+    /// `zk_max_file_descriptor_count` (the soft limit, from `/proc`).
     pub max_file_descriptor_count: u64,
     /// `dataDirSize` (`conf`) and `datadir_size` (`dirs`), bytes.
     pub data_dir_size: u64,
