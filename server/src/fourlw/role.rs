@@ -7,6 +7,8 @@
 //! words only read it, so that nothing in this module depends on how the ensemble works. A
 //! standalone server keeps [`Role::default`].
 
+use super::conf::Membership;
+
 /// What the replication layer publishes for the words; one value, replaced as a whole when
 /// the server's state changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +176,10 @@ pub struct QuorumInfo {
     /// other follower, and a null gauge is not printed, so `None` prints nothing. (A leader
     /// prints [`LeaderInfo::synced_observers`] instead; an observer never prints it.)
     pub follower_synced_observers: Option<u64>,
+    /// The membership block `conf` ends with: the ensemble's current configuration, which
+    /// changes with `reconfig`, so the replication layer publishes it (Apache prints its
+    /// live quorum verifier). `None` prints no block.
+    pub membership: Option<Membership>,
 }
 
 /// Leader-only `srvr`/`stat`/`mntr` values (Apache: `LeaderZooKeeperServer`'s gauges).

@@ -53,9 +53,10 @@ impl LatencyStats {
 }
 
 /// The one view of the server the words render from: plain data, filled in one place
-/// (`collect.rs`: [`ServerSnapshot::fill_from_core`]) from the core's inspection, the config and the published [`Role`].
-/// Which fields a word reads is told by [`super::FourLetterWord::scope`]; the rest may stay at
-/// their defaults, which are a fresh standalone server's.
+/// (`collect.rs`: [`ServerSnapshot::fill_from_core`]) from the core's inspection and the
+/// config, with the [`Role`] the replication layer publishes. Which fields a word reads is
+/// told by [`super::FourLetterWord::scope`]; the rest may stay at their defaults, which are a
+/// fresh standalone server's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSnapshot {
     // ---- status (SnapshotScope::Status) ----
