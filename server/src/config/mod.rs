@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-use crate::fourlw::Whitelist;
+use crate::fourlw::{Whitelist, WHITELIST_PROPERTY};
 use properties::Property;
 
 /// Everything zoo.cfg (and its dynamic config file and `myid`) says.
@@ -775,7 +775,7 @@ impl<'a> Loader<'a> {
                 let n: i64 = self.int(p, i64::from(i32::MIN), MAX_I32)?;
                 cfg.autopurge_purge_interval_hours = u32::try_from(n.max(0)).unwrap_or(0);
             }
-            "4lw.commands.whitelist" => cfg.four_letter_words = self.four_letter_words(p),
+            WHITELIST_PROPERTY => cfg.four_letter_words = self.four_letter_words(p),
             "extendedTypesEnabled" => cfg.extended_types_enabled = self.boolean(p)?,
             "DigestAuthenticationProvider.superDigest" => {
                 cfg.super_digest = Some(self.super_digest(p)?)

@@ -231,15 +231,6 @@ impl FourLetterWord {
     pub fn needs_snapshot(self) -> bool {
         self.scope() != SnapshotScope::None
     }
-
-    /// Whether the word asks for a side effect the caller performs before rendering:
-    /// `crst` (reset connection stats), `srst` (reset server stats), `stmk` (set trace mask).
-    pub fn has_side_effect(self) -> bool {
-        matches!(
-            self,
-            FourLetterWord::Crst | FourLetterWord::Srst | FourLetterWord::Stmk
-        )
-    }
 }
 
 impl fmt::Display for FourLetterWord {
