@@ -90,7 +90,8 @@ pub fn config_parser(data: &[u8]) {
         let _ = (
             cfg.client_addr(),
             cfg.is_standalone(),
-            cfg.four_letter_allowed("srvr"),
+            cfg.four_letter_words
+                .allows(zkrs_server::fourlw::FourLetterWord::Srvr),
         );
     }
 }

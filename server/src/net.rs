@@ -29,6 +29,9 @@ pub struct NetSettings {
     pub max_frame: usize,
     /// The server's configuration (for the four-letter-word whitelist and `conf`).
     pub config: Arc<crate::config::Config>,
+    /// The server's place in the ensemble, as the four-letter words report it. The
+    /// replication layer keeps the sender; a standalone server's never changes.
+    pub role: tokio::sync::watch::Receiver<crate::fourlw::Role>,
 }
 
 /// Requests one connection may have in the server before it stops reading from that
@@ -350,16 +353,18 @@ async fn answer_four_letter_word(
     core: &mpsc::UnboundedSender<CoreMsg>,
     settings: &NetSettings,
 ) -> Result<(), ConnError> {
-    if cmd == crate::fourlw::FourLetterWord::Stmk {
+    if cmd == crate::fourlw::FourLetterWord::Stmk && crate::admin::allowed(&settings.config, cmd) {
         // `stmk` carries an 8-byte trace mask; tracing masks have no effect here, but the
-        // bytes are consumed so the answer is not cut short by an unread input.
+        // bytes are consumed so the answer is not cut short by an unread input. A refused
+        // `stmk` is answered at once, as Apache does, without waiting for them.
         while reader.buf.len() < 12 {
             if !reader.fill(rd).await? {
                 break;
             }
         }
     }
-    let text = crate::admin::four_letter_word(cmd, remote, core, &settings.config).await;
+    let role = settings.role.borrow().clone();
+    let text = crate::admin::four_letter_word(cmd, remote, core, &settings.config, role).await;
     wr.write_all(text.as_bytes()).await?;
     let _ = wr.shutdown().await;
     Ok(())

@@ -142,6 +142,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         // As in Apache, `jute.maxbuffer` bounds the whole request frame (after its length).
         max_frame: config.jute_max_buffer as usize,
         config: Arc::new(config),
+        // Standalone: the role never changes, so the sender can go.
+        role: tokio::sync::watch::channel(crate::fourlw::Role::default()).1,
     };
     tracing::info!(%client_addr, "serving clients");
     let acceptor = tokio::spawn(serve(listener, core_tx, settings));

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
+use crate::fourlw::{Whitelist, WHITELIST_PROPERTY};
 use properties::Property;
 
 /// Everything zoo.cfg (and its dynamic config file and `myid`) says.
@@ -58,8 +59,8 @@ pub struct Config {
     /// `autopurge.purgeInterval`: hours between purges; 0 disables purging (the default).
     pub autopurge_purge_interval_hours: u32,
     /// `4lw.commands.whitelist`: the four-letter words the server answers. Default `srvr`
-    /// only, as in Apache. Query it with [`Config::four_letter_allowed`].
-    pub four_letter_words: FourLetterWords,
+    /// only, as in Apache, whose rules [`Whitelist`] implements.
+    pub four_letter_words: Whitelist,
     /// `extendedTypesEnabled`: allows TTL nodes (the server id is then limited to 254 in
     /// Apache because extended types take bits of the session id). Default false.
     pub extended_types_enabled: bool,
@@ -186,32 +187,10 @@ impl fmt::Display for PeerType {
     }
 }
 
-/// The four-letter words a server answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FourLetterWords {
-    /// `4lw.commands.whitelist=*`.
-    All,
-    /// The listed words, trimmed, in file order. Empty answers none.
-    Only(Vec<String>),
-}
-
-impl Default for FourLetterWords {
-    /// Apache's default since 3.5.3: only `srvr`, which its `zkServer.sh status` uses.
-    fn default() -> Self {
-        FourLetterWords::Only(vec!["srvr".to_string()])
-    }
-}
-
 /// With extended types (TTL nodes) a session's owner field marks the node type in its top
 /// byte, where a session id normally carries the server id; 0xff is that marker, so server
 /// ids must stay below it, as Apache requires.
 pub const MAX_EXTENDED_TYPES_SERVER_ID: u64 = 254;
-
-/// The four-letter words Apache knows, to warn about a typo in the whitelist.
-const KNOWN_FOUR_LETTER_WORDS: &[&str] = &[
-    "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "mntr", "ruok", "srst",
-    "srvr", "stat", "stmk", "wchc", "wchp", "wchs",
-];
 
 /// Why a config could not be loaded. Each names the file (or the source name given to
 /// [`Config::parse`]) and, where there is one, the line and key.
@@ -267,7 +246,7 @@ impl Config {
             max_session_timeout: None,
             autopurge_snap_retain_count: 3,
             autopurge_purge_interval_hours: 0,
-            four_letter_words: FourLetterWords::default(),
+            four_letter_words: Whitelist::default(),
             extended_types_enabled: false,
             super_digest: None,
             super_user: None,
@@ -487,14 +466,6 @@ impl Config {
     /// `standaloneEnabled` (Apache's rule).
     pub fn is_standalone(&self) -> bool {
         self.servers.is_empty() || (self.servers.len() == 1 && self.standalone_enabled)
-    }
-
-    /// Whether the four-letter word `cmd` may be answered.
-    pub fn four_letter_allowed(&self, cmd: &str) -> bool {
-        match &self.four_letter_words {
-            FourLetterWords::All => true,
-            FourLetterWords::Only(list) => list.iter().any(|w| w == cmd),
-        }
     }
 
     /// The address to listen for clients on: this server's client address from its
@@ -804,7 +775,7 @@ impl<'a> Loader<'a> {
                 let n: i64 = self.int(p, i64::from(i32::MIN), MAX_I32)?;
                 cfg.autopurge_purge_interval_hours = u32::try_from(n.max(0)).unwrap_or(0);
             }
-            "4lw.commands.whitelist" => cfg.four_letter_words = self.four_letter_words(p),
+            WHITELIST_PROPERTY => cfg.four_letter_words = self.four_letter_words(p),
             "extendedTypesEnabled" => cfg.extended_types_enabled = self.boolean(p)?,
             "DigestAuthenticationProvider.superDigest" => {
                 cfg.super_digest = Some(self.super_digest(p)?)
@@ -1023,29 +994,19 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn four_letter_words(&mut self, p: &Property) -> FourLetterWords {
-        let words: Vec<String> = p
-            .value
-            .split(',')
-            .map(str::trim)
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect();
-        if words.iter().any(|w| w == "*") {
-            return FourLetterWords::All;
+    /// Apache's `readonlymode.enabled` is a JVM property, not a zoo.cfg key, and zkrs has no
+    /// read-only mode, so the whitelist never adds `isro` on its own.
+    fn four_letter_words(&mut self, p: &Property) -> Whitelist {
+        for w in Whitelist::unknown_entries(&p.value) {
+            self.warn(
+                p.line,
+                format!(
+                    "4lw.commands.whitelist: unknown four-letter word \"{}\"",
+                    shorten(w)
+                ),
+            );
         }
-        for w in &words {
-            if !KNOWN_FOUR_LETTER_WORDS.contains(&w.as_str()) {
-                self.warn(
-                    p.line,
-                    format!(
-                        "4lw.commands.whitelist: unknown four-letter word \"{}\"",
-                        shorten(w)
-                    ),
-                );
-            }
-        }
-        FourLetterWords::Only(words)
+        Whitelist::parse(Some(&p.value), false)
     }
 
     /// `user:base64digest`. A digest that does not decode to a SHA-1 is probably a

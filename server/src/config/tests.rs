@@ -1,4 +1,5 @@
 use super::*;
+use crate::fourlw::FourLetterWord;
 
 const SRC: &str = "zoo.cfg";
 
@@ -59,10 +60,7 @@ fn minimal_file_has_apache_defaults() {
     assert_eq!(c.max_session_timeout_ms(), 40000);
     assert_eq!(c.autopurge_snap_retain_count, 3);
     assert_eq!(c.autopurge_purge_interval_hours, 0);
-    assert_eq!(
-        c.four_letter_words,
-        FourLetterWords::Only(vec!["srvr".into()])
-    );
+    assert_eq!(c.four_letter_words, Whitelist::default());
     assert!(!c.extended_types_enabled);
     assert_eq!(c.super_digest, None);
     assert!(c.admin_enable_server);
@@ -93,8 +91,8 @@ fn standalone_default_listens_on_loopback() {
     assert_eq!(c.data_dir, PathBuf::from("data"));
     assert_eq!(c.data_log_dir, PathBuf::from("data"));
     assert!(c.is_standalone());
-    assert!(c.four_letter_allowed("srvr"));
-    assert!(!c.four_letter_allowed("ruok"));
+    assert!(c.four_letter_words.allows(FourLetterWord::Srvr));
+    assert!(!c.four_letter_words.allows(FourLetterWord::Ruok));
 }
 
 #[test]
@@ -173,7 +171,7 @@ peerType=observer
     assert_eq!(c.autopurge_purge_interval_hours, 24);
     assert_eq!(
         c.four_letter_words,
-        FourLetterWords::Only(vec!["stat".into(), "ruok".into(), "mntr".into()])
+        Whitelist::parse(Some("stat,ruok,mntr"), false)
     );
     assert!(c.extended_types_enabled);
     assert_eq!(
@@ -467,42 +465,38 @@ fn autopurge() {
 
 #[test]
 fn four_letter_word_whitelist() {
+    // The rules themselves are fourlw::whitelist's; here, that the key reaches them.
+    use FourLetterWord::*;
     // Default: srvr only.
     let (c, _) = with_dir("");
-    assert!(c.four_letter_allowed("srvr"));
-    assert!(!c.four_letter_allowed("stat"));
-    assert!(!c.four_letter_allowed("ruok"));
+    assert_eq!(c.four_letter_words, Whitelist::default());
+    assert!(c.four_letter_words.allows(Srvr));
+    assert!(!c.four_letter_words.allows(Stat));
 
     let (c, w) = with_dir("4lw.commands.whitelist=*");
     assert!(w.is_empty(), "{w:?}");
-    assert_eq!(c.four_letter_words, FourLetterWords::All);
-    for cmd in ["srvr", "stat", "ruok", "mntr", "dump", "wchp"] {
-        assert!(c.four_letter_allowed(cmd));
-    }
+    assert_eq!(c.four_letter_words, Whitelist::all());
     let (c, _) = with_dir("4lw.commands.whitelist= stat , * ");
-    assert_eq!(c.four_letter_words, FourLetterWords::All);
+    assert_eq!(c.four_letter_words, Whitelist::all());
 
     let (c, w) = with_dir("4lw.commands.whitelist= stat ,ruok,, conf,isro ");
     assert!(w.is_empty(), "{w:?}");
-    assert!(c.four_letter_allowed("stat"));
-    assert!(c.four_letter_allowed("ruok"));
-    assert!(c.four_letter_allowed("conf"));
-    assert!(c.four_letter_allowed("isro"));
-    // A list replaces the default, as in Apache.
-    assert!(!c.four_letter_allowed("srvr"));
-    assert!(!c.four_letter_allowed("dump"));
-    assert!(!c.four_letter_allowed(" stat"));
+    for cmd in [Stat, Ruok, Conf, Isro] {
+        assert!(c.four_letter_words.allows(cmd), "{cmd}");
+    }
+    // A list replaces the default, but srvr stays allowed, as in Apache.
+    assert!(c.four_letter_words.allows(Srvr));
+    assert!(!c.four_letter_words.allows(Dump));
 
     let (c, w) = with_dir("4lw.commands.whitelist=stat,stta");
-    assert!(c.four_letter_allowed("stat"));
+    assert!(c.four_letter_words.allows(Stat));
     assert_eq!(
         w,
         vec!["zoo.cfg line 2: 4lw.commands.whitelist: unknown four-letter word \"stta\""]
     );
 
     let (c, _) = with_dir("4lw.commands.whitelist=");
-    assert_eq!(c.four_letter_words, FourLetterWords::Only(vec![]));
-    assert!(!c.four_letter_allowed("srvr"));
+    assert_eq!(c.four_letter_words, Whitelist::default());
 }
 
 #[test]
@@ -772,7 +766,7 @@ fn continuation_lines_count_from_their_first_line() {
     let (c, _) = with_dir("4lw.commands.whitelist=stat, \\\n   ruok, \\\n   srvr\ntickTime=1000");
     assert_eq!(
         c.four_letter_words,
-        FourLetterWords::Only(vec!["stat".into(), "ruok".into(), "srvr".into()])
+        Whitelist::parse(Some("stat,ruok,srvr"), false)
     );
     invalid_at("dataDir=/d\nsyncLimit=1\\\n0\ntickTime=q", 4, "tickTime");
     let m = invalid_at(
