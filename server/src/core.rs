@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::RngCore;
 use tokio::sync::{mpsc, oneshot};
 
 use zkrs_proto::opcode::perms;
@@ -23,9 +22,10 @@ use crate::log::{LogEntry, LogEvent};
 use crate::prep::{PrepConfig, PrepContext, Preparer};
 use crate::read::{self, ReadContext};
 use crate::reply::{connect_frame, error_frame, notification_frame, reply_frame};
+use crate::session_password;
 use crate::stats::{ConnStats, ServerStats};
 use crate::tree::{DataTree, TxnResult};
-use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, TxnHeader};
+use crate::txn::{owner_kind, OwnerKind, Txn, TxnHeader};
 use crate::watch::{Notification, WatchManager};
 
 pub type ConnId = u64;
@@ -363,12 +363,10 @@ impl Core {
         }
         let session_id = self.next_session_id;
         self.next_session_id += 1;
-        let mut passwd = vec![0u8; 16];
-        rand::thread_rng().fill_bytes(&mut passwd);
         let zxid = self.propose(
             session_id,
             0,
-            Txn::CreateSession { timeout_ms, passwd },
+            Txn::CreateSession { timeout_ms },
             Origin::NewSession {
                 conn,
                 timeout_ms,
@@ -396,7 +394,8 @@ impl Core {
 
     fn reattach(&mut self, conn: ConnId, req: &ConnectRequest, timeout_ms: i32) {
         let sid = req.session_id;
-        let valid = matches!(self.tree.session(sid), Some(rec) if rec.passwd == req.passwd)
+        let valid = self.tree.session(sid).is_some()
+            && session_password::check_password(sid, &req.passwd)
             && self.sessions.get(&sid).is_some_and(|l| !l.closing);
         if !valid {
             tracing::info!(
@@ -516,19 +515,16 @@ impl Core {
             }
         }
         candidates.sort();
-        let superuser = AuthInfo {
-            ids: vec![zkrs_proto::Id::new("super", "")],
-        };
+        let nobody = AuthInfo { ids: Vec::new() };
         for path in candidates {
-            let req = Request::Delete(zkrs_proto::request::PathVersion { path, version: -1 });
             let ctx = PrepContext {
                 tree: &self.tree,
-                auth: &superuser,
+                auth: &nobody,
                 session_id: 0,
                 zxid: self.next_zxid,
             };
             // A child created meanwhile (even one still in flight) makes this NotEmpty.
-            if let Ok(txn) = self.prep.prepare(&ctx, &req) {
+            if let Ok(txn) = self.prep.prepare_delete_container(&ctx, &path) {
                 self.propose(0, 0, txn, Origin::Internal);
             }
         }
@@ -878,11 +874,7 @@ impl Core {
     }
 
     fn session_created(&mut self, sid: i64, zxid: i64, timeout_ms: i32, read_only: Option<bool>) {
-        let passwd = self
-            .tree
-            .session(sid)
-            .map(|s| s.passwd.clone())
-            .unwrap_or_default();
+        let passwd = session_password::session_password(sid).to_vec();
         tracing::debug!(
             session = format_args!("{sid:#x}"),
             timeout_ms,
@@ -992,9 +984,10 @@ fn write_reply(xid: i32, zxid: i64, op: OpCode, txn: &Txn, rc: &TxnResult) -> Ve
     let body = match txn {
         Txn::Create { kind, .. } => {
             let path = rc.path.clone().unwrap_or_default();
-            match kind {
-                CreateKind::Plain => Response::Create(path),
-                CreateKind::WithStat => Response::Create2(path, rc.stat.unwrap_or_default()),
+            if kind.replies_with_stat() {
+                Response::Create2(path, rc.stat.unwrap_or_default())
+            } else {
+                Response::Create(path)
             }
         }
         Txn::SetData { .. } | Txn::SetAcl { .. } | Txn::Check { .. } => {
@@ -1019,9 +1012,10 @@ fn multi_result(txn: &Txn, rc: &TxnResult) -> MultiResult {
     match txn {
         Txn::Create { kind, .. } => {
             let path = rc.path.clone().unwrap_or_default();
-            match kind {
-                CreateKind::Plain => MultiResult::Create(path),
-                CreateKind::WithStat => MultiResult::Create2(path, rc.stat.unwrap_or_default()),
+            if kind.replies_with_stat() {
+                MultiResult::Create2(path, rc.stat.unwrap_or_default())
+            } else {
+                MultiResult::Create(path)
             }
         }
         Txn::Delete { .. } => MultiResult::Delete,

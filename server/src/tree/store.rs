@@ -384,11 +384,6 @@ impl NodeStore {
         })
     }
 
-    pub fn parent(&self, id: NodeId) -> Option<NodeId> {
-        let p = self.slot(id).parent;
-        (p != NO_PARENT).then_some(p)
-    }
-
     pub fn name(&self, id: NodeId) -> &str {
         self.slot(id).name()
     }
