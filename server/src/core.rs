@@ -996,7 +996,15 @@ fn write_reply(xid: i32, zxid: i64, op: OpCode, txn: &Txn, rc: &TxnResult) -> Ve
         Txn::Multi(subs) => Response::Multi(
             subs.iter()
                 .zip(rc.multi.iter())
-                .map(|(t, r)| multi_result(t, r))
+                // In a failed multi every op answers with its error (0 before the failing
+                // one), whatever record the leader kept for it.
+                .map(|(t, r)| {
+                    if rc.err != 0 {
+                        MultiResult::Error(r.err)
+                    } else {
+                        multi_result(t, r)
+                    }
+                })
                 .collect(),
         ),
         _ => Response::Empty,

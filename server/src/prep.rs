@@ -160,21 +160,21 @@ impl Preparer {
         let txn = match req {
             Request::Multi(OpCode::Multi, ops) => {
                 let mut txns = Vec::with_capacity(ops.len());
-                for (i, op) in ops.iter().enumerate() {
+                for op in ops {
                     match self.prepare_one(ctx, &mut view, op, true) {
                         Ok(t) => txns.push(t),
                         Err(e) => {
                             // All or nothing: forget the multi's own changes and report
-                            // which member failed.
-                            let mut errs = vec![Txn::Error { err: 0 }; i];
-                            errs.push(Txn::Error { err: e.code() });
-                            errs.resize(
+                            // which member failed. As Apache's leader does, the ops before
+                            // it keep their records (the apply turns them into errors).
+                            txns.push(Txn::Error { err: e.code() });
+                            txns.resize(
                                 ops.len(),
                                 Txn::Error {
                                     err: ErrorCode::RuntimeInconsistency.code(),
                                 },
                             );
-                            return Ok(Txn::Multi(errs));
+                            return Ok(Txn::Multi(txns));
                         }
                     }
                 }
@@ -602,13 +602,14 @@ mod tests {
             ],
         );
         let txn = run(&mut p, &mut t, 1, &multi).unwrap();
+        // As Apache's leader writes it: the op before the failure keeps its record.
+        let Txn::Multi(subs) = &txn else {
+            panic!("not a multi: {txn:?}")
+        };
+        assert!(matches!(&subs[0], Txn::Create { path, .. } if path == "/m"));
         assert_eq!(
-            txn,
-            Txn::Multi(vec![
-                Txn::Error { err: 0 },
-                Txn::Error { err: -103 },
-                Txn::Error { err: -2 }
-            ])
+            subs[1..],
+            [Txn::Error { err: -103 }, Txn::Error { err: -2 }]
         );
         assert!(t.get("/m").is_none());
         assert_eq!(p.outstanding_len(), 0);

@@ -685,9 +685,32 @@ impl DataTree {
                 ..Default::default()
             },
             Txn::Multi(txns) => {
+                // A multi holding an error is a failed one, and then nothing in it applies:
+                // Apache's leader keeps the records of the ops before the failing one, and
+                // every member turns them into errors (OK before the first error,
+                // RuntimeInconsistency after it), as its processTxn does.
+                let failed = txns.iter().any(|t| matches!(t, Txn::Error { .. }));
+                let mut after_error = false;
                 let mut rc = TxnResult::default();
                 for t in txns {
-                    let sub = self.apply_one(hdr, t, triggers);
+                    let sub = match t {
+                        Txn::Error { err } => {
+                            after_error = true;
+                            TxnResult {
+                                err: *err,
+                                ..Default::default()
+                            }
+                        }
+                        _ if failed => TxnResult {
+                            err: if after_error {
+                                ErrorCode::RuntimeInconsistency.code()
+                            } else {
+                                0
+                            },
+                            ..Default::default()
+                        },
+                        _ => self.apply_one(hdr, t, triggers),
+                    };
                     if sub.err != 0 && rc.err == 0 {
                         rc.err = sub.err;
                     }
