@@ -128,7 +128,14 @@ pub fn serialize_chunked(tree: &DataTree, chunk: usize, sink: impl FnMut(Vec<u8>
     out.w.write_raw(&SNAP_FORMAT.to_be_bytes());
     out.w.write_i64(tree.last_zxid());
     // Each distinct ACL once; nodes name theirs by position in this table.
-    let table = tree.acl_table();
+    // In the order of their encoding, not of the tree's table slots (which depend on the
+    // history), so that equal trees give equal bytes.
+    let mut table = tree.acl_table();
+    table.sort_by_cached_key(|(_, a)| {
+        let mut w = Writer::new();
+        write_acl_vec(&mut w, a);
+        w.into_inner()
+    });
     let position: HashMap<u32, u32> = table
         .iter()
         .enumerate()
@@ -152,7 +159,9 @@ pub fn serialize_chunked(tree: &DataTree, chunk: usize, sink: impl FnMut(Vec<u8>
         write_stat(w, &node.raw_stat());
         out.flush_if_full();
     });
-    let sessions: Vec<_> = tree.sessions().collect();
+    // In id order, so that equal trees give equal bytes on every member.
+    let mut sessions: Vec<_> = tree.sessions().collect();
+    sessions.sort_unstable_by_key(|(id, _)| **id);
     out.w.write_i64(sessions.len() as i64);
     for (id, s) in sessions {
         out.w.write_i64(*id);
