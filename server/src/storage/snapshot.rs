@@ -349,6 +349,25 @@ mod tests {
         assert_eq!(back.containers().count(), 1);
     }
 
+    /// Format 1 kept a password per session; those snapshots still load.
+    #[test]
+    fn format_1_snapshots_with_passwords_still_load() {
+        let t = sample();
+        let bytes = serialize(&t);
+        let body = &bytes[..bytes.len() - 4];
+        // The one session is the last record: id and timeout, then format 1's password.
+        let mut old = body.to_vec();
+        old[8..12].copy_from_slice(&1u32.to_be_bytes());
+        old.extend_from_slice(&16i32.to_be_bytes());
+        old.extend_from_slice(&[3; 16]);
+        let crc = crc32fast::hash(&old);
+        old.extend_from_slice(&crc.to_be_bytes());
+        let back = decode(&old).unwrap();
+        assert_eq!(back.session(9), t.session(9));
+        assert_eq!(back.node_count(), t.node_count());
+        assert_eq!(back.digest(), t.digest());
+    }
+
     #[test]
     fn damage_is_detected() {
         let bytes = serialize(&sample());
