@@ -388,6 +388,12 @@ impl NodeStore {
         self.slot(id).name()
     }
 
+    /// The name's bytes (byte order is the order of the names as strings).
+    fn name_bytes(&self, id: NodeId) -> &[u8] {
+        let s = self.slot(id);
+        &s.blob[..s.name_len()]
+    }
+
     pub fn data(&self, id: NodeId) -> Option<&[u8]> {
         self.slot(id).data()
     }
@@ -470,7 +476,8 @@ impl NodeStore {
             stack.extend(self.children(id).iter().map(|&c| (c, len)));
             if sorted {
                 // Popped from the end: descending here is ascending when visited.
-                stack[start..].sort_unstable_by(|a, b| self.name(b.0).cmp(self.name(a.0)));
+                stack[start..]
+                    .sort_unstable_by(|a, b| self.name_bytes(b.0).cmp(self.name_bytes(a.0)));
             }
         }
     }
