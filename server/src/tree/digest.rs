@@ -14,25 +14,37 @@ const EXCLUDED_PREFIX: &str = "/zookeeper/";
 /// (Apache files it under both "" and "/" and maps "/" to ""); null and empty data hash
 /// the same.
 pub fn node_digest(path: &str, data: Option<&[u8]>, stat: &StoredStat) -> u64 {
+    prefix(path, data).map_or(0, |p| finish(p, stat))
+}
+
+/// The CRC state after the path and data, or `None` for a node that counts 0. A change to
+/// the Stat alone finishes one prefix twice (before and after) instead of hashing the data
+/// twice.
+pub fn prefix(path: &str, data: Option<&[u8]>) -> Option<crc32fast::Hasher> {
     if path.starts_with(EXCLUDED_PREFIX) {
-        return 0;
+        return None;
     }
     let path = if path == "/" { "" } else { path };
-    // The Stat block: five longs, three ints, one long, 60 bytes, big-endian.
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(path.as_bytes());
+    if let Some(d) = data {
+        crc.update(d);
+    }
+    Some(crc)
+}
+
+/// Completes a node digest with the Stat block: five longs, three ints, one long, 60 bytes,
+/// big-endian.
+pub fn finish(mut crc: crc32fast::Hasher, stat: &StoredStat) -> u64 {
     let mut b = [0u8; 60];
-    let fields64_a = [stat.czxid, stat.mzxid, stat.pzxid, stat.ctime, stat.mtime];
-    for (i, v) in fields64_a.iter().enumerate() {
+    let longs = [stat.czxid, stat.mzxid, stat.pzxid, stat.ctime, stat.mtime];
+    for (i, v) in longs.iter().enumerate() {
         b[i * 8..i * 8 + 8].copy_from_slice(&v.to_be_bytes());
     }
     b[40..44].copy_from_slice(&stat.version.to_be_bytes());
     b[44..48].copy_from_slice(&stat.cversion.to_be_bytes());
     b[48..52].copy_from_slice(&stat.aversion.to_be_bytes());
     b[52..60].copy_from_slice(&stat.ephemeral_owner.to_be_bytes());
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(path.as_bytes());
-    if let Some(d) = data {
-        crc.update(d);
-    }
     crc.update(&b);
     // Java's CRC32.getValue(): the unsigned 32-bit value widened to a long.
     crc.finalize() as u64

@@ -439,9 +439,13 @@ impl DataTree {
 
     /// Changes a node's stored Stat, keeping the tree digest current.
     fn update_stat(&mut self, path: &str, id: NodeId, change: impl FnOnce(&mut StoredStat)) {
-        let before = self.node_digest(path, id);
+        let Some(prefix) = digest::prefix(path, self.nodes.data(id)) else {
+            self.nodes.update_stat(id, change);
+            return;
+        };
+        let before = digest::finish(prefix.clone(), &self.nodes.stat(id));
         self.nodes.update_stat(id, change);
-        let after = self.node_digest(path, id);
+        let after = digest::finish(prefix, &self.nodes.stat(id));
         self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
     }
 
