@@ -18,6 +18,7 @@ pub mod quota;
 pub mod read;
 pub mod reply;
 pub mod server;
+pub mod session_password;
 pub mod stats;
 pub mod storage;
 pub mod tools;

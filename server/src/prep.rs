@@ -12,7 +12,7 @@ use zkrs_proto::{Acl, CreateMode, ErrorCode, OpCode, Request, Stat};
 
 use crate::acl::{self, AuthInfo};
 use crate::tree::DataTree;
-use crate::txn::{owner_kind, ttl_owner, CreateKind, OwnerKind, Txn, CONTAINER_OWNER, MAX_TTL};
+use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, MAX_TTL};
 
 /// What preparation needs to know of a node: its Stat (with child count) and ACL.
 #[derive(Debug, Clone)]
@@ -167,49 +167,21 @@ impl Preparer {
         let txn = match req {
             Request::Multi(OpCode::Multi, ops) => {
                 let mut txns = Vec::with_capacity(ops.len());
-                for (i, op) in ops.iter().enumerate() {
+                for op in ops {
                     match self.prepare_one(ctx, &mut view, op, true) {
-                        Ok(Txn::Create {
-                            path,
-                            data,
-                            acl,
-                            ephemeral_owner,
-                            parent_cversion,
-                            ..
-                        }) => {
-                            // Inside a multi Apache answers by the create mode the flags
-                            // name: container or TTL with path and Stat, any other (create2
-                            // and createContainer ops too) with the path only.
-                            let mode = match op {
-                                Request::Create(_, c) => CreateMode::from_flags(c.flags),
-                                _ => None,
-                            };
-                            let kind = match mode {
-                                Some(m) if m.is_container() || m.is_ttl() => CreateKind::WithStat,
-                                _ => CreateKind::Plain,
-                            };
-                            txns.push(Txn::Create {
-                                path,
-                                data,
-                                acl,
-                                ephemeral_owner,
-                                parent_cversion,
-                                kind,
-                            })
-                        }
                         Ok(t) => txns.push(t),
                         Err(e) => {
                             // All or nothing: forget the multi's own changes and report
-                            // which member failed.
-                            let mut errs = vec![Txn::Error { err: 0 }; i];
-                            errs.push(Txn::Error { err: e.code() });
-                            errs.resize(
+                            // which member failed. As Apache's leader does, the ops before
+                            // it keep their records (the apply turns them into errors).
+                            txns.push(Txn::Error { err: e.code() });
+                            txns.resize(
                                 ops.len(),
                                 Txn::Error {
                                     err: ErrorCode::RuntimeInconsistency.code(),
                                 },
                             );
-                            return Ok(Txn::Multi(errs));
+                            return Ok(Txn::Multi(txns));
                         }
                     }
                 }
@@ -220,6 +192,34 @@ impl Preparer {
         let overlay = view.overlay;
         self.record(ctx.zxid, overlay);
         Ok(txn)
+    }
+
+    /// Prepares the reaper's removal of an empty container or expired TTL node: Apache's
+    /// `deleteContainer` (no ACL check, any version; a child still in flight makes it
+    /// NotEmpty).
+    pub fn prepare_delete_container(
+        &mut self,
+        ctx: &PrepContext<'_>,
+        path: &str,
+    ) -> Result<Txn, ErrorCode> {
+        let req = Request::Delete(PathVersion {
+            path: path.to_string(),
+            version: -1,
+        });
+        let superuser = AuthInfo {
+            ids: vec![zkrs_proto::Id::new("super", "")],
+        };
+        let ctx = PrepContext {
+            auth: &superuser,
+            ..*ctx
+        };
+        match self.prepare(&ctx, &req)? {
+            Txn::Delete { path, .. } => Ok(Txn::Delete {
+                path,
+                container: true,
+            }),
+            other => Ok(other),
+        }
     }
 
     /// Prepares the closing of a session: its ephemerals, including those whose creation is
@@ -262,7 +262,9 @@ impl Preparer {
         }
         let overlay = view.overlay;
         self.record(ctx.zxid, overlay);
-        Txn::CloseSession { ephemerals: paths }
+        Txn::CloseSession {
+            ephemerals: Some(paths),
+        }
     }
 
     fn prepare_one(
@@ -338,15 +340,26 @@ impl Preparer {
         ) {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
-        let owner = if container {
-            CONTAINER_OWNER
-        } else if ttl {
-            ttl_owner(c.ttl)
-        } else if ephemeral {
-            ctx.session_id
+        // The txn type follows Apache: inside a multi the flags name it (`Op.create`),
+        // alone the request's opcode does. So a lone create or create2 whose flags say
+        // container makes a persistent node, as on an Apache leader.
+        let kind = if in_multi {
+            if container {
+                CreateKind::Container
+            } else if ttl {
+                CreateKind::Ttl(c.ttl)
+            } else {
+                CreateKind::Create { ephemeral }
+            }
         } else {
-            0
+            match op {
+                OpCode::CreateContainer => CreateKind::Container,
+                OpCode::CreateTtl if ttl => CreateKind::Ttl(c.ttl),
+                OpCode::Create => CreateKind::Create { ephemeral },
+                _ => CreateKind::Create2 { ephemeral },
+            }
         };
+        let owner = kind.owner(ctx.session_id);
         let parent_cversion = parent_node.stat.cversion.wrapping_add(1);
         parent_node.stat.cversion = parent_cversion;
         parent_node.stat.num_children += 1;
@@ -371,13 +384,8 @@ impl Preparer {
             path,
             data: c.data.clone(),
             acl,
-            ephemeral_owner: owner,
+            kind,
             parent_cversion,
-            kind: if op == OpCode::Create {
-                CreateKind::Plain
-            } else {
-                CreateKind::WithStat
-            },
         })
     }
 }
@@ -400,6 +408,7 @@ fn delete(ctx: &PrepContext<'_>, view: &mut View<'_>, d: &PathVersion) -> Result
     view.set(&d.path, None);
     Ok(Txn::Delete {
         path: d.path.clone(),
+        container: false,
     })
 }
 
@@ -420,6 +429,7 @@ fn set_data(
         path: s.path.clone(),
         data: s.data.clone(),
         version,
+        reconfig: false,
     })
 }
 
@@ -447,9 +457,10 @@ fn check(ctx: &PrepContext<'_>, view: &mut View<'_>, c: &PathVersion) -> Result<
     valid(&c.path, false)?;
     let node = view.get(&c.path).ok_or(ErrorCode::NoNode)?;
     acl::check(&node.acl, perms::READ, ctx.auth)?;
-    check_version(node.stat.version, c.version)?;
+    let version = check_version(node.stat.version, c.version)?;
     Ok(Txn::Check {
         path: c.path.clone(),
+        version,
     })
 }
 
@@ -598,13 +609,14 @@ mod tests {
             ],
         );
         let txn = run(&mut p, &mut t, 1, &multi).unwrap();
+        // As Apache's leader writes it: the op before the failure keeps its record.
+        let Txn::Multi(subs) = &txn else {
+            panic!("not a multi: {txn:?}")
+        };
+        assert!(matches!(&subs[0], Txn::Create { path, .. } if path == "/m"));
         assert_eq!(
-            txn,
-            Txn::Multi(vec![
-                Txn::Error { err: 0 },
-                Txn::Error { err: -103 },
-                Txn::Error { err: -2 }
-            ])
+            subs[1..],
+            [Txn::Error { err: -103 }, Txn::Error { err: -2 }]
         );
         assert!(t.get("/m").is_none());
         assert_eq!(p.outstanding_len(), 0);

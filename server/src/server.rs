@@ -18,7 +18,6 @@ use crate::storage::recovery::recover;
 use crate::storage::scheduler::SnapshotScheduler;
 use crate::storage::txnlog::FileTxnLog;
 use crate::storage::{DataDirs, StorageError};
-use rand::SeedableRng;
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -132,9 +131,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         // Fold the replayed log into a snapshot, so the next start and purging need less.
         scheduler.take(&tree);
     }
-    let rng = Box::new(rand::rngs::StdRng::from_entropy());
-    let core =
-        Core::new(core_settings(&config), tree, Now::system(), rng).with_snapshots(scheduler);
+    let core = Core::new(core_settings(&config), tree, Now::system()).with_snapshots(scheduler);
     tokio::spawn(driver::run(core, core_rx, log_tx));
 
     let settings = NetSettings {

@@ -110,6 +110,7 @@ mod tests {
             },
             txn: Arc::new(Txn::Delete {
                 path: "/gone".into(),
+                container: false,
             }),
         }])
         .unwrap();

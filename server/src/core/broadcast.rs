@@ -180,7 +180,10 @@ mod tests {
                 zxid: 0,
                 time: 0,
             },
-            txn: Arc::new(Txn::Delete { path: "/x".into() }),
+            txn: Arc::new(Txn::Delete {
+                path: "/x".into(),
+                container: false,
+            }),
         }
     }
 

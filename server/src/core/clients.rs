@@ -10,6 +10,7 @@ use zkrs_proto::{ConnectRequest, ConnectResponse, ErrorCode, OpCode, Request};
 use crate::acl::{self, AuthInfo};
 use crate::read::{self, ReadContext};
 use crate::reply::{connect_frame, error_frame, notification_frame};
+use crate::session_password;
 use crate::stats::ConnStats;
 use crate::txn::Txn;
 use crate::watch::Notification;
@@ -62,10 +63,8 @@ impl Core {
             return;
         }
         let session_id = self.sessions.allocate();
-        let mut passwd = vec![0u8; 16];
-        self.rng.fill_bytes(&mut passwd);
         if self
-            .propose(session_id, 0, Txn::CreateSession { timeout_ms, passwd })
+            .propose(session_id, 0, Txn::CreateSession { timeout_ms })
             .is_none()
         {
             self.close_conn(conn);
@@ -96,7 +95,10 @@ impl Core {
 
     fn reattach(&mut self, conn: ConnId, req: &ConnectRequest, timeout_ms: i32) {
         let sid = req.session_id;
-        let valid = matches!(self.tree.session(sid), Some(rec) if rec.passwd == req.passwd)
+        // The password is a function of the session id (as Apache's), so any member can
+        // check it without it being replicated.
+        let valid = self.tree.session(sid).is_some()
+            && session_password::check_password(sid, &req.passwd)
             && self.sessions.get(sid).is_some_and(|l| !l.closing);
         if !valid {
             tracing::info!(

@@ -1,6 +1,7 @@
 //! The core: the one owner of the tree, the session table and the watch table.
 //!
-//! It is deterministic and does no I/O: every input comes with the time ([`Now`]), and
+//! It is deterministic and does no I/O: every input comes with the time ([`Now`]), it
+//! draws no random numbers (session passwords derive from session ids, as Apache's), and
 //! every output is an [`Effect`] for the edges to carry out (frames to send, connections
 //! to close, log appends). [`driver`] runs it on Tokio; tests and the simulation drive it
 //! directly. Its parts:
@@ -25,8 +26,6 @@ mod timers;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-use rand::RngCore;
 
 use zkrs_proto::{ConnectRequest, ErrorCode, Request};
 
@@ -160,19 +159,13 @@ pub struct Core {
     snapshots: Option<crate::storage::scheduler::SnapshotScheduler>,
     namespaces: crate::namespace::NamespaceStats,
     now: Now,
-    rng: Box<dyn RngCore + Send>,
     effects: Vec<Effect>,
 }
 
 impl Core {
     /// A core over `tree` (fresh, or recovered from disk: its sessions are live again and
     /// their timeouts run from `now`, so clients that come back in time keep them).
-    pub fn new(
-        settings: CoreSettings,
-        tree: DataTree,
-        now: Now,
-        rng: Box<dyn RngCore + Send>,
-    ) -> Self {
+    pub fn new(settings: CoreSettings, tree: DataTree, now: Now) -> Self {
         let restored: Vec<(i64, LiveSession)> = tree
             .sessions()
             .map(|(&id, rec)| {
@@ -197,7 +190,6 @@ impl Core {
             snapshots: None,
             namespaces: Default::default(),
             now,
-            rng,
             effects: Vec::new(),
         }
     }

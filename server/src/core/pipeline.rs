@@ -16,8 +16,9 @@ use crate::ids::Zxid;
 use crate::log::LogEntry;
 use crate::prep::PrepContext;
 use crate::reply::{connect_frame, error_frame, reply_frame};
+use crate::session_password;
 use crate::tree::{Trigger, TxnResult};
-use crate::txn::{CreateKind, Txn, TxnHeader};
+use crate::txn::{Txn, TxnHeader};
 
 use super::order::{Awaiting, ReadyFrame, Slot};
 use super::{ConnId, Core, Effect};
@@ -188,11 +189,7 @@ impl Core {
     }
 
     fn session_created(&self, sid: i64, timeout_ms: i32, read_only: Option<bool>) -> Vec<u8> {
-        let passwd = self
-            .tree
-            .session(sid)
-            .map(|s| s.passwd.clone())
-            .unwrap_or_default();
+        let passwd = session_password::session_password(sid).to_vec();
         tracing::debug!(
             session = format_args!("{sid:#x}"),
             timeout_ms,
@@ -274,9 +271,10 @@ fn write_reply(xid: i32, zxid: i64, txn: &Txn, rc: &TxnResult) -> Vec<u8> {
     let body = match txn {
         Txn::Create { kind, .. } => {
             let path = rc.path.clone().unwrap_or_default();
-            match kind {
-                CreateKind::Plain => Response::Create(path),
-                CreateKind::WithStat => Response::Create2(path, rc.stat.unwrap_or_default()),
+            if kind.replies_with_stat() {
+                Response::Create2(path, rc.stat.unwrap_or_default())
+            } else {
+                Response::Create(path)
             }
         }
         Txn::SetData { .. } | Txn::SetAcl { .. } | Txn::Check { .. } => {
@@ -285,7 +283,15 @@ fn write_reply(xid: i32, zxid: i64, txn: &Txn, rc: &TxnResult) -> Vec<u8> {
         Txn::Multi(subs) => Response::Multi(
             subs.iter()
                 .zip(rc.multi.iter())
-                .map(|(t, r)| multi_result(t, r))
+                // In a failed multi every op answers with its error (0 before the failing
+                // one), whatever record the leader kept for it.
+                .map(|(t, r)| {
+                    if rc.err != 0 {
+                        MultiResult::Error(r.err)
+                    } else {
+                        multi_result(t, r)
+                    }
+                })
                 .collect(),
         ),
         _ => Response::Empty,
@@ -300,9 +306,10 @@ fn multi_result(txn: &Txn, rc: &TxnResult) -> MultiResult {
     match txn {
         Txn::Create { kind, .. } => {
             let path = rc.path.clone().unwrap_or_default();
-            match kind {
-                CreateKind::Plain => MultiResult::Create(path),
-                CreateKind::WithStat => MultiResult::Create2(path, rc.stat.unwrap_or_default()),
+            if kind.replies_with_stat() {
+                MultiResult::Create2(path, rc.stat.unwrap_or_default())
+            } else {
+                MultiResult::Create(path)
             }
         }
         Txn::Delete { .. } => MultiResult::Delete,

@@ -59,7 +59,7 @@ struct Sim {
 impl Sim {
     fn new(seed: u64) -> Sim {
         Sim {
-            h: Harness::with_seed(settings(), seed),
+            h: Harness::with_settings(settings()),
             rng: StdRng::seed_from_u64(seed),
             clients: (0..CLIENTS).map(|_| Client::default()).collect(),
             next_conn: 1,
@@ -246,8 +246,7 @@ impl Sim {
         // ones do not reuse the ids of sessions that are already closed.
         self.h
             .advance(Duration::from_millis(self.rng.gen_range(1..3000)));
-        let rng = Box::new(StdRng::seed_from_u64(self.rng.gen()));
-        self.h.core = Core::new(settings(), tree, self.h.now, rng);
+        self.h.core = Core::new(settings(), tree, self.h.now);
         self.h.outboxes.clear();
         self.log_failed = false;
         for c in &mut self.clients {

@@ -5,7 +5,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use rand::SeedableRng;
 use zkrs_proto::{ConnectRequest, Reader, Record, ReplyHeader};
 
 use crate::log::LogEntry;
@@ -41,17 +40,16 @@ pub(super) struct Harness {
 
 impl Harness {
     pub fn new() -> Self {
-        Harness::with_seed(settings(), 0)
+        Harness::with_settings(settings())
     }
 
-    pub fn with_seed(settings: CoreSettings, seed: u64) -> Self {
+    pub fn with_settings(settings: CoreSettings) -> Self {
         let now = Now {
             mono: Instant::now(),
             wall_ms: 1_700_000_000_000,
         };
-        let rng = Box::new(rand::rngs::StdRng::seed_from_u64(seed));
         Harness {
-            core: Core::new(settings, DataTree::new(), now, rng),
+            core: Core::new(settings, DataTree::new(), now),
             now,
             unsynced: VecDeque::new(),
             appended: Vec::new(),

@@ -1,9 +1,6 @@
 //! What the core does on its own, on timer ticks from the edges: expiring sessions and
 //! reaping empty containers and expired TTL nodes, both through the write pipeline.
 
-use zkrs_proto::request::PathVersion;
-use zkrs_proto::{Id, Request};
-
 use crate::acl::AuthInfo;
 use crate::prep::PrepContext;
 use crate::txn::{owner_kind, OwnerKind};
@@ -43,22 +40,19 @@ impl Core {
             }
         }
         candidates.sort();
-        let superuser = AuthInfo {
-            ids: vec![Id::new("super", "")],
-        };
+        let nobody = AuthInfo { ids: Vec::new() };
         for path in candidates {
             let Ok(next) = self.broadcast.next_zxid() else {
                 return;
             };
-            let req = Request::Delete(PathVersion { path, version: -1 });
             let ctx = PrepContext {
                 tree: &self.tree,
-                auth: &superuser,
+                auth: &nobody,
                 session_id: 0,
                 zxid: next.raw(),
             };
             // A child created meanwhile (even one still in flight) makes this NotEmpty.
-            if let Ok(txn) = self.prep.prepare(&ctx, &req) {
+            if let Ok(txn) = self.prep.prepare_delete_container(&ctx, &path) {
                 self.propose(0, 0, txn);
             }
         }

@@ -167,9 +167,8 @@ mod tests {
                 path: format!("/n{zxid}"),
                 data: Some(vec![zxid as u8]),
                 acl: Acl::open_unsafe(),
-                ephemeral_owner: 0,
+                kind: CreateKind::Create { ephemeral: false },
                 parent_cversion: zxid as i32,
-                kind: CreateKind::Plain,
             }),
         }
     }

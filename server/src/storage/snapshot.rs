@@ -16,7 +16,10 @@ use super::direct::DirectWriter;
 use super::fsync_dir;
 
 pub const SNAP_MAGIC: &[u8; 8] = b"ZKRSSNAP";
-pub const SNAP_FORMAT: u32 = 1;
+/// Format 2 dropped the session passwords (members derive them from the session id);
+/// format 1 snapshots are still read.
+pub const SNAP_FORMAT: u32 = 2;
+const SNAP_FORMAT_WITH_PASSWORDS: u32 = 1;
 
 pub fn snapshot_name(zxid: i64) -> String {
     format!("snapshot.{zxid:016x}")
@@ -125,7 +128,14 @@ pub fn serialize_chunked(tree: &DataTree, chunk: usize, sink: impl FnMut(Vec<u8>
     out.w.write_raw(&SNAP_FORMAT.to_be_bytes());
     out.w.write_i64(tree.last_zxid());
     // Each distinct ACL once; nodes name theirs by position in this table.
-    let table = tree.acl_table();
+    // In the order of their encoding, not of the tree's table slots (which depend on the
+    // history), so that equal trees give equal bytes.
+    let mut table = tree.acl_table();
+    table.sort_by_cached_key(|(_, a)| {
+        let mut w = Writer::new();
+        write_acl_vec(&mut w, a);
+        w.into_inner()
+    });
     let position: HashMap<u32, u32> = table
         .iter()
         .enumerate()
@@ -149,12 +159,13 @@ pub fn serialize_chunked(tree: &DataTree, chunk: usize, sink: impl FnMut(Vec<u8>
         write_stat(w, &node.raw_stat());
         out.flush_if_full();
     });
-    let sessions: Vec<_> = tree.sessions().collect();
+    // In id order, so that equal trees give equal bytes on every member.
+    let mut sessions: Vec<_> = tree.sessions().collect();
+    sessions.sort_unstable_by_key(|(id, _)| **id);
     out.w.write_i64(sessions.len() as i64);
     for (id, s) in sessions {
         out.w.write_i64(*id);
         out.w.write_i32(s.timeout_ms);
-        out.w.write_buffer(&s.passwd);
     }
     out.finish();
 }
@@ -231,7 +242,7 @@ pub fn decode(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
         return Err(SnapshotError::BadMagic);
     }
     let format = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if format != SNAP_FORMAT {
+    if format != SNAP_FORMAT && format != SNAP_FORMAT_WITH_PASSWORDS {
         return Err(SnapshotError::UnknownFormat(format));
     }
     let (body, crc) = bytes.split_at(bytes.len() - 4);
@@ -266,8 +277,10 @@ pub fn decode(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
     for _ in 0..n {
         let id = r.read_i64()?;
         let timeout_ms = r.read_i32()?;
-        let passwd = r.read_buffer()?;
-        sessions.push((id, SessionRecord { timeout_ms, passwd }));
+        if format == SNAP_FORMAT_WITH_PASSWORDS {
+            r.read_buffer()?;
+        }
+        sessions.push((id, SessionRecord { timeout_ms }));
     }
     r.finish()?;
     tree.finish(sessions, zxid)
@@ -283,7 +296,7 @@ pub fn peek_zxid(bytes: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::txn::{CreateKind, Txn, TxnHeader, CONTAINER_OWNER};
+    use crate::txn::{CreateKind, Txn, TxnHeader};
     use zkrs_proto::Acl;
 
     fn sample() -> DataTree {
@@ -295,24 +308,22 @@ mod tests {
             zxid,
             time: 5,
         };
-        t.apply(
-            &h(1),
-            &Txn::CreateSession {
-                timeout_ms: 3000,
-                passwd: vec![3; 16],
-            },
-            &mut tr,
-        );
-        for (z, path, owner) in [(2, "/a", 0), (3, "/a/e", 9), (4, "/c", CONTAINER_OWNER)] {
+        t.apply(&h(1), &Txn::CreateSession { timeout_ms: 3000 }, &mut tr);
+        let ephemeral = CreateKind::Create { ephemeral: true };
+        let persistent = CreateKind::Create { ephemeral: false };
+        for (z, path, kind) in [
+            (2, "/a", persistent),
+            (3, "/a/e", ephemeral),
+            (4, "/c", CreateKind::Container),
+        ] {
             t.apply(
                 &h(z),
                 &Txn::Create {
                     path: path.into(),
                     data: if z == 2 { None } else { Some(b"x".to_vec()) },
                     acl: Acl::open_unsafe(),
-                    ephemeral_owner: owner,
+                    kind,
                     parent_cversion: 1,
-                    kind: CreateKind::Plain,
                 },
                 &mut tr,
             );
@@ -336,6 +347,25 @@ mod tests {
         assert_eq!(back.session(9), t.session(9));
         assert_eq!(back.ephemerals_of(9).count(), 1);
         assert_eq!(back.containers().count(), 1);
+    }
+
+    /// Format 1 kept a password per session; those snapshots still load.
+    #[test]
+    fn format_1_snapshots_with_passwords_still_load() {
+        let t = sample();
+        let bytes = serialize(&t);
+        let body = &bytes[..bytes.len() - 4];
+        // The one session is the last record: id and timeout, then format 1's password.
+        let mut old = body.to_vec();
+        old[8..12].copy_from_slice(&1u32.to_be_bytes());
+        old.extend_from_slice(&16i32.to_be_bytes());
+        old.extend_from_slice(&[3; 16]);
+        let crc = crc32fast::hash(&old);
+        old.extend_from_slice(&crc.to_be_bytes());
+        let back = decode(&old).unwrap();
+        assert_eq!(back.session(9), t.session(9));
+        assert_eq!(back.node_count(), t.node_count());
+        assert_eq!(back.digest(), t.digest());
     }
 
     #[test]

@@ -325,6 +325,7 @@ mod tests {
             },
             txn: Arc::new(Txn::Delete {
                 path: format!("/n{zxid}"),
+                container: false,
             }),
         }
     }
@@ -409,6 +410,7 @@ mod tests {
                 path: "/big".into(),
                 data: Some(vec![7; 2 * ZERO_AHEAD as usize]),
                 version: 1,
+                reconfig: false,
             }),
         };
         log.append(&[big]).unwrap();

@@ -2,6 +2,9 @@
 //! transition `(state, txn) -> (state', result, triggers)`; the same log gives the same tree.
 
 mod acls;
+pub mod digest;
+#[cfg(test)]
+mod replica_tests;
 mod store;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -229,7 +232,11 @@ impl TreeBuilder {
                 ));
             }
         }
-        let mut t = self.tree.take().ok_or("the snapshot has no root node")?;
+        let mut t = self
+            .tree
+            .take()
+            .ok_or("the snapshot has no root node")?
+            .with_fresh_digest();
         t.sessions = sessions.into_iter().collect();
         t.last_zxid = last_zxid;
         if let Some(quota_root) = t.nodes.lookup(QUOTA) {
@@ -243,17 +250,25 @@ impl TreeBuilder {
                 .collect();
             for prefix in limits {
                 t.quotas.add(&prefix);
+                // The stats are recomputed from the tree, as Apache's `setupQuota` does: a
+                // snapshot taken while txns applied may hold them from another moment than
+                // the nodes they count, and the replay that follows only counts its own
+                // changes.
+                let stat_path = quota::stat_path(&prefix);
+                if let Some(id) = t.nodes.lookup(&stat_path) {
+                    t.quota_node_created(&stat_path, id);
+                }
             }
         }
         Ok(t)
     }
 }
 
-/// A session as every member knows it (liveness is tracked by the leader, not here).
+/// A session as every member knows it (liveness is tracked by the leader, not here). Its
+/// password is not kept: it is a function of the id ([`crate::session_password`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     pub timeout_ms: i32,
-    pub passwd: Vec<u8>,
 }
 
 /// What a watch fires on. Triggers come out of `apply` in the order Apache fires them.
@@ -323,6 +338,9 @@ pub struct DataTree {
     approximate_data_size: i64,
     /// Paths with a quota, whose stats node the tree keeps current.
     quotas: QuotaPaths,
+    /// Apache's tree digest: the wrapping sum of every node's digest (see [`digest`]),
+    /// kept current by every change so reading it is O(1).
+    digest: u64,
 }
 
 impl Default for DataTree {
@@ -345,7 +363,15 @@ impl DataTree {
             last_zxid: 0,
             approximate_data_size: 1 + root_data.map_or(0, <[u8]>::len) as i64,
             quotas: QuotaPaths::default(),
+            digest: 0,
         }
+        .with_fresh_digest()
+    }
+
+    /// The tree with its digest computed from scratch.
+    fn with_fresh_digest(mut self) -> Self {
+        self.digest = self.compute_digest() as u64;
+        self
     }
 
     /// The tree every server starts from: `/`, `/zookeeper`, `/zookeeper/quota` and the
@@ -399,10 +425,52 @@ impl DataTree {
         let parent_id = self.nodes.lookup(parent(path)?)?;
         let acl = self.acls.acquire(acl);
         self.approximate_data_size += (path.len() + data.map_or(0, <[u8]>::len)) as i64;
-        Some(
-            self.nodes
-                .insert(parent_id, path, basename(path), data, acl, stat),
-        )
+        let id = self
+            .nodes
+            .insert(parent_id, path, basename(path), data, acl, stat);
+        self.digest = self.digest.wrapping_add(self.node_digest(path, id));
+        Some(id)
+    }
+
+    /// Apache's digest of one node as it stands.
+    fn node_digest(&self, path: &str, id: NodeId) -> u64 {
+        digest::node_digest(path, self.nodes.data(id), &self.nodes.stat(id))
+    }
+
+    /// Changes a node's stored Stat, keeping the tree digest current.
+    fn update_stat(&mut self, path: &str, id: NodeId, change: impl FnOnce(&mut StoredStat)) {
+        let Some(prefix) = digest::prefix(path, self.nodes.data(id)) else {
+            self.nodes.update_stat(id, change);
+            return;
+        };
+        let before = digest::finish(prefix.clone(), &self.nodes.stat(id));
+        self.nodes.update_stat(id, change);
+        let after = digest::finish(prefix, &self.nodes.stat(id));
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+    }
+
+    /// Replaces a node's data, keeping the tree digest current.
+    fn set_node_data(&mut self, path: &str, id: NodeId, data: Option<&[u8]>) {
+        let before = self.node_digest(path, id);
+        self.nodes.set_data(id, data);
+        let after = self.node_digest(path, id);
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+    }
+
+    /// Apache's tree digest (`DataTree.getTreeDigest`), as the leader puts it in each
+    /// txn's `TxnDigest`: O(1), kept current by every change.
+    pub fn digest(&self) -> i64 {
+        self.digest as i64
+    }
+
+    /// The tree digest recomputed node by node (what a learner does after loading a
+    /// snapshot; tests compare it with the running [`DataTree::digest`]).
+    pub fn compute_digest(&self) -> i64 {
+        let mut sum = 0u64;
+        self.nodes.visit(|path, id| {
+            sum = sum.wrapping_add(self.node_digest(path, id));
+        });
+        sum as i64
     }
 
     pub fn get(&self, path: &str) -> Option<NodeRef<'_>> {
@@ -456,9 +524,11 @@ impl DataTree {
     }
 
     /// Calls `f` with every node and its path, parents before children (for snapshots).
+    /// Children come in name order, so equal trees give equal snapshots whatever history
+    /// built them.
     pub fn visit_nodes(&self, mut f: impl FnMut(&str, NodeRef<'_>)) {
         self.nodes
-            .visit(|path, id| f(path, NodeRef { tree: self, id }));
+            .visit_sorted(|path, id| f(path, NodeRef { tree: self, id }));
     }
 
     /// Every node with its path, parents before children.
@@ -506,19 +576,20 @@ impl DataTree {
 
     fn apply_one(&mut self, hdr: &TxnHeader, txn: &Txn, triggers: &mut Vec<Trigger>) -> TxnResult {
         match txn {
-            Txn::CreateSession { timeout_ms, passwd } => {
+            Txn::CreateSession { timeout_ms } => {
                 self.sessions.insert(
                     hdr.session_id,
                     SessionRecord {
                         timeout_ms: *timeout_ms,
-                        passwd: passwd.clone(),
                     },
                 );
                 TxnResult::default()
             }
             Txn::CloseSession { ephemerals } => {
                 self.sessions.remove(&hdr.session_id);
-                for p in ephemerals {
+                // Without a list (an older leader's txn) the ephemerals this member knows
+                // of go, as below.
+                for p in ephemerals.iter().flatten() {
                     // A path already gone is not an error here (Apache logs and goes on).
                     let _ = self.delete_node(p, hdr.zxid, triggers);
                 }
@@ -534,30 +605,40 @@ impl DataTree {
                 path,
                 data,
                 acl,
-                ephemeral_owner,
-                parent_cversion,
                 kind,
+                parent_cversion,
             } => match self.create_node(
                 hdr,
                 path,
                 data,
                 acl,
-                *ephemeral_owner,
+                kind.owner(hdr.session_id),
                 *parent_cversion,
                 triggers,
             ) {
                 Ok(stat) => TxnResult {
                     err: 0,
                     path: Some(path.clone()),
-                    stat: (*kind == CreateKind::WithStat).then_some(stat),
+                    stat: kind.replies_with_stat().then_some(stat),
                     multi: Vec::new(),
                 },
-                Err(e) => TxnResult {
-                    path: Some(path.clone()),
-                    ..TxnResult::error(e)
-                },
+                Err(e) => {
+                    // Replaying a create the (fuzzy) snapshot already holds: the node may
+                    // have been deleted and re-created meanwhile, so the parent still gets
+                    // the cversion and pzxid this create gave it. Apache does this for
+                    // `create` (type 1) only, not create2, container or TTL creates.
+                    if e == ErrorCode::NodeExists && matches!(kind, CreateKind::Create { .. }) {
+                        if let Some(pp) = parent(path) {
+                            self.raise_cversion(pp, *parent_cversion, hdr.zxid);
+                        }
+                    }
+                    TxnResult {
+                        path: Some(path.clone()),
+                        ..TxnResult::error(e)
+                    }
+                }
             },
-            Txn::Delete { path } => match self.delete_node(path, hdr.zxid, triggers) {
+            Txn::Delete { path, .. } => match self.delete_node(path, hdr.zxid, triggers) {
                 Ok(()) => TxnResult {
                     path: Some(path.clone()),
                     ..Default::default()
@@ -568,6 +649,7 @@ impl DataTree {
                 path,
                 data,
                 version,
+                ..
             } => {
                 let Some(id) = self.nodes.lookup(path) else {
                     return TxnResult::error(ErrorCode::NoNode);
@@ -575,8 +657,8 @@ impl DataTree {
                 let delta =
                     data.as_ref().map_or(0, Vec::len) as i64 - self.nodes.data_len(id) as i64;
                 self.approximate_data_size += delta;
-                self.nodes.set_data(id, data.as_deref());
-                self.nodes.update_stat(id, |s| {
+                self.set_node_data(path, id, data.as_deref());
+                self.update_stat(path, id, |s| {
                     s.mtime = hdr.time;
                     s.mzxid = hdr.zxid;
                     s.version = *version;
@@ -602,14 +684,14 @@ impl DataTree {
                 let new_acl = self.acls.acquire(acl);
                 self.acls.release(self.nodes.acl(id));
                 self.nodes.set_acl(id, new_acl);
-                self.nodes.update_stat(id, |s| s.aversion = *aversion);
+                self.update_stat(path, id, |s| s.aversion = *aversion);
                 TxnResult {
                     path: Some(path.clone()),
                     stat: Some(self.node(id).stat()),
                     ..Default::default()
                 }
             }
-            Txn::Check { path } => TxnResult {
+            Txn::Check { path, .. } => TxnResult {
                 path: Some(path.clone()),
                 stat: self.get(path).map(|n| n.stat()),
                 ..Default::default()
@@ -619,9 +701,32 @@ impl DataTree {
                 ..Default::default()
             },
             Txn::Multi(txns) => {
+                // A multi holding an error is a failed one, and then nothing in it applies:
+                // Apache's leader keeps the records of the ops before the failing one, and
+                // every member turns them into errors (OK before the first error,
+                // RuntimeInconsistency after it), as its processTxn does.
+                let failed = txns.iter().any(|t| matches!(t, Txn::Error { .. }));
+                let mut after_error = false;
                 let mut rc = TxnResult::default();
                 for t in txns {
-                    let sub = self.apply_one(hdr, t, triggers);
+                    let sub = match t {
+                        Txn::Error { err } => {
+                            after_error = true;
+                            TxnResult {
+                                err: *err,
+                                ..Default::default()
+                            }
+                        }
+                        _ if failed => TxnResult {
+                            err: if after_error {
+                                ErrorCode::RuntimeInconsistency.code()
+                            } else {
+                                0
+                            },
+                            ..Default::default()
+                        },
+                        _ => self.apply_one(hdr, t, triggers),
+                    };
                     if sub.err != 0 && rc.err == 0 {
                         rc.err = sub.err;
                     }
@@ -647,8 +752,27 @@ impl DataTree {
             .nodes
             .lookup(&prefix)
             .map_or((0, 0), |n| self.subtree(n));
-        self.nodes
-            .set_data(id, Some(&quota::format_stats(count, bytes)));
+        self.set_node_data(path, id, Some(&quota::format_stats(count, bytes)));
+    }
+
+    /// Apache's `setCversionPzxid`: the parent's cversion becomes `cversion` (-1: one more
+    /// than now) and its pzxid `zxid`, if that raises the cversion.
+    fn raise_cversion(&mut self, path: &str, cversion: i32, zxid: i64) {
+        let Some(id) = self.nodes.lookup(path) else {
+            return;
+        };
+        let current = self.nodes.stat(id).cversion;
+        let cversion = if cversion == -1 {
+            current.wrapping_add(1)
+        } else {
+            cversion
+        };
+        if cversion > current {
+            self.update_stat(path, id, |s| {
+                s.cversion = cversion;
+                s.pzxid = zxid;
+            });
+        }
     }
 
     /// Adds a change to the stats of the quota that covers `path`, if one does. The stats
@@ -665,7 +789,7 @@ impl DataTree {
             let (c, b) = quota::parse_stats(self.nodes.data(id).unwrap_or_default());
             let new = quota::format_stats(c + count, b + bytes);
             self.approximate_data_size += new.len() as i64 - self.nodes.data_len(id) as i64;
-            self.nodes.set_data(id, Some(&new));
+            self.set_node_data(&stat_path, id, Some(&new));
         }
     }
 
@@ -686,9 +810,16 @@ impl DataTree {
         }
         let parent_id = self.nodes.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
         let parent_acl = self.node(parent_id).acl().clone();
-        self.nodes.update_stat(parent_id, |ps| {
-            if parent_cversion > ps.cversion {
-                ps.cversion = parent_cversion;
+        self.update_stat(parent_path, parent_id, |ps| {
+            // -1 (a version-0 create record) means one more than now. Replaying a create
+            // of a node deleted within a fuzzy snapshot's window must not lower them.
+            let cversion = if parent_cversion == -1 {
+                ps.cversion.wrapping_add(1)
+            } else {
+                parent_cversion
+            };
+            if cversion > ps.cversion {
+                ps.cversion = cversion;
                 ps.pzxid = hdr.zxid;
             }
         });
@@ -725,6 +856,14 @@ impl DataTree {
         triggers: &mut Vec<Trigger>,
     ) -> Result<(), ErrorCode> {
         let parent_path = parent(path).ok_or(ErrorCode::BadArguments)?;
+        // As Apache's deleteNode: the parent's pzxid moves even when the child is already
+        // gone (a fuzzy snapshot may hold the delete's effect on the child only).
+        let parent_id = self.nodes.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
+        self.update_stat(parent_path, parent_id, |ps| {
+            if zxid > ps.pzxid {
+                ps.pzxid = zxid;
+            }
+        });
         let id = self.nodes.lookup(path).ok_or(ErrorCode::NoNode)?;
         if id == ROOT {
             return Err(ErrorCode::BadArguments);
@@ -735,21 +874,13 @@ impl DataTree {
             return Err(ErrorCode::NotEmpty);
         }
         let acl = self.node(id).acl().clone();
-        let parent_id = self.nodes.parent(id);
+        self.digest = self.digest.wrapping_sub(self.node_digest(path, id));
         let removed = self.nodes.remove(id).ok_or(ErrorCode::NoNode)?;
         self.approximate_data_size -= (path.len() + removed.data_len) as i64;
         let owner = removed.stat.ephemeral_owner;
         let data_len = removed.data_len as i64;
         self.acls.release(removed.acl);
-        let mut parent_acl = None;
-        if let Some(p) = parent_id {
-            self.nodes.update_stat(p, |ps| {
-                if zxid > ps.pzxid {
-                    ps.pzxid = zxid;
-                }
-            });
-            parent_acl = Some(self.node(p).acl().clone());
-        }
+        let parent_acl = self.node(parent_id).acl().clone();
         match owner_kind(owner) {
             OwnerKind::Container => {
                 self.containers.remove(path);
@@ -772,12 +903,10 @@ impl DataTree {
         }
         self.count_quota(path, -1, -data_len);
         triggers.push(Trigger::Deleted(path.to_string(), acl));
-        if let Some(parent_acl) = parent_acl {
-            triggers.push(Trigger::ChildrenChanged(
-                parent_path.to_string(),
-                parent_acl,
-            ));
-        }
+        triggers.push(Trigger::ChildrenChanged(
+            parent_path.to_string(),
+            parent_acl,
+        ));
         Ok(())
     }
 }
@@ -785,7 +914,6 @@ impl DataTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::txn::CONTAINER_OWNER;
 
     fn hdr(zxid: i64) -> TxnHeader {
         TxnHeader {
@@ -796,14 +924,23 @@ mod tests {
         }
     }
 
-    fn create(path: &str, owner: i64, pcv: i32) -> Txn {
+    fn create(path: &str, kind: CreateKind, pcv: i32) -> Txn {
         Txn::Create {
             path: path.into(),
             data: Some(b"d".to_vec()),
             acl: Acl::open_unsafe(),
-            ephemeral_owner: owner,
+            kind,
             parent_cversion: pcv,
-            kind: CreateKind::WithStat,
+        }
+    }
+
+    const PERSISTENT: CreateKind = CreateKind::Create2 { ephemeral: false };
+    const EPHEMERAL: CreateKind = CreateKind::Create2 { ephemeral: true };
+
+    fn delete(path: &str) -> Txn {
+        Txn::Delete {
+            path: path.into(),
+            container: false,
         }
     }
 
@@ -861,7 +998,7 @@ mod tests {
     fn create_delete_stat_semantics() {
         let mut t = DataTree::new();
         let mut tr = Vec::new();
-        let rc = t.apply(&hdr(1), &create("/a", 0, 1), &mut tr);
+        let rc = t.apply(&hdr(1), &create("/a", PERSISTENT, 1), &mut tr);
         assert_eq!(rc.err, 0);
         let s = rc.stat.unwrap();
         assert_eq!((s.czxid, s.mzxid, s.pzxid, s.ctime), (1, 1, 1, 1001));
@@ -872,17 +1009,11 @@ mod tests {
                 Trigger::ChildrenChanged("/".into(), Arc::from(Acl::open_unsafe()))
             ]
         );
-        t.apply(&hdr(2), &create("/a/b", 7, 1), &mut tr);
+        t.apply(&hdr(2), &create("/a/b", EPHEMERAL, 1), &mut tr);
         let a = t.get("/a").unwrap().stat();
         assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 2, 1));
         assert_eq!(t.ephemerals_of(7).count(), 1);
-        t.apply(
-            &hdr(3),
-            &Txn::Delete {
-                path: "/a/b".into(),
-            },
-            &mut tr,
-        );
+        t.apply(&hdr(3), &delete("/a/b"), &mut tr);
         let a = t.get("/a").unwrap().raw_stat();
         // Deleting a child moves pzxid but not the stored cversion (the creation count)...
         assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 3, 0));
@@ -892,12 +1023,48 @@ mod tests {
         assert_eq!(t.last_zxid(), 3);
     }
 
+    /// The replay rules of Apache's processTxn, which make a fuzzy snapshot plus the log
+    /// exact: a `create` (type 1) that meets its node still raises the parent's cversion
+    /// and pzxid; create2 does not (Apache's own gap); -1 means one more than now; a
+    /// delete whose node is gone still moves the parent's pzxid.
+    #[test]
+    fn replayed_txns_follow_apaches_rules() {
+        let mut t = DataTree::new();
+        let mut tr = Vec::new();
+        t.apply(&hdr(1), &create("/p", PERSISTENT, 1), &mut tr);
+        t.apply(&hdr(2), &create("/p/a", PERSISTENT, 1), &mut tr);
+        let plain = CreateKind::Create { ephemeral: false };
+        let rc = t.apply(&hdr(5), &create("/p/a", plain, 3), &mut tr);
+        assert_eq!(rc.err, ErrorCode::NodeExists.code());
+        let p = t.get("/p").unwrap().stored();
+        assert_eq!((p.cversion, p.pzxid), (3, 5));
+        let rc = t.apply(&hdr(6), &create("/p/a", PERSISTENT, 4), &mut tr);
+        assert_eq!(rc.err, ErrorCode::NodeExists.code());
+        let p = t.get("/p").unwrap().stored();
+        assert_eq!(
+            (p.cversion, p.pzxid),
+            (3, 5),
+            "create2 leaves the parent alone"
+        );
+        t.apply(&hdr(7), &create("/p/b", plain, -1), &mut tr);
+        let p = t.get("/p").unwrap().stored();
+        assert_eq!((p.cversion, p.pzxid), (4, 7));
+        // A create whose parentCVersion is below the parent's does not lower it.
+        t.apply(&hdr(8), &create("/p/c", plain, 2), &mut tr);
+        let p = t.get("/p").unwrap().stored();
+        assert_eq!((p.cversion, p.pzxid), (4, 7));
+        let rc = t.apply(&hdr(9), &delete("/p/gone"), &mut tr);
+        assert_eq!(rc.err, ErrorCode::NoNode.code());
+        assert_eq!(t.get("/p").unwrap().stored().pzxid, 9);
+        assert_eq!(t.digest(), t.compute_digest());
+    }
+
     #[test]
     fn acls_are_shared_and_forgotten_when_unused() {
         let mut t = DataTree::new();
         let mut tr = Vec::new();
-        t.apply(&hdr(1), &create("/a", 0, 1), &mut tr);
-        t.apply(&hdr(2), &create("/b", 0, 2), &mut tr);
+        t.apply(&hdr(1), &create("/a", PERSISTENT, 1), &mut tr);
+        t.apply(&hdr(2), &create("/b", PERSISTENT, 2), &mut tr);
         let base = t.acls.len();
         assert!(Arc::ptr_eq(
             t.get("/a").unwrap().acl(),
@@ -909,7 +1076,7 @@ mod tests {
             aversion: 1,
         };
         t.apply(&hdr(3), &special, &mut tr);
-        t.apply(&hdr(4), &Txn::Delete { path: "/a".into() }, &mut tr);
+        t.apply(&hdr(4), &delete("/a"), &mut tr);
         assert_eq!(
             t.acls.len(),
             base,
@@ -940,22 +1107,15 @@ mod tests {
     fn close_session_deletes_ephemerals_and_tracks_containers() {
         let mut t = DataTree::new();
         let mut tr = Vec::new();
-        t.apply(
-            &hdr(1),
-            &Txn::CreateSession {
-                timeout_ms: 4000,
-                passwd: vec![1; 16],
-            },
-            &mut tr,
-        );
-        t.apply(&hdr(2), &create("/c", CONTAINER_OWNER, 1), &mut tr);
-        t.apply(&hdr(3), &create("/c/e", 7, 1), &mut tr);
+        t.apply(&hdr(1), &Txn::CreateSession { timeout_ms: 4000 }, &mut tr);
+        t.apply(&hdr(2), &create("/c", CreateKind::Container, 1), &mut tr);
+        t.apply(&hdr(3), &create("/c/e", EPHEMERAL, 1), &mut tr);
         assert_eq!(t.containers().count(), 1);
         tr.clear();
         t.apply(
             &hdr(4),
             &Txn::CloseSession {
-                ephemerals: vec!["/c/e".into()],
+                ephemerals: Some(vec!["/c/e".into()]),
             },
             &mut tr,
         );

@@ -384,13 +384,14 @@ impl NodeStore {
         })
     }
 
-    pub fn parent(&self, id: NodeId) -> Option<NodeId> {
-        let p = self.slot(id).parent;
-        (p != NO_PARENT).then_some(p)
-    }
-
     pub fn name(&self, id: NodeId) -> &str {
         self.slot(id).name()
+    }
+
+    /// The name's bytes (byte order is the order of the names as strings).
+    fn name_bytes(&self, id: NodeId) -> &[u8] {
+        let s = self.slot(id);
+        &s.blob[..s.name_len()]
     }
 
     pub fn data(&self, id: NodeId) -> Option<&[u8]> {
@@ -445,7 +446,18 @@ impl NodeStore {
 
     /// Calls `f` with every node's path, parents before their children, building each
     /// path in one reused buffer (a walk over a million nodes allocates nothing per node).
-    pub fn visit(&self, mut f: impl FnMut(&str, NodeId)) {
+    pub fn visit(&self, f: impl FnMut(&str, NodeId)) {
+        self.visit_in(false, f)
+    }
+
+    /// As [`NodeStore::visit`], with each node's children in name order: the order no
+    /// longer depends on the history that built the tree, so equal trees are visited
+    /// alike (snapshots of equal trees are equal bytes).
+    pub fn visit_sorted(&self, f: impl FnMut(&str, NodeId)) {
+        self.visit_in(true, f)
+    }
+
+    fn visit_in(&self, sorted: bool, mut f: impl FnMut(&str, NodeId)) {
         let mut path = String::new();
         let mut stack: Vec<(NodeId, usize)> = vec![(ROOT, 0)];
         while let Some((id, parent_len)) = stack.pop() {
@@ -460,7 +472,13 @@ impl NodeStore {
             }
             f(&path, id);
             let len = path.len();
+            let start = stack.len();
             stack.extend(self.children(id).iter().map(|&c| (c, len)));
+            if sorted {
+                // Popped from the end: descending here is ascending when visited.
+                stack[start..]
+                    .sort_unstable_by(|a, b| self.name_bytes(b.0).cmp(self.name_bytes(a.0)));
+            }
         }
     }
 
