@@ -19,7 +19,7 @@ use zkrs_proto::{
 };
 
 use crate::acl::{self, AuthInfo};
-use crate::log::{LogEntry, LogEvent};
+use crate::storage::writer::{LogEntry, LogEvent};
 use crate::prep::{PrepConfig, PrepContext, Preparer};
 use crate::read::{self, ReadContext};
 use crate::reply::{connect_frame, error_frame, notification_frame, reply_frame};

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::core::{Core, CoreMsg, CoreSettings};
-use crate::log::spawn_writer;
+use crate::storage::writer::spawn_writer;
 use crate::net::{serve, NetSettings};
 use crate::prep::PrepConfig;
 use crate::storage::purge::purge;

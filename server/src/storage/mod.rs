@@ -1,4 +1,5 @@
-//! Durable storage: the transaction log ([`txnlog`]), snapshots ([`snapshot`]), recovery at
+//! Durable storage: the transaction log ([`txnlog`], written by the group-commit thread in
+//! [`writer`]), snapshots ([`snapshot`]), recovery at
 //! start, and purging of old files. Layout: `<dataDir>/zkrs/` holds snapshots and
 //! `<dataLogDir>/zkrs/` log segments; a `FORMAT` file in each names the format version.
 
@@ -9,6 +10,7 @@ pub mod recovery;
 pub mod scheduler;
 pub mod snapshot;
 pub mod txnlog;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 

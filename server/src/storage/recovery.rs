@@ -148,7 +148,7 @@ fn remove_temp_snapshots(dirs: &DataDirs) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::{LogEntry, TxnLog};
+    use crate::storage::writer::{LogEntry, TxnLog};
     use crate::storage::snapshot;
     use crate::storage::txnlog::FileTxnLog;
     use crate::txn::{CreateKind, Txn, TxnHeader};

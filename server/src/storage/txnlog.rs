@@ -12,7 +12,7 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::log::{LogEntry, LogError, TxnLog};
+use crate::storage::writer::{LogEntry, LogError, TxnLog};
 use crate::txn::{Txn, TxnHeader};
 
 use super::codec::{decode_entry, encode_entry};
