@@ -19,11 +19,11 @@ use zkrs_proto::{
 };
 
 use crate::acl::{self, AuthInfo};
-use crate::storage::writer::{LogEntry, LogEvent};
 use crate::prep::{PrepConfig, PrepContext, Preparer};
 use crate::read::{self, ReadContext};
 use crate::reply::{connect_frame, error_frame, notification_frame, reply_frame};
 use crate::stats::{ConnStats, ServerStats};
+use crate::storage::writer::{LogEntry, LogEvent};
 use crate::tree::{DataTree, TxnResult};
 use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, TxnHeader};
 use crate::watch::{Notification, WatchManager};
@@ -254,6 +254,12 @@ impl Core {
                 },
                 _ = expiry.tick() => self.expire_sessions(),
                 _ = containers.tick() => self.reap_containers_and_ttls(),
+                // A snapshot in progress advances by slices whenever nothing else is due.
+                _ = tokio::task::yield_now(), if self.snapshots.as_ref().is_some_and(|s| s.in_progress()) => {
+                    if let Some(s) = &mut self.snapshots {
+                        s.pump(&self.tree);
+                    }
+                }
             }
         }
     }

@@ -1,5 +1,16 @@
-//! Snapshots: the whole tree and session registry at a zxid, in one checksummed file
+//! Snapshots: the whole tree and session registry, in one checksummed file
 //! `snapshot.<zxid in hex>`, written to a temporary name, synced, then renamed.
+//!
+//! Snapshots are fuzzy (as Apache's): the tree is walked in slices while transactions are
+//! applied between them (see [`crate::tree::FuzzyWalk`]), so the file holds every node that
+//! existed at its zxid, each in some state at or after it, and recovery replays the log
+//! after that zxid over it. The same stream of pieces goes to a file or to a learner.
+//!
+//! Format 2: `magic, format u32, zxid i64, node count hint i64`, then records
+//! `[length u32][tag u8][body]` (an ACL, defined where a node first uses it; a node; a
+//! session; the end, holding the last zxid applied when the walk ended), then a CRC32 of all
+//! that precedes it. Format 1 (a node count, an ACL table up front, the nodes, the sessions)
+//! is still read.
 
 use std::fs::File;
 use std::io::Read;
@@ -10,13 +21,17 @@ use std::collections::HashMap;
 use zkrs_proto::records::{read_acl_vec, write_acl_vec};
 use zkrs_proto::{DecodeError, Reader, Stat, Writer};
 
-use crate::tree::{DataTree, SessionRecord, TreeBuilder};
+use std::sync::Arc;
+
+use zkrs_proto::Acl;
+
+use crate::tree::{DataTree, FuzzyWalk, NodeRef, SessionRecord, TreeBuilder};
 
 use super::direct::DirectWriter;
 use super::fsync_dir;
 
 pub const SNAP_MAGIC: &[u8; 8] = b"ZKRSSNAP";
-pub const SNAP_FORMAT: u32 = 1;
+pub const SNAP_FORMAT: u32 = 2;
 
 pub fn snapshot_name(zxid: i64) -> String {
     format!("snapshot.{zxid:016x}")
@@ -74,89 +89,170 @@ fn read_stat(r: &mut Reader<'_>) -> Result<Stat, DecodeError> {
 }
 
 /// Serializes the tree as it stands into one buffer (tools and tests; the server streams,
-/// see [`serialize_chunked`]).
+/// see [`SnapshotStream`]).
 pub fn serialize(tree: &DataTree) -> Vec<u8> {
+    let mut s = SnapshotStream::new(tree, 1 << 20);
+    s.step(tree, usize::MAX);
     let mut out = Vec::new();
-    serialize_chunked(tree, 1 << 20, |chunk| out.extend_from_slice(&chunk));
+    while let Some(piece) = s.pop_piece() {
+        out.extend_from_slice(&piece);
+    }
     out
 }
 
-/// A writer that hands its bytes on in pieces, keeping the running checksum.
-struct Chunked<F: FnMut(Vec<u8>)> {
+/// Format 2's records.
+const TAG_ACL: u8 = 1;
+const TAG_NODE: u8 = 2;
+const TAG_SESSION: u8 = 3;
+const TAG_END: u8 = 4;
+/// Bytes of a stored Stat: five i64 times, owner and zxids, three i32 versions.
+const STAT_LEN: usize = 7 * 8 + 3 * 4 - 8;
+/// No record is near this large (data is bounded by `jute.maxbuffer`): a longer length is
+/// garbage, refused before anything is allocated for it.
+const MAX_RECORD: usize = 64 << 20;
+
+/// A snapshot being taken: serializes the tree in slices between the core's other work
+/// (each call to [`SnapshotStream::step`] walks a bounded number of nodes) and hands out the
+/// bytes in pieces of about `piece_bytes`, for a file or a learner. The tree may change
+/// between slices (see the module documentation); the snapshot's zxid is the last applied
+/// one when the stream was created.
+pub struct SnapshotStream {
+    walk: FuzzyWalk,
     w: Writer,
     crc: crc32fast::Hasher,
-    chunk: usize,
-    sink: F,
+    piece_bytes: usize,
+    ready: std::collections::VecDeque<Vec<u8>>,
+    /// ACLs written so far, by address, with their position in the snapshot; the `Arc`s
+    /// are kept so that an address is not reused while the snapshot is taken.
+    acl_pos: HashMap<usize, u32>,
+    acls: Vec<Arc<[Acl]>>,
+    nodes: u64,
+    finished: bool,
 }
 
-impl<F: FnMut(Vec<u8>)> Chunked<F> {
-    fn flush_if_full(&mut self) {
-        if self.w.len() >= self.chunk {
-            let next = Writer::with_capacity(self.chunk + 4096);
-            let bytes = std::mem::replace(&mut self.w, next).into_inner();
-            self.crc.update(&bytes);
-            (self.sink)(bytes);
+impl SnapshotStream {
+    pub fn new(tree: &DataTree, piece_bytes: usize) -> Self {
+        let mut w = Writer::with_capacity(piece_bytes + 4096);
+        w.write_raw(SNAP_MAGIC);
+        w.write_raw(&SNAP_FORMAT.to_be_bytes());
+        w.write_i64(tree.last_zxid());
+        w.write_i64(tree.node_count() as i64);
+        SnapshotStream {
+            walk: FuzzyWalk::new(tree),
+            w,
+            crc: crc32fast::Hasher::new(),
+            piece_bytes: piece_bytes.max(1),
+            ready: Default::default(),
+            acl_pos: HashMap::new(),
+            acls: Vec::new(),
+            nodes: 0,
+            finished: false,
         }
     }
 
-    fn finish(self) {
-        let Chunked {
-            w, crc, mut sink, ..
-        } = self;
-        let mut crc = crc;
-        let mut last = w.into_inner();
-        crc.update(&last);
-        last.extend_from_slice(&crc.finalize().to_be_bytes());
-        sink(last);
+    /// The snapshot's zxid: the log is replayed after it.
+    pub fn zxid(&self) -> i64 {
+        self.walk.start_zxid()
     }
-}
 
-/// Serializes the tree as it stands, handing it to `sink` in pieces of about `chunk` bytes
-/// as they fill (the last ends with the checksum). The server writes the pieces to the file
-/// while the rest is serialized, so a snapshot never sits whole in memory.
-pub fn serialize_chunked(tree: &DataTree, chunk: usize, sink: impl FnMut(Vec<u8>)) {
-    let mut out = Chunked {
-        w: Writer::with_capacity(chunk + 4096),
-        crc: crc32fast::Hasher::new(),
-        chunk,
-        sink,
-    };
-    out.w.write_raw(SNAP_MAGIC);
-    out.w.write_raw(&SNAP_FORMAT.to_be_bytes());
-    out.w.write_i64(tree.last_zxid());
-    // Each distinct ACL once; nodes name theirs by position in this table.
-    let table = tree.acl_table();
-    let position: HashMap<u32, u32> = table
-        .iter()
-        .enumerate()
-        .map(|(pos, (index, _))| (*index, pos as u32))
-        .collect();
-    out.w.write_i32(table.len() as i32);
-    for (_, a) in &table {
-        write_acl_vec(&mut out.w, a);
+    /// Nodes serialized so far.
+    pub fn nodes(&self) -> u64 {
+        self.nodes
     }
-    out.w.write_i64(tree.node_count() as i64);
-    // Parents before children, so loading inserts each node under a parent it already has.
-    tree.visit_nodes(|path, node| {
-        let w = &mut out.w;
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Pieces ready to be written or sent.
+    pub fn pending_pieces(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// The next ready piece, in order; the last one ends with the checksum.
+    pub fn pop_piece(&mut self) -> Option<Vec<u8>> {
+        self.ready.pop_front()
+    }
+
+    /// Puts back a piece that could not be handed on yet, to be popped first again.
+    pub fn unpop_piece(&mut self, piece: Vec<u8>) {
+        self.ready.push_front(piece);
+    }
+
+    /// Serializes up to `max_nodes` more nodes of `tree`; once the walk is over, the
+    /// sessions and the end. Returns true when the snapshot is complete (every piece is
+    /// then ready).
+    pub fn step(&mut self, tree: &DataTree, max_nodes: usize) -> bool {
+        if self.finished {
+            return true;
+        }
+        let mut walk = std::mem::replace(&mut self.walk, FuzzyWalk::new(tree));
+        let done = walk.step(tree, max_nodes, |path, node| self.node(path, node));
+        self.walk = walk;
+        if done {
+            let mut sessions: Vec<_> = tree.sessions().collect();
+            sessions.sort_by_key(|(id, _)| **id);
+            for (id, s) in sessions {
+                let mut r = Writer::frame();
+                r.write_raw(&[TAG_SESSION]);
+                r.write_i64(*id);
+                r.write_i32(s.timeout_ms);
+                r.write_buffer(&s.passwd);
+                self.w.write_raw(&r.finish_frame());
+                self.flush_if_full();
+            }
+            self.w.write_raw(&9u32.to_be_bytes());
+            self.w.write_raw(&[TAG_END]);
+            self.w.write_i64(tree.last_zxid());
+            let mut last = std::mem::replace(&mut self.w, Writer::with_capacity(0)).into_inner();
+            self.crc.update(&last);
+            let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
+            last.extend_from_slice(&crc.to_be_bytes());
+            self.ready.push_back(last);
+            self.acls.clear();
+            self.acl_pos.clear();
+            self.finished = true;
+        }
+        self.finished
+    }
+
+    fn node(&mut self, path: &str, node: NodeRef<'_>) {
+        let acl = node.acl();
+        let key = Arc::as_ptr(acl) as *const Acl as usize;
+        let pos = match self.acl_pos.get(&key) {
+            Some(&p) => p,
+            None => {
+                let p = self.acls.len() as u32;
+                let mut r = Writer::frame();
+                r.write_raw(&[TAG_ACL]);
+                write_acl_vec(&mut r, acl);
+                self.w.write_raw(&r.finish_frame());
+                self.acls.push(acl.clone());
+                self.acl_pos.insert(key, p);
+                p
+            }
+        };
+        let data = node.data();
+        let len = 1 + 4 + path.len() + 4 + data.map_or(0, <[u8]>::len) + 4 + STAT_LEN;
+        let w = &mut self.w;
+        w.write_raw(&(len as u32).to_be_bytes());
+        w.write_raw(&[TAG_NODE]);
         w.write_string(path);
-        w.write_opt_buffer(node.data());
-        let i = position
-            .get(&tree.acl_index(&node))
-            .copied()
-            .unwrap_or(u32::MAX);
-        w.write_i32(i as i32);
+        w.write_opt_buffer(data);
+        w.write_i32(pos as i32);
         write_stat(w, &node.raw_stat());
-        out.flush_if_full();
-    });
-    let sessions: Vec<_> = tree.sessions().collect();
-    out.w.write_i64(sessions.len() as i64);
-    for (id, s) in sessions {
-        out.w.write_i64(*id);
-        out.w.write_i32(s.timeout_ms);
-        out.w.write_buffer(&s.passwd);
+        self.nodes += 1;
+        self.flush_if_full();
     }
-    out.finish();
+
+    fn flush_if_full(&mut self) {
+        if self.w.len() >= self.piece_bytes {
+            let next = Writer::with_capacity(self.piece_bytes + 4096);
+            let bytes = std::mem::replace(&mut self.w, next).into_inner();
+            self.crc.update(&bytes);
+            self.ready.push_back(bytes);
+        }
+    }
 }
 
 /// A snapshot file being written: a temporary name until [`SnapshotFile::finish`] syncs it
@@ -219,20 +315,182 @@ pub enum SnapshotError {
     Inconsistent(String),
 }
 
-/// Reads and verifies a snapshot.
+/// Reads and verifies a snapshot file, building the tree as it is read (the file is never
+/// whole in memory).
 pub fn load(path: &Path) -> Result<DataTree, SnapshotError> {
-    let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
-    decode(&bytes)
+    read_from(std::io::BufReader::with_capacity(
+        1 << 20,
+        File::open(path)?,
+    ))
 }
 
+/// Reads and verifies a snapshot held in memory.
 pub fn decode(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
-    if bytes.len() < 16 || &bytes[..8] != SNAP_MAGIC {
+    read_from(bytes)
+}
+
+/// Reads and verifies a snapshot from a stream (a file, or the pieces a leader sends, see
+/// [`PieceReader`]). The tree is built as records arrive; it is returned only if the
+/// checksum at the end matches.
+pub fn read_from(r: impl Read) -> Result<DataTree, SnapshotError> {
+    let mut r = CrcReader {
+        inner: r,
+        crc: crc32fast::Hasher::new(),
+    };
+    let mut head = [0u8; 12];
+    r.read_exact(&mut head)
+        .map_err(|_| SnapshotError::BadMagic)?;
+    if &head[..8] != SNAP_MAGIC {
         return Err(SnapshotError::BadMagic);
     }
-    let format = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let format = u32::from_be_bytes([head[8], head[9], head[10], head[11]]);
+    if format == 1 {
+        let mut bytes = head.to_vec();
+        r.inner.read_to_end(&mut bytes)?;
+        return decode_v1(&bytes);
+    }
     if format != SNAP_FORMAT {
         return Err(SnapshotError::UnknownFormat(format));
+    }
+    let mut b = [0u8; 16];
+    r.read_exact(&mut b)?;
+    let zxid = i64::from_be_bytes(b[..8].try_into().unwrap_or_default());
+    let hint = i64::from_be_bytes(b[8..].try_into().unwrap_or_default());
+    let mut tree = TreeBuilder::new(Vec::new(), hint.clamp(0, 1 << 26) as usize);
+    let mut acls = 0usize;
+    let mut sessions = Vec::new();
+    let mut rec = Vec::new();
+    let through = loop {
+        let mut len = [0u8; 4];
+        r.read_exact(&mut len)?;
+        let len = u32::from_be_bytes(len) as usize;
+        if len == 0 || len > MAX_RECORD {
+            return Err(SnapshotError::Inconsistent(format!("record length {len}")));
+        }
+        rec.resize(len, 0);
+        r.read_exact(&mut rec)?;
+        let mut rd = Reader::new(&rec[1..]);
+        match rec[0] {
+            TAG_ACL => {
+                tree.add_acl(read_acl_vec(&mut rd)?);
+                acls += 1;
+            }
+            TAG_NODE => {
+                let path = rd.read_str()?;
+                let data = rd.read_opt_bytes()?;
+                let acl = rd.read_i32()?;
+                let stat = read_stat(&mut rd)?;
+                if acl < 0 || acl as usize >= acls {
+                    return Err(SnapshotError::Inconsistent(format!(
+                        "{path} names ACL {acl}, not defined before it"
+                    )));
+                }
+                tree.add(path, data, acl as u32, stat)
+                    .map_err(SnapshotError::Inconsistent)?;
+            }
+            TAG_SESSION => {
+                let id = rd.read_i64()?;
+                let timeout_ms = rd.read_i32()?;
+                let passwd = rd.read_buffer()?;
+                sessions.push((id, SessionRecord { timeout_ms, passwd }));
+            }
+            TAG_END => break rd.read_i64()?,
+            t => return Err(SnapshotError::Inconsistent(format!("record type {t}"))),
+        }
+        rd.finish()?;
+    };
+    let want = std::mem::replace(&mut r.crc, crc32fast::Hasher::new()).finalize();
+    let mut crc = [0u8; 4];
+    r.read_exact(&mut crc)?;
+    if u32::from_be_bytes(crc) != want {
+        return Err(SnapshotError::Checksum);
+    }
+    if r.inner.read(&mut [0u8; 1])? != 0 {
+        return Err(SnapshotError::Inconsistent(
+            "bytes after the checksum".into(),
+        ));
+    }
+    tracing::debug!(zxid, through, "snapshot read");
+    tree.finish(sessions, zxid)
+        .map_err(SnapshotError::Inconsistent)
+}
+
+/// A reader that checksums what it reads.
+struct CrcReader<R> {
+    inner: R,
+    crc: crc32fast::Hasher,
+}
+
+impl<R: Read> Read for CrcReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads a snapshot's pieces as one stream: the receiving side of [`SnapshotStream`]'s
+/// pieces (e.g. a `std::sync::mpsc::Receiver<Vec<u8>>`, iterated), for [`read_from`].
+pub struct PieceReader<I> {
+    pieces: I,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl<I: Iterator<Item = Vec<u8>>> PieceReader<I> {
+    pub fn new(pieces: impl IntoIterator<IntoIter = I>) -> Self {
+        PieceReader {
+            pieces: pieces.into_iter(),
+            current: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Vec<u8>>> Read for PieceReader<I> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.pieces.next() {
+                Some(p) => {
+                    self.current = p;
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The last zxid whose effects a snapshot file may hold: for a fuzzy snapshot the zxid
+/// applied when its walk ended (its end record), otherwise its own zxid. A snapshot can
+/// rebuild the state at a zxid only at or after this one (see [`super::truncate`]).
+pub fn covered_through(path: &Path) -> std::io::Result<i64> {
+    use std::os::unix::fs::FileExt;
+    let f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut head = [0u8; 20];
+    f.read_exact_at(&mut head, 0)?;
+    let zxid = i64::from_be_bytes(head[12..20].try_into().unwrap_or_default());
+    if head[8..12] != SNAP_FORMAT.to_be_bytes() || len < 20 + 17 {
+        return Ok(zxid);
+    }
+    // The end record, `[9][TAG_END][zxid]`, then the checksum.
+    let mut tail = [0u8; 17];
+    f.read_exact_at(&mut tail, len - 17)?;
+    if tail[..4] != 9u32.to_be_bytes() || tail[4] != TAG_END {
+        return Ok(i64::MAX);
+    }
+    Ok(i64::from_be_bytes(tail[5..13].try_into().unwrap_or_default()).max(zxid))
+}
+
+/// Decodes format 1 (written before snapshots were fuzzy).
+fn decode_v1(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
+    if bytes.len() < 16 || &bytes[..8] != SNAP_MAGIC {
+        return Err(SnapshotError::BadMagic);
     }
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     if crc32fast::hash(body) != u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]) {

@@ -3,6 +3,7 @@
 
 mod acls;
 mod store;
+mod walk;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, TxnHeader};
 use acls::AclTable;
 pub use store::{NodeId, StoredStat};
 use store::{NodeStore, ROOT};
+pub use walk::FuzzyWalk;
 
 /// A node of the tree, as readers see it: a handle valid while the tree is borrowed.
 #[derive(Clone, Copy)]
@@ -129,6 +131,13 @@ impl TreeBuilder {
             waiting: Vec::new(),
             expected: expected_nodes,
         }
+    }
+
+    /// Appends an ACL to the snapshot's table (a snapshot that defines ACLs as its nodes
+    /// first use them).
+    pub fn add_acl(&mut self, acl: Vec<Acl>) {
+        self.acls.push(acl);
+        self.acl_ids.push(None);
     }
 
     /// Adds one node as the snapshot stores it (stored Stat, ACL by table position).

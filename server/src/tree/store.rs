@@ -384,6 +384,11 @@ impl NodeStore {
         })
     }
 
+    /// Whether `id` holds a node (a walk that spans changes checks before reading a slot).
+    pub fn contains(&self, id: NodeId) -> bool {
+        matches!(self.slots.get(id as usize), Some(Some(_)))
+    }
+
     pub fn parent(&self, id: NodeId) -> Option<NodeId> {
         let p = self.slot(id).parent;
         (p != NO_PARENT).then_some(p)
