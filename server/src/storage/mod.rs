@@ -9,6 +9,7 @@ pub mod purge;
 pub mod recovery;
 pub mod scheduler;
 pub mod snapshot;
+pub mod truncate;
 pub mod txnlog;
 pub mod writer;
 
@@ -37,6 +38,8 @@ pub enum StorageError {
     UnknownFormat { path: PathBuf, found: String },
     #[error("{0}")]
     Unrecoverable(String),
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
