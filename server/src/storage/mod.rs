@@ -5,6 +5,8 @@
 
 pub mod codec;
 pub mod direct;
+#[cfg(test)]
+mod fuzzy_tests;
 pub mod purge;
 pub mod recovery;
 pub mod scheduler;
