@@ -247,6 +247,10 @@ impl Core {
         let mut containers = tokio::time::interval(self.settings.container_check_interval);
         containers.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let snapshot_work = self
+                .snapshots
+                .as_ref()
+                .map_or_else(crate::storage::scheduler::SnapshotWork::none, |s| s.work());
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(m) => self.handle(m),
@@ -255,7 +259,7 @@ impl Core {
                 _ = expiry.tick() => self.expire_sessions(),
                 _ = containers.tick() => self.reap_containers_and_ttls(),
                 // A snapshot in progress advances by slices whenever nothing else is due.
-                _ = tokio::task::yield_now(), if self.snapshots.as_ref().is_some_and(|s| s.in_progress()) => {
+                _ = snapshot_work.ready() => {
                     if let Some(s) = &mut self.snapshots {
                         s.pump(&self.tree);
                     }

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use rand::Rng;
+use tokio::sync::Notify;
 
 use crate::tree::DataTree;
 
@@ -46,6 +47,41 @@ pub struct SnapshotScheduler {
     /// The longest the core spent in one slice of the current snapshot.
     longest_slice: std::time::Duration,
     started: Option<std::time::Instant>,
+    /// Whether the end of the current snapshot is with the writer.
+    end_sent: bool,
+    /// Whether the start of the current snapshot is still to be handed to the writer.
+    start_pending: bool,
+    /// Whether the current snapshot waits for room in the writer's channel.
+    stalled: bool,
+    /// Told by the writer whenever it takes a piece.
+    taken: Arc<Notify>,
+}
+
+/// When a core should call [`SnapshotScheduler::pump`]: see [`SnapshotScheduler::work`].
+pub struct SnapshotWork(WorkState);
+
+enum WorkState {
+    None,
+    Ready,
+    Stalled(Arc<Notify>),
+}
+
+impl SnapshotWork {
+    /// No snapshot at all (a core without a scheduler).
+    pub fn none() -> Self {
+        SnapshotWork(WorkState::None)
+    }
+
+    /// Resolves when a pump would make progress: after a yield to the runtime if the
+    /// snapshot can go on, when the writer takes a piece if it is behind, never if no
+    /// snapshot is in progress.
+    pub async fn ready(self) {
+        match self.0 {
+            WorkState::None => std::future::pending().await,
+            WorkState::Ready => tokio::task::yield_now().await,
+            WorkState::Stalled(n) => n.notified().await,
+        }
+    }
 }
 
 fn next_threshold(snap_count: u64) -> u64 {
@@ -58,9 +94,12 @@ fn write_snapshots(
     rx: mpsc::Receiver<Piece>,
     after_write: impl Fn(),
     busy: &AtomicBool,
+    taken: &Notify,
 ) {
     let mut current: Option<(i64, std::time::Instant, u64, std::io::Result<SnapshotFile>)> = None;
     for piece in rx {
+        // Room in the channel again: a core that stopped for want of it may go on.
+        taken.notify_one();
         match piece {
             Piece::Start(zxid) => {
                 current = Some((
@@ -112,10 +151,11 @@ impl SnapshotScheduler {
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::sync_channel::<Piece>(PIECES_IN_FLIGHT);
         let busy = Arc::new(AtomicBool::new(false));
-        let flag = busy.clone();
+        let taken = Arc::new(Notify::new());
+        let (flag, notify) = (busy.clone(), taken.clone());
         std::thread::Builder::new()
             .name("snapshot".into())
-            .spawn(move || write_snapshots(dir, rx, after_write, &flag))?;
+            .spawn(move || write_snapshots(dir, rx, after_write, &flag, &notify))?;
         let snap_count = snap_count.max(2) as u64;
         Ok(SnapshotScheduler {
             tx,
@@ -125,6 +165,10 @@ impl SnapshotScheduler {
             current: None,
             longest_slice: std::time::Duration::ZERO,
             started: None,
+            end_sent: false,
+            start_pending: false,
+            stalled: false,
+            taken,
             busy,
         })
     }
@@ -140,79 +184,98 @@ impl SnapshotScheduler {
             }
             self.start(tree);
         }
-        self.advance(tree, NODES_PER_TXN, false);
+        self.advance(tree, NODES_PER_TXN);
     }
 
-    /// Whether a snapshot is being taken: the core should then call [`Self::pump`] when it
-    /// has nothing else to do.
+    /// Whether a snapshot is being taken.
     pub fn in_progress(&self) -> bool {
         self.current.is_some()
     }
 
-    /// Serializes one slice of the snapshot in progress, for a core with nothing else to
-    /// do. If the writer is behind, waits for it to take one piece (about a millisecond of
-    /// disk time) rather than spin.
+    /// What the core awaits, between its other events, before calling [`Self::pump`]. The
+    /// core never waits for the writer: when the writer is behind, this resolves only once
+    /// it has taken a piece.
+    pub fn work(&self) -> SnapshotWork {
+        SnapshotWork(match (&self.current, self.stalled) {
+            (None, _) => WorkState::None,
+            (Some(_), false) => WorkState::Ready,
+            (Some(_), true) => WorkState::Stalled(self.taken.clone()),
+        })
+    }
+
+    /// Serializes one slice of the snapshot in progress (a core with nothing else to do).
     pub fn pump(&mut self, tree: &DataTree) {
-        self.advance(tree, NODES_PER_IDLE_SLICE, true);
+        self.advance(tree, NODES_PER_IDLE_SLICE);
     }
 
     fn start(&mut self, tree: &DataTree) {
         let stream = SnapshotStream::new(tree, PIECE_BYTES);
         self.busy.store(true, Ordering::Release);
-        if self.tx.send(Piece::Start(stream.zxid())).is_err() {
-            tracing::error!("the snapshot writer is gone");
-        }
+        // The channel may be full with the previous snapshot's last pieces; the start
+        // waits with the pieces (it is sent before the first of them).
         self.current = Some(stream);
+        self.end_sent = false;
+        self.stalled = false;
+        self.start_pending = true;
         self.longest_slice = std::time::Duration::ZERO;
         self.started = Some(std::time::Instant::now());
         self.since = 0;
         self.threshold = next_threshold(self.snap_count);
     }
 
-    /// Hands ready pieces to the writer and, if few are waiting, serializes up to
-    /// `max_nodes` more; sends the end once every piece is out.
-    fn advance(&mut self, tree: &DataTree, max_nodes: usize, wait: bool) {
+    /// Hands ready pieces to the writer (never waiting for it) and, if few are waiting,
+    /// serializes up to `max_nodes` more; hands on the end once every piece is out.
+    fn advance(&mut self, tree: &DataTree, max_nodes: usize) {
         let Some(stream) = self.current.as_mut() else {
             return;
         };
         let t0 = std::time::Instant::now();
+        let tx = &self.tx;
         let mut gone = false;
-        let mut waited = false;
-        let mut hand_on = |stream: &mut SnapshotStream, waited: &mut bool| {
-            while let Some(piece) = stream.pop_piece() {
-                match self.tx.try_send(Piece::Bytes(piece)) {
+        let mut full = false;
+        if self.start_pending {
+            match tx.try_send(Piece::Start(stream.zxid())) {
+                Ok(()) => self.start_pending = false,
+                Err(mpsc::TrySendError::Full(_)) => full = true,
+                Err(mpsc::TrySendError::Disconnected(_)) => gone = true,
+            }
+        }
+        let hand_on = |stream: &mut SnapshotStream, full: &mut bool, gone: &mut bool| {
+            while !*full && !*gone {
+                let Some(piece) = stream.pop_piece() else {
+                    return;
+                };
+                match tx.try_send(Piece::Bytes(piece)) {
                     Ok(()) => {}
-                    Err(mpsc::TrySendError::Full(Piece::Bytes(piece))) if wait && !*waited => {
-                        *waited = true;
-                        gone |= self.tx.send(Piece::Bytes(piece)).is_err();
-                    }
                     Err(mpsc::TrySendError::Full(Piece::Bytes(piece))) => {
                         stream.unpop_piece(piece);
-                        return;
+                        *full = true;
                     }
-                    Err(_) => {
-                        gone = true;
-                        return;
-                    }
+                    Err(_) => *gone = true,
                 }
             }
         };
-        hand_on(stream, &mut waited);
+        hand_on(stream, &mut full, &mut gone);
         if stream.pending_pieces() < PIECES_IN_FLIGHT && !stream.is_finished() {
             stream.step(tree, max_nodes);
-            hand_on(stream, &mut waited);
+            hand_on(stream, &mut full, &mut gone);
         }
-        let elapsed = t0.elapsed();
-        self.longest_slice = self.longest_slice.max(elapsed);
+        if !full && !gone && stream.is_finished() && stream.pending_pieces() == 0 {
+            match tx.try_send(Piece::End) {
+                Ok(()) => self.end_sent = true,
+                Err(mpsc::TrySendError::Full(_)) => full = true,
+                Err(mpsc::TrySendError::Disconnected(_)) => gone = true,
+            }
+        }
+        self.stalled = full;
+        self.longest_slice = self.longest_slice.max(t0.elapsed());
         if gone {
             tracing::error!("the snapshot writer is gone");
             self.current = None;
+            self.busy.store(false, Ordering::Release);
             return;
         }
-        if stream.is_finished() && stream.pending_pieces() == 0 {
-            if self.tx.send(Piece::End).is_err() {
-                tracing::error!("the snapshot writer is gone");
-            }
+        if self.end_sent {
             tracing::debug!(
                 nodes = stream.nodes(),
                 zxid = stream.zxid(),
@@ -232,7 +295,11 @@ impl SnapshotScheduler {
     }
 
     /// Snapshots now, whole, on the caller (at startup, before serving: no one waits).
+    /// Does nothing while a snapshot is being taken in slices.
     pub fn take(&mut self, tree: &DataTree) {
+        if self.current.is_some() {
+            return;
+        }
         let started = std::time::Instant::now();
         let mut stream = SnapshotStream::new(tree, PIECE_BYTES);
         self.busy.store(true, Ordering::Release);
