@@ -76,6 +76,33 @@ impl Driver {
 
     fn populate(&mut self, n: usize) {
         self.create("/", 0);
+        // A quota on /n1, whose stats node the tree keeps current as /n1's subtree changes.
+        for (i, path) in [
+            "/zookeeper/quota/n1",
+            "/zookeeper/quota/n1/zookeeper_limits",
+            "/zookeeper/quota/n1/zookeeper_stats",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let parent = &path[..path.rfind('/').unwrap()];
+            let cversion = self.tree.get(parent).unwrap().stored().cversion + 1;
+            self.apply(
+                1,
+                Txn::Create {
+                    path: path.into(),
+                    data: Some(if i == 1 {
+                        b"count=-1,bytes=-1".to_vec()
+                    } else {
+                        Vec::new()
+                    }),
+                    acl: Acl::open_unsafe(),
+                    ephemeral_owner: 0,
+                    parent_cversion: cversion,
+                    kind: CreateKind::Plain,
+                },
+            );
+        }
         for _ in 0..n {
             let parent = self.paths[self.rng.gen_range(0..self.paths.len())].clone();
             self.create(&parent, 0);

@@ -253,6 +253,24 @@ impl TreeBuilder {
             for prefix in limits {
                 t.quotas.add(&prefix);
             }
+            // A fuzzy snapshot holds each stats node as counted at some moment of its walk,
+            // while the log after the snapshot's zxid replays every change since: the
+            // figures are recomputed from the loaded subtree, as Apache does on load, so
+            // that the replay moves them from what the snapshot holds.
+            let stats: Vec<(String, NodeId)> = t
+                .nodes
+                .walk_from(quota_root, QUOTA.to_string())
+                .filter_map(|(p, id)| match quota::quota_target(&p) {
+                    Some((prefix, quota::STAT_NODE)) => Some((prefix.to_string(), id)),
+                    _ => None,
+                })
+                .collect();
+            for (prefix, id) in stats {
+                let (count, bytes) = t.nodes.lookup(&prefix).map_or((0, 0), |n| t.subtree(n));
+                let new = quota::format_stats(count, bytes);
+                t.approximate_data_size += new.len() as i64 - t.nodes.data_len(id) as i64;
+                t.nodes.set_data(id, Some(&new));
+            }
         }
         Ok(t)
     }
