@@ -1,7 +1,8 @@
-//! Durable storage: the transaction log ([`txnlog`], written by the group-commit thread in
-//! [`writer`]), snapshots ([`snapshot`]), recovery at
-//! start, and purging of old files. Layout: `<dataDir>/zkrs/` holds snapshots and
-//! `<dataLogDir>/zkrs/` log segments; a `FORMAT` file in each names the format version.
+//! Durable storage: the transaction log ([`txnlog`], appended by the group-commit thread in
+//! [`writer`], read from a zxid on for a learner, cut back by [`truncate`]), fuzzy snapshots
+//! taken in slices by the core ([`snapshot`], [`scheduler`]), recovery at start, and purging
+//! of old files. Layout: `<dataDir>/zkrs/` holds snapshots and `<dataLogDir>/zkrs/` log
+//! segments; a `FORMAT` file in each names the format version.
 
 pub mod codec;
 pub mod direct;

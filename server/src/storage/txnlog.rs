@@ -349,7 +349,8 @@ pub fn record_end_after(bytes: &[u8], zxid: i64) -> u64 {
 /// appends: it yields what is written and stops cleanly at the end of the records, at a
 /// record still being written, or at a torn tail; a segment rolled after the reader was
 /// opened is found when the previous one is read to its end. The caller bounds it by the
-/// last committed zxid (the log may hold proposals not yet committed).
+/// last committed zxid (the log may hold proposals not yet committed). One segment is held
+/// in memory at a time (64 MB at most with the server's segment limit).
 pub struct LogReader {
     dir: PathBuf,
     /// The last zxid yielded (at first, the zxid to read after).
