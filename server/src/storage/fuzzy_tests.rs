@@ -317,3 +317,62 @@ fn the_scheduler_writes_a_fuzzy_snapshot_while_transactions_go_on() {
         panic!("{e}");
     }
 }
+
+/// Recovery from a data directory whose newest snapshot was taken in slices while the same
+/// transactions went to the log gives the live tree.
+#[test]
+fn recovery_from_a_fuzzy_snapshot_and_the_log_gives_the_live_tree() {
+    use super::recovery::recover;
+    use super::scheduler::SnapshotScheduler;
+    use super::txnlog::FileTxnLog;
+    use super::writer::{LogEntry, TxnLog};
+    use super::DataDirs;
+    use std::sync::Arc;
+
+    let d = tempfile::tempdir().unwrap();
+    let dirs = DataDirs::open(d.path(), d.path()).unwrap();
+    let mut log = FileTxnLog::new(dirs.log_dir.clone(), 64 << 10, false);
+    let mut logged = 0;
+    let mut flush = |drv: &Driver, log: &mut FileTxnLog| {
+        let entries: Vec<LogEntry> = drv.log[logged..]
+            .iter()
+            .map(|(hdr, txn)| LogEntry {
+                hdr: *hdr,
+                txn: Arc::new(txn.clone()),
+            })
+            .collect();
+        logged = drv.log.len();
+        log.append(&entries).unwrap();
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let mut sched = SnapshotScheduler::spawn(dirs.snap_dir.clone(), 2, move || {
+        let _ = done_tx.send(());
+    })
+    .unwrap();
+    let mut drv = Driver::new(7);
+    drv.populate(4000);
+    flush(&drv, &mut log);
+    let mut started = false;
+    for _ in 0..100_000 {
+        drv.change(false);
+        flush(&drv, &mut log);
+        sched.applied(&drv.tree);
+        started |= sched.in_progress();
+        if started && !sched.in_progress() {
+            break;
+        }
+    }
+    // More after the snapshot, as a server goes on.
+    for _ in 0..200 {
+        drv.change(false);
+    }
+    flush(&drv, &mut log);
+    log.sync().unwrap();
+    done_rx.recv().unwrap();
+    let (recovered, report) = recover(&dirs).unwrap();
+    assert!(report.snapshot_zxid.is_some_and(|z| z > 0), "{report:?}");
+    assert!(report.replayed > 200, "{report:?}");
+    if let Some(e) = difference(&drv.tree, &recovered) {
+        panic!("{e}");
+    }
+}
