@@ -190,15 +190,15 @@ impl SnapshotStream {
         let done = walk.step(tree, max_nodes, |path, node| self.node(path, node));
         self.walk = walk;
         if done {
-            let mut sessions: Vec<_> = tree.sessions().collect();
-            sessions.sort_by_key(|(id, _)| **id);
-            for (id, s) in sessions {
-                let mut r = Writer::frame();
-                r.write_raw(&[TAG_SESSION]);
-                r.write_i64(*id);
-                r.write_i32(s.timeout_ms);
-                r.write_buffer(&s.passwd);
-                self.w.write_raw(&r.finish_frame());
+            // The sessions as they are at the end of the walk: replaying the log after the
+            // start opens or closes each again, which changes nothing.
+            for (id, s) in tree.sessions() {
+                let len = 1 + 8 + 4 + 4 + s.passwd.len();
+                self.w.write_raw(&(len as u32).to_be_bytes());
+                self.w.write_raw(&[TAG_SESSION]);
+                self.w.write_i64(*id);
+                self.w.write_i32(s.timeout_ms);
+                self.w.write_buffer(&s.passwd);
                 self.flush_if_full();
             }
             self.w.write_raw(&9u32.to_be_bytes());
