@@ -513,17 +513,26 @@ impl<I: Iterator<Item = Vec<u8>>> Read for PieceReader<I> {
 }
 
 /// The last zxid whose effects a snapshot file may hold: for a fuzzy snapshot the zxid
-/// applied when its walk ended (its end record), otherwise its own zxid. A snapshot can
+/// applied when its walk ended (its end record), otherwise its own zxid; `i64::MAX` for a
+/// file without an end record, which no state can be rebuilt from. A snapshot can
 /// rebuild the state at a zxid only at or after this one (see [`super::truncate`]).
 pub fn covered_through(path: &Path) -> std::io::Result<i64> {
     use std::os::unix::fs::FileExt;
     let f = File::open(path)?;
     let len = f.metadata()?.len();
     let mut head = [0u8; 20];
+    if len < 20 {
+        // Too short to be a snapshot (recovery skips it): it rebuilds nothing.
+        return Ok(i64::MAX);
+    }
     f.read_exact_at(&mut head, 0)?;
     let zxid = i64::from_be_bytes(head[12..20].try_into().unwrap_or_default());
-    if head[8..12] != SNAP_FORMAT.to_be_bytes() || len < 20 + 17 {
+    if head[8..12] != SNAP_FORMAT.to_be_bytes() {
+        // Format 1 was written whole at its zxid.
         return Ok(zxid);
+    }
+    if len < 28 + 17 {
+        return Ok(i64::MAX);
     }
     // The end record, `[9][TAG_END][zxid]`, then the checksum.
     let mut tail = [0u8; 17];
