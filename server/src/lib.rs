@@ -10,7 +10,6 @@ pub mod config;
 pub mod core;
 pub mod fourlw;
 pub mod ids;
-pub mod log;
 pub mod namespace;
 pub mod net;
 pub mod prep;

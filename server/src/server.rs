@@ -10,13 +10,13 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::core::{driver, Core, CoreMsg, CoreSettings, Now};
-use crate::log::spawn_writer;
 use crate::net::{serve, NetSettings};
 use crate::prep::PrepConfig;
 use crate::storage::purge::purge;
 use crate::storage::recovery::recover;
 use crate::storage::scheduler::SnapshotScheduler;
 use crate::storage::txnlog::FileTxnLog;
+use crate::storage::writer::spawn_writer;
 use crate::storage::{DataDirs, StorageError};
 
 #[derive(Debug, Error)]

@@ -92,8 +92,8 @@ pub fn purge_dirs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::{LogEntry, TxnLog};
     use crate::storage::txnlog::{list_segments, FileTxnLog};
+    use crate::storage::writer::{LogEntry, TxnLog};
     use crate::txn::{Txn, TxnHeader};
     use std::sync::Arc;
 

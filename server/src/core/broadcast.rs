@@ -13,7 +13,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use crate::ids::Zxid;
-use crate::log::LogEntry;
+use crate::storage::writer::LogEntry;
 
 /// A voting member's id (`myid`, the `N` of `server.N`).
 pub type ServerId = u64;

@@ -12,8 +12,8 @@ use tokio::time::MissedTickBehavior;
 use zkrs_proto::{ConnectRequest, ErrorCode, Request};
 
 use crate::ids::Zxid;
-use crate::log::{LogEntry, LogEvent};
 use crate::stats::Inspection;
+use crate::storage::writer::{LogEntry, LogEvent};
 
 use super::{ConnId, Core, Effect, Input, Now, Outgoing};
 
@@ -68,6 +68,7 @@ pub async fn run(
     reaper.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Outgoing>> = HashMap::new();
     loop {
+        let snapshot_work = core.snapshot_work();
         let input = tokio::select! {
             msg = rx.recv() => match msg {
                 Some(m) => match to_input(m, &mut conns, &core) {
@@ -78,6 +79,8 @@ pub async fn run(
             },
             _ = expiry.tick() => Input::ExpiryTick,
             _ = reaper.tick() => Input::ReaperTick,
+            // A snapshot in progress advances by slices whenever nothing else is due.
+            _ = snapshot_work.ready() => Input::SnapshotTurn,
         };
         let gone = match &input {
             Input::Disconnected { conn } => Some(*conn),

@@ -31,9 +31,9 @@ use zkrs_proto::{ConnectRequest, ErrorCode, Request};
 
 use crate::acl::AuthInfo;
 use crate::ids::Zxid;
-use crate::log::LogEntry;
 use crate::prep::{PrepConfig, Preparer};
 use crate::stats::{ConnStats, ServerStats};
+use crate::storage::writer::LogEntry;
 use crate::tree::DataTree;
 use crate::watch::WatchManager;
 
@@ -120,6 +120,8 @@ pub enum Input {
     ExpiryTick,
     /// Time to delete empty containers and expired TTL nodes.
     ReaperTick,
+    /// Nothing else is due: a snapshot in progress may take its next slice.
+    SnapshotTurn,
     ResetServerStats,
     ResetConnStats,
 }
@@ -200,6 +202,14 @@ impl Core {
         self
     }
 
+    /// What a snapshot in progress waits for before its next slice (see
+    /// [`Input::SnapshotTurn`]).
+    pub fn snapshot_work(&self) -> crate::storage::scheduler::SnapshotWork {
+        self.snapshots
+            .as_ref()
+            .map_or_else(crate::storage::scheduler::SnapshotWork::none, |s| s.work())
+    }
+
     /// The settings the core runs with (the driver takes its timer periods from them).
     pub fn settings(&self) -> &CoreSettings {
         &self.settings
@@ -227,6 +237,11 @@ impl Core {
             Input::LogFailed { first_zxid, error } => self.on_log_failed(first_zxid, error),
             Input::ExpiryTick => self.expire_sessions(),
             Input::ReaperTick => self.reap_containers_and_ttls(),
+            Input::SnapshotTurn => {
+                if let Some(s) = &mut self.snapshots {
+                    s.pump(&self.tree);
+                }
+            }
             Input::ResetServerStats => {
                 self.stats.reset();
                 self.namespaces.reset();

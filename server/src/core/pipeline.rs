@@ -13,10 +13,10 @@ use zkrs_proto::{ConnectResponse, ErrorCode, MultiResult, Request, Response};
 
 use crate::acl::AuthInfo;
 use crate::ids::Zxid;
-use crate::log::LogEntry;
 use crate::prep::PrepContext;
 use crate::reply::{connect_frame, error_frame, reply_frame};
 use crate::session_password;
+use crate::storage::writer::LogEntry;
 use crate::tree::{Trigger, TxnResult};
 use crate::txn::{Txn, TxnHeader};
 

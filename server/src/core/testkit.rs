@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use zkrs_proto::{ConnectRequest, Reader, Record, ReplyHeader};
 
-use crate::log::LogEntry;
 use crate::prep::PrepConfig;
+use crate::storage::writer::LogEntry;
 use crate::tree::DataTree;
 
 use super::*;

@@ -1,7 +1,8 @@
 //! Sequential writing of a large file around the page cache (`O_DIRECT`), for snapshots.
 //! On the benchmark VM buffered writes of a snapshot run at ~330 MB/s (page-cache charging
-//! and zeroing) against ~1.5 GB/s direct, and the core waits for the writer when it falls
-//! behind (the snapshot is never held whole in memory), so this is the length of the pause.
+//! and zeroing) against ~1.5 GB/s direct; the core serializes no further while the writer
+//! is behind (the snapshot is never held whole in memory), so this bounds how long a
+//! snapshot takes.
 //! Where the filesystem refuses `O_DIRECT` (tmpfs), the writer falls back to buffered I/O.
 
 use std::fs::{File, OpenOptions};

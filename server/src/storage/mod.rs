@@ -1,14 +1,20 @@
-//! Durable storage: the transaction log ([`txnlog`]), snapshots ([`snapshot`]), recovery at
-//! start, and purging of old files. Layout: `<dataDir>/zkrs/` holds snapshots and
-//! `<dataLogDir>/zkrs/` log segments; a `FORMAT` file in each names the format version.
+//! Durable storage: the transaction log ([`txnlog`], appended by the group-commit thread in
+//! [`writer`], read from a zxid on for a learner, cut back by [`truncate`]), fuzzy snapshots
+//! taken in slices by the core ([`snapshot`], [`scheduler`]), recovery at start, and purging
+//! of old files. Layout: `<dataDir>/zkrs/` holds snapshots and `<dataLogDir>/zkrs/` log
+//! segments; a `FORMAT` file in each names the format version.
 
 pub mod codec;
 pub mod direct;
+#[cfg(test)]
+mod fuzzy_tests;
 pub mod purge;
 pub mod recovery;
 pub mod scheduler;
 pub mod snapshot;
+pub mod truncate;
 pub mod txnlog;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +41,8 @@ pub enum StorageError {
     UnknownFormat { path: PathBuf, found: String },
     #[error("{0}")]
     Unrecoverable(String),
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {

@@ -148,9 +148,9 @@ fn remove_temp_snapshots(dirs: &DataDirs) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::{LogEntry, TxnLog};
     use crate::storage::snapshot;
     use crate::storage::txnlog::FileTxnLog;
+    use crate::storage::writer::{LogEntry, TxnLog};
     use crate::txn::{CreateKind, Txn, TxnHeader};
     use std::sync::Arc;
     use zkrs_proto::Acl;

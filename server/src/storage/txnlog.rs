@@ -12,7 +12,7 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::log::{LogEntry, LogError, TxnLog};
+use crate::storage::writer::{LogEntry, LogError, TxnLog};
 use crate::txn::{Txn, TxnHeader};
 
 use super::codec::{decode_entry, encode_entry};
@@ -228,82 +228,354 @@ pub fn scan_bytes(bytes: &[u8]) -> SegmentScan {
         file_len,
         problem: None,
     };
-    if bytes.len() < HEADER_LEN as usize {
-        scan.problem = Some(TailProblem::Torn { offset: 0 });
-        return scan;
-    }
-    if &bytes[..8] != LOG_MAGIC {
-        scan.problem = Some(TailProblem::BadHeader {
-            why: "not a zkrs log segment".into(),
-        });
-        return scan;
-    }
-    let format = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if format != LOG_FORMAT {
-        scan.problem = Some(TailProblem::BadHeader {
-            why: format!("log format {format}, this server reads {LOG_FORMAT}"),
-        });
+    if let Err(problem) = check_header(bytes) {
+        scan.problem = Some(problem);
         return scan;
     }
     let mut pos = HEADER_LEN as usize;
     scan.valid_len = HEADER_LEN;
-    while pos < bytes.len() {
-        let offset = pos as u64;
-        if all_zero(&bytes[pos..]) {
-            // The preallocated rest of the segment: no record was written here.
-            break;
-        }
-        if bytes.len() - pos < 8 {
-            scan.problem = Some(TailProblem::Torn { offset });
-            break;
-        }
-        let len = u32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]);
-        let crc = u32::from_be_bytes([
-            bytes[pos + 4],
-            bytes[pos + 5],
-            bytes[pos + 6],
-            bytes[pos + 7],
-        ]);
-        if len == 0 || len > MAX_RECORD {
-            scan.problem = Some(TailProblem::Corrupt {
-                offset,
-                why: format!("impossible record length {len}"),
-            });
-            break;
-        }
-        let end = pos + 8 + len as usize;
-        if end > bytes.len() {
-            scan.problem = Some(TailProblem::Torn { offset });
-            break;
-        }
-        let payload = &bytes[pos + 8..end];
-        if crc32fast::hash(payload) != crc {
-            // The last record written, cut short inside the preallocated zeros, is torn;
-            // a bad record with more records after it is corruption.
-            scan.problem = Some(if all_zero(&bytes[end..]) && payload.ends_with(&[0]) {
-                TailProblem::Torn { offset }
-            } else {
-                TailProblem::Corrupt {
-                    offset,
-                    why: "checksum mismatch".into(),
-                }
-            });
-            break;
-        }
-        match decode_entry(payload) {
-            Ok(e) => scan.entries.push(e),
-            Err(e) => {
-                scan.problem = Some(TailProblem::Corrupt {
-                    offset,
-                    why: format!("undecodable record: {e}"),
-                });
+    loop {
+        match next_record(bytes, pos) {
+            Next::End => break,
+            Next::Problem(p) => {
+                scan.problem = Some(p);
                 break;
             }
+            Next::Record(e, end) => {
+                scan.entries.push(e);
+                pos = end;
+                scan.valid_len = pos as u64;
+            }
         }
-        pos = end;
-        scan.valid_len = pos as u64;
     }
     scan
+}
+
+/// Checks a segment's header.
+fn check_header(bytes: &[u8]) -> Result<(), TailProblem> {
+    if bytes.len() < HEADER_LEN as usize {
+        return Err(TailProblem::Torn { offset: 0 });
+    }
+    if &bytes[..8] != LOG_MAGIC {
+        return Err(TailProblem::BadHeader {
+            why: "not a zkrs log segment".into(),
+        });
+    }
+    let format = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if format != LOG_FORMAT {
+        return Err(TailProblem::BadHeader {
+            why: format!("log format {format}, this server reads {LOG_FORMAT}"),
+        });
+    }
+    Ok(())
+}
+
+/// What follows a record boundary.
+enum Next {
+    /// No more records: the end of the file, or the preallocated zeros.
+    End,
+    /// A good record, and the offset after it.
+    Record((TxnHeader, Txn), usize),
+    Problem(TailProblem),
+}
+
+/// Reads the record at `pos`, a record boundary.
+fn next_record(bytes: &[u8], pos: usize) -> Next {
+    let offset = pos as u64;
+    if pos >= bytes.len() || all_zero(&bytes[pos..]) {
+        // The preallocated rest of the segment: no record was written here.
+        return Next::End;
+    }
+    if bytes.len() - pos < 8 {
+        return Next::Problem(TailProblem::Torn { offset });
+    }
+    let len = u32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]);
+    let crc = u32::from_be_bytes([
+        bytes[pos + 4],
+        bytes[pos + 5],
+        bytes[pos + 6],
+        bytes[pos + 7],
+    ]);
+    if len == 0 || len > MAX_RECORD {
+        return Next::Problem(TailProblem::Corrupt {
+            offset,
+            why: format!("impossible record length {len}"),
+        });
+    }
+    let end = pos + 8 + len as usize;
+    if end > bytes.len() {
+        return Next::Problem(TailProblem::Torn { offset });
+    }
+    let payload = &bytes[pos + 8..end];
+    if crc32fast::hash(payload) != crc {
+        // The last record written, cut short inside the preallocated zeros, is torn;
+        // a bad record with more records after it is corruption.
+        return Next::Problem(if all_zero(&bytes[end..]) && payload.ends_with(&[0]) {
+            TailProblem::Torn { offset }
+        } else {
+            TailProblem::Corrupt {
+                offset,
+                why: "checksum mismatch".into(),
+            }
+        });
+    }
+    match decode_entry(payload) {
+        Ok(e) => Next::Record(e, end),
+        Err(e) => Next::Problem(TailProblem::Corrupt {
+            offset,
+            why: format!("undecodable record: {e}"),
+        }),
+    }
+}
+
+/// The offset just after the last whole record with a zxid at or before `zxid` (the header's
+/// end if there is none), in a segment's bytes.
+pub fn record_end_after(bytes: &[u8], zxid: i64) -> u64 {
+    if check_header(bytes).is_err() {
+        return 0;
+    }
+    let mut pos = HEADER_LEN as usize;
+    while let Next::Record((hdr, _), end) = next_record(bytes, pos) {
+        if hdr.zxid > zxid {
+            break;
+        }
+        pos = end;
+    }
+    pos as u64
+}
+
+/// Reads the log from a zxid on (the transactions a learner lacks, for a DIFF): every
+/// transaction with a greater zxid, in order, across segments. Safe while the writer
+/// appends: it yields what is written and stops cleanly at the end of the records, at a
+/// record still being written, or at a torn tail; a segment rolled after the reader was
+/// opened is found when the previous one is read to its end. The caller bounds it by the
+/// last committed zxid (the log may hold proposals not yet committed). One segment is held
+/// in memory at a time (64 MB at most with the server's segment limit).
+pub struct LogReader {
+    dir: PathBuf,
+    /// The last zxid yielded (at first, the zxid to read after).
+    last: i64,
+    /// Segments not yet opened, in order.
+    pending: std::collections::VecDeque<(i64, PathBuf)>,
+    current: Option<OpenSegment>,
+    stopped: Option<TailProblem>,
+    done: bool,
+}
+
+/// The segment being read: its bytes as last read and the offset of the next record.
+struct OpenSegment {
+    first: i64,
+    path: PathBuf,
+    bytes: Vec<u8>,
+    pos: usize,
+    /// Whether a later segment existed when `bytes` were read (then this one was final).
+    final_read: bool,
+}
+
+/// Why the log cannot serve a read from a zxid.
+#[derive(Debug, thiserror::Error)]
+pub enum LogReadError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the log starts at zxid {first:#x}: transactions after {after:#x} are no longer in it"
+    )]
+    TooOld { after: i64, first: i64 },
+    #[error("the log jumps from zxid {from:#x} to {to:#x}")]
+    Gap { from: i64, to: i64 },
+    #[error("{path}: {problem:?}")]
+    Damaged { path: PathBuf, problem: TailProblem },
+}
+
+fn read_io(path: &Path) -> impl FnOnce(std::io::Error) -> LogReadError + '_ {
+    move |source| LogReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl LogReader {
+    /// A reader of every transaction in `dir` with a zxid above `after`. Fails if the
+    /// oldest segment starts past `after + 1`: what followed `after` may have been purged
+    /// (or, across epochs, there may have been nothing, which the log cannot tell), and the
+    /// learner needs a snapshot.
+    pub fn open(dir: &Path, after: i64) -> Result<Self, LogReadError> {
+        let segments = list_segments(dir).map_err(read_io(dir))?;
+        if let Some((first, _)) = segments.first() {
+            if *first > after.saturating_add(1) {
+                return Err(LogReadError::TooOld {
+                    after,
+                    first: *first,
+                });
+            }
+        }
+        // The segment holding after + 1 is the last one starting at or before it.
+        let start = segments
+            .iter()
+            .rposition(|(first, _)| *first <= after.saturating_add(1))
+            .unwrap_or(0);
+        Ok(LogReader {
+            dir: dir.to_path_buf(),
+            last: after,
+            pending: segments.into_iter().skip(start).collect(),
+            current: None,
+            stopped: None,
+            done: false,
+        })
+    }
+
+    /// The zxid of the last transaction yielded (or the one the reader started after).
+    pub fn last_zxid(&self) -> i64 {
+        self.last
+    }
+
+    /// What stopped the reader before the end of the records, if anything did (a torn
+    /// record at the tail; corruption is yielded as an error).
+    pub fn stopped_at(&self) -> Option<&TailProblem> {
+        self.stopped.as_ref()
+    }
+
+    /// Segments newer than `first` now in the directory (the writer may have rolled).
+    fn later_segments(&self, first: i64) -> Result<Vec<(i64, PathBuf)>, LogReadError> {
+        Ok(list_segments(&self.dir)
+            .map_err(read_io(&self.dir))?
+            .into_iter()
+            .filter(|(z, _)| *z > first)
+            .collect())
+    }
+
+    fn open_next(&mut self) -> Result<bool, LogReadError> {
+        let Some((first, path)) = self.pending.pop_front() else {
+            return Ok(false);
+        };
+        // Listed before reading: if a later segment exists now, what is read is final.
+        let final_read = !self.pending.is_empty() || !self.later_segments(first)?.is_empty();
+        let bytes = std::fs::read(&path).map_err(read_io(&path))?;
+        if let Err(problem) = check_header(&bytes) {
+            if matches!(problem, TailProblem::Torn { .. }) && !final_read {
+                // Created a moment ago, its header not yet written: nothing in it yet.
+                self.current = None;
+                return Ok(false);
+            }
+            return Err(LogReadError::Damaged { path, problem });
+        }
+        self.current = Some(OpenSegment {
+            first,
+            path,
+            bytes,
+            pos: HEADER_LEN as usize,
+            final_read,
+        });
+        Ok(true)
+    }
+
+    /// Reads the rest of the current segment again from the next record's offset (records
+    /// may have been written over the zeros since), noting whether it is final now.
+    fn reread(&mut self) -> Result<(), LogReadError> {
+        let Some(first) = self.current.as_ref().map(|s| s.first) else {
+            return Ok(());
+        };
+        let later = self.later_segments(first)?;
+        let Some(seg) = self.current.as_mut() else {
+            return Ok(());
+        };
+        let mut f = File::open(&seg.path).map_err(read_io(&seg.path))?;
+        seg.bytes.truncate(seg.pos);
+        let mut rest = Vec::new();
+        use std::io::{Seek, SeekFrom};
+        f.seek(SeekFrom::Start(seg.pos as u64))
+            .and_then(|_| f.read_to_end(&mut rest))
+            .map_err(read_io(&seg.path))?;
+        seg.bytes.extend_from_slice(&rest);
+        seg.final_read = !later.is_empty();
+        for l in later {
+            if !self.pending.iter().any(|(z, _)| *z == l.0) {
+                self.pending.push_back(l);
+            }
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self) -> Result<Option<(TxnHeader, Txn)>, LogReadError> {
+        loop {
+            if self.current.is_none() && !self.open_next()? {
+                return Ok(None);
+            }
+            let Some(seg) = self.current.as_mut() else {
+                return Ok(None);
+            };
+            match next_record(&seg.bytes, seg.pos) {
+                Next::Record((hdr, txn), end) => {
+                    seg.pos = end;
+                    if hdr.zxid <= self.last {
+                        continue;
+                    }
+                    if hdr.zxid >> 32 == self.last >> 32 && hdr.zxid != self.last + 1 {
+                        return Err(LogReadError::Gap {
+                            from: self.last,
+                            to: hdr.zxid,
+                        });
+                    }
+                    self.last = hdr.zxid;
+                    return Ok(Some((hdr, txn)));
+                }
+                Next::End | Next::Problem(TailProblem::Torn { .. }) if !seg.final_read => {
+                    // The end of what was written when the segment was read: look again,
+                    // and if a later segment exists by now this one is complete.
+                    let pos = seg.pos;
+                    self.reread()?;
+                    let Some(seg) = self.current.as_mut() else {
+                        return Ok(None);
+                    };
+                    if matches!(next_record(&seg.bytes, pos), Next::Record(..)) {
+                        continue;
+                    }
+                    if !seg.final_read {
+                        // The newest segment, read to the end of its records.
+                        if let Next::Problem(p) = next_record(&seg.bytes, pos) {
+                            self.stopped = Some(p);
+                        }
+                        return Ok(None);
+                    }
+                }
+                Next::End => self.current = None,
+                Next::Problem(problem @ TailProblem::Torn { .. }) => {
+                    // A torn record in a segment the writer has left: recovery cuts such a
+                    // tail at start, and what follows it cannot be applied.
+                    self.stopped = Some(problem);
+                    return Ok(None);
+                }
+                Next::Problem(problem) => {
+                    let path = seg.path.clone();
+                    return Err(LogReadError::Damaged { path, problem });
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for LogReader {
+    type Item = Result<(TxnHeader, Txn), LogReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.advance() {
+            Ok(Some(e)) => Some(Ok(e)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 fn all_zero(bytes: &[u8]) -> bool {
@@ -452,6 +724,102 @@ mod tests {
             "{:?}",
             c.problem
         );
+    }
+
+    fn read_zxids(dir: &Path, after: i64) -> Vec<i64> {
+        LogReader::open(dir, after)
+            .unwrap()
+            .map(|e| e.unwrap().0.zxid)
+            .collect()
+    }
+
+    #[test]
+    fn reads_from_a_zxid_across_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        // A small limit: a segment per append or two.
+        let mut log = FileTxnLog::new(dir.path().to_path_buf(), 100, true);
+        for z in 1..=9 {
+            log.append(&[entry(z)]).unwrap();
+        }
+        log.sync().unwrap();
+        assert!(list_segments(dir.path()).unwrap().len() >= 3);
+        assert_eq!(read_zxids(dir.path(), 0), (1..=9).collect::<Vec<_>>());
+        assert_eq!(read_zxids(dir.path(), 4), (5..=9).collect::<Vec<_>>());
+        assert_eq!(read_zxids(dir.path(), 9), Vec::<i64>::new());
+        assert!(read_zxids(dir.path(), 20).is_empty());
+
+        // Purged: the log no longer holds what follows zxid 2.
+        let segs = list_segments(dir.path()).unwrap();
+        std::fs::remove_file(&segs[0].1).unwrap();
+        let first = list_segments(dir.path()).unwrap()[0].0;
+        assert!(matches!(
+            LogReader::open(dir.path(), first - 2),
+            Err(LogReadError::TooOld { .. })
+        ));
+        assert_eq!(read_zxids(dir.path(), first - 1)[0], first);
+    }
+
+    #[test]
+    fn a_reader_stops_at_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = FileTxnLog::new(dir.path().to_path_buf(), 1 << 20, false);
+        log.append(&[entry(1), entry(2), entry(3)]).unwrap();
+        let (_, path) = list_segments(dir.path()).unwrap().remove(0);
+        let len = std::fs::metadata(&path).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
+        let mut r = LogReader::open(dir.path(), 0).unwrap();
+        let got: Vec<i64> = r.by_ref().map(|e| e.unwrap().0.zxid).collect();
+        assert_eq!(got, vec![1, 2]);
+        assert!(matches!(r.stopped_at(), Some(TailProblem::Torn { .. })));
+        assert_eq!(r.last_zxid(), 2);
+
+        // Corruption with records after it is an error, not a quiet end.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER_LEN as usize + 20] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        let mut r = LogReader::open(dir.path(), 0).unwrap();
+        assert!(matches!(r.next(), Some(Err(LogReadError::Damaged { .. }))));
+        assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn a_reader_sees_appends_made_while_it_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        // Preallocated segments (zeros ahead of the records) of about three records each.
+        let mut log = FileTxnLog::new(dir.path().to_path_buf(), 150, true);
+        log.append(&[entry(1), entry(2)]).unwrap();
+        log.sync().unwrap();
+        let mut r = LogReader::open(dir.path(), 0).unwrap();
+        assert_eq!(r.next().unwrap().unwrap().0.zxid, 1);
+        // Written after the reader read the segment: over its zeros, then into new segments.
+        for z in 3..=8 {
+            log.append(&[entry(z)]).unwrap();
+        }
+        log.sync().unwrap();
+        assert!(list_segments(dir.path()).unwrap().len() >= 2);
+        let rest: Vec<i64> = r.by_ref().map(|e| e.unwrap().0.zxid).collect();
+        assert_eq!(rest, (2..=8).collect::<Vec<_>>());
+        assert!(r.stopped_at().is_none());
+
+        // A record half written (its length and part of its bytes) ends the read cleanly.
+        let segs = list_segments(dir.path()).unwrap();
+        let (_, last) = segs.last().unwrap();
+        let scan = scan_segment(last).unwrap();
+        let mut rec = Vec::new();
+        let payload = encode_entry(&entry(9).hdr, &entry(9).txn);
+        rec.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        rec.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
+        rec.extend_from_slice(&payload[..payload.len() / 2]);
+        let f = OpenOptions::new().write(true).open(last).unwrap();
+        f.write_all_at(&rec, scan.valid_len).unwrap();
+        let mut r = LogReader::open(dir.path(), 6).unwrap();
+        let got: Vec<i64> = r.by_ref().map(|e| e.unwrap().0.zxid).collect();
+        assert_eq!(got, vec![7, 8]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod digest;
 #[cfg(test)]
 mod replica_tests;
 mod store;
+mod walk;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, TxnHeader};
 use acls::AclTable;
 pub use store::{NodeId, StoredStat};
 use store::{NodeStore, ROOT};
+pub use walk::FuzzyWalk;
 
 /// A node of the tree, as readers see it: a handle valid while the tree is borrowed.
 #[derive(Clone, Copy)]
@@ -132,6 +134,13 @@ impl TreeBuilder {
             waiting: Vec::new(),
             expected: expected_nodes,
         }
+    }
+
+    /// Appends an ACL to the snapshot's table (a snapshot that defines ACLs as its nodes
+    /// first use them).
+    pub fn add_acl(&mut self, acl: Vec<Acl>) {
+        self.acls.push(acl);
+        self.acl_ids.push(None);
     }
 
     /// Adds one node as the snapshot stores it (stored Stat, ACL by table position).
@@ -258,6 +267,24 @@ impl TreeBuilder {
                 if let Some(id) = t.nodes.lookup(&stat_path) {
                     t.quota_node_created(&stat_path, id);
                 }
+            }
+            // A fuzzy snapshot holds each stats node as counted at some moment of its walk,
+            // while the log after the snapshot's zxid replays every change since: the
+            // figures are recomputed from the loaded subtree, as Apache does on load, so
+            // that the replay moves them from what the snapshot holds.
+            let stats: Vec<(String, NodeId)> = t
+                .nodes
+                .walk_from(quota_root, QUOTA.to_string())
+                .filter_map(|(p, id)| match quota::quota_target(&p) {
+                    Some((prefix, quota::STAT_NODE)) => Some((prefix.to_string(), id)),
+                    _ => None,
+                })
+                .collect();
+            for (prefix, id) in stats {
+                let (count, bytes) = t.nodes.lookup(&prefix).map_or((0, 0), |n| t.subtree(n));
+                let new = quota::format_stats(count, bytes);
+                t.approximate_data_size += new.len() as i64 - t.nodes.data_len(id) as i64;
+                t.nodes.set_data(id, Some(&new));
             }
         }
         Ok(t)

@@ -384,12 +384,17 @@ impl NodeStore {
         })
     }
 
+    /// Whether `id` holds a node (a walk that spans changes checks before reading a slot).
+    pub fn contains(&self, id: NodeId) -> bool {
+        matches!(self.slots.get(id as usize), Some(Some(_)))
+    }
+
     pub fn name(&self, id: NodeId) -> &str {
         self.slot(id).name()
     }
 
     /// The name's bytes (byte order is the order of the names as strings).
-    fn name_bytes(&self, id: NodeId) -> &[u8] {
+    pub fn name_bytes(&self, id: NodeId) -> &[u8] {
         let s = self.slot(id);
         &s.blob[..s.name_len()]
     }

@@ -1,4 +1,4 @@
-//! The transaction log behind the write pipeline, and the task that batches appends so that
+//! The transaction log behind the write pipeline, and the thread that batches appends so that
 //! one sync covers every proposal that arrived while the previous sync ran (group commit).
 
 use thiserror::Error;

@@ -1,0 +1,236 @@
+//! How long a snapshot stops the core, with a tree of `nodes` znodes of 100 bytes:
+//!
+//! - whole: the tree serialized in one go on the caller, waiting for the writer thread when
+//!   the disk falls behind (what the core did before snapshots were fuzzy);
+//! - sliced: the scheduler driven as the core drives it, `setData` transactions applied
+//!   one by one with `applied` after each, then `pump` as an idle core calls it; the
+//!   longest call is the core's pause;
+//! - load: reading the snapshot file back (the bulk of a restart).
+//!
+//! Times are wall-clock: on a machine shared with other work a call that was preempted
+//! looks long, hence the percentiles beside the longest call.
+//!
+//! `cargo run --release -p zkrs-server --example snapshot_pause -- [nodes] [dir] [flat]`
+//! (`dir` should be on the disk that would hold the data; `flat` puts every node under one
+//! parent, the worst case for the walk, which copies a node's child list when it reaches it).
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use zkrs_proto::Acl;
+use zkrs_server::storage::scheduler::SnapshotScheduler;
+use zkrs_server::storage::snapshot::{list_snapshots, load};
+use zkrs_server::tree::DataTree;
+use zkrs_server::txn::{CreateKind, Txn, TxnHeader};
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Load {
+    tree: DataTree,
+    zxid: i64,
+}
+
+impl Load {
+    fn apply(&mut self, txn: Txn) {
+        self.zxid += 1;
+        let hdr = TxnHeader {
+            session_id: 1,
+            cxid: 0,
+            zxid: self.zxid,
+            time: self.zxid,
+        };
+        self.tree.apply(&hdr, &txn, &mut Vec::new());
+    }
+
+    fn create(&mut self, path: String, parent_cversion: i32) {
+        self.apply(Txn::Create {
+            path,
+            data: Some(vec![b'x'; 100]),
+            acl: Acl::open_unsafe(),
+            parent_cversion,
+            kind: CreateKind::Create { ephemeral: false },
+        });
+    }
+}
+
+fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    v.sort_unstable();
+    v[((v.len() as f64 - 1.0) * p) as usize]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let nodes: usize = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let base = args
+        .get(2)
+        .map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    let flat = args.get(3).is_some_and(|a| a == "flat");
+    let dir = tempfile::tempdir_in(&base).expect("a temporary directory");
+
+    let rss0 = rss_mb();
+    let mut l = Load {
+        tree: DataTree::new(),
+        zxid: 0,
+    };
+    let t = Instant::now();
+    let parents = if flat { 1 } else { 1000 };
+    for p in 0..parents {
+        l.create(format!("/p{p}"), p as i32 + 1);
+    }
+    let per = nodes / parents;
+    for p in 0..parents {
+        for i in 0..per {
+            l.create(format!("/p{p}/n{i}"), i as i32 + 1);
+        }
+    }
+    let paths: Vec<String> = (0..4096)
+        .map(|i| format!("/p{}/n{}", i % parents, i % per))
+        .collect();
+    println!(
+        "tree: {} znodes in {:.1} s, RSS {:.0} MB (+{:.0})",
+        l.tree.node_count(),
+        t.elapsed().as_secs_f64(),
+        rss_mb(),
+        rss_mb() - rss0
+    );
+
+    let (done_tx, done_rx) = mpsc::channel();
+    let mut sched = SnapshotScheduler::spawn(dir.path().to_path_buf(), 2, move || {
+        let _ = done_tx.send(());
+    })
+    .expect("the snapshot writer");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    for round in 0..3 {
+        // Whole, on the caller (the former pause).
+        let t = Instant::now();
+        sched.take(&l.tree);
+        let whole = t.elapsed();
+        done_rx.recv().expect("written");
+        let written = t.elapsed();
+
+        // Sliced: setData after setData, the scheduler told of each.
+        let mut calls = Vec::new();
+        let mut applies = Vec::new();
+        let mut during = 0u64;
+        let t = Instant::now();
+        let mut i = 0usize;
+        let started_at;
+        loop {
+            let version = l
+                .tree
+                .get(&paths[i % paths.len()])
+                .map_or(0, |n| n.stored().version);
+            let a = Instant::now();
+            l.apply(Txn::SetData {
+                path: paths[i % paths.len()].clone(),
+                data: Some(vec![b'y'; 100]),
+                version: version + 1,
+                reconfig: false,
+            });
+            let b = Instant::now();
+            sched.applied(&l.tree);
+            calls.push(b.elapsed());
+            applies.push(b - a);
+            i += 1;
+            if sched.in_progress() {
+                started_at = i;
+                break;
+            }
+        }
+        let busy_from = Instant::now();
+        let mut busy_txns = 0;
+        // Half the snapshot under a stream of writes...
+        while sched.in_progress() && busy_txns < 2000 {
+            let version = l
+                .tree
+                .get(&paths[i % paths.len()])
+                .map_or(0, |n| n.stored().version);
+            let a = Instant::now();
+            l.apply(Txn::SetData {
+                path: paths[i % paths.len()].clone(),
+                data: Some(vec![b'y'; 100]),
+                version: version + 1,
+                reconfig: false,
+            });
+            let b = Instant::now();
+            sched.applied(&l.tree);
+            calls.push(b.elapsed());
+            applies.push(b - a);
+            i += 1;
+            busy_txns += 1;
+            during += 1;
+        }
+        let busy = busy_from.elapsed();
+        // ...the rest as an idle core pumps it.
+        let mut pumps = Vec::new();
+        while sched.in_progress() {
+            // As the core does: pump when the scheduler says there is work.
+            rt.block_on(sched.work().ready());
+            let a = Instant::now();
+            sched.pump(&l.tree);
+            pumps.push(a.elapsed());
+        }
+        let sliced = t.elapsed();
+        done_rx.recv().expect("written");
+        let sliced_written = t.elapsed();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let over_2ms = calls.iter().chain(&pumps).filter(|d| ms(**d) > 2.0).count();
+        println!(
+            "round {round}: whole: pause {:.1} ms (durable after {:.1} ms)",
+            ms(whole),
+            ms(written)
+        );
+        println!(
+            "  sliced: applied() longest {:.2} ms, p99.9 {:.3} ms, p99 {:.3} ms; \
+             {during} txns at {:.0}/s while serializing (setData apply p50 {:.1} us)",
+            ms(*calls.iter().max().unwrap_or(&Duration::ZERO)),
+            ms(percentile(&mut calls, 0.999)),
+            ms(percentile(&mut calls, 0.99)),
+            busy_txns as f64 / busy.as_secs_f64(),
+            percentile(&mut applies, 0.5).as_secs_f64() * 1e6,
+        );
+        println!(
+            "  idle pumps: {} of them, longest {:.2} ms, p99.9 {:.3} ms, p50 {:.3} ms; \
+             calls over 2 ms: {over_2ms}; serialized in {:.0} ms, durable after {:.0} ms \
+             (started at txn {started_at})",
+            pumps.len(),
+            ms(*pumps.iter().max().unwrap_or(&Duration::ZERO)),
+            ms(percentile(&mut pumps, 0.999)),
+            ms(percentile(&mut pumps, 0.5)),
+            ms(sliced),
+            ms(sliced_written),
+        );
+        println!("  RSS {:.0} MB", rss_mb());
+    }
+
+    let (zxid, path) = list_snapshots(dir.path()).expect("listed").remove(0);
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    drop(l);
+    for _ in 0..2 {
+        let rss_before = rss_mb();
+        let t = Instant::now();
+        let loaded = load(&path).expect("the snapshot loads");
+        println!(
+            "load: {} znodes, zxid {zxid:#x}, {:.0} MB file, {:.2} s, RSS {:.0} MB (+{:.0})",
+            loaded.node_count(),
+            size as f64 / 1e6,
+            t.elapsed().as_secs_f64(),
+            rss_mb(),
+            rss_mb() - rss_before
+        );
+    }
+}
