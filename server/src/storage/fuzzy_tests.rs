@@ -265,8 +265,7 @@ fn a_snapshot_taken_while_nodes_are_created_and_changed_replays_to_the_live_tree
 }
 
 /// Deletes and closed sessions during the walk: replaying a delete of a node the snapshot
-/// no longer holds must still move its parent's pzxid (Apache's idempotent replay), which
-/// `DataTree::apply` does not do yet, so this fails until it does.
+/// no longer holds must still move its parent's pzxid (Apache's idempotent replay).
 #[test]
 fn a_snapshot_taken_while_nodes_are_also_deleted_replays_to_the_live_tree() {
     for seed in 0..6 {
