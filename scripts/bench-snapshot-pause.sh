@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 nodes=${1:-1000000}
 dir=${2:-target}
 mkdir -p "$dir"
-cargo build --release -q -p zkrs-server --example snapshot_pause
-exec target/release/examples/snapshot_pause "$nodes" "$dir" ${3:-}
+cargo build --release -q -p zkrs-server
+exec target/release/zkrs-server measure-snapshot-pause "$nodes" "$dir" ${3:-}

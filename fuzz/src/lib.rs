@@ -91,7 +91,7 @@ pub fn config_parser(data: &[u8]) {
             cfg.client_addr(),
             cfg.is_standalone(),
             cfg.four_letter_words
-                .allows(zkrs_server::fourlw::FourLetterWord::Srvr),
+                .allows(zkrs_server::FourLetterWord::Srvr),
         );
     }
 }

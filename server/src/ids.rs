@@ -10,9 +10,6 @@ use std::fmt;
 pub struct Zxid(i64);
 
 impl Zxid {
-    /// Before the first transaction of the first epoch.
-    pub const ZERO: Zxid = Zxid(0);
-
     pub const fn new(epoch: u32, counter: u32) -> Zxid {
         Zxid(((epoch as i64) << 32) | counter as i64)
     }
@@ -31,12 +28,6 @@ impl Zxid {
 
     pub const fn counter(self) -> u32 {
         self.0 as u32
-    }
-
-    /// The first zxid of a new epoch: it carries no transaction (Apache's new leader starts
-    /// counting from here).
-    pub const fn epoch_start(epoch: u32) -> Zxid {
-        Zxid::new(epoch, 0)
     }
 
     /// The next zxid in the same epoch. The counter never wraps into the epoch: Apache
@@ -60,8 +51,6 @@ impl fmt::Display for Zxid {
 pub struct SessionId(pub i64);
 
 impl SessionId {
-    pub const NONE: SessionId = SessionId(0);
-
     /// The first id a server with `server_id` hands out, from wall-clock milliseconds.
     pub fn initial(server_id: u8, now_ms: i64) -> SessionId {
         let t = ((now_ms << 24) as u64 >> 8) as i64;
@@ -87,7 +76,7 @@ mod tests {
         assert_eq!(Zxid::from_raw(0x3_0000_0007), z);
         assert_eq!(z.next(), Some(Zxid::new(3, 8)));
         assert_eq!(Zxid::new(3, u32::MAX).next(), None);
-        assert!(Zxid::new(2, u32::MAX) < Zxid::epoch_start(3));
+        assert!(Zxid::new(2, u32::MAX) < Zxid::new(3, 0));
         assert_eq!(z.to_string(), "0x300000007");
     }
 

@@ -3,24 +3,31 @@
 //! See docs/ARCHITECTURE.md: one deterministic core owns the tree, sessions and watches; the
 //! network, disk and timers are edges that turn what happens into its inputs and carry out
 //! its effects.
+//!
+//! The public surface is what the binary, embedders and the project's tests use: the
+//! configuration ([`config`]), starting and stopping a server ([`server`]), and the offline
+//! tools ([`tools`]). Everything else is private to the crate.
 
-pub mod acl;
-pub mod admin;
+mod acl;
+mod admin;
 pub mod config;
-pub mod core;
-pub mod fourlw;
-pub mod ids;
-pub mod namespace;
-pub mod net;
-pub mod prep;
-pub mod quota;
-pub mod read;
-pub mod reply;
+mod core;
+mod fourlw;
+mod ids;
+mod namespace;
+mod net;
+mod prep;
+mod quota;
+mod read;
+mod reply;
 pub mod server;
-pub mod session_password;
-pub mod stats;
-pub mod storage;
+mod session_password;
+mod snapshot_pause;
+mod stats;
+mod storage;
 pub mod tools;
-pub mod tree;
-pub mod txn;
-pub mod watch;
+mod tree;
+mod txn;
+mod watch;
+
+pub use fourlw::{FourLetterWord, Whitelist};

@@ -10,13 +10,16 @@ const USAGE: &str = "usage: zkrs-server [zoo.cfg | --config zoo.cfg]
        zkrs-server purge <dataDir> [<dataLogDir>] [-n <count>]
        zkrs-server dump-log <log segment file>
        zkrs-server dump-snapshot <snapshot file>
+       zkrs-server measure-snapshot-pause [<nodes>] [<dir>] [flat]
 
 Runs a ZooKeeper-compatible server configured by zoo.cfg (the keys Apache ZooKeeper reads).
 Without a config file it runs a standalone server on 127.0.0.1:2181 with its data in
 ./zkrs-data. Logging is controlled by RUST_LOG (default: info).
 
 purge keeps the <count> newest snapshots (default and minimum 3) and the log segments they
-need, like zkCleanup.sh -n; dump-log and dump-snapshot print a data file's contents.";
+need, like zkCleanup.sh -n; dump-log and dump-snapshot print a data file's contents;
+measure-snapshot-pause times how long snapshots of a tree of <nodes> znodes (default 1M)
+stop the core, writing them under <dir> (default: the temporary directory).";
 
 fn parse_args() -> anyhow::Result<Option<PathBuf>> {
     let mut args = std::env::args_os().skip(1);
@@ -80,6 +83,18 @@ fn run_tool(args: &[String]) -> Option<anyhow::Result<()>> {
                 .with_context(|| format!("reading {file}")),
             _ => Err(anyhow::anyhow!("usage: zkrs-server dump-snapshot <file>")),
         },
+        "measure-snapshot-pause" => (|| {
+            let nodes = match rest.first() {
+                Some(n) => n
+                    .parse()
+                    .with_context(|| format!("{n}: not a node count"))?,
+                None => 1_000_000,
+            };
+            let dir = rest.get(1).map_or_else(std::env::temp_dir, PathBuf::from);
+            let flat = rest.get(2).is_some_and(|a| a == "flat");
+            zkrs_server::tools::measure_snapshot_pause(nodes, &dir, flat)
+                .with_context(|| format!("measuring in {}", dir.display()))
+        })(),
         "purge" => (|| {
             let mut dirs = Vec::new();
             let mut count = 3usize;

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use zkrs_proto::opcode::perms;
-use zkrs_proto::path::{basename, parent, validate_path};
+use zkrs_proto::path::{parent, validate_path};
 use zkrs_proto::request::{CreateRequest, PathVersion, SetAclRequest, SetDataRequest};
 use zkrs_proto::{Acl, CreateMode, ErrorCode, OpCode, Request, Stat};
 
@@ -118,6 +118,7 @@ impl Preparer {
     }
 
     /// Number of paths with changes in flight.
+    #[cfg(test)]
     pub fn outstanding_len(&self) -> usize {
         self.outstanding.len()
     }
@@ -462,11 +463,6 @@ fn check(ctx: &PrepContext<'_>, view: &mut View<'_>, c: &PathVersion) -> Result<
         path: c.path.clone(),
         version,
     })
-}
-
-/// The name a sequential create will get, for tests and tools.
-pub fn sequential_name(prefix: &str, cversion: i32) -> String {
-    format!("{}{:010}", basename(prefix), cversion)
 }
 
 #[cfg(test)]

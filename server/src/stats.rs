@@ -56,7 +56,6 @@ impl ServerStats {
 
 #[derive(Debug, Clone)]
 pub struct ConnStats {
-    pub established: Instant,
     pub established_wall_ms: i64,
     pub packets_received: u64,
     pub packets_sent: u64,
@@ -68,18 +67,12 @@ pub struct ConnStats {
     pub latency: Latency,
 }
 
-fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl ConnStats {
-    pub fn new(established: Instant) -> Self {
+    /// A connection's counters, from the wall-clock time it was established (the core's
+    /// clock is passed in, never read here).
+    pub fn new(established_wall_ms: i64) -> Self {
         ConnStats {
-            established,
-            established_wall_ms: wall_ms(),
+            established_wall_ms,
             packets_received: 0,
             packets_sent: 0,
             last_cxid: -1,
@@ -91,11 +84,11 @@ impl ConnStats {
         }
     }
 
-    pub fn record_latency(&mut self, ms: u64, zxid: i64) {
+    pub fn record_latency(&mut self, ms: u64, zxid: i64, now_wall_ms: i64) {
         self.latency.record(ms);
         self.last_latency = ms;
         self.last_zxid = zxid;
-        self.last_response_wall_ms = wall_ms();
+        self.last_response_wall_ms = now_wall_ms;
     }
 
     pub fn reset(&mut self) {

@@ -1,5 +1,6 @@
 //! Offline tools over a data directory: print a log segment or a snapshot (like Apache's
-//! `LogFormatter` and `SnapshotFormatter`) and purge old files (like `zkCleanup.sh`).
+//! `LogFormatter` and `SnapshotFormatter`) and purge old files (like `zkCleanup.sh`); and a
+//! measurement of how long a snapshot stops the core.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,6 +10,8 @@ use crate::storage::purge::{purge, PurgeReport};
 use crate::storage::snapshot;
 use crate::storage::txnlog::scan_segment;
 use crate::storage::{DataDirs, StorageError};
+
+pub use crate::snapshot_pause::measure as measure_snapshot_pause;
 
 /// One line per transaction: zxid, session, cxid, time, op and path; then what stopped the
 /// scan, if anything did.

@@ -36,7 +36,7 @@ impl Core {
                 remote,
                 session: None,
                 auth,
-                stats: ConnStats::new(self.now.mono),
+                stats: ConnStats::new(self.now.wall_ms),
             },
         );
         if req.last_zxid_seen > self.tree.last_zxid() {
@@ -323,7 +323,8 @@ impl Core {
             let ms = self.now.mono.saturating_duration_since(r).as_millis() as u64;
             self.stats.record_latency(ms);
             if let Some(c) = self.conns.get_mut(&conn) {
-                c.stats.record_latency(ms, self.tree.last_zxid());
+                c.stats
+                    .record_latency(ms, self.tree.last_zxid(), self.now.wall_ms);
             }
         }
     }

@@ -215,11 +215,6 @@ impl Core {
         &self.settings
     }
 
-    /// The tree as applied so far.
-    pub fn tree(&self) -> &DataTree {
-        &self.tree
-    }
-
     /// Takes one input at `now`. Its effects wait in [`Core::take_effects`].
     pub fn handle(&mut self, now: Now, input: Input) {
         self.now = now;

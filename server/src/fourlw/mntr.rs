@@ -296,12 +296,14 @@ pub(super) const MNTR_TABLE: &[MntrEntry] = &[
 
 /// The fixed `mntr` metric names Apache 3.8 emits (without `zk_`, summaries by base name),
 /// with their kind and presence, in output order.
+#[cfg(test)]
 pub fn mntr_metrics() -> impl Iterator<Item = (&'static str, MntrKind, MntrPresence)> {
     MNTR_TABLE.iter().map(|e| (e.name, e.kind, e.presence))
 }
 
 /// The full list of fixed `mntr` keys (with `zk_`, summaries expanded) a server in `role`
 /// prints, in order; dynamic extra entries come after them.
+#[cfg(test)]
 pub fn mntr_keys(role: &Role) -> Vec<String> {
     let mut keys = Vec::new();
     for e in MNTR_TABLE.iter().filter(|e| e.presence.applies(role)) {
@@ -320,6 +322,7 @@ pub fn mntr_keys(role: &Role) -> Vec<String> {
     keys
 }
 
+#[cfg(test)]
 pub(super) const SUMMARY_STATS: [&str; 9] = [
     "avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999",
 ];

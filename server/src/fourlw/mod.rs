@@ -72,15 +72,22 @@ mod tests;
 
 use std::fmt::{self, Write as _};
 
-pub use conf::{ConfInfo, Membership, QuorumConf};
-pub use connections::{last_op_code, ConnectionStats};
-pub use dump::{DumpConnection, DumpInfo, ExpiryBucket, SessionDump};
-pub use envi::Environment;
-pub use mntr::{mntr_keys, mntr_metrics, MetricValue, MntrKind, MntrPresence, SummaryValue};
-pub use role::{LeaderInfo, QuorumInfo, Role, ServerMode, SyncMode, ZabPhase};
-pub use state::{LatencyStats, ServerSnapshot};
-pub use watches::WatchSummary;
+pub use role::{Role, ServerMode};
+pub use state::ServerSnapshot;
 pub use whitelist::{not_in_whitelist, Whitelist, WHITELIST_PROPERTY};
+
+// What the tests of each group of words build their input from.
+#[cfg(test)]
+pub use {
+    conf::{ConfInfo, Membership, QuorumConf},
+    connections::{last_op_code, ConnectionStats},
+    dump::{DumpConnection, DumpInfo, ExpiryBucket, SessionDump},
+    envi::Environment,
+    mntr::{mntr_keys, mntr_metrics, MetricValue, MntrKind, SummaryValue},
+    role::{LeaderInfo, QuorumInfo, SyncMode, ZabPhase},
+    state::LatencyStats,
+    watches::WatchSummary,
+};
 
 /// What Apache answers for most words while it is not serving (followed by a newline, except
 /// for `hash`).

@@ -27,6 +27,7 @@ pub struct LatencyStats {
 
 impl LatencyStats {
     /// Adds one measurement.
+    #[cfg(test)]
     pub fn record(&mut self, ms: u64) {
         self.min_ms = if self.count == 0 {
             ms

@@ -288,12 +288,6 @@ impl SnapshotScheduler {
         }
     }
 
-    /// The longest time the core spent in one slice of the snapshot in progress or the
-    /// last one (for measurements).
-    pub fn longest_slice(&self) -> std::time::Duration {
-        self.longest_slice
-    }
-
     /// Snapshots now, whole, on the caller (at startup, before serving: no one waits).
     /// Does nothing while a snapshot is being taken in slices.
     pub fn take(&mut self, tree: &DataTree) {

@@ -26,24 +26,6 @@ pub trait TxnLog: Send + 'static {
     fn sync(&mut self) -> Result<(), LogError>;
 }
 
-/// Keeps nothing: a standalone server without persistence (the tree is the only state).
-/// The disk-backed log replaces it behind the same trait.
-#[derive(Debug, Default)]
-pub struct MemoryLog {
-    pub appended: u64,
-}
-
-impl TxnLog for MemoryLog {
-    fn append(&mut self, entries: &[LogEntry]) -> Result<(), LogError> {
-        self.appended += entries.len() as u64;
-        Ok(())
-    }
-
-    fn sync(&mut self) -> Result<(), LogError> {
-        Ok(())
-    }
-}
-
 /// What the log writer reports back to the core.
 #[derive(Debug)]
 pub enum LogEvent {

@@ -86,6 +86,7 @@ impl AclTable {
     }
 
     /// Every ACL in use with its index.
+    #[cfg(test)]
     pub fn live(&self) -> impl Iterator<Item = (u32, &Arc<[Acl]>)> {
         self.entries
             .iter()

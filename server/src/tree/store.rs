@@ -458,6 +458,7 @@ impl NodeStore {
     /// As [`NodeStore::visit`], with each node's children in name order: the order no
     /// longer depends on the history that built the tree, so equal trees are visited
     /// alike (snapshots of equal trees are equal bytes).
+    #[cfg(test)]
     pub fn visit_sorted(&self, f: impl FnMut(&str, NodeId)) {
         self.visit_in(true, f)
     }

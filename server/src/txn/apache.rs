@@ -7,6 +7,14 @@
 //! Decoding never panics and never allocates more than the input holds: every length is
 //! checked against what is left and against `jute.maxbuffer`.
 
+#![cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "the replicated ensemble's broadcast and sync use it (the next milestone); tested here"
+    )
+)]
+
 use zkrs_proto::{Acl, DecodeError, Reader, Record, Writer};
 
 use super::{CreateKind, Txn, TxnHeader};

@@ -4,6 +4,8 @@
 use zkrs_proto::Acl;
 
 pub mod apache;
+#[cfg(test)]
+mod apache_log_tests;
 
 /// Who issued a transaction, when, and where it sits in the history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,18 +10,20 @@
 //! Times are wall-clock: on a machine shared with other work a call that was preempted
 //! looks long, hence the percentiles beside the longest call.
 //!
-//! `cargo run --release -p zkrs-server --example snapshot_pause -- [nodes] [dir] [flat]`
-//! (`dir` should be on the disk that would hold the data; `flat` puts every node under one
+//! `zkrs-server measure-snapshot-pause [nodes] [dir] [flat]` (`scripts/bench-snapshot-pause.sh`;
+//! `dir` should be on the disk that would hold the data; `flat` puts every node under one
 //! parent, the worst case for the walk, which copies a node's child list when it reaches it).
 
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use zkrs_proto::Acl;
-use zkrs_server::storage::scheduler::SnapshotScheduler;
-use zkrs_server::storage::snapshot::{list_snapshots, load};
-use zkrs_server::tree::DataTree;
-use zkrs_server::txn::{CreateKind, Txn, TxnHeader};
+
+use crate::storage::scheduler::SnapshotScheduler;
+use crate::storage::snapshot::{list_snapshots, load};
+use crate::tree::DataTree;
+use crate::txn::{CreateKind, Txn, TxnHeader};
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -65,18 +67,17 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v[((v.len() as f64 - 1.0) * p) as usize]
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let nodes: usize = args
-        .get(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
-    let base = args
-        .get(2)
-        .map_or_else(std::env::temp_dir, std::path::PathBuf::from);
-    let flat = args.get(3).is_some_and(|a| a == "flat");
-    let dir = tempfile::tempdir_in(&base).expect("a temporary directory");
+/// Builds a tree of `nodes` znodes (under one parent if `flat`), measures three rounds of
+/// snapshots in a directory made under `base`, prints the figures, and removes the directory.
+pub fn measure(nodes: usize, base: &Path, flat: bool) -> std::io::Result<()> {
+    let dir = base.join(format!("zkrs-snapshot-pause-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = run(nodes, &dir, flat);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
 
+fn run(nodes: usize, dir: &Path, flat: bool) -> std::io::Result<()> {
     let rss0 = rss_mb();
     let mut l = Load {
         tree: DataTree::new(),
@@ -105,21 +106,19 @@ fn main() {
     );
 
     let (done_tx, done_rx) = mpsc::channel();
-    let mut sched = SnapshotScheduler::spawn(dir.path().to_path_buf(), 2, move || {
+    let mut sched = SnapshotScheduler::spawn(dir.to_path_buf(), 2, move || {
         let _ = done_tx.send(());
-    })
-    .expect("the snapshot writer");
+    })?;
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .expect("a runtime");
+        .build()?;
     for round in 0..3 {
         // Whole, on the caller (the former pause).
         let t = Instant::now();
         sched.take(&l.tree);
         let whole = t.elapsed();
-        done_rx.recv().expect("written");
+        done_rx.recv().map_err(std::io::Error::other)?;
         let written = t.elapsed();
 
         // Sliced: setData after setData, the scheduler told of each.
@@ -185,7 +184,7 @@ fn main() {
             pumps.push(a.elapsed());
         }
         let sliced = t.elapsed();
-        done_rx.recv().expect("written");
+        done_rx.recv().map_err(std::io::Error::other)?;
         let sliced_written = t.elapsed();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let over_2ms = calls.iter().chain(&pumps).filter(|d| ms(**d) > 2.0).count();
@@ -217,13 +216,15 @@ fn main() {
         println!("  RSS {:.0} MB", rss_mb());
     }
 
-    let (zxid, path) = list_snapshots(dir.path()).expect("listed").remove(0);
+    let Some((zxid, path)) = list_snapshots(dir)?.into_iter().next() else {
+        return Err(std::io::Error::other("no snapshot was written"));
+    };
     let size = std::fs::metadata(&path).map_or(0, |m| m.len());
     drop(l);
     for _ in 0..2 {
         let rss_before = rss_mb();
         let t = Instant::now();
-        let loaded = load(&path).expect("the snapshot loads");
+        let loaded = load(&path).map_err(std::io::Error::other)?;
         println!(
             "load: {} znodes, zxid {zxid:#x}, {:.0} MB file, {:.2} s, RSS {:.0} MB (+{:.0})",
             loaded.node_count(),
@@ -233,4 +234,5 @@ fn main() {
             rss_mb() - rss_before
         );
     }
+    Ok(())
 }

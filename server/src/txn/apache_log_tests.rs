@@ -3,11 +3,11 @@
 //! with it. The log was written by a real Apache server driven through every txn kind a
 //! standalone server produces (fixtures/apache_log/README.md).
 
-use zkrs_server::tree::DataTree;
-use zkrs_server::txn::apache::{self, op, DIGEST_VERSION};
-use zkrs_server::txn::Txn;
+use crate::tree::DataTree;
+use crate::txn::apache::{self, op, DIGEST_VERSION};
+use crate::txn::Txn;
 
-const LOG: &[u8] = include_bytes!("fixtures/apache_log/log.fixture");
+const LOG: &[u8] = include_bytes!("../../tests/fixtures/apache_log/log.fixture");
 
 /// Adler-32, the checksum `FileTxnLog` keeps per entry.
 fn adler32(b: &[u8]) -> u32 {
