@@ -54,11 +54,12 @@ impl RunningServer {
     }
 
     /// Stops the server: no more connections are accepted (the client port is free when
-    /// this returns), the core stops (which ends every connection: their sockets close as
-    /// their tasks see the core gone), and the log writer and the snapshot writer finish
-    /// what they were given and end, so nothing writes in the data dirs afterwards.
-    /// Writes not yet durable are not acknowledged; as after a crash, the log keeps what
-    /// reached it.
+    /// this returns), the core stops (which ends every session's connection: its writer
+    /// sees the core gone and closes the socket; a connection that has not sent its
+    /// handshake yet ends when it sends something, or with the runtime), and the log
+    /// writer and the snapshot writer finish what they were given and end, so nothing
+    /// writes in the data dirs afterwards. Writes not yet durable are not acknowledged; as
+    /// after a crash, the log keeps what reached it.
     pub async fn shutdown(self) {
         self.acceptor.abort();
         let _ = self.acceptor.await;

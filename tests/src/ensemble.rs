@@ -22,7 +22,7 @@ use crate::{zk, POLL};
 
 /// How long a `srvr` probe may take before a member counts as not answering (a paused
 /// member never answers).
-const PROBE: Duration = Duration::from_secs(2);
+const PROBE: Duration = Duration::from_secs(5);
 
 /// What a member says about itself in `srvr`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
