@@ -395,33 +395,45 @@ pub(crate) fn spawn(
     cmd.spawn().map_err(|e| format!("spawning {cmd:?}: {e}"))
 }
 
-/// Polls until the server at `addr` completes a real session handshake (bounded by
-/// [`STARTUP`]), or `child` exits.
+/// Waits until the server at `addr` serves (bounded by [`STARTUP`]), or `child` exits.
+///
+/// First polls `srvr` (always allowed, in Apache too) until it reports a mode: it creates
+/// no session, so an attempt may be given up at any time (Apache sometimes accepts a
+/// connection while it is still starting and never answers it). Then exactly one real
+/// handshake, waited for to the end, opens and closes a session: so every server starts a
+/// test with the same two transactions behind it (tests compare absolute zxids), never with
+/// a session of an abandoned attempt that was created after all.
 pub(crate) fn wait_until_serving(child: &mut Child, addr: SocketAddr) -> Result<(), String> {
     let start = Instant::now();
-    let mut last = String::from("no attempt");
+    let mut last: String;
     let mut reply_timeout = Duration::from_millis(250);
-    while start.elapsed() < STARTUP {
+    loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("server exited during startup with {status}"));
         }
-        match probe_handshake(addr, reply_timeout) {
-            Ok(()) => return Ok(()),
-            Err((timed_out, e)) => {
-                last = e;
-                // Apache sometimes accepts a connection while it is still starting and
-                // never answers it: give up on that one soon, a bit later each time.
-                if timed_out {
+        match four_letter_word(addr, "srvr", reply_timeout) {
+            Ok(answer) if answer.contains("\nMode: ") => break,
+            Ok(answer) => last = format!("srvr: {answer:?}"),
+            Err(e) => {
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) {
                     reply_timeout = (reply_timeout * 2).min(Duration::from_secs(4));
                 }
+                last = format!("srvr: {e}");
             }
+        }
+        if start.elapsed() > STARTUP {
+            return Err(format!(
+                "server did not serve within {STARTUP:?}; last answer: {last}"
+            ));
         }
         // Polling interval of a bounded wait, not a hope that something happened.
         std::thread::sleep(Duration::from_millis(25));
     }
-    Err(format!(
-        "server did not answer within {STARTUP:?}; last error: {last}"
-    ))
+    let remaining = STARTUP.saturating_sub(start.elapsed()).max(WAIT);
+    probe_handshake(addr, remaining).map_err(|e| format!("the first handshake failed: {e}"))
 }
 
 /// Connects a client built by `connector` to `addr`, failing the test after [`WAIT`].
@@ -456,41 +468,30 @@ pub fn four_letter_word(addr: SocketAddr, word: &str, limit: Duration) -> std::i
     Ok(out)
 }
 
-/// Opens a session with a raw handshake, closes it, and reads until the server hangs up.
-/// On failure, tells whether the server just did not answer in time.
-fn probe_handshake(addr: SocketAddr, reply_timeout: Duration) -> Result<(), (bool, String)> {
-    let fail = |what: &str, e: std::io::Error| {
-        let timed_out = matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        );
-        (timed_out, format!("{what}: {e}"))
-    };
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))
-        .map_err(|e| fail("connect", e))?;
+/// Opens a session with a raw handshake, closes it, and reads until the server hangs up;
+/// each step may take up to `limit`.
+fn probe_handshake(addr: SocketAddr, limit: Duration) -> Result<(), String> {
+    let fail = |what: &str, e: std::io::Error| format!("{what}: {e}");
+    let mut stream = TcpStream::connect_timeout(&addr, limit).map_err(|e| fail("connect", e))?;
     stream
-        .set_read_timeout(Some(reply_timeout))
+        .set_read_timeout(Some(limit))
         .map_err(|e| fail("set timeout", e))?;
     stream
         .write_all(&crate::raw::connect_frame(0, 10_000, 0, &[0; 16]))
         .map_err(|e| fail("send connect", e))?;
     let body = read_frame_blocking(&mut stream).map_err(|e| fail("read connect reply", e))?;
     let session_id = match body.get(8..16) {
-        Some(b) => i64::from_be_bytes(b.try_into().unwrap()),
-        None => return Err((false, "short connect reply".into())),
+        Some(b) => i64::from_be_bytes(b.try_into().expect("8 bytes")),
+        None => return Err("short connect reply".into()),
     };
     if session_id == 0 {
-        return Err((
-            false,
-            "server answered the handshake with session id 0".into(),
-        ));
+        return Err("server answered the handshake with session id 0".into());
     }
     // closeSession, then read to EOF so the server has dropped the connection from its books
     // (it matters to the maxClientCnxns test) before the test starts.
     stream
         .write_all(&crate::raw::request_frame(1, -11, &[]))
         .map_err(|e| fail("send close", e))?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest);
     Ok(())

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use zkrs_tests::{open, zk, Ensemble, Mode, WAIT};
+use zkrs_tests::{open, zk, Ensemble, Mode, ServerConfig, ServerKind, WAIT};
 
 /// Bound for an election or a member's (re)start: a JVM on a busy two-core machine.
 const ELECTION: Duration = Duration::from_secs(90);
@@ -76,4 +76,23 @@ async fn a_write_survives_the_leaders_kill_9_and_a_new_leader_is_elected() {
         .await
         .expect("connect to the ensemble");
     assert!(any.check_stat("/k").await.expect("exists").is_some());
+}
+
+/// zkrs-server reads the same ensemble configuration (`server.N`, `myid`) and, until it
+/// replicates, each member serves standalone: the fixture starts and stops them all the same.
+#[test]
+fn zkrs_members_start_from_the_ensemble_configuration() {
+    let mut ensemble = Ensemble::start(ServerKind::Zkrs, 3, ServerConfig::default());
+    assert_eq!(ensemble.leader(), None);
+    for m in ensemble.members() {
+        assert_eq!(m.mode(), Mode::Standalone, "member {}", m.id);
+    }
+    ensemble.pause(1);
+    assert_eq!(ensemble.member(1).mode(), Mode::NotServing);
+    ensemble.resume(1);
+    ensemble.kill9(2);
+    assert!(!ensemble.member(2).is_running());
+    ensemble.restart(2);
+    assert_eq!(ensemble.wait_serving(ELECTION), None);
+    assert_eq!(ensemble.member(2).mode(), Mode::Standalone);
 }
