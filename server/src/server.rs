@@ -36,15 +36,47 @@ pub enum StartError {
 pub struct RunningServer {
     pub client_addr: SocketAddr,
     acceptor: tokio::task::JoinHandle<std::io::Result<()>>,
+    core: tokio::task::JoinHandle<()>,
+    purge: Option<tokio::task::JoinHandle<()>>,
+    log_writer: std::thread::JoinHandle<()>,
+    /// Disconnects when the snapshot thread has ended (its `after_write` hook holds the
+    /// sender and is dropped with the thread's loop).
+    snapshots_done: std::sync::mpsc::Receiver<()>,
 }
 
 impl RunningServer {
     /// Runs until the acceptor stops (it only stops on a fatal error).
-    pub async fn wait(self) -> std::io::Result<()> {
-        match self.acceptor.await {
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match (&mut self.acceptor).await {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
         }
+    }
+
+    /// Stops the server: no more connections are accepted (the client port is free when
+    /// this returns), the core stops (which ends every session's connection: its writer
+    /// sees the core gone and closes the socket; a connection that has not sent its
+    /// handshake yet ends when it sends something, or with the runtime), and the log
+    /// writer and the snapshot writer finish what they were given and end, so nothing
+    /// writes in the data dirs afterwards. Writes not yet durable are not acknowledged; as
+    /// after a crash, the log keeps what reached it.
+    pub async fn shutdown(self) {
+        self.acceptor.abort();
+        let _ = self.acceptor.await;
+        if let Some(purge) = self.purge {
+            purge.abort();
+            let _ = purge.await;
+        }
+        // Dropping the core drops the log channel's sender and the snapshot scheduler's.
+        self.core.abort();
+        let _ = self.core.await;
+        let (log_writer, snapshots_done) = (self.log_writer, self.snapshots_done);
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = log_writer.join();
+            let _ = snapshots_done.recv();
+        })
+        .await;
+        tracing::info!("server stopped");
     }
 }
 
@@ -97,18 +129,22 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let (log_tx, log_rx) = mpsc::unbounded_channel();
     let report_tx = core_tx.clone();
     let log = FileTxnLog::new(dirs.log_dir.clone(), SEGMENT_LIMIT, config.force_sync);
-    spawn_writer(log, log_rx, move |ev| {
+    let log_writer = spawn_writer(log, log_rx, move |ev| {
         let _ = report_tx.send(CoreMsg::Log(ev));
     })
     .map_err(StartError::LogWriter)?;
 
     let retain = config.autopurge_snap_retain_count as usize;
     let purge_dirs = dirs.clone();
-    let scheduler = SnapshotScheduler::spawn(dirs.snap_dir.clone(), config.snap_count, || {})
-        .map_err(StartError::LogWriter)?;
+    let (snapshot_thread_alive, snapshots_done) = std::sync::mpsc::channel::<()>();
+    let scheduler = SnapshotScheduler::spawn(dirs.snap_dir.clone(), config.snap_count, move || {
+        let _alive = &snapshot_thread_alive;
+    })
+    .map_err(StartError::LogWriter)?;
+    let mut purge_task = None;
     if config.autopurge_purge_interval_hours > 0 {
         let every = Duration::from_secs(config.autopurge_purge_interval_hours as u64 * 3600);
-        tokio::spawn(async move {
+        purge_task = Some(tokio::spawn(async move {
             let mut t = tokio::time::interval(every);
             loop {
                 t.tick().await;
@@ -123,7 +159,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                     Err(e) => tracing::error!(error = %e, "autopurge task failed"),
                 }
             }
-        });
+        }));
     }
 
     let mut scheduler = scheduler;
@@ -132,7 +168,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         scheduler.take(&tree);
     }
     let core = Core::new(core_settings(&config), tree, Now::system()).with_snapshots(scheduler);
-    tokio::spawn(driver::run(core, core_rx, log_tx));
+    let core = tokio::spawn(driver::run(core, core_rx, log_tx));
 
     let settings = NetSettings {
         max_client_cnxns: config.max_client_cnxns,
@@ -147,5 +183,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     Ok(RunningServer {
         client_addr,
         acceptor,
+        core,
+        purge: purge_task,
+        log_writer,
+        snapshots_done,
     })
 }

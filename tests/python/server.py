@@ -10,13 +10,15 @@ Two kinds of server are supported, chosen by the environment variable
   ``/usr/share/zookeeper``, or ``ZOOKEEPER_HOME`` / ``ZK_CLASSPATH``).
 
 Both get the same generated ``zoo.cfg`` in a fresh temporary directory, listen
-on 127.0.0.1 on a free port, and are considered up once they answer the
-``ruok`` four-letter word with ``imok``.
+on port 2181 of a loopback address of their own (``127.1.a.b``, reserved with an
+``flock`` on a lock file shared with the Rust harness, ``tests/src/addr.rs``), and
+are considered up once they answer the ``ruok`` four-letter word with ``imok``.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
 import signal
@@ -94,15 +96,62 @@ def apache_classpath() -> str:
     return os.pathsep.join(parts)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+CLIENT_PORT = 2181
+# The ports an address must have free (client, and an ensemble's quorum and election).
+_RESERVED_PORTS = (2181, 2888, 3888)
+_CANDIDATES = 16 * 254
 
 
-def four_letter_word(port: int, word: str, timeout: float = 2.0) -> str:
+def _lock_dir() -> Path:
+    d = os.environ.get("ZKRS_TEST_ADDR_LOCKS")
+    return Path(d) if d else Path(tempfile.gettempdir()) / "zkrs-test-addrs"
+
+
+def _ports_free(ip: str) -> bool:
+    for port in _RESERVED_PORTS:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((ip, port))
+            except OSError:
+                return False
+    return True
+
+
+class LoopbackAddr:
+    """A loopback address reserved for this process until ``release()``: an
+    exclusive ``flock`` on ``<lock dir>/<ip>.lock``, which the kernel drops when
+    the process exits.  The same scheme as the Rust harness, so the two never
+    hand out the same address at the same time."""
+
+    def __init__(self) -> None:
+        d = _lock_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        for n in range(_CANDIDATES):
+            ip = f"127.1.{n // 254}.{n % 254 + 1}"
+            f = open(d / f"{ip}.lock", "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                continue
+            # A server left running by a killed test process may still hold it.
+            if _ports_free(ip):
+                self.ip = ip
+                self._lock = f
+                return
+            f.close()
+        raise RuntimeError(f"no free test address in 127.1.0.0/16 (lock files in {d})")
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def four_letter_word(host: str, port: int, word: str, timeout: float = 2.0) -> str:
     """Send a four-letter word and return the whole reply (server closes)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    with socket.create_connection((host, port), timeout=timeout) as s:
         s.settimeout(timeout)
         s.sendall(word.encode("ascii"))
         chunks = []
@@ -146,37 +195,33 @@ class ServerProcess:
         self.config_path = self.workdir / "zoo.cfg"
         self.log_path = self.workdir / "server.log"
         self.port: int | None = None
+        self._addr: LoopbackAddr | None = None
         self.proc: subprocess.Popen | None = None
         self._log_file = None
 
     # -- public -----------------------------------------------------------
     @property
     def host(self) -> str:
-        return "127.0.0.1"
+        assert self._addr is not None, "the server has not been started"
+        return self._addr.ip
 
     @property
     def hosts(self) -> str:
-        """Connect string for clients: ``127.0.0.1:PORT``."""
-        return f"127.0.0.1:{self.port}"
+        """Connect string for clients: ``HOST:PORT``."""
+        return f"{self.host}:{self.port}"
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
-    def start(self, attempts: int = 3) -> "ServerProcess":
-        last_err: Exception | None = None
-        for _ in range(attempts):
-            try:
-                self._start_once()
-                return self
-            except ServerStartError as e:
-                last_err = e
-                self.stop()
-                # Port clash with someone else is the only retryable cause; a
-                # server that never answered is not worth retrying.
-                if "exited" not in str(e):
-                    break
-        raise last_err  # type: ignore[misc]
+    def start(self) -> "ServerProcess":
+        """Starts the server (again: on the same address) and waits until it serves."""
+        try:
+            self._start_once()
+        except ServerStartError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         proc = self.proc
@@ -199,8 +244,11 @@ class ServerProcess:
         _LIVE.discard(self)
 
     def cleanup(self) -> None:
-        """Stop and delete the work dir if we created it."""
+        """Stop, give the address back and delete the work dir if we created it."""
         self.stop()
+        if self._addr is not None:
+            self._addr.release()
+            self._addr = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -209,7 +257,7 @@ class ServerProcess:
 
     def flw(self, word: str) -> str:
         assert self.port is not None
-        return four_letter_word(self.port, word)
+        return four_letter_word(self.host, self.port, word)
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -235,7 +283,7 @@ class ServerProcess:
                 "tickTime=2000",
                 f"dataDir={self.data_dir}",
                 f"clientPort={self.port}",
-                "clientPortAddress=127.0.0.1",
+                f"clientPortAddress={self.host}",
                 "4lw.commands.whitelist=*",
                 "extendedTypesEnabled=true",
                 "admin.enableServer=false",
@@ -283,13 +331,15 @@ class ServerProcess:
         sessions; its ``srvr`` says so explicitly until then.  A server that
         does not implement ``srvr`` (empty reply) is taken at its ruok."""
         try:
-            reply = four_letter_word(self.port, "srvr", timeout=1.0)
+            reply = four_letter_word(self.host, self.port, "srvr", timeout=1.0)
         except OSError:
             return False
         return "not currently serving requests" not in reply
 
     def _start_once(self) -> None:
-        self.port = free_port()
+        if self._addr is None:
+            self._addr = LoopbackAddr()
+        self.port = CLIENT_PORT
         self._write_config()
         cmd = self._command()
         self._log_file = open(self.log_path, "ab")
@@ -316,7 +366,7 @@ class ServerProcess:
                     f"--- server log tail ---\n{self.log_tail()}"
                 )
             try:
-                last = four_letter_word(self.port, "ruok", timeout=1.0)
+                last = four_letter_word(self.host, self.port, "ruok", timeout=1.0)
                 if last.strip() == "imok" and self._serving():
                     return
             except OSError as e:

@@ -497,9 +497,9 @@ def test_whitelist_allows_listed_and_srvr(restricted):
         assert srvr.startswith("Zookeeper version: ") and "Mode: standalone" in srvr, f"{kind}: {srvr!r}"
 
 
-def _raw_exchange(port: int, payload: bytes, timeout: float = WAIT_S) -> tuple[bytes, bool]:
+def _raw_exchange(host: str, port: int, payload: bytes, timeout: float = WAIT_S) -> tuple[bytes, bool]:
     """Send payload; return (reply, closed_by_server) once the server closes or timeout."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(payload)
         chunks = []
         deadline = time.monotonic() + timeout
@@ -518,6 +518,6 @@ def test_unknown_word_closes_silently(sides):
     """Four bytes that are no word are read as a frame length: no reply, connection closed."""
     result = {}
     for kind, side in sides.items():
-        result[kind] = _raw_exchange(side.srv.port, b"xyzw")
+        result[kind] = _raw_exchange(side.srv.host, side.srv.port, b"xyzw")
     assert result["apache"] == (b"", True), result
     assert result["zkrs"] == result["apache"], result

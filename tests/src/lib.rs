@@ -13,7 +13,11 @@
 //!   force a reconnect.
 //! * The helpers below wait for conditions with bounded deadlines.
 
+pub mod addr;
 pub mod diff;
+pub mod ensemble;
+pub mod frame;
+pub mod inprocess;
 pub mod proxy;
 pub mod raw;
 pub mod server;
@@ -25,6 +29,9 @@ use base64::Engine as _;
 use sha1::{Digest as _, Sha1};
 pub use zookeeper_client as zk;
 
+pub use addr::LoopbackAddr;
+pub use ensemble::{Ensemble, Mode};
+pub use inprocess::InProcessServer;
 pub use proxy::TcpProxy;
 pub use raw::{Frame, RawSession, Reply};
 pub use server::{ServerConfig, ServerKind, ServerUnderTest};

@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zkrs_proto::Writer;
 
+use crate::frame::read_frame;
 use crate::{within, WAIT};
 
 /// Opcodes and error codes of the wire protocol, written out independently of zkrs-proto.
@@ -352,18 +353,6 @@ impl RawSession {
     pub async fn close(mut self) -> std::io::Result<()> {
         self.call(op::CLOSE_SESSION, &[]).await.map(|_| ())
     }
-}
-
-async fn read_frame(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    stream.read_exact(&mut len).await?;
-    let len = i32::from_be_bytes(len);
-    if !(0..=16 << 20).contains(&len) {
-        return Err(std::io::Error::other(format!("bad frame length {len}")));
-    }
-    let mut body = vec![0u8; len as usize];
-    stream.read_exact(&mut body).await?;
-    Ok(body)
 }
 
 /// Big-endian reader over a reply body; panics on truncation (that is a test failure).

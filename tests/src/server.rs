@@ -3,17 +3,19 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::addr::{LoopbackAddr, CLIENT_PORT};
+use crate::frame::read_frame_blocking;
 use crate::{digest_id, zk, WAIT};
 
 /// How long a server may take to start answering (a JVM on a busy two-core machine is slow).
-const STARTUP: Duration = Duration::from_secs(60);
+pub(crate) const STARTUP: Duration = Duration::from_secs(60);
 
 /// Which server implementation the tests run against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +52,9 @@ pub struct ServerConfig {
     pub super_digest: Option<String>,
     /// Further `key=value` lines, e.g. `maxClientCnxns=2`.
     pub extra: Vec<(String, String)>,
+    /// A program (and its arguments) the server process is run under, e.g.
+    /// `["prlimit", "--fsize=49152"]`; read at every (re)start of a process.
+    pub wrapper: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +65,7 @@ impl Default for ServerConfig {
             extended_types: true,
             super_digest: None,
             extra: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 }
@@ -82,12 +88,13 @@ impl ServerConfig {
         self
     }
 
-    fn zoo_cfg(&self, data_dir: &Path, port: u16) -> String {
+    /// The `zoo.cfg` of a server with its data in `data_dir`, serving clients on `client`.
+    pub(crate) fn zoo_cfg(&self, data_dir: &Path, client: SocketAddr) -> String {
         let mut cfg = String::new();
         let _ = writeln!(cfg, "tickTime={}", self.tick_time_ms);
         let _ = writeln!(cfg, "dataDir={}", data_dir.display());
-        let _ = writeln!(cfg, "clientPort={port}");
-        let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
+        let _ = writeln!(cfg, "clientPort={}", client.port());
+        let _ = writeln!(cfg, "clientPortAddress={}", client.ip());
         let _ = writeln!(cfg, "4lw.commands.whitelist=*");
         let _ = writeln!(cfg, "extendedTypesEnabled={}", self.extended_types);
         let _ = writeln!(cfg, "admin.enableServer=false");
@@ -106,7 +113,7 @@ impl ServerConfig {
     }
 
     /// Apache reads some settings only as Java system properties.
-    fn java_properties(&self) -> Vec<String> {
+    pub(crate) fn java_properties(&self) -> Vec<String> {
         let mut props = vec![
             format!(
                 "-Dznode.container.checkIntervalMs={}",
@@ -132,8 +139,10 @@ pub struct ServerUnderTest {
     addr: SocketAddr,
     log_path: PathBuf,
     config: ServerConfig,
-    // Dropped last: holds zoo.cfg, the data dir and the log.
+    // Dropped after the process is killed: zoo.cfg, the data dir and the log, and the
+    // address reservation.
     dir: TempDir,
+    _ip: LoopbackAddr,
 }
 
 impl ServerUnderTest {
@@ -147,38 +156,41 @@ impl ServerUnderTest {
         Self::start_kind(ServerKind::from_env(), config)
     }
 
-    /// Starts a server of `kind`. Retries on another port if the chosen one was taken in the
-    /// meantime by another process.
+    /// Starts a server of `kind` on its own loopback address (see [`crate::addr`]), port
+    /// [`CLIENT_PORT`].
     pub fn start_kind(kind: ServerKind, config: ServerConfig) -> ServerUnderTest {
-        let mut last_error = String::new();
-        for _attempt in 0..3 {
-            match Self::try_start(kind, config.clone()) {
-                Ok(server) => return server,
-                Err(e) => last_error = e,
-            }
-        }
-        panic!("could not start the {kind:?} server: {last_error}");
+        Self::try_start(kind, config)
+            .unwrap_or_else(|e| panic!("could not start the {kind:?} server: {e}"))
     }
 
     fn try_start(kind: ServerKind, config: ServerConfig) -> Result<ServerUnderTest, String> {
+        let ip = LoopbackAddr::allocate();
+        let addr = ip.at(CLIENT_PORT);
         let dir = tempfile::Builder::new()
             .prefix("zkrs-itest-")
             .tempdir()
             .map_err(|e| format!("temp dir: {e}"))?;
         let data_dir = dir.path().join("data");
         fs::create_dir(&data_dir).map_err(|e| format!("data dir: {e}"))?;
-        let port = free_port();
         let cfg_path = dir.path().join("zoo.cfg");
-        fs::write(&cfg_path, config.zoo_cfg(&data_dir, port)).map_err(|e| e.to_string())?;
+        fs::write(&cfg_path, config.zoo_cfg(&data_dir, addr)).map_err(|e| e.to_string())?;
         let log_path = dir.path().join("server.log");
-        let child = spawn(kind, &config, &cfg_path, dir.path(), &log_path)?;
+        let child = spawn(
+            kind,
+            Role::Standalone,
+            &config,
+            &cfg_path,
+            dir.path(),
+            &log_path,
+        )?;
         let mut server = ServerUnderTest {
             kind,
             child,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            addr,
             log_path,
             config,
             dir,
+            _ip: ip,
         };
         match server.wait_ready() {
             Ok(()) => Ok(server),
@@ -192,29 +204,7 @@ impl ServerUnderTest {
 
     /// Polls until the server completes a real session handshake (bounded by [`STARTUP`]).
     fn wait_ready(&mut self) -> Result<(), String> {
-        let start = Instant::now();
-        let mut last = String::from("no attempt");
-        let mut reply_timeout = Duration::from_millis(250);
-        while start.elapsed() < STARTUP {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("server exited during startup with {status}"));
-            }
-            match probe_handshake(self.addr, reply_timeout) {
-                Ok(()) => return Ok(()),
-                Err((timed_out, e)) => {
-                    last = e;
-                    // Apache sometimes accepts a connection while it is still starting and
-                    // never answers it: give up on that one soon, a bit later each time.
-                    if timed_out {
-                        reply_timeout = (reply_timeout * 2).min(Duration::from_secs(4));
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        Err(format!(
-            "server did not answer within {STARTUP:?}; last error: {last}"
-        ))
+        wait_until_serving(&mut self.child, self.addr)
     }
 
     /// Kills the server with SIGKILL (no chance to flush or clean up), then starts it again
@@ -236,6 +226,7 @@ impl ServerUnderTest {
         let cfg_path = self.dir.path().join("zoo.cfg");
         self.child = spawn(
             self.kind,
+            Role::Standalone,
             &self.config,
             &cfg_path,
             self.dir.path(),
@@ -256,6 +247,12 @@ impl ServerUnderTest {
         &self.config
     }
 
+    /// The configuration for the next [`restart`](Self::restart); zoo.cfg is not rewritten,
+    /// so only process-level fields (such as [`ServerConfig::wrapper`]) take effect.
+    pub fn config_mut(&mut self) -> &mut ServerConfig {
+        &mut self.config
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -264,7 +261,7 @@ impl ServerUnderTest {
         self.addr.port()
     }
 
-    /// `127.0.0.1:<port>`, for `zookeeper_client`.
+    /// `<address>:<port>`, for `zookeeper_client`.
     pub fn connect_string(&self) -> String {
         self.addr.to_string()
     }
@@ -281,35 +278,22 @@ impl ServerUnderTest {
 
     /// Connects a client with default options.
     pub async fn client(&self) -> zk::Client {
-        self.connect(zk::Client::connector()).await
+        connect(self.addr, zk::Client::connector()).await
     }
 
     /// Connects a client built by `connector`, failing the test after [`WAIT`].
     pub async fn connect(&self, connector: zk::Connector) -> zk::Client {
-        self.try_connect(connector)
-            .await
-            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.addr))
+        connect(self.addr, connector).await
     }
 
     /// Connects a client built by `connector` and returns what the connection attempt gave.
     pub async fn try_connect(&self, connector: zk::Connector) -> Result<zk::Client, zk::Error> {
-        crate::within(WAIT, "a client connection", async {
-            connector
-                .with_fail_eagerly()
-                .connect(&self.connect_string())
-                .await
-        })
-        .await
+        try_connect(self.addr, connector).await
     }
 
     /// Sends a four-letter word and returns the whole answer.
     pub fn four_letter_word(&self, word: &str) -> std::io::Result<String> {
-        let mut stream = TcpStream::connect_timeout(&self.addr, WAIT)?;
-        stream.set_read_timeout(Some(WAIT))?;
-        stream.write_all(word.as_bytes())?;
-        let mut out = String::new();
-        stream.read_to_string(&mut out)?;
-        Ok(out)
+        four_letter_word(self.addr, word, WAIT)
     }
 
     /// The last `lines` lines of the server log.
@@ -341,10 +325,20 @@ impl Drop for ServerUnderTest {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// How a server process is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A single server (`ZooKeeperServerMain` for Apache).
+    Standalone,
+    /// A member of an ensemble (`QuorumPeerMain` for Apache, which reads `server.N` and
+    /// `myid`).
+    Member,
+}
+
 /// Starts the server process, appending its output to `log_path`.
-fn spawn(
+pub(crate) fn spawn(
     kind: ServerKind,
+    role: Role,
     config: &ServerConfig,
     cfg_path: &Path,
     dir: &Path,
@@ -356,28 +350,44 @@ fn spawn(
         .open(log_path)
         .map_err(|e| e.to_string())?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
-    let mut cmd = match kind {
-        ServerKind::Zkrs => {
-            let mut cmd = Command::new(zkrs_binary());
-            cmd.arg(cfg_path);
+    let program = match kind {
+        ServerKind::Zkrs => zkrs_binary(),
+        ServerKind::Apache => std::env::var_os("JAVA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("java")),
+    };
+    let mut cmd = match config.wrapper.split_first() {
+        Some((wrapper, args)) => {
+            let mut cmd = Command::new(wrapper);
+            cmd.args(args).arg(program);
             cmd
         }
+        None => Command::new(program),
+    };
+    match kind {
+        ServerKind::Zkrs => {
+            cmd.arg(cfg_path);
+        }
         ServerKind::Apache => {
-            let java = std::env::var("JAVA").unwrap_or_else(|_| "java".to_string());
-            let mut cmd = Command::new(java);
             cmd.args([
-                "-Xmx512m",
+                if role == Role::Member {
+                    "-Xmx256m"
+                } else {
+                    "-Xmx512m"
+                },
                 "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1",
                 "-Dzookeeper.jmx.log4j.disable=true",
             ]);
             cmd.args(config.java_properties());
             cmd.arg("-cp").arg(apache_classpath());
-            cmd.arg("org.apache.zookeeper.server.ZooKeeperServerMain");
+            cmd.arg(match role {
+                Role::Standalone => "org.apache.zookeeper.server.ZooKeeperServerMain",
+                Role::Member => "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            });
             cmd.arg(cfg_path);
-            cmd
         }
-    };
+    }
     cmd.current_dir(dir)
         .stdin(Stdio::null())
         .stdout(log)
@@ -385,61 +395,106 @@ fn spawn(
     cmd.spawn().map_err(|e| format!("spawning {cmd:?}: {e}"))
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
+/// Waits until the server at `addr` serves (bounded by [`STARTUP`]), or `child` exits.
+///
+/// First polls `srvr` (always allowed, in Apache too) until it reports a mode: it creates
+/// no session, so an attempt may be given up at any time (Apache sometimes accepts a
+/// connection while it is still starting and never answers it). Then exactly one real
+/// handshake, waited for to the end, opens and closes a session: so every server starts a
+/// test with the same two transactions behind it (tests compare absolute zxids), never with
+/// a session of an abandoned attempt that was created after all.
+pub(crate) fn wait_until_serving(child: &mut Child, addr: SocketAddr) -> Result<(), String> {
+    let start = Instant::now();
+    let mut last: String;
+    let mut reply_timeout = Duration::from_millis(250);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("server exited during startup with {status}"));
+        }
+        match four_letter_word(addr, "srvr", reply_timeout) {
+            Ok(answer) if answer.contains("\nMode: ") => break,
+            Ok(answer) => last = format!("srvr: {answer:?}"),
+            Err(e) => {
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) {
+                    reply_timeout = (reply_timeout * 2).min(Duration::from_secs(4));
+                }
+                last = format!("srvr: {e}");
+            }
+        }
+        if start.elapsed() > STARTUP {
+            return Err(format!(
+                "server did not serve within {STARTUP:?}; last answer: {last}"
+            ));
+        }
+        // Polling interval of a bounded wait, not a hope that something happened.
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let remaining = STARTUP.saturating_sub(start.elapsed()).max(WAIT);
+    probe_handshake(addr, remaining).map_err(|e| format!("the first handshake failed: {e}"))
 }
 
-/// Opens a session with a raw handshake, closes it, and reads until the server hangs up.
-/// On failure, tells whether the server just did not answer in time.
-fn probe_handshake(addr: SocketAddr, reply_timeout: Duration) -> Result<(), (bool, String)> {
-    let fail = |what: &str, e: std::io::Error| {
-        let timed_out = matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        );
-        (timed_out, format!("{what}: {e}"))
-    };
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))
-        .map_err(|e| fail("connect", e))?;
+/// Connects a client built by `connector` to `addr`, failing the test after [`WAIT`].
+pub(crate) async fn connect(addr: SocketAddr, connector: zk::Connector) -> zk::Client {
+    try_connect(addr, connector)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"))
+}
+
+/// Connects a client built by `connector` to `addr` and returns what the attempt gave.
+pub(crate) async fn try_connect(
+    addr: SocketAddr,
+    connector: zk::Connector,
+) -> Result<zk::Client, zk::Error> {
+    crate::within(WAIT, "a client connection", async {
+        connector
+            .with_fail_eagerly()
+            .connect(&addr.to_string())
+            .await
+    })
+    .await
+}
+
+/// Sends a four-letter word to `addr` and returns the whole answer; `limit` bounds the
+/// connect and each read.
+pub fn four_letter_word(addr: SocketAddr, word: &str, limit: Duration) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, limit)?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.write_all(word.as_bytes())?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// Opens a session with a raw handshake, closes it, and reads until the server hangs up;
+/// each step may take up to `limit`.
+fn probe_handshake(addr: SocketAddr, limit: Duration) -> Result<(), String> {
+    let fail = |what: &str, e: std::io::Error| format!("{what}: {e}");
+    let mut stream = TcpStream::connect_timeout(&addr, limit).map_err(|e| fail("connect", e))?;
     stream
-        .set_read_timeout(Some(reply_timeout))
+        .set_read_timeout(Some(limit))
         .map_err(|e| fail("set timeout", e))?;
     stream
         .write_all(&crate::raw::connect_frame(0, 10_000, 0, &[0; 16]))
         .map_err(|e| fail("send connect", e))?;
     let body = read_frame_blocking(&mut stream).map_err(|e| fail("read connect reply", e))?;
     let session_id = match body.get(8..16) {
-        Some(b) => i64::from_be_bytes(b.try_into().unwrap()),
-        None => return Err((false, "short connect reply".into())),
+        Some(b) => i64::from_be_bytes(b.try_into().expect("8 bytes")),
+        None => return Err("short connect reply".into()),
     };
     if session_id == 0 {
-        return Err((
-            false,
-            "server answered the handshake with session id 0".into(),
-        ));
+        return Err("server answered the handshake with session id 0".into());
     }
     // closeSession, then read to EOF so the server has dropped the connection from its books
     // (it matters to the maxClientCnxns test) before the test starts.
     stream
         .write_all(&crate::raw::request_frame(1, -11, &[]))
         .map_err(|e| fail("send close", e))?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest);
     Ok(())
-}
-
-fn read_frame_blocking(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    stream.read_exact(&mut len)?;
-    let len = i32::from_be_bytes(len);
-    if !(0..=16 << 20).contains(&len) {
-        return Err(std::io::Error::other(format!("bad frame length {len}")));
-    }
-    let mut body = vec![0; len as usize];
-    stream.read_exact(&mut body)?;
-    Ok(body)
 }
 
 /// `ZKRS_SERVER_BIN`, else `zkrs-server` in the target profile directory of this test binary

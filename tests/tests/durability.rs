@@ -197,7 +197,16 @@ async fn an_ephemeral_survives_a_restart_when_its_session_comes_back() {
         .create("/eph", b"e", &mode(zk::CreateMode::Ephemeral))
         .await
         .unwrap();
+    let mut state = first.state_watcher();
     let session = first.into_session();
+    // The client's background task keeps its connection until it notices that the client is
+    // gone. Were it still connected at the kill, it would reconnect to the restarted server
+    // with the same session and take it over from the second client (whose connection the
+    // server then closes as superseded): wait until it has let go.
+    within(WAIT, "the first client to let go of its session", async {
+        while !state.changed().await.is_terminated() {}
+    })
+    .await;
     server.kill9_and_restart().expect("restart");
     let back = server
         .connect(zk::Client::connector().with_session(session))

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use zkrs_proto::records::AuthPacket;
 use zkrs_proto::request::{
@@ -173,18 +173,7 @@ impl Conn {
 }
 
 async fn read_frame(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
-    let read = async {
-        let mut len = [0u8; 4];
-        stream.read_exact(&mut len).await?;
-        let len = i32::from_be_bytes(len);
-        if !(0..=16 << 20).contains(&len) {
-            return Err(std::io::Error::other(format!("bad frame length {len}")));
-        }
-        let mut body = vec![0u8; len as usize];
-        stream.read_exact(&mut body).await?;
-        Ok(body)
-    };
-    match tokio::time::timeout(REPLY_TIMEOUT, read).await {
+    match tokio::time::timeout(REPLY_TIMEOUT, crate::frame::read_frame(stream)).await {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             Err("connection closed by the server".into())

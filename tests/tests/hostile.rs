@@ -1,5 +1,6 @@
-//! Hostile input against a real `zkrs-server` process: each bad connection gets an error or
-//! is closed, the server stays up, and other sessions are unaffected.
+//! Hostile input against zkrs-server (in-process; a process where its memory is measured):
+//! each bad connection gets an error or is closed, the server stays up, and other sessions
+//! are unaffected.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,21 +12,23 @@ use zkrs_proto::{
     RequestHeader, Writer,
 };
 
-mod common;
-use common::start;
+use zkrs_tests::frame::{frame, read_frame_blocking as read_frame};
+use zkrs_tests::{InProcessServer, ServerConfig, ServerKind, ServerUnderTest};
 
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut f = (body.len() as i32).to_be_bytes().to_vec();
-    f.extend_from_slice(body);
-    f
+/// The configuration these tests were written for, plus `extra` (`key=value`).
+fn config(extra: &[(&str, &str)]) -> ServerConfig {
+    let mut config = ServerConfig {
+        tick_time_ms: 2000,
+        ..ServerConfig::default()
+    };
+    for (k, v) in extra {
+        config = config.with(k, v);
+    }
+    config
 }
 
-fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len)?;
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body)?;
-    Ok(body)
+fn start(extra: &[(&str, &str)]) -> InProcessServer {
+    InProcessServer::start_with(config(extra))
 }
 
 /// A raw session: handshake done, ready for hand-made frames.
@@ -88,31 +91,31 @@ fn assert_closed(s: &mut TcpStream) {
 
 #[test]
 fn bad_frames_close_only_their_connection() {
-    let server = start("");
-    let mut bystander = session(&server.addr);
+    let server = start(&[]);
+    let mut bystander = session(&server.addr());
 
     // Length far beyond jute.maxbuffer before the handshake.
-    let mut s = TcpStream::connect(server.addr).unwrap();
+    let mut s = TcpStream::connect(server.addr()).unwrap();
     s.write_all(&0x7fff_ffffi32.to_be_bytes()).unwrap();
     assert_closed(&mut s);
 
     // Negative length.
-    let mut s = TcpStream::connect(server.addr).unwrap();
+    let mut s = TcpStream::connect(server.addr()).unwrap();
     s.write_all(&(-5i32).to_be_bytes()).unwrap();
     assert_closed(&mut s);
 
     // A request before the handshake: not a valid ConnectRequest.
-    let mut s = TcpStream::connect(server.addr).unwrap();
+    let mut s = TcpStream::connect(server.addr()).unwrap();
     s.write_all(&frame(&[0, 0, 0, 1, 0, 0, 0, 4])).unwrap();
     assert_closed(&mut s);
 
     // Oversized frame after the handshake.
-    let mut s = session(&server.addr);
+    let mut s = session(&server.addr());
     s.write_all(&(8 * 1024 * 1024i32).to_be_bytes()).unwrap();
     assert_closed(&mut s);
 
     // A truncated frame followed by the client going away.
-    let mut s = session(&server.addr);
+    let mut s = session(&server.addr());
     s.write_all(&100i32.to_be_bytes()).unwrap();
     s.write_all(&[1, 2, 3]).unwrap();
     drop(s);
@@ -122,8 +125,8 @@ fn bad_frames_close_only_their_connection() {
 
 #[test]
 fn undecodable_requests_get_errors_and_the_connection_stays_usable() {
-    let server = start("");
-    let mut s = session(&server.addr);
+    let server = start(&[]);
+    let mut s = session(&server.addr());
 
     let h = request(&mut s, 1, 999, &[1, 2, 3]);
     assert_eq!((h.xid, h.err), (1, ErrorCode::Unimplemented.code()));
@@ -175,9 +178,9 @@ fn undecodable_requests_get_errors_and_the_connection_stays_usable() {
 
 #[test]
 fn connections_beyond_max_client_cnxns_are_refused() {
-    let server = start("maxClientCnxns=3");
-    let mut held: Vec<TcpStream> = (0..3).map(|_| session(&server.addr)).collect();
-    let mut extra = TcpStream::connect(server.addr).unwrap();
+    let server = start(&[("maxClientCnxns", "3")]);
+    let mut held: Vec<TcpStream> = (0..3).map(|_| session(&server.addr())).collect();
+    let mut extra = TcpStream::connect(server.addr()).unwrap();
     assert_closed(&mut extra);
     for s in &mut held {
         ping_works(s);
@@ -186,7 +189,7 @@ fn connections_beyond_max_client_cnxns_are_refused() {
     drop(held.pop());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let mut s = TcpStream::connect(server.addr).unwrap();
+        let mut s = TcpStream::connect(server.addr()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let req = ConnectRequest {
             protocol_version: 0,
@@ -207,8 +210,8 @@ fn connections_beyond_max_client_cnxns_are_refused() {
 
 #[test]
 fn a_client_that_saw_a_newer_zxid_is_refused() {
-    let server = start("");
-    let mut s = TcpStream::connect(server.addr).unwrap();
+    let server = start(&[]);
+    let mut s = TcpStream::connect(server.addr()).unwrap();
     let req = ConnectRequest {
         protocol_version: 0,
         last_zxid_seen: 1 << 40,
@@ -219,14 +222,14 @@ fn a_client_that_saw_a_newer_zxid_is_refused() {
     };
     s.write_all(&frame(&req.to_bytes())).unwrap();
     assert_closed(&mut s);
-    ping_works(&mut session(&server.addr));
+    ping_works(&mut session(&server.addr()));
 }
 
 #[test]
 fn a_client_that_does_not_read_replies_is_throttled_not_buffered() {
-    let server = start("");
-    let mut bystander = session(&server.addr);
-    let s = session(&server.addr);
+    let server = start(&[]);
+    let mut bystander = session(&server.addr());
+    let s = session(&server.addr());
     let mut writer = s.try_clone().unwrap();
     let mut reader = s;
     // Far more pipelined requests than the server keeps outstanding per connection, sent
@@ -289,8 +292,8 @@ fn rss_kb(pid: u32) -> u64 {
 
 #[test]
 fn deep_and_long_paths_work() {
-    let server = start("");
-    let mut s = session(&server.addr);
+    let server = start(&[]);
+    let mut s = session(&server.addr());
     // 500 levels deep.
     let mut path = String::new();
     for i in 0..500 {
@@ -313,8 +316,8 @@ fn deep_and_long_paths_work() {
 
 #[test]
 fn a_node_with_100k_children_is_listed() {
-    let server = start("");
-    let mut s = session(&server.addr);
+    let server = start(&[]);
+    let mut s = session(&server.addr());
     assert_eq!(
         request(&mut s, 1, OpCode::Create.code(), &create_req("/wide")).err,
         0
@@ -365,15 +368,15 @@ fn a_node_with_100k_children_is_listed() {
 
 #[test]
 fn thousands_of_idle_connections_keep_memory_bounded_and_others_served() {
-    let server = start("maxClientCnxns=0");
+    let server = ServerUnderTest::start_kind(ServerKind::Zkrs, config(&[("maxClientCnxns", "0")]));
     let before = rss_kb(server.pid());
     // 2000 connections that never say anything.
     let mut idle = Vec::new();
     for _ in 0..2000 {
-        let sock = TcpStream::connect_timeout(&server.addr, Duration::from_secs(5));
+        let sock = TcpStream::connect_timeout(&server.addr(), Duration::from_secs(5));
         idle.push(sock.expect("idle connection"));
     }
-    let mut s = session(&server.addr);
+    let mut s = session(&server.addr());
     ping_works(&mut s);
     let grown = rss_kb(server.pid()).saturating_sub(before);
     // A few KB per idle connection at most (buffers grow only when data comes).

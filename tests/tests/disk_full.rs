@@ -2,11 +2,8 @@
 //! with an error to clients, reads go on, and after a restart every acknowledged write is
 //! there.
 
-mod common;
-
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use zkrs_proto::request::{CreateRequest, PathWatch};
@@ -14,19 +11,11 @@ use zkrs_proto::{
     Acl, ConnectRequest, ConnectResponse, ErrorCode, OpCode, Reader, Record, ReplyHeader, Request,
     RequestHeader, Writer,
 };
-
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut f = (body.len() as i32).to_be_bytes().to_vec();
-    f.extend_from_slice(body);
-    f
-}
+use zkrs_tests::frame::{frame, read_frame_blocking};
+use zkrs_tests::{ServerConfig, ServerKind, ServerUnderTest};
 
 fn read_frame(s: &mut TcpStream) -> Vec<u8> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).expect("reply length");
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).expect("reply body");
-    body
+    read_frame_blocking(s).expect("a reply frame")
 }
 
 fn session(addr: SocketAddr) -> TcpStream {
@@ -80,59 +69,16 @@ fn get(path: &str) -> Request {
     })
 }
 
-/// The server process, stopped by its PID when the test ends, also when an assertion fails.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_full_disk_stops_writes_keeps_reads_and_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    let cfg = dir.path().join("zoo.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             4lw.commands.whitelist=*\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let spawn = |limit: Option<u64>| {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.path().join("server.log"))
-            .unwrap();
-        let mut cmd = match limit {
-            Some(bytes) => {
-                let mut c = Command::new("prlimit");
-                c.arg(format!("--fsize={bytes}"))
-                    .arg(env!("CARGO_BIN_EXE_zkrs-server"));
-                c
-            }
-            None => Command::new(env!("CARGO_BIN_EXE_zkrs-server")),
-        };
-        let child = cmd
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starting zkrs-server");
-        let server = Server(child);
-        common::wait_until_serving(&addr, dir.path());
-        server
-    };
-
     // Room for the log header and a few dozen 1 KB creates, no more.
-    let server = spawn(Some(48 * 1024));
+    let config = ServerConfig {
+        tick_time_ms: 2000,
+        wrapper: vec!["prlimit".into(), format!("--fsize={}", 48 * 1024)],
+        ..ServerConfig::default()
+    };
+    let mut server = ServerUnderTest::start_kind(ServerKind::Zkrs, config);
+    let addr = server.addr();
     let mut s = session(addr);
     let mut acked = Vec::new();
     let mut refused = None;
@@ -158,15 +104,17 @@ fn a_full_disk_stops_writes_keeps_reads_and_loses_nothing() {
     let (h, body) = call(&mut s, 1001, &get(&acked[0]));
     assert_eq!(h.err, 0);
     assert!(!body.is_empty());
-    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    let log = std::fs::read_to_string(server.dir().join("server.log")).unwrap();
     assert!(
         log.contains("transaction log failed"),
         "the log says why:\n{log}"
     );
 
-    drop(server);
+    // The same data dir, without the limit.
+    server.kill9();
+    server.config_mut().wrapper.clear();
     let started = Instant::now();
-    let server = spawn(None);
+    server.restart().expect("restart without the limit");
     let mut s = session(addr);
     for (i, p) in acked.iter().enumerate() {
         let (h, _) = call(&mut s, i as i32, &get(p));
@@ -175,5 +123,4 @@ fn a_full_disk_stops_writes_keeps_reads_and_loses_nothing() {
     let (h, _) = call(&mut s, 5000, &create("/after"));
     assert_eq!(h.err, 0, "writes work again with room on the disk");
     assert!(started.elapsed() < Duration::from_secs(30));
-    drop(server);
 }

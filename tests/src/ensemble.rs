@@ -1,0 +1,336 @@
+//! An ensemble of N server processes, each on its own loopback address with the fixed
+//! client, quorum and election ports, for tests that kill, pause and restart members.
+//!
+//! Every member gets the same `server.N=127.1.a.b:2888:3888` lines and its own `myid`.
+//! Apache ZooKeeper members run `QuorumPeerMain`; zkrs-server members read the same file
+//! (they run standalone until replication exists, so [`Ensemble::leader`] finds no leader
+//! among them yet). Members are killed by PID on drop, also when a test fails, and the
+//! tails of their logs are printed then.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::addr::{LoopbackAddr, CLIENT_PORT, ELECTION_PORT, QUORUM_PORT};
+use crate::server::{self, Role, ServerConfig, ServerKind, STARTUP};
+use crate::{zk, POLL};
+
+/// How long a `srvr` probe may take before a member counts as not answering (a paused
+/// member never answers).
+const PROBE: Duration = Duration::from_secs(5);
+
+/// What a member says about itself in `srvr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Leader,
+    Follower,
+    Standalone,
+    /// Running but not serving (looking for a leader), or not answering at all.
+    NotServing,
+}
+
+/// One member: its process (when running), address and files.
+pub struct Member {
+    /// `myid`: 1 for the first member.
+    pub id: u32,
+    child: Option<Child>,
+    paused: bool,
+    ip: LoopbackAddr,
+    dir: PathBuf,
+}
+
+impl Member {
+    /// Client address.
+    pub fn addr(&self) -> SocketAddr {
+        self.ip.at(CLIENT_PORT)
+    }
+
+    /// PID of the running process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    /// The last `lines` lines of the member's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// `Mode:` from `srvr`.
+    pub fn mode(&self) -> Mode {
+        if self.child.is_none() || self.paused {
+            return Mode::NotServing;
+        }
+        let Ok(answer) = server::four_letter_word(self.addr(), "srvr", PROBE) else {
+            return Mode::NotServing;
+        };
+        match answer
+            .lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(str::trim)
+        {
+            Some("leader") => Mode::Leader,
+            Some("follower") => Mode::Follower,
+            Some("standalone") => Mode::Standalone,
+            _ => Mode::NotServing,
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL to exactly the PID we spawned (a stopped process dies too); reaped.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.paused = false;
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("the member is running");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+}
+
+/// N members started together.
+pub struct Ensemble {
+    kind: ServerKind,
+    config: ServerConfig,
+    members: Vec<Member>,
+    // Dropped last.
+    _dir: TempDir,
+}
+
+impl Ensemble {
+    /// Starts `n` members of `kind` and waits until the ensemble serves: for Apache, one
+    /// member is leader and all others followers; for zkrs (standalone for now), every
+    /// member answers a handshake.
+    pub fn start(kind: ServerKind, n: usize, config: ServerConfig) -> Ensemble {
+        let dir = tempfile::Builder::new()
+            .prefix("zkrs-ensemble-")
+            .tempdir()
+            .expect("temp dir");
+        let ips: Vec<LoopbackAddr> = (0..n).map(|_| LoopbackAddr::allocate()).collect();
+        let mut servers = String::new();
+        for (i, ip) in ips.iter().enumerate() {
+            let _ = writeln!(
+                servers,
+                "server.{}={}:{QUORUM_PORT}:{ELECTION_PORT}",
+                i + 1,
+                ip.ip()
+            );
+        }
+        let mut members = Vec::new();
+        for (i, ip) in ips.into_iter().enumerate() {
+            let id = i as u32 + 1;
+            let member_dir = dir.path().join(format!("member-{id}"));
+            let data_dir = member_dir.join("data");
+            fs::create_dir_all(&data_dir).expect("member data dir");
+            fs::write(data_dir.join("myid"), format!("{id}\n")).expect("myid");
+            let mut cfg = config.zoo_cfg(&data_dir, ip.at(CLIENT_PORT));
+            // Generous limits in ticks: a JVM on a busy machine is slow to sync.
+            cfg.push_str("initLimit=40\nsyncLimit=10\n");
+            cfg.push_str(&servers);
+            fs::write(member_dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
+            members.push(Member {
+                id,
+                child: None,
+                paused: false,
+                ip,
+                dir: member_dir,
+            });
+        }
+        let mut ensemble = Ensemble {
+            kind,
+            config,
+            members,
+            _dir: dir,
+        };
+        for i in 0..n {
+            ensemble.spawn(i);
+        }
+        ensemble.wait_serving(STARTUP);
+        ensemble
+    }
+
+    /// Starts `n` Apache ZooKeeper members (the reference, and the only kind that
+    /// replicates today) with the default test configuration.
+    pub fn apache(n: usize) -> Ensemble {
+        Self::start(ServerKind::Apache, n, ServerConfig::default())
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        assert!(m.child.is_none(), "member {} is already running", m.id);
+        let child = server::spawn(
+            self.kind,
+            Role::Member,
+            &self.config,
+            &m.dir.join("zoo.cfg"),
+            &m.dir,
+            &m.log_path(),
+        )
+        .unwrap_or_else(|e| panic!("starting member {}: {e}", m.id));
+        m.child = Some(child);
+    }
+
+    pub fn kind(&self) -> ServerKind {
+        self.kind
+    }
+
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    pub fn member(&self, i: usize) -> &Member {
+        &self.members[i]
+    }
+
+    /// Every member's client address, comma-separated, for a client that may use any.
+    pub fn connect_string(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| m.addr().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The index of the member that reports `Mode: leader` now, if exactly one does.
+    pub fn leader(&self) -> Option<usize> {
+        let leaders: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].mode() == Mode::Leader)
+            .collect();
+        match leaders.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    /// Waits (at most `limit`) until every running, unpaused member serves: one leader and
+    /// the rest followers for a replicating ensemble, or each standalone. Returns the
+    /// leader's index (None for standalone members).
+    pub fn wait_serving(&self, limit: Duration) -> Option<usize> {
+        let start = Instant::now();
+        loop {
+            let modes: Vec<(usize, Mode)> = self
+                .members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.is_running() && !m.paused)
+                .map(|(i, m)| (i, m.mode()))
+                .collect();
+            let leaders: Vec<usize> = modes
+                .iter()
+                .filter(|(_, mode)| *mode == Mode::Leader)
+                .map(|(i, _)| *i)
+                .collect();
+            let all_standalone = modes.iter().all(|(_, mode)| *mode == Mode::Standalone);
+            let quorum_ready = leaders.len() == 1
+                && modes
+                    .iter()
+                    .all(|(_, mode)| matches!(mode, Mode::Leader | Mode::Follower));
+            if all_standalone && !modes.is_empty() {
+                return None;
+            }
+            if quorum_ready {
+                return Some(leaders[0]);
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "the ensemble did not serve within {limit:?}: modes {modes:?}\n{}",
+                    self.log_tails(30)
+                );
+            }
+            // Polling interval of a bounded wait.
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until a leader serves with the running members behind it, and returns it.
+    pub fn wait_for_leader(&self, limit: Duration) -> usize {
+        self.wait_serving(limit)
+            .unwrap_or_else(|| panic!("{:?} members elect no leader", self.kind))
+    }
+
+    /// Kills member `i` with SIGKILL and reaps it.
+    pub fn kill9(&mut self, i: usize) {
+        self.members[i].kill();
+    }
+
+    /// Starts the (killed) member `i` again with its data dir; does not wait.
+    pub fn restart(&mut self, i: usize) {
+        self.spawn(i);
+    }
+
+    /// Stops member `i` with SIGSTOP: it holds its sockets but answers nothing.
+    pub fn pause(&mut self, i: usize) {
+        self.members[i].signal("STOP");
+        self.members[i].paused = true;
+    }
+
+    /// Lets a paused member `i` run again (SIGCONT).
+    pub fn resume(&mut self, i: usize) {
+        self.members[i].signal("CONT");
+        self.members[i].paused = false;
+    }
+
+    /// Connects a client to member `i` only.
+    pub async fn client_of(&self, i: usize) -> zk::Client {
+        server::connect(self.members[i].addr(), zk::Client::connector()).await
+    }
+
+    fn log_tails(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for m in &self.members {
+            let _ = writeln!(
+                out,
+                "--- member {} ({}, pid {:?}) log tail ---\n{}",
+                m.id,
+                m.addr(),
+                m.pid(),
+                m.log_tail(lines)
+            );
+        }
+        out
+    }
+
+    /// The member's directory (zoo.cfg, data dir with `myid`, log).
+    pub fn member_dir(&self, i: usize) -> &Path {
+        &self.members[i].dir
+    }
+}
+
+impl Drop for Ensemble {
+    fn drop(&mut self) {
+        let failing = std::thread::panicking();
+        let tails = if failing {
+            self.log_tails(60)
+        } else {
+            String::new()
+        };
+        for m in &mut self.members {
+            m.kill();
+        }
+        if failing {
+            eprintln!("{tails}--- end of ensemble logs ---");
+        }
+    }
+}
