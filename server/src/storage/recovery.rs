@@ -5,7 +5,7 @@ use std::fs::OpenOptions;
 
 use crate::tree::DataTree;
 
-use super::snapshot::{list_snapshots, load};
+use super::snapshot::{covered_through, list_snapshots, load};
 use super::txnlog::{list_segments, scan_segment, TailProblem};
 use super::{io_err, DataDirs, StorageError};
 
@@ -23,23 +23,55 @@ pub fn recover(dirs: &DataDirs) -> Result<(DataTree, RecoveryReport), StorageErr
     let mut report = RecoveryReport::default();
     remove_temp_snapshots(dirs);
 
-    let mut tree = None;
     for (zxid, path) in list_snapshots(&dirs.snap_dir).map_err(io_err(&dirs.snap_dir))? {
-        match load(&path) {
-            Ok(t) => {
-                report.snapshot_zxid = Some(zxid);
-                tree = Some(t);
-                break;
-            }
+        let tree = match load(&path) {
+            Ok(t) => t,
             Err(e) => {
                 tracing::warn!(snapshot = %path.display(), error = %e, "damaged snapshot: trying an older one");
                 report
                     .damaged_snapshots
                     .push(format!("{}: {e}", path.display()));
+                continue;
             }
+        };
+        // A fuzzy snapshot holds changes up to the zxid its walk ended at: only a log that
+        // reaches that far makes it a consistent state (it always does, unless the log was
+        // damaged inside the snapshot's window; then an older snapshot gives the state at
+        // the damage).
+        let covered = covered_through(&path).map_err(io_err(&path))?;
+        report.replayed = 0;
+        let tree = replay(dirs, tree, &mut report)?;
+        if tree.last_zxid() >= covered {
+            report.snapshot_zxid = Some(zxid);
+            return Ok(finish(tree, report));
         }
+        let why = format!(
+            "{}: holds changes up to {covered:#x}, but the log ends at {:#x}",
+            path.display(),
+            tree.last_zxid()
+        );
+        tracing::warn!("{why}: trying an older snapshot");
+        report.damaged_snapshots.push(why);
     }
-    let mut tree = tree.unwrap_or_default();
+    report.replayed = 0;
+    let tree = replay(dirs, DataTree::default(), &mut report)?;
+    Ok(finish(tree, report))
+}
+
+fn finish(tree: DataTree, report: RecoveryReport) -> (DataTree, RecoveryReport) {
+    for line in &report.cut {
+        tracing::warn!("log recovery: {line}");
+    }
+    (tree, report)
+}
+
+/// Applies the log after the tree's zxid, cutting a damaged tail (and what follows it) off
+/// the log for good.
+fn replay(
+    dirs: &DataDirs,
+    mut tree: DataTree,
+    report: &mut RecoveryReport,
+) -> Result<DataTree, StorageError> {
     let base = tree.last_zxid();
 
     let segments = list_segments(&dirs.log_dir).map_err(io_err(&dirs.log_dir))?;
@@ -127,10 +159,7 @@ pub fn recover(dirs: &DataDirs) -> Result<(DataTree, RecoveryReport), StorageErr
             ));
         }
     }
-    for line in &report.cut {
-        tracing::warn!("log recovery: {line}");
-    }
-    Ok((tree, report))
+    Ok(tree)
 }
 
 fn remove_temp_snapshots(dirs: &DataDirs) {
@@ -224,6 +253,52 @@ mod tests {
         // Recovering again finds a clean log.
         let (t, r) = recover(&dirs).unwrap();
         assert_eq!((t.last_zxid(), r.cut.len()), (2, 0));
+    }
+
+    /// A fuzzy snapshot whose window the log no longer covers (damage inside it) is not a
+    /// consistent state: an older snapshot gives the state at the damage instead.
+    #[test]
+    fn a_fuzzy_snapshot_the_log_does_not_cover_falls_back_to_an_older_one() {
+        let (_d, dirs) = dirs();
+        write_log(&dirs, 1..=8);
+        let (mut t, _) = recover(&dirs).unwrap();
+        snapshot::write(&dirs.snap_dir, 8, &snapshot::serialize(&t)).unwrap();
+        write_log(&dirs, 9..=12);
+        for z in 9..=10 {
+            let e = create(z);
+            t.apply(&e.hdr, &e.txn, &mut Vec::new());
+        }
+        // Started at 10, with 11 and 12 applied while it was being taken.
+        let mut stream = snapshot::SnapshotStream::new(&t, 1 << 20);
+        stream.step(&t, 1);
+        for z in 11..=12 {
+            let e = create(z);
+            t.apply(&e.hdr, &e.txn, &mut Vec::new());
+        }
+        while !stream.step(&t, 100) {}
+        let mut bytes = Vec::new();
+        while let Some(p) = stream.pop_piece() {
+            bytes.extend_from_slice(&p);
+        }
+        snapshot::write(&dirs.snap_dir, stream.zxid(), &bytes).unwrap();
+        // The log loses 12: the snapshot at 10 may hold it, so it cannot be used.
+        let segs = list_segments(&dirs.log_dir).unwrap();
+        let last = &segs[segs.len() - 1].1;
+        let len = std::fs::metadata(last).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(last)
+            .unwrap()
+            .set_len(len - 2)
+            .unwrap();
+        let (t, r) = recover(&dirs).unwrap();
+        assert_eq!((t.last_zxid(), r.snapshot_zxid), (11, Some(8)));
+        assert!(t.get("/n11").is_some() && t.get("/n12").is_none());
+        assert!(
+            r.damaged_snapshots[0].contains("holds changes up to 0xc"),
+            "{:?}",
+            r.damaged_snapshots
+        );
     }
 
     #[test]

@@ -534,13 +534,6 @@ impl<I: Iterator<Item = Vec<u8>>> Read for PieceReader<I> {
 /// applied when its walk ended (its end record), otherwise its own zxid; `i64::MAX` for a
 /// file without an end record, which no state can be rebuilt from. A snapshot can
 /// rebuild the state at a zxid only at or after this one (see [`super::truncate`]).
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "for the replicated ensemble (the next milestone); tested here"
-    )
-)]
 pub fn covered_through(path: &Path) -> std::io::Result<i64> {
     use std::os::unix::fs::FileExt;
     let f = File::open(path)?;
