@@ -4,6 +4,7 @@
 # usage: scripts/bench-vs-apache.sh [throughput] [seconds per run, default 10] [runs, default 3]
 #        scripts/bench-vs-apache.sh memory [runs, default 3]      (also: scripts/bench-memory.sh)
 #        scripts/bench-vs-apache.sh profile <workload> [seconds, default 10]
+#        scripts/bench-vs-apache.sh snapshot [seconds per run, default 20] [runs, default 3]
 #
 # throughput: start-to-serve time of each server (fresh data directory; median of RUNS
 #   alternated starts), then every workload against each server in alternation (median of
@@ -13,6 +14,10 @@
 #   `zkrs-cli bench populate`, many sessions, pipelined), bytes per znode, and the restart
 #   time with 1M znodes on disk (kill -9, start, first served request; median of RUNS
 #   alternated restarts).
+# snapshot: what snapshots cost writes: each server loaded with SNAP_ZNODES znodes of 100
+#   bytes (default 1M) and snapCount=SNAP_COUNT (default 20000), then writes for the given
+#   seconds (alternated, RUNS runs), so that several snapshots of the whole tree are taken
+#   while writes go on; p50, p99, p99.9 and max write latency, and the snapshots taken.
 # profile: zkrs-server alone under one workload, `perf record -g` of the server for the
 #   measured seconds; prints the bench table, the fdatasync rate and the top symbols
 #   (self time), and keeps the full report in target/bench/profile-<workload>.txt.
@@ -42,10 +47,13 @@ ROOT=$PWD
 
 MODE=throughput
 case "${1:-}" in
-  throughput|memory|profile) MODE=$1; shift ;;
+  throughput|memory|profile|snapshot) MODE=$1; shift ;;
 esac
 if [ "$MODE" = throughput ]; then
   SECS=${1:-10}
+  RUNS=${2:-3}
+elif [ "$MODE" = snapshot ]; then
+  SECS=${1:-20}
   RUNS=${2:-3}
 elif [ "$MODE" = profile ]; then
   PROFILE_WORKLOAD=${1:?usage: $0 profile <workload> [seconds]}
@@ -62,7 +70,9 @@ JIT_WARMUP=${JIT_WARMUP:-5}
 POP_SESSIONS=${POP_SESSIONS:-64}
 POP_INFLIGHT=${POP_INFLIGHT:-8}
 MEM_COUNTS=${MEM_COUNTS:-"100000 1000000"}
-if [ "$MODE" = memory ]; then APACHE_HEAP=${APACHE_HEAP:-3g}; else APACHE_HEAP=${APACHE_HEAP:-1g}; fi
+SNAP_ZNODES=${SNAP_ZNODES:-1000000}
+SNAP_COUNT=${SNAP_COUNT:-20000}
+if [ "$MODE" = memory ] || [ "$MODE" = snapshot ]; then APACHE_HEAP=${APACHE_HEAP:-3g}; else APACHE_HEAP=${APACHE_HEAP:-1g}; fi
 JAR=/usr/share/java/zookeeper.jar
 
 if [ ! -f "$JAR" ] || ! command -v java > /dev/null; then
@@ -77,6 +87,7 @@ mkdir -p target/bench
 WORK=$(mktemp -d -p "$ROOT/target/bench" "$MODE.XXXXXX")
 OUT=target/bench/vs-apache.jsonl
 [ "$MODE" = memory ] && OUT=target/bench/memory.jsonl
+[ "$MODE" = snapshot ] && OUT=target/bench/snapshot.jsonl
 : > "$OUT"
 
 declare -A PID PORT
@@ -131,6 +142,7 @@ maxClientCnxns=0
 forceSync=yes
 admin.enableServer=false
 CFG
+  if [ "$MODE" = snapshot ]; then echo "snapCount=$SNAP_COUNT" >> "$WORK/$1.cfg"; fi
 }
 
 # Starts a server and measures the time to its first served request (handshake + getData).
@@ -252,6 +264,49 @@ if [ "$MODE" = profile ]; then
   echo "top symbols of zkrs-server, self time (call graphs: $report; data: $data):"
   perf report -i "$data" --stdio --no-children --sort symbol -g none --percent-limit 0.4 2> /dev/null \
     | grep -E '^ +[0-9.]+%' | sed 's/ *-  *- *$//; s/ *$//' | head -45
+  exit 0
+fi
+
+# Snapshot files in a server's data directory.
+snapshots() { find "$WORK/$1-data" -name 'snapshot.*' 2> /dev/null | wc -l; }
+
+if [ "$MODE" = snapshot ]; then
+  for s in zkrs apache; do
+    fresh "$s"
+    start "$s"
+    wait_quiet
+    echo "loading $s to $SNAP_ZNODES znodes ..." >&2
+    bench "$s" populate --sessions "$POP_SESSIONS" --inflight "$POP_INFLIGHT" \
+      --count "$SNAP_ZNODES" --value-size 100 > /dev/null
+  done
+  for r in $(seq 1 "$RUNS"); do
+    for s in $(order "$r"); do
+      wait_quiet
+      echo "writes with snapshots, run $r: $s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+      n0=$(snapshots "$s")
+      line=$(bench "$s" write --sessions "$SESSIONS" --inflight "$INFLIGHT" \
+               --duration "$SECS" --warmup "$WARMUP")
+      n1=$(snapshots "$s")
+      echo "{\"kind\":\"snapshot\",\"server\":\"$s\",\"run\":$r,\"snapshots\":$((n1 - n0)),\"bench\":$line}" >> "$OUT"
+    done
+  done
+  python3 - "$OUT" "$SNAP_ZNODES" "$SNAP_COUNT" <<'PY'
+import json, sys, statistics as st
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(f"{int(sys.argv[2]):,} znodes, snapCount={sys.argv[3]}, writes; median of {len(rows) // 2} runs\n")
+print("| | zkrs | Apache | ratio |")
+print("|---|--:|--:|--:|")
+def med(server, f):
+    return st.median(f(r) for r in rows if r["server"] == server)
+def op(r):
+    return r["bench"]["per_op"][0]
+for label, f in [("writes/s", lambda r: r["bench"]["ops_per_sec"]),
+                 ("p50 ms", lambda r: op(r)["p50_ms"]), ("p99 ms", lambda r: op(r)["p99_ms"]),
+                 ("p99.9 ms", lambda r: op(r)["p999_ms"]), ("max ms", lambda r: op(r)["max_ms"]),
+                 ("snapshots taken during a run", lambda r: r["snapshots"])]:
+    z, a = med("zkrs", f), med("apache", f)
+    print(f"| {label} | {z:.1f} | {a:.1f} | {z / a if a else float('nan'):.2f} |")
+PY
   exit 0
 fi
 

@@ -132,11 +132,26 @@ async fn verify(client: &zk::Client, acked: &Acked, seed: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_kill_9() {
-    let seed = env_u64("ZKRS_CRASH_SEED", 0x5eed_2026);
+    crash_rounds(zkrs_tests::ServerConfig::default(), 0x5eed_2026).await;
+}
+
+/// The same with a snapshot every few dozen transactions, so the kills land while fuzzy
+/// snapshots are being taken and recovery starts from them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9_during_fuzzy_snapshots() {
+    let config = zkrs_tests::ServerConfig {
+        extra: vec![("snapCount".into(), "40".into())],
+        ..Default::default()
+    };
+    crash_rounds(config, 0x5eed_5a95).await;
+}
+
+async fn crash_rounds(config: zkrs_tests::ServerConfig, default_seed: u64) {
+    let seed = env_u64("ZKRS_CRASH_SEED", default_seed);
     let rounds = env_u64("ZKRS_CRASH_ROUNDS", 12);
     let writers = 8;
     let mut rng = Rng(seed | 1);
-    let mut server = ServerUnderTest::start();
+    let mut server = ServerUnderTest::start_with(config);
     let setup = server.client().await;
     setup.create("/crash", b"", &open()).await.unwrap();
     for id in 0..writers {

@@ -2,10 +2,10 @@
 //! current time, and carries out the [`Effect`]s: frames to the connections' writer tasks,
 //! appends to the log writer.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use hashbrown::HashMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 

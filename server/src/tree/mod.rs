@@ -467,6 +467,23 @@ impl DataTree {
         self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
     }
 
+    /// Replaces a node's data and changes its Stat (a setData), keeping the tree digest
+    /// current with one digest before and one after (not one per change: a write's CRCs are
+    /// a visible share of the core's time).
+    fn set_data_and_stat(
+        &mut self,
+        path: &str,
+        id: NodeId,
+        data: Option<&[u8]>,
+        change: impl FnOnce(&mut StoredStat),
+    ) {
+        let before = self.node_digest(path, id);
+        self.nodes.set_data(id, data);
+        self.nodes.update_stat(id, change);
+        let after = self.node_digest(path, id);
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+    }
+
     /// Replaces a node's data, keeping the tree digest current.
     fn set_node_data(&mut self, path: &str, id: NodeId, data: Option<&[u8]>) {
         let before = self.node_digest(path, id);
@@ -673,8 +690,7 @@ impl DataTree {
                 let delta =
                     data.as_ref().map_or(0, Vec::len) as i64 - self.nodes.data_len(id) as i64;
                 self.approximate_data_size += delta;
-                self.set_node_data(path, id, data.as_deref());
-                self.update_stat(path, id, |s| {
+                self.set_data_and_stat(path, id, data.as_deref(), |s| {
                     s.mtime = hdr.time;
                     s.mzxid = hdr.zxid;
                     s.version = *version;
