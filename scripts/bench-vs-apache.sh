@@ -15,7 +15,7 @@
 #   time with 1M znodes on disk (kill -9, start, first served request; median of RUNS
 #   alternated restarts).
 # snapshot: what snapshots cost writes: each server loaded with SNAP_ZNODES znodes of 100
-#   bytes (default 1M) and snapCount=SNAP_COUNT (default 20000), then writes for the given
+#   bytes (default 1M) and snapCount=SNAP_COUNT (default 100000), then writes for the given
 #   seconds (alternated, RUNS runs), so that several snapshots of the whole tree are taken
 #   while writes go on; p50, p99, p99.9 and max write latency, and the snapshots taken.
 # profile: zkrs-server alone under one workload, `perf record -g` of the server for the
@@ -71,7 +71,7 @@ POP_SESSIONS=${POP_SESSIONS:-64}
 POP_INFLIGHT=${POP_INFLIGHT:-8}
 MEM_COUNTS=${MEM_COUNTS:-"100000 1000000"}
 SNAP_ZNODES=${SNAP_ZNODES:-1000000}
-SNAP_COUNT=${SNAP_COUNT:-20000}
+SNAP_COUNT=${SNAP_COUNT:-100000}
 if [ "$MODE" = memory ] || [ "$MODE" = snapshot ]; then APACHE_HEAP=${APACHE_HEAP:-3g}; else APACHE_HEAP=${APACHE_HEAP:-1g}; fi
 JAR=/usr/share/java/zookeeper.jar
 
@@ -269,6 +269,11 @@ fi
 
 # Snapshot files in a server's data directory.
 snapshots() { find "$WORK/$1-data" -name 'snapshot.*' 2> /dev/null | wc -l; }
+# Removes all but the two newest snapshots (a run writes many of ~190 MB each).
+prune_snapshots() {
+  find "$WORK/$1-data" -name 'snapshot.*' ! -name '*.tmp' -printf '%T@ %p\n' 2> /dev/null \
+    | sort -rn | tail -n +3 | cut -d' ' -f2- | xargs -r rm -f
+}
 
 if [ "$MODE" = snapshot ]; then
   for s in zkrs apache; do
@@ -287,6 +292,7 @@ if [ "$MODE" = snapshot ]; then
       line=$(bench "$s" write --sessions "$SESSIONS" --inflight "$INFLIGHT" \
                --duration "$SECS" --warmup "$WARMUP")
       n1=$(snapshots "$s")
+      prune_snapshots "$s"
       echo "{\"kind\":\"snapshot\",\"server\":\"$s\",\"run\":$r,\"snapshots\":$((n1 - n0)),\"bench\":$line}" >> "$OUT"
     done
   done

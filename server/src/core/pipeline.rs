@@ -125,8 +125,13 @@ impl Core {
 
     pub(super) fn on_durable(&mut self, zxid: Zxid) {
         self.broadcast.durable(zxid);
+        let mut applied = false;
         while let Some(entry) = self.broadcast.next_commit() {
             self.apply(entry);
+            applied = true;
+        }
+        if let (true, Some(s)) = (applied, &mut self.snapshots) {
+            s.after_commits(&self.tree);
         }
     }
 

@@ -289,13 +289,15 @@ fn the_scheduler_writes_a_fuzzy_snapshot_while_transactions_go_on() {
     })
     .unwrap();
     let mut d = Driver::new(42);
-    d.populate(5000);
-    // The threshold is at most 2 transactions away; then every change advances a slice.
+    d.populate(12_000);
+    // The threshold is at most 2 transactions away; then every change is a batch of
+    // commits and advances a slice (about a thousand nodes).
     let mut started = false;
     let mut during = 0;
     for _ in 0..100_000 {
         d.change(false);
         sched.applied(&d.tree);
+        sched.after_commits(&d.tree);
         if sched.in_progress() {
             started = true;
             during += 1;
@@ -356,6 +358,7 @@ fn recovery_from_a_fuzzy_snapshot_and_the_log_gives_the_live_tree() {
         drv.change(false);
         flush(&drv, &mut log);
         sched.applied(&drv.tree);
+        sched.after_commits(&drv.tree);
         started |= sched.in_progress();
         if started && !sched.in_progress() {
             break;
