@@ -67,6 +67,9 @@ impl Load {
 const BATCH: u64 = 32;
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
     v.sort_unstable();
     v[((v.len() as f64 - 1.0) * p) as usize]
 }
