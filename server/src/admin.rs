@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
-use crate::core::CoreMsg;
+use crate::core::{CoreMsg, Input};
 use crate::fourlw::{self, FourLetterWord, Role, ServerSnapshot};
 
 /// The version reported to clients and tools. Tools such as kazoo parse the leading
@@ -38,10 +38,10 @@ pub async fn four_letter_word(
     }
     match cmd {
         FourLetterWord::Crst => {
-            let _ = core.send(CoreMsg::ResetConnStats);
+            let _ = core.send(CoreMsg::Input(Input::ResetConnStats));
         }
         FourLetterWord::Srst => {
-            let _ = core.send(CoreMsg::ResetServerStats);
+            let _ = core.send(CoreMsg::Input(Input::ResetServerStats));
         }
         _ => {}
     }

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, Semaphore};
 use zkrs_proto::frame::find_frame;
 use zkrs_proto::{ConnectRequest, DecodeError, ErrorCode, Reader, Record, Request, RequestHeader};
 
-use crate::core::{ConnHandle, CoreMsg, Outgoing};
+use crate::core::{ConnHandle, CoreMsg, Input, Outgoing};
 
 /// Settings of the client port.
 #[derive(Debug, Clone)]
@@ -264,7 +264,7 @@ async fn handle_connection(
         }
     }
     .await;
-    let _ = core.send(CoreMsg::Disconnected { conn: id });
+    let _ = core.send(CoreMsg::Input(Input::Disconnected { conn: id }));
     result
 }
 
@@ -274,7 +274,7 @@ fn dispatch(id: u64, body: &[u8], core: &mpsc::UnboundedSender<CoreMsg>) -> Resu
     let hdr = RequestHeader::read(&mut r)?;
     let rest = &body[r.position()..];
     let msg = match Request::decode(hdr.op, rest) {
-        Ok(req) => CoreMsg::Request {
+        Ok(req) => Input::Request {
             conn: id,
             xid: hdr.xid,
             req,
@@ -282,7 +282,7 @@ fn dispatch(id: u64, body: &[u8], core: &mpsc::UnboundedSender<CoreMsg>) -> Resu
         },
         Err(DecodeError::UnknownOpCode(op)) => {
             tracing::warn!(conn = id, op, "request of unknown type");
-            CoreMsg::Undecodable {
+            Input::Undecodable {
                 conn: id,
                 xid: hdr.xid,
                 err: ErrorCode::Unimplemented,
@@ -290,14 +290,15 @@ fn dispatch(id: u64, body: &[u8], core: &mpsc::UnboundedSender<CoreMsg>) -> Resu
         }
         Err(e) => {
             tracing::warn!(conn = id, op = hdr.op, error = %e, "malformed request");
-            CoreMsg::Undecodable {
+            Input::Undecodable {
                 conn: id,
                 xid: hdr.xid,
                 err: ErrorCode::MarshallingError,
             }
         }
     };
-    core.send(msg).map_err(|_| ConnError::CoreGone)
+    core.send(CoreMsg::Input(msg))
+        .map_err(|_| ConnError::CoreGone)
 }
 
 /// Writes frames from the core, coalescing whatever is queued into one write.

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::core::{driver, Core, CoreMsg, CoreSettings, Now};
+use crate::core::{driver, Core, CoreMsg, CoreSettings, Input, Now};
 use crate::net::{serve, NetSettings};
 use crate::prep::PrepConfig;
 use crate::storage::purge::purge;
@@ -130,7 +130,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let report_tx = core_tx.clone();
     let log = FileTxnLog::new(dirs.log_dir.clone(), SEGMENT_LIMIT, config.force_sync);
     let log_writer = spawn_writer(log, log_rx, move |ev| {
-        let _ = report_tx.send(CoreMsg::Log(ev));
+        let _ = report_tx.send(CoreMsg::Input(Input::from(ev)));
     })
     .map_err(StartError::LogWriter)?;
 

@@ -51,6 +51,19 @@ impl Load {
         self.tree.apply(&hdr, &txn, &mut Vec::new());
     }
 
+    /// A setData of `path`; returns how long applying it took.
+    fn set_data(&mut self, path: &str) -> Duration {
+        let version = self.tree.get(path).map_or(0, |n| n.stored().version);
+        let a = Instant::now();
+        self.apply(Txn::SetData {
+            path: path.to_string(),
+            data: Some(vec![b'y'; 100]),
+            version: version + 1,
+            reconfig: false,
+        });
+        a.elapsed()
+    }
+
     fn create(&mut self, path: String, parent_cversion: i32) {
         self.apply(Txn::Create {
             path,
@@ -137,18 +150,7 @@ fn run(nodes: usize, dir: &Path, flat: bool) -> std::io::Result<()> {
         let mut i = 0usize;
         let started_at;
         loop {
-            let version = l
-                .tree
-                .get(&paths[i % paths.len()])
-                .map_or(0, |n| n.stored().version);
-            let a = Instant::now();
-            l.apply(Txn::SetData {
-                path: paths[i % paths.len()].clone(),
-                data: Some(vec![b'y'; 100]),
-                version: version + 1,
-                reconfig: false,
-            });
-            applies.push(a.elapsed());
+            applies.push(l.set_data(&paths[i % paths.len()]));
             sched.applied(&l.tree);
             i += 1;
             if sched.in_progress() {
@@ -160,18 +162,7 @@ fn run(nodes: usize, dir: &Path, flat: bool) -> std::io::Result<()> {
         let mut busy_txns = 0;
         // Half the snapshot under a stream of writes...
         while sched.in_progress() && busy_txns < 64_000 {
-            let version = l
-                .tree
-                .get(&paths[i % paths.len()])
-                .map_or(0, |n| n.stored().version);
-            let a = Instant::now();
-            l.apply(Txn::SetData {
-                path: paths[i % paths.len()].clone(),
-                data: Some(vec![b'y'; 100]),
-                version: version + 1,
-                reconfig: false,
-            });
-            applies.push(a.elapsed());
+            applies.push(l.set_data(&paths[i % paths.len()]));
             sched.applied(&l.tree);
             i += 1;
             busy_txns += 1;

@@ -3,13 +3,13 @@
 //! appends to the log writer.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hashbrown::HashMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
-use zkrs_proto::{ConnectRequest, ErrorCode, Request};
+use zkrs_proto::ConnectRequest;
 
 use crate::ids::Zxid;
 use crate::stats::Inspection;
@@ -28,30 +28,28 @@ pub struct ConnHandle {
 /// Messages to the core from the network, the log writer and the admin surface.
 #[derive(Debug)]
 pub enum CoreMsg {
+    /// A new connection's handshake: the driver keeps the connection's sender, the core
+    /// gets [`Input::Connect`].
     Connect {
         conn: ConnHandle,
         req: ConnectRequest,
     },
-    Request {
-        conn: ConnId,
-        xid: i32,
-        req: Request,
-        received: Instant,
-    },
-    /// A request whose body did not decode: answered with `err`, in order.
-    Undecodable {
-        conn: ConnId,
-        xid: i32,
-        err: ErrorCode,
-    },
-    Disconnected {
-        conn: ConnId,
-    },
-    Log(LogEvent),
+    /// Anything else the core takes as it is.
+    Input(Input),
     /// A snapshot of the state for the four-letter words and admin output.
     Inspect(oneshot::Sender<Inspection>),
-    ResetServerStats,
-    ResetConnStats,
+}
+
+impl From<LogEvent> for Input {
+    fn from(ev: LogEvent) -> Input {
+        match ev {
+            LogEvent::Durable(z) => Input::Durable(Zxid::from_raw(z)),
+            LogEvent::Failed { first_zxid, error } => Input::LogFailed {
+                first_zxid: Zxid::from_raw(first_zxid),
+                error,
+            },
+        }
+    }
 }
 
 /// Runs `core` until every sender of `rx` is gone.
@@ -113,38 +111,19 @@ fn to_input(
     conns: &mut HashMap<ConnId, mpsc::UnboundedSender<Outgoing>>,
     core: &Core,
 ) -> Option<Input> {
-    Some(match msg {
+    match msg {
         CoreMsg::Connect { conn, req } => {
             conns.insert(conn.id, conn.out);
-            Input::Connect {
+            Some(Input::Connect {
                 conn: conn.id,
                 remote: conn.remote,
                 req,
-            }
+            })
         }
-        CoreMsg::Request {
-            conn,
-            xid,
-            req,
-            received,
-        } => Input::Request {
-            conn,
-            xid,
-            req,
-            received,
-        },
-        CoreMsg::Undecodable { conn, xid, err } => Input::Undecodable { conn, xid, err },
-        CoreMsg::Disconnected { conn } => Input::Disconnected { conn },
-        CoreMsg::Log(LogEvent::Durable(z)) => Input::Durable(Zxid::from_raw(z)),
-        CoreMsg::Log(LogEvent::Failed { first_zxid, error }) => Input::LogFailed {
-            first_zxid: Zxid::from_raw(first_zxid),
-            error,
-        },
+        CoreMsg::Input(input) => Some(input),
         CoreMsg::Inspect(reply) => {
             let _ = reply.send(core.inspect());
-            return None;
+            None
         }
-        CoreMsg::ResetServerStats => Input::ResetServerStats,
-        CoreMsg::ResetConnStats => Input::ResetConnStats,
-    })
+    }
 }

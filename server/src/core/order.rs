@@ -56,6 +56,15 @@ pub struct ReadyFrame {
     pub is_reply: bool,
 }
 
+/// A pending write whose commit came: where its reply goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Committed {
+    index: usize,
+    pub conn: ConnId,
+    pub awaiting: Awaiting,
+    received: Option<Instant>,
+}
+
 /// What may leave the head of a queue now.
 #[derive(Debug)]
 pub enum Released {
@@ -88,7 +97,7 @@ impl ReplyQueue {
     /// oldest pending write; it is looked up by cxid all the same, so that a commit that
     /// does not belong to this server's pending writes (another member's client, an
     /// internal transaction) matches nothing.
-    pub fn commit(&mut self, cxid: i32) -> Option<(usize, ConnId, Awaiting, Option<Instant>)> {
+    pub fn commit(&mut self, cxid: i32) -> Option<Committed> {
         let i = self
             .slots
             .iter()
@@ -99,15 +108,26 @@ impl ReplyQueue {
                 conn,
                 awaiting,
                 received,
-            } if *c == cxid => Some((i, *conn, *awaiting, *received)),
+            } if *c == cxid => Some(Committed {
+                index: i,
+                conn: *conn,
+                awaiting: *awaiting,
+                received: *received,
+            }),
             _ => None,
         }
     }
 
-    /// Fills the place `commit` returned with its frame.
-    pub fn fill(&mut self, index: usize, frame: ReadyFrame) {
-        if let Some(slot) = self.slots.get_mut(index) {
-            *slot = Slot::Ready(frame);
+    /// Fills the place `commit` returned with its reply (or connect response).
+    pub fn fill(&mut self, place: Committed, frame: Vec<u8>, is_reply: bool) {
+        if let Some(slot) = self.slots.get_mut(place.index) {
+            *slot = Slot::Ready(ReadyFrame {
+                conn: place.conn,
+                frame,
+                close_after: false,
+                received: place.received,
+                is_reply,
+            });
         }
     }
 
@@ -172,17 +192,8 @@ mod tests {
         q.push(ready(1, 3));
         assert!(matches!(q.release(), Some(Released::Frame(f)) if f.frame == [1]));
         assert!(q.release().is_none());
-        let (i, conn, _, _) = q.commit(2).unwrap();
-        q.fill(
-            i,
-            ReadyFrame {
-                conn,
-                frame: vec![2],
-                close_after: false,
-                received: None,
-                is_reply: true,
-            },
-        );
+        let place = q.commit(2).unwrap();
+        q.fill(place, vec![2], true);
         assert!(matches!(q.release(), Some(Released::Frame(f)) if f.frame == [2]));
         assert!(matches!(q.release(), Some(Released::Frame(f)) if f.frame == [3]));
         assert!(q.release().is_none());
@@ -198,7 +209,7 @@ mod tests {
             q.commit(0).is_none(),
             "an internal transaction of the session"
         );
-        assert_eq!(q.commit(5).unwrap().0, 0);
+        assert_eq!(q.commit(5).unwrap().index, 0);
     }
 
     #[test]

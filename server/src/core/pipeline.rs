@@ -20,7 +20,7 @@ use crate::storage::writer::LogEntry;
 use crate::tree::{Trigger, TxnResult};
 use crate::txn::{Txn, TxnHeader};
 
-use super::order::{Awaiting, ReadyFrame, Slot};
+use super::order::{Awaiting, Committed, Slot};
 use super::{ConnId, Core, Effect};
 
 impl Core {
@@ -156,27 +156,15 @@ impl Core {
             .sessions
             .get_mut(sid)
             .and_then(|l| l.queue.commit(hdr.cxid));
-        if let Some((index, conn, awaiting, received)) = pending {
-            let (frame, is_reply) = match awaiting {
+        if let Some(place) = pending {
+            let (frame, is_reply) = match place.awaiting {
                 Awaiting::Reply { .. } => (write_reply(hdr.cxid, hdr.zxid, &txn, &rc), true),
                 Awaiting::NewSession {
                     timeout_ms,
                     read_only,
                 } => (self.session_created(sid, timeout_ms, read_only), false),
             };
-            if let Some(l) = self.sessions.get_mut(sid) {
-                l.queue.fill(
-                    index,
-                    ReadyFrame {
-                        conn,
-                        frame,
-                        close_after: false,
-                        received,
-                        is_reply,
-                    },
-                );
-            }
-            self.drain(sid);
+            self.answer(sid, place, frame, is_reply);
         }
         if let Txn::CloseSession { .. } = &*txn {
             // Its watches went on until now: Apache tells a closing session of the deletion
@@ -191,6 +179,14 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Puts the answer to a committed (or failed) write in its place, and sends what may go.
+    fn answer(&mut self, sid: i64, place: Committed, frame: Vec<u8>, is_reply: bool) {
+        if let Some(l) = self.sessions.get_mut(sid) {
+            l.queue.fill(place, frame, is_reply);
+        }
+        self.drain(sid);
     }
 
     fn session_created(&self, sid: i64, timeout_ms: i32, read_only: Option<bool>) -> Vec<u8> {
@@ -238,30 +234,18 @@ impl Core {
                 .sessions
                 .get_mut(sid)
                 .and_then(|l| l.queue.commit(cxid));
-            let Some((index, conn, awaiting, received)) = pending else {
+            let Some(place) = pending else {
                 continue;
             };
-            match awaiting {
+            match place.awaiting {
                 Awaiting::Reply { .. } => {
                     let frame =
                         error_frame(cxid, self.tree.last_zxid(), ErrorCode::SystemError.code());
-                    if let Some(l) = self.sessions.get_mut(sid) {
-                        l.queue.fill(
-                            index,
-                            ReadyFrame {
-                                conn,
-                                frame,
-                                close_after: false,
-                                received,
-                                is_reply: true,
-                            },
-                        );
-                    }
-                    self.drain(sid);
+                    self.answer(sid, place, frame, true);
                 }
                 Awaiting::NewSession { .. } => {
                     self.sessions.remove(sid);
-                    self.close_conn(conn);
+                    self.close_conn(place.conn);
                 }
             }
         }
