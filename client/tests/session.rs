@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
 
 use common::*;
@@ -15,18 +14,19 @@ fn ev(e: &zkrs_client::WatchedEvent) -> (EventType, &str) {
     (e.event_type, e.path.as_str())
 }
 
-/// An address nothing listens on (bound a moment ago, then released).
-fn dead_address() -> String {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-    let addr = l.local_addr().expect("addr");
-    drop(l);
-    addr.to_string()
+/// An address nothing listens on: a loopback address reserved for this test (so no other
+/// test's server can be there) on the client port, which nobody binds.
+fn dead_address() -> (zkrs_tests::LoopbackAddr, String) {
+    let addr = zkrs_tests::LoopbackAddr::allocate();
+    let s = addr.at(zkrs_tests::addr::CLIENT_PORT).to_string();
+    (addr, s)
 }
 
 #[tokio::test]
 async fn connect_string_with_a_dead_host() {
     let server = server();
-    let cs = format!("{},{}", dead_address(), server.connect_string());
+    let (_reserved, dead) = dead_address();
+    let cs = format!("{dead},{}", server.connect_string());
     // Hosts are tried in random order: whichever comes first, the client gets through.
     for _ in 0..4 {
         let c = client_of(&cs, Duration::from_secs(5)).await;
@@ -41,10 +41,11 @@ async fn connect_string_with_a_dead_host() {
 #[tokio::test]
 async fn connect_fails_in_bounded_time_without_servers() {
     init_tracing();
+    let (_reserved, dead) = dead_address();
     let r = within(
         WAIT,
         "a failed connect",
-        Client::builder(&dead_address())
+        Client::builder(&dead)
             .connect_timeout(Duration::from_millis(800))
             .connect(),
     )

@@ -370,7 +370,7 @@ async fn one_shot_watches_survive_a_reconnect() {
     let (_, child_w) = c.list_and_watch_children("/p").await.unwrap();
 
     let mut state = c.state_watcher();
-    proxy.cut_connections();
+    proxy.cut();
     within(WAIT, "Disconnected", async {
         while state.changed().await != zk::SessionState::Disconnected {}
     })

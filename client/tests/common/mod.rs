@@ -3,12 +3,10 @@
 //! and bounded waits.
 #![allow(dead_code, unused_imports)]
 
-pub mod proxy;
-
 use std::future::Future;
 use std::time::Duration;
 
-pub use proxy::Proxy;
+pub use zkrs_tests::TcpProxy as Proxy;
 pub use zkrs_tests::{ServerConfig, ServerUnderTest, SLOW_WAIT, WAIT};
 
 use zkrs_client::{Client, PersistentWatcher, SessionState, WatchedEvent};
