@@ -17,6 +17,7 @@ mod ids;
 mod namespace;
 mod net;
 mod prep;
+mod quorum;
 mod quota;
 mod read;
 mod reply;

@@ -1,0 +1,1 @@
+//! Fast leader election (Apache's `FastLeaderElection`) as a sans-I/O state machine.
