@@ -6,6 +6,11 @@
 
 pub mod codec;
 pub mod direct;
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "the quorum peer uses it (next milestone)")
+)]
+pub mod epoch;
 #[cfg(test)]
 mod fuzzy_tests;
 pub mod purge;
