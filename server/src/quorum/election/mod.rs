@@ -1,1 +1,586 @@
 //! Fast leader election (Apache's `FastLeaderElection`) as a sans-I/O state machine.
+//!
+//! One [`Election`] per member. The driver feeds it inputs (received notifications, timer
+//! ticks, connections made and lost, a new round when the member starts looking again) and
+//! carries out the [`Effect`]s it returns: notifications to send, when to tick next, and
+//! the outcome. Time is always an input (`now`, milliseconds on any monotonic origin); the
+//! machine never reads a clock, so a simulator can drive it deterministically.
+//!
+//! The rules follow Apache 3.8/3.9 so that zkrs and Java members elect together:
+//! - votes are ordered by (peer epoch, zxid, sid) (`totalOrderPredicate`);
+//! - a notification from a higher election epoch (round) is adopted and resets the round;
+//! - a quorum of voters agreeing with my proposal starts the finalize wait, and any better
+//!   vote arriving during it reopens the round (`lookForLeader`);
+//! - FOLLOWING/LEADING notifications let a late joiner find an established leader, either
+//!   in its own round or through the out-of-election votes, if `checkLeader` passes;
+//! - a member that is not looking answers a looking one with its decided vote, and a
+//!   looking member answers a looking one that is behind in rounds (`WorkerReceiver`);
+//! - while nothing arrives, re-sends back off from 200 ms to 60 s.
+//!
+//! The wire encoding lives in `quorum::wire`; the driver maps between the two. This module
+//! ignores the config string and the notification version: it assumes version-2 peers with
+//! reconfig disabled (a static config), which is Apache's default.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ids::Zxid;
+
+/// A member's id (`myid`).
+pub type Sid = u64;
+
+/// Milliseconds on the driver's monotonic clock.
+pub type Millis = u64;
+
+/// A member's state as election sees it (`QuorumPeer.ServerState`, same order as on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerState {
+    Looking,
+    Following,
+    Leading,
+    Observing,
+}
+
+/// A vote: who should lead, and what makes that member the best choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vote {
+    /// The proposed leader's sid.
+    pub leader: Sid,
+    /// The proposed leader's last zxid.
+    pub zxid: Zxid,
+    /// The round (logical clock) this vote was cast in.
+    pub election_epoch: u64,
+    /// The proposed leader's currentEpoch.
+    pub peer_epoch: u64,
+}
+
+impl Vote {
+    /// Whether this vote's candidate is better than `other`'s (`totalOrderPredicate`):
+    /// higher peer epoch, then higher zxid, then higher sid. The round does not count.
+    /// Compared as the Java longs they are on the wire, so an observer's placeholder vote
+    /// (`Long.MIN_VALUE` everywhere) loses to every real one.
+    pub fn beats(&self, other: &Vote) -> bool {
+        self.order_key() > other.order_key()
+    }
+
+    fn order_key(&self) -> (i64, i64, i64) {
+        (self.peer_epoch as i64, self.zxid.raw(), self.leader as i64)
+    }
+}
+
+/// A notification received from a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notification {
+    /// The sender (known from the connection, not carried in the message).
+    pub from: Sid,
+    pub state: PeerState,
+    pub vote: Vote,
+}
+
+/// A notification to send; the sender is this member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outgoing {
+    pub state: PeerState,
+    pub vote: Vote,
+}
+
+/// What this member does once election is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Lead,
+    Follow(Sid),
+    Observe(Sid),
+}
+
+/// The outcome of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub role: Role,
+    /// The vote decided on; its election epoch is the round it was decided in.
+    pub vote: Vote,
+}
+
+/// An instruction for the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Send to one peer.
+    Send { to: Sid, msg: Outgoing },
+    /// Send to every voter except this member (its own copy is counted internally).
+    SendToVoters(Outgoing),
+    /// No peer connection is up: dial every voter (Apache's `connectAll`).
+    ConnectAll,
+    /// Call [`Election::tick`] at `at` (replaces any earlier request).
+    ArmTimer { at: Millis },
+    /// The round is over; the member takes this role.
+    Decided(Decision),
+}
+
+/// Election timings (Apache's `finalizeWait` and notification intervals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How long a quorum for my proposal must go unchallenged before deciding.
+    pub finalize_wait: Millis,
+    /// The first re-send interval while nothing arrives.
+    pub min_interval: Millis,
+    /// The cap of the doubling re-send interval.
+    pub max_interval: Millis,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            finalize_wait: 200,
+            min_interval: 200,
+            max_interval: 60_000,
+        }
+    }
+}
+
+/// The ensemble as election sees it: voters vote, observers only learn the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Members {
+    pub voters: BTreeSet<Sid>,
+    pub observers: BTreeSet<Sid>,
+}
+
+/// What this member knows of its own history when a round starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct History {
+    /// The last zxid of the loaded database (`getLastLoggedZxid`).
+    pub last_zxid: Zxid,
+    /// The `currentEpoch` file's value.
+    pub current_epoch: u64,
+}
+
+/// A vote as recorded from a peer, with the state it was sent in (`Vote.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ballot {
+    state: PeerState,
+    vote: Vote,
+}
+
+/// Which of Apache's `Vote.equals` cases applies when counting agreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Agreement {
+    /// The current round's votes: Apache stores FOLLOWING/LEADING ones there without a
+    /// version, so against the (versioned) notification only the leader is compared.
+    Round,
+    /// The out-of-election votes: all versioned, so the leader and peer epoch compare.
+    OutOfElection,
+}
+
+impl Ballot {
+    fn agrees(&self, target: &Ballot, how: Agreement) -> bool {
+        if self.state == PeerState::Looking || target.state == PeerState::Looking {
+            self.vote == target.vote
+        } else {
+            match how {
+                Agreement::Round => self.vote.leader == target.vote.leader,
+                Agreement::OutOfElection => {
+                    self.vote.leader == target.vote.leader
+                        && self.vote.peer_epoch == target.vote.peer_epoch
+                }
+            }
+        }
+    }
+}
+
+/// The placeholder a non-voter proposes (Apache's `Long.MIN_VALUE` fields).
+const NON_VOTER: i64 = i64::MIN;
+
+/// Fast leader election for one member.
+#[derive(Debug)]
+pub struct Election {
+    me: Sid,
+    members: Members,
+    timing: Timing,
+    state: PeerState,
+    /// The logical clock: the round this member is in.
+    clock: u64,
+    /// My own candidacy (`getInitId`, `getInitLastLoggedZxid`, `getPeerEpoch`).
+    init: Vote,
+    /// The vote I currently propose; its election epoch is always `clock`.
+    proposal: Vote,
+    /// The decided vote, answered to looking peers once not looking.
+    current: Vote,
+    /// Votes of the current round (`recvset`).
+    round: BTreeMap<Sid, Ballot>,
+    /// FOLLOWING/LEADING votes of any round (`outofelection`).
+    out_of_election: BTreeMap<Sid, Ballot>,
+    /// The current re-send interval (`notTimeout`).
+    interval: Millis,
+    resend_at: Option<Millis>,
+    /// Set while a quorum agrees with my proposal and the finalize wait runs.
+    finalize_at: Option<Millis>,
+    armed: Option<Millis>,
+    connected: BTreeSet<Sid>,
+    effects: Vec<Effect>,
+}
+
+impl Election {
+    /// A member that starts looking at `now` (its first round).
+    pub fn start(
+        now: Millis,
+        me: Sid,
+        members: Members,
+        history: History,
+        timing: Timing,
+    ) -> Election {
+        let placeholder = Vote {
+            leader: me,
+            zxid: history.last_zxid,
+            election_epoch: 0,
+            peer_epoch: history.current_epoch,
+        };
+        let mut e = Election {
+            me,
+            members,
+            timing,
+            state: PeerState::Looking,
+            clock: 0,
+            init: placeholder,
+            proposal: placeholder,
+            current: placeholder,
+            round: BTreeMap::new(),
+            out_of_election: BTreeMap::new(),
+            interval: timing.min_interval,
+            resend_at: None,
+            finalize_at: None,
+            armed: None,
+            connected: BTreeSet::new(),
+            effects: Vec::new(),
+        };
+        e.look(now, history);
+        e
+    }
+
+    /// Starts a new round (the member lost its leader or its followers): the logical clock
+    /// moves on and the member proposes itself with its history as it is now.
+    pub fn look(&mut self, now: Millis, history: History) {
+        self.state = PeerState::Looking;
+        self.clock += 1;
+        self.init = if self.is_voter() {
+            Vote {
+                leader: self.me,
+                zxid: history.last_zxid,
+                election_epoch: self.clock,
+                peer_epoch: history.current_epoch,
+            }
+        } else {
+            Vote {
+                leader: NON_VOTER as u64,
+                zxid: Zxid::from_raw(NON_VOTER),
+                election_epoch: self.clock,
+                peer_epoch: NON_VOTER as u64,
+            }
+        };
+        self.proposal = self.init;
+        self.round.clear();
+        self.out_of_election.clear();
+        self.interval = self.timing.min_interval;
+        self.finalize_at = None;
+        self.resend_at = Some(now + self.interval);
+        self.armed = None;
+        self.send_notifications(now);
+        self.arm();
+    }
+
+    /// A notification arrived from `n.from`.
+    pub fn receive(&mut self, now: Millis, n: Notification) {
+        // Replies made at receipt, whatever the round is doing (`WorkerReceiver`).
+        if !self.members.voters.contains(&n.from) {
+            // A non-voter (an observer) learns what I think, and its vote never counts.
+            let vote = Vote {
+                election_epoch: self.clock,
+                ..self.current_vote()
+            };
+            self.send(n.from, vote);
+            return;
+        }
+        if self.state != PeerState::Looking {
+            // A late joiner learns the established leader from my decided vote.
+            if n.state == PeerState::Looking {
+                self.send(n.from, self.current);
+            }
+            return;
+        }
+        if n.state == PeerState::Looking && n.vote.election_epoch < self.clock {
+            self.send(n.from, self.proposal);
+        }
+
+        // The round's loop received something: its poll timer starts over.
+        self.resend_at = Some(now + self.interval);
+        if self.finalize_at.is_some() {
+            if !n.vote.beats(&self.proposal) {
+                // Apache drops what cannot change the outcome and waits again.
+                self.finalize_at = Some(now + self.timing.finalize_wait);
+                self.arm();
+                return;
+            }
+            self.finalize_at = None;
+        }
+        self.process(now, n);
+        self.arm();
+    }
+
+    /// The timer armed through [`Effect::ArmTimer`] fired (early or stale ticks are fine).
+    pub fn tick(&mut self, now: Millis) {
+        self.armed = None;
+        if self.state != PeerState::Looking {
+            return;
+        }
+        if let Some(at) = self.finalize_at {
+            if now >= at {
+                let vote = self.proposal;
+                self.decide(vote);
+                return;
+            }
+        } else if let Some(at) = self.resend_at {
+            if now >= at {
+                if self.connected.is_empty() {
+                    self.effects.push(Effect::ConnectAll);
+                } else {
+                    self.send_notifications(now);
+                }
+                self.interval = (self.interval * 2).min(self.timing.max_interval);
+                self.resend_at = Some(now + self.interval);
+            }
+        }
+        self.arm();
+    }
+
+    /// A connection to `peer` is up: a looking member (re)sends its vote over it, as
+    /// Apache's send worker re-sends the last notification on a new connection.
+    pub fn connected(&mut self, peer: Sid) {
+        self.connected.insert(peer);
+        if self.state == PeerState::Looking && peer != self.me {
+            self.send(peer, self.proposal);
+        }
+    }
+
+    /// The connection to `peer` is down.
+    pub fn lost(&mut self, peer: Sid) {
+        self.connected.remove(&peer);
+    }
+
+    /// After syncing with a leader of a new epoch, advertise it (Apache's
+    /// `updateElectionVote`): peers compare the peer epoch of FOLLOWING/LEADING votes.
+    pub fn update_peer_epoch(&mut self, epoch: u64) {
+        self.current.peer_epoch = epoch;
+    }
+
+    /// The effects accumulated since the last call.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    pub fn state(&self) -> PeerState {
+        self.state
+    }
+
+    /// The logical clock (the round).
+    pub fn round(&self) -> u64 {
+        self.clock
+    }
+
+    /// My proposal while looking, the decided vote otherwise.
+    pub fn current_vote(&self) -> Vote {
+        if self.state == PeerState::Looking {
+            self.proposal
+        } else {
+            self.current
+        }
+    }
+
+    fn is_voter(&self) -> bool {
+        self.members.voters.contains(&self.me)
+    }
+
+    fn send(&mut self, to: Sid, vote: Vote) {
+        self.effects.push(Effect::Send {
+            to,
+            msg: Outgoing {
+                state: self.state,
+                vote,
+            },
+        });
+    }
+
+    /// My proposal to every voter; my own copy goes straight into the round, as Apache's
+    /// loopback would deliver it.
+    fn send_notifications(&mut self, now: Millis) {
+        let msg = Outgoing {
+            state: PeerState::Looking,
+            vote: self.proposal,
+        };
+        self.effects.push(Effect::SendToVoters(msg));
+        if self.is_voter() {
+            self.process(
+                now,
+                Notification {
+                    from: self.me,
+                    state: PeerState::Looking,
+                    vote: self.proposal,
+                },
+            );
+        }
+    }
+
+    /// One notification through the round's loop (the body of `lookForLeader`).
+    fn process(&mut self, now: Millis, n: Notification) {
+        if self.state != PeerState::Looking
+            || !self.members.voters.contains(&n.from)
+            || !self.members.voters.contains(&n.vote.leader)
+        {
+            return;
+        }
+        match n.state {
+            PeerState::Looking => self.looking_notification(now, n),
+            // Observers never vote.
+            PeerState::Observing => {}
+            PeerState::Following | PeerState::Leading => self.established_notification(n),
+        }
+    }
+
+    fn looking_notification(&mut self, now: Millis, n: Notification) {
+        // -1 marks a member with no usable history; Apache leaves it out of the round.
+        if self.init.zxid.raw() == -1 || n.vote.zxid.raw() == -1 {
+            return;
+        }
+        if n.vote.election_epoch > self.clock {
+            // A later round is under way: join it afresh, keeping the better candidate.
+            self.clock = n.vote.election_epoch;
+            self.round.clear();
+            let best = if n.vote.beats(&self.init) {
+                n.vote
+            } else {
+                self.init
+            };
+            self.proposal = Vote {
+                election_epoch: self.clock,
+                ..best
+            };
+            self.send_notifications(now);
+        } else if n.vote.election_epoch < self.clock {
+            return;
+        } else if n.vote.beats(&self.proposal) {
+            self.proposal = Vote {
+                election_epoch: self.clock,
+                ..n.vote
+            };
+            self.send_notifications(now);
+        }
+        if self.state != PeerState::Looking {
+            return;
+        }
+        self.round.insert(
+            n.from,
+            Ballot {
+                state: PeerState::Looking,
+                vote: n.vote,
+            },
+        );
+        let mine = Ballot {
+            state: PeerState::Looking,
+            vote: self.proposal,
+        };
+        if self.has_quorum(&self.round, &mine, Agreement::Round) && self.finalize_at.is_none() {
+            self.finalize_at = Some(now + self.timing.finalize_wait);
+        }
+    }
+
+    /// A FOLLOWING or LEADING notification (`receivedFollowingNotification`).
+    fn established_notification(&mut self, n: Notification) {
+        let ballot = Ballot {
+            state: n.state,
+            vote: n.vote,
+        };
+        if n.vote.election_epoch == self.clock {
+            self.round.insert(n.from, ballot);
+            if self.has_quorum(&self.round, &ballot, Agreement::Round)
+                && self.check_leader(&self.round, n.vote.leader, n.vote.election_epoch)
+            {
+                self.decide(n.vote);
+                return;
+            }
+        }
+        // Also remember it across rounds: a member arriving after the ensemble settled
+        // is in a later round than everybody else and finds the leader only this way.
+        self.out_of_election.insert(n.from, ballot);
+        if self.has_quorum(&self.out_of_election, &ballot, Agreement::OutOfElection)
+            && self.check_leader(&self.out_of_election, n.vote.leader, n.vote.election_epoch)
+        {
+            self.clock = n.vote.election_epoch;
+            self.decide(n.vote);
+        }
+    }
+
+    /// More than half of the voters agree with `target` (observers are not in `votes`).
+    fn has_quorum(&self, votes: &BTreeMap<Sid, Ballot>, target: &Ballot, how: Agreement) -> bool {
+        let agreeing = votes
+            .iter()
+            .filter(|(sid, b)| self.members.voters.contains(sid) && b.agrees(target, how))
+            .count();
+        agreeing * 2 > self.members.voters.len()
+    }
+
+    /// `checkLeader`: followers alone do not make a leader; the leader itself must say it
+    /// leads, so a crashed leader is not elected again and again. If I am the one they
+    /// name, it must be my current round.
+    fn check_leader(
+        &self,
+        votes: &BTreeMap<Sid, Ballot>,
+        leader: Sid,
+        election_epoch: u64,
+    ) -> bool {
+        if leader != self.me {
+            votes
+                .get(&leader)
+                .is_some_and(|b| b.state == PeerState::Leading)
+        } else {
+            self.clock == election_epoch
+        }
+    }
+
+    fn decide(&mut self, vote: Vote) {
+        let role = if vote.leader == self.me {
+            Role::Lead
+        } else if self.is_voter() {
+            Role::Follow(vote.leader)
+        } else {
+            Role::Observe(vote.leader)
+        };
+        self.state = match role {
+            Role::Lead => PeerState::Leading,
+            Role::Follow(_) => PeerState::Following,
+            Role::Observe(_) => PeerState::Observing,
+        };
+        self.current = Vote {
+            election_epoch: self.clock,
+            ..vote
+        };
+        self.finalize_at = None;
+        self.resend_at = None;
+        self.armed = None;
+        self.effects.push(Effect::Decided(Decision {
+            role,
+            vote: self.current,
+        }));
+    }
+
+    /// Asks for a tick at the nearest deadline, if it moved.
+    fn arm(&mut self) {
+        if self.state != PeerState::Looking {
+            return;
+        }
+        let at = self.finalize_at.or(self.resend_at);
+        if at.is_some() && at != self.armed {
+            self.armed = at;
+            if let Some(at) = at {
+                self.effects.push(Effect::ArmTimer { at });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

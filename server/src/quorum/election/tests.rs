@@ -1,0 +1,274 @@
+//! Single-member rules, driven by hand: each test feeds one member the notifications a
+//! scenario produces and checks what it does.
+
+use super::*;
+
+fn members(voters: &[Sid], observers: &[Sid]) -> Members {
+    Members {
+        voters: voters.iter().copied().collect(),
+        observers: observers.iter().copied().collect(),
+    }
+}
+
+fn history(epoch: u32, counter: u32) -> History {
+    History {
+        last_zxid: Zxid::new(epoch, counter),
+        current_epoch: u64::from(epoch),
+    }
+}
+
+fn vote(leader: Sid, epoch: u32, counter: u32, round: u64) -> Vote {
+    Vote {
+        leader,
+        zxid: Zxid::new(epoch, counter),
+        election_epoch: round,
+        peer_epoch: u64::from(epoch),
+    }
+}
+
+fn note(from: Sid, state: PeerState, vote: Vote) -> Notification {
+    Notification { from, state, vote }
+}
+
+fn decided(effects: &[Effect]) -> Option<Decision> {
+    effects.iter().find_map(|e| match e {
+        Effect::Decided(d) => Some(*d),
+        _ => None,
+    })
+}
+
+fn three(me: Sid, h: History) -> Election {
+    Election::start(0, me, members(&[1, 2, 3], &[]), h, Timing::default())
+}
+
+#[test]
+fn votes_order_by_peer_epoch_then_zxid_then_sid() {
+    assert!(vote(1, 2, 0, 1).beats(&vote(3, 1, 9, 1)));
+    assert!(vote(1, 1, 9, 1).beats(&vote(3, 1, 8, 1)));
+    assert!(vote(3, 1, 8, 1).beats(&vote(2, 1, 8, 1)));
+    // The round does not count.
+    assert!(!vote(2, 1, 8, 9).beats(&vote(2, 1, 8, 1)));
+    // A non-voter's placeholder loses to everything.
+    let placeholder = Vote {
+        leader: NON_VOTER as u64,
+        zxid: Zxid::from_raw(NON_VOTER),
+        election_epoch: 1,
+        peer_epoch: NON_VOTER as u64,
+    };
+    assert!(vote(1, 0, 0, 1).beats(&placeholder));
+}
+
+#[test]
+fn a_round_starts_by_proposing_myself_to_every_voter() {
+    let mut e = three(1, history(1, 5));
+    let fx = e.take_effects();
+    assert_eq!(
+        fx,
+        vec![
+            Effect::SendToVoters(Outgoing {
+                state: PeerState::Looking,
+                vote: vote(1, 1, 5, 1)
+            }),
+            Effect::ArmTimer { at: 200 },
+        ]
+    );
+    assert_eq!(e.round(), 1);
+}
+
+#[test]
+fn a_quorum_decides_only_after_the_finalize_wait() {
+    let mut e = three(1, history(1, 5));
+    e.take_effects();
+    e.receive(10, note(2, PeerState::Looking, vote(1, 1, 5, 1)));
+    assert_eq!(e.take_effects(), vec![Effect::ArmTimer { at: 210 }]);
+    e.tick(100);
+    assert!(decided(&e.take_effects()).is_none());
+    e.tick(210);
+    let d = decided(&e.take_effects()).unwrap();
+    assert_eq!(d.role, Role::Lead);
+    assert_eq!(d.vote, vote(1, 1, 5, 1));
+    assert_eq!(e.state(), PeerState::Leading);
+}
+
+#[test]
+fn a_better_vote_during_the_finalize_wait_reopens_the_round() {
+    let mut e = three(1, history(1, 5));
+    e.receive(10, note(2, PeerState::Looking, vote(1, 1, 5, 1)));
+    e.take_effects();
+    // Not better: dropped, and the wait starts over.
+    e.receive(100, note(2, PeerState::Looking, vote(2, 1, 4, 1)));
+    assert_eq!(e.take_effects(), vec![Effect::ArmTimer { at: 300 }]);
+    e.receive(150, note(3, PeerState::Looking, vote(3, 1, 6, 1)));
+    let fx = e.take_effects();
+    assert!(fx.contains(&Effect::SendToVoters(Outgoing {
+        state: PeerState::Looking,
+        vote: vote(3, 1, 6, 1)
+    })));
+    // Mine and 3's agree on 3: a quorum again, and a fresh wait.
+    assert!(fx.contains(&Effect::ArmTimer { at: 350 }));
+    e.tick(300);
+    assert!(decided(&e.take_effects()).is_none());
+    e.tick(350);
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Follow(3));
+}
+
+#[test]
+fn a_later_round_is_adopted_and_resets_the_votes() {
+    let mut e = three(1, history(1, 5));
+    e.receive(10, note(2, PeerState::Looking, vote(2, 1, 4, 1)));
+    e.take_effects();
+    // Round 5 proposes a worse candidate: I join round 5 but keep proposing myself.
+    e.receive(20, note(3, PeerState::Looking, vote(3, 1, 4, 5)));
+    let fx = e.take_effects();
+    assert_eq!(e.round(), 5);
+    assert!(fx.contains(&Effect::SendToVoters(Outgoing {
+        state: PeerState::Looking,
+        vote: vote(1, 1, 5, 5)
+    })));
+    // Only my own vote is in round 5: no quorum, no finalize; the re-send timer runs.
+    assert!(fx.contains(&Effect::ArmTimer { at: 220 }));
+    // A member behind in rounds is answered with my round-5 proposal.
+    e.receive(30, note(2, PeerState::Looking, vote(2, 1, 5, 1)));
+    assert_eq!(
+        e.take_effects()[0],
+        Effect::Send {
+            to: 2,
+            msg: Outgoing {
+                state: PeerState::Looking,
+                vote: vote(1, 1, 5, 5)
+            }
+        }
+    );
+}
+
+#[test]
+fn a_decided_member_answers_looking_peers_with_its_vote() {
+    let mut e = three(2, history(1, 5));
+    e.receive(10, note(1, PeerState::Looking, vote(2, 1, 5, 1)));
+    e.tick(210);
+    e.take_effects();
+    assert_eq!(e.state(), PeerState::Leading);
+    e.receive(500, note(3, PeerState::Looking, vote(3, 1, 9, 1)));
+    assert_eq!(
+        e.take_effects(),
+        vec![Effect::Send {
+            to: 3,
+            msg: Outgoing {
+                state: PeerState::Leading,
+                vote: vote(2, 1, 5, 1)
+            }
+        }]
+    );
+    // Non-looking peers get no answer.
+    e.receive(600, note(1, PeerState::Following, vote(2, 1, 5, 1)));
+    assert!(e.take_effects().is_empty());
+    // After sync the new epoch is advertised.
+    e.update_peer_epoch(2);
+    e.receive(700, note(3, PeerState::Looking, vote(3, 1, 9, 1)));
+    match e.take_effects()[0] {
+        Effect::Send { msg, .. } => assert_eq!(msg.vote.peer_epoch, 2),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_late_joiner_follows_the_leader_once_the_leader_itself_says_so() {
+    // 3 restarts in round 1; the others settled in round 4 on leader 2.
+    let mut e = three(3, history(1, 9));
+    e.take_effects();
+    e.receive(10, note(1, PeerState::Following, vote(2, 1, 5, 4)));
+    assert!(decided(&e.take_effects()).is_none());
+    e.receive(20, note(2, PeerState::Leading, vote(2, 1, 5, 4)));
+    let d = decided(&e.take_effects()).unwrap();
+    assert_eq!(d.role, Role::Follow(2));
+    assert_eq!(d.vote.election_epoch, 4);
+    assert_eq!(e.round(), 4);
+}
+
+#[test]
+fn followers_alone_do_not_make_a_leader() {
+    let mut e = Election::start(
+        0,
+        5,
+        members(&[1, 2, 3, 4, 5], &[]),
+        history(1, 9),
+        Timing::default(),
+    );
+    for from in [1, 3, 4] {
+        e.receive(10, note(from, PeerState::Following, vote(2, 1, 5, 4)));
+    }
+    assert!(decided(&e.take_effects()).is_none());
+    // The leader speaks: now it is checked.
+    e.receive(20, note(2, PeerState::Leading, vote(2, 1, 5, 4)));
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Follow(2));
+}
+
+#[test]
+fn resends_back_off_and_dial_when_no_connection_is_up() {
+    let timing = Timing {
+        finalize_wait: 200,
+        min_interval: 200,
+        max_interval: 1000,
+    };
+    let mut e = Election::start(0, 1, members(&[1, 2, 3], &[]), history(1, 0), timing);
+    e.take_effects();
+    e.tick(200);
+    assert_eq!(
+        e.take_effects(),
+        vec![Effect::ConnectAll, Effect::ArmTimer { at: 600 }]
+    );
+    e.connected(2);
+    assert_eq!(e.take_effects().len(), 1);
+    e.tick(600);
+    let fx = e.take_effects();
+    assert!(matches!(fx[0], Effect::SendToVoters(_)));
+    assert_eq!(fx[1], Effect::ArmTimer { at: 1400 });
+    e.tick(1400);
+    assert_eq!(e.take_effects()[1], Effect::ArmTimer { at: 2400 });
+    e.tick(2400);
+    assert_eq!(e.take_effects()[1], Effect::ArmTimer { at: 3400 });
+    e.lost(2);
+    e.tick(3400);
+    assert_eq!(e.take_effects()[0], Effect::ConnectAll);
+}
+
+#[test]
+fn an_observer_observes_and_its_notifications_are_answered_not_counted() {
+    let mut o = Election::start(
+        0,
+        4,
+        members(&[1, 2, 3], &[4]),
+        history(1, 9),
+        Timing::default(),
+    );
+    let fx = o.take_effects();
+    match fx[0] {
+        Effect::SendToVoters(m) => assert_eq!(m.vote.leader, NON_VOTER as u64),
+        other => panic!("{other:?}"),
+    }
+    o.receive(10, note(1, PeerState::Following, vote(2, 1, 5, 3)));
+    o.receive(20, note(2, PeerState::Leading, vote(2, 1, 5, 3)));
+    assert_eq!(decided(&o.take_effects()).unwrap().role, Role::Observe(2));
+
+    let mut v = three(1, history(1, 5));
+    v.take_effects();
+    v.receive(10, note(4, PeerState::Looking, vote(4, 9, 9, 1)));
+    assert_eq!(
+        v.take_effects(),
+        vec![Effect::Send {
+            to: 4,
+            msg: Outgoing {
+                state: PeerState::Looking,
+                vote: vote(1, 1, 5, 1)
+            }
+        }]
+    );
+}
+
+#[test]
+fn a_single_voter_elects_itself() {
+    let mut e = Election::start(0, 7, members(&[7], &[]), history(3, 1), Timing::default());
+    assert_eq!(e.take_effects().last(), Some(&Effect::ArmTimer { at: 200 }));
+    e.tick(200);
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Lead);
+}
