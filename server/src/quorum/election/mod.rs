@@ -21,6 +21,9 @@
 //! ignores the config string and the notification version: it assumes version-2 peers with
 //! reconfig disabled (a static config), which is Apache's default.
 
+#[cfg(test)]
+mod sim_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ids::Zxid;
