@@ -477,6 +477,16 @@ impl Sim {
             .unwrap()
     }
 
+    /// The live voter with the lowest sid (any live member's view will do).
+    fn any_live_voter(&self) -> Sid {
+        self.config
+            .voters
+            .iter()
+            .copied()
+            .find(|s| self.up(*s))
+            .unwrap()
+    }
+
     /// Everybody is up and settled on one leader that leads.
     fn converged(&self) -> Result<Sid, String> {
         let mut leaders = BTreeSet::new();
@@ -651,8 +661,10 @@ fn chaos(seed: u64, voters: u64) -> Result<(), String> {
     check().map_err(|p| sim.report("chaos", seed, &p))
 }
 
-/// A healthy ensemble elects; a follower crashes and restarts with its history and must
-/// rejoin the same leader without disturbing anyone.
+/// A healthy ensemble elects; its leader crashes, the rest elect a new one in a later
+/// round, and the old leader restarts (its clock back at round 1) and must join the new
+/// leader through the out-of-election votes; then a follower crashes and restarts and
+/// must rejoin the same leader without disturbing anyone.
 fn rejoin(seed: u64, voters: u64) -> Result<(), String> {
     let mut sim = Sim::new(
         seed,
@@ -669,14 +681,12 @@ fn rejoin(seed: u64, voters: u64) -> Result<(), String> {
     }
     sim.schedule(500, Event::ZabCheck);
     sim.run_until(3_000);
-    let check = |sim: &mut Sim| -> Result<(), String> {
+    let rejoins = |sim: &mut Sim, who: Sid, at: Millis| -> Result<Record, String> {
         let leader = sim.converged()?;
-        let followers: Vec<Sid> = sim.all().into_iter().filter(|&s| s != leader).collect();
-        let who = followers[sim.rng.range(0, followers.len() as u64 - 1) as usize];
         let before = sim.decisions.len();
         sim.crash(who);
-        sim.schedule(4_000, Event::Start(who));
-        sim.run_until(10_000);
+        sim.schedule(at, Event::Start(who));
+        sim.run_until(at + 3_000);
         let after = sim.converged()?;
         if after != leader {
             return Err(format!("leader moved from {leader} to {after}"));
@@ -685,9 +695,42 @@ fn rejoin(seed: u64, voters: u64) -> Result<(), String> {
         if new.len() != 1 || new[0].who != who {
             return Err(format!("only {who} should have decided again: {new:?}"));
         }
-        if new[0].at > 4_000 + 100 {
+        if new[0].at > at + 100 {
             return Err(format!("{who} took until {} ms to rejoin", new[0].at));
         }
+        Ok(*new[0])
+    };
+    let check = |sim: &mut Sim| -> Result<(), String> {
+        let first = sim.converged()?;
+        sim.crash(first);
+        sim.run_until(6_000);
+        let second = sim.members[&sim.any_live_voter()]
+            .election
+            .as_ref()
+            .map(|e| e.current_vote().leader)
+            .unwrap();
+        if second == first {
+            return Err(format!("{first} is down but still named leader"));
+        }
+        sim.schedule(6_000, Event::Start(first));
+        sim.run_until(9_000);
+        if sim.converged()? != second {
+            return Err(format!("the restarted {first} moved the leadership"));
+        }
+        let back = sim
+            .decisions
+            .iter()
+            .rev()
+            .find(|r| r.who == first)
+            .copied()
+            .unwrap();
+        if back.decision.role != Role::Follow(second) || back.decision.vote.election_epoch < 2 {
+            return Err(format!("{first} came back with {back:?}"));
+        }
+        // Now a follower of the second leader.
+        let followers: Vec<Sid> = sim.all().into_iter().filter(|&s| s != second).collect();
+        let who = followers[sim.rng.range(0, followers.len() as u64 - 1) as usize];
+        rejoins(sim, who, 10_000)?;
         Ok(())
     };
     check(&mut sim).map_err(|p| sim.report("rejoin", seed, &p))

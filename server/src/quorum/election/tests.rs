@@ -142,6 +142,19 @@ fn a_later_round_is_adopted_and_resets_the_votes() {
 }
 
 #[test]
+fn a_later_round_with_a_better_candidate_is_adopted_with_it() {
+    let mut e = three(1, history(1, 5));
+    e.take_effects();
+    e.receive(10, note(2, PeerState::Looking, vote(2, 1, 7, 3)));
+    assert_eq!(e.round(), 3);
+    assert_eq!(e.current_vote(), vote(2, 1, 7, 3));
+    assert!(e.take_effects().contains(&Effect::SendToVoters(Outgoing {
+        state: PeerState::Looking,
+        vote: vote(2, 1, 7, 3)
+    })));
+}
+
+#[test]
 fn a_decided_member_answers_looking_peers_with_its_vote() {
     let mut e = three(2, history(1, 5));
     e.receive(10, note(1, PeerState::Looking, vote(2, 1, 5, 1)));
