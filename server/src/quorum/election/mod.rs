@@ -17,6 +17,15 @@
 //!   looking member answers a looking one that is behind in rounds (`WorkerReceiver`);
 //! - while nothing arrives, re-sends back off from 200 ms to 60 s.
 //!
+//! Driving it: [`Election::start`] when the member starts looking (its last zxid and
+//! `currentEpoch` in a [`History`]); then [`Election::receive`] for every decoded
+//! notification (the sender's sid from the connection), [`Election::tick`] when the last
+//! [`Effect::ArmTimer`] deadline passes, [`Election::connected`] / [`Election::lost`] as
+//! election connections come and go, and [`Election::take_effects`] after each call.
+//! Once [`Effect::Decided`] comes out, the member runs ZAB in that role but keeps feeding
+//! notifications in, so that looking peers are answered; after syncing it calls
+//! [`Election::update_peer_epoch`], and when ZAB gives up it calls [`Election::look`].
+//!
 //! The wire encoding lives in `quorum::wire`; the driver maps between the two. This module
 //! ignores the config string and the notification version: it assumes version-2 peers with
 //! reconfig disabled (a static config), which is Apache's default.
