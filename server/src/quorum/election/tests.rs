@@ -285,3 +285,38 @@ fn a_single_voter_elects_itself() {
     e.tick(200);
     assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Lead);
 }
+
+#[test]
+fn votes_for_non_voters_and_members_without_history_are_ignored() {
+    let mut e = Election::start(
+        0,
+        1,
+        members(&[1, 2, 3], &[4]),
+        history(1, 5),
+        Timing::default(),
+    );
+    e.take_effects();
+    // A vote for the observer, or from a member whose zxid is -1, never counts.
+    e.receive(10, note(2, PeerState::Looking, vote(4, 9, 9, 1)));
+    let no_history = Vote {
+        zxid: Zxid::from_raw(-1),
+        ..vote(1, 1, 5, 1)
+    };
+    e.receive(20, note(3, PeerState::Looking, no_history));
+    assert_eq!(e.current_vote(), vote(1, 1, 5, 1));
+    e.tick(400);
+    assert!(decided(&e.take_effects()).is_none());
+    // A member with no history of its own takes no part either.
+    let mut e = Election::start(
+        0,
+        1,
+        members(&[1, 2, 3], &[]),
+        History {
+            last_zxid: Zxid::from_raw(-1),
+            current_epoch: 0,
+        },
+        Timing::default(),
+    );
+    e.receive(10, note(2, PeerState::Looking, vote(2, 1, 5, 1)));
+    assert_eq!(e.current_vote().leader, 1);
+}
