@@ -52,9 +52,11 @@ impl ElectionAddr {
 }
 
 impl fmt::Display for ElectionAddr {
-    /// As Apache's `NetUtils.formatInetAddr` writes it: an IPv6 literal in brackets.
+    /// As Apache's `NetUtils.formatInetAddr` writes it: an IPv6 literal in brackets. A host
+    /// starting with `[` (no real host does) is bracketed too, so that it reads back as
+    /// itself.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
+        if self.host.contains(':') || self.host.starts_with('[') {
             write!(f, "[{}]:{}", self.host, self.port)
         } else {
             write!(f, "{}:{}", self.host, self.port)
@@ -141,7 +143,8 @@ impl InitialMessage {
     /// The bytes as Apache 3.8 writes them (`QuorumCnxManager.startConnection`): version,
     /// sid, then the addresses joined by `|` with an int length. A message that would not
     /// fit Apache's 2048-byte limit is still written; the receiver would refuse it, which
-    /// is the caller's configuration error to avoid, not something to hide here.
+    /// is the caller's configuration error to avoid, not something to hide here; so is an
+    /// empty address list, which Apache refuses as a zero length.
     pub fn encode(&self) -> Vec<u8> {
         match self {
             InitialMessage::SidOnly { sid } => sid.to_be_bytes().to_vec(),

@@ -19,6 +19,7 @@ pub mod notification;
 pub mod packet;
 
 mod cursor;
+pub(crate) mod fuzz;
 #[cfg(test)]
 mod tests;
 

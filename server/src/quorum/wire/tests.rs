@@ -689,3 +689,31 @@ fn garbage_never_panics() {
         let _ = election_frame(&bytes);
     }
 }
+
+#[test]
+fn fuzz_body_accepts_every_fixture() {
+    // The fuzz target's round-trip checks must hold on Apache's own bytes.
+    for bytes in [
+        fixture!("initial_v1.bin"),
+        fixture!("initial_v2_multi.bin"),
+        fixture!("initial_sid_only.bin"),
+        fixture!("stream_handshake.bin"),
+        fixture!("packet_request.bin"),
+        fixture!("packet_ping_reply.bin"),
+        fixture!("learner_info.bin"),
+    ] {
+        super::fuzz::decode_quorum_inputs(bytes);
+    }
+    for bytes in [
+        fixture!("notification_looking.bin"),
+        fixture!("notification_40.bin"),
+        fixture!("notification_28.bin"),
+    ] {
+        let framed = frame_election_message(bytes);
+        assert_eq!(
+            super::fuzz::decode_quorum_inputs(&framed),
+            2,
+            "framed twice over"
+        );
+    }
+}
