@@ -2,6 +2,7 @@
 //! `zkrs_server::fuzzing`). It panics only on a bug: a decoder that panics, reads past
 //! what it reports, or decodes to a value that does not survive its own encoding.
 
+use super::auth::QuorumAuthPacket;
 use super::handshake::{election_frame, InitialMessage, MAX_ADDRESS_BYTES};
 use super::notification::{Notification, NOTIFICATION_VERSION};
 use super::packet::{decode_int_payload, LearnerInfo, QuorumPacket, DEFAULT_MAX_BUFFER};
@@ -26,6 +27,16 @@ pub(crate) fn decode_quorum_inputs(data: &[u8]) -> usize {
     decoded += election_frames(rest);
     decoded += election_frames(data);
     decoded += packet_stream(data);
+    if let Ok(Some((auth, used))) = QuorumAuthPacket::decode(data, DEFAULT_MAX_BUFFER) {
+        assert!(used <= data.len());
+        let bytes = auth.encode();
+        assert_eq!(
+            QuorumAuthPacket::decode(&bytes, DEFAULT_MAX_BUFFER),
+            Ok(Some((auth, bytes.len()))),
+            "auth packet does not round-trip"
+        );
+        decoded += 1;
+    }
     // The payload decoders see the raw input too: packets carry arbitrary data.
     let _ = decode_int_payload(Some(data));
     let _ = LearnerInfo::decode_fields(Some(data));

@@ -21,6 +21,9 @@ pub const PROTOCOL_VERSION_V2: i64 = -65535;
 /// Apache's bound on the initial message's address bytes (`QuorumCnxManager.maxBuffer`).
 /// It also bounds how many addresses one message can carry.
 pub const MAX_ADDRESS_BYTES: usize = 2048;
+/// The sid an observer without one of its own sends (`QuorumPeer.OBSERVER_ID`); Apache's
+/// receiver gives such a connection a made-up negative id.
+pub const OBSERVER_ID: i64 = i64::MAX;
 /// Apache's bound on one election message (`QuorumCnxManager.PACKETMAXSIZE`, 512 KiB).
 pub const ELECTION_PACKET_MAX: usize = 512 * 1024;
 

@@ -10,10 +10,12 @@
 //!   `[int len][bytes]` framing of the election messages that follow.
 //! - [`notification`]: fast leader election's notification message.
 //! - [`packet`]: `QuorumPacket`, the records of the learner port, and their payloads.
+//! - [`auth`]: quorum SASL frames, only to recognise a peer that has SASL turned on.
 //!
 //! The byte layouts were checked against Apache's own classes: see
 //! `server/tests/fixtures/quorum/README.md` for the fixtures and how they are made.
 
+pub mod auth;
 pub mod handshake;
 pub mod notification;
 pub mod packet;

@@ -3,9 +3,10 @@
 
 use zkrs_proto::Id;
 
+use super::auth::{AuthStatus, QuorumAuthPacket, QUORUM_AUTH_MAGIC};
 use super::handshake::{
     election_frame, frame_election_message, ElectionAddr, InitialMessage, ELECTION_PACKET_MAX,
-    PROTOCOL_VERSION_V1, PROTOCOL_VERSION_V2,
+    OBSERVER_ID, PROTOCOL_VERSION_V1, PROTOCOL_VERSION_V2,
 };
 use super::notification::{Notification, PeerState, NOTIFICATION_VERSION};
 use super::packet::{
@@ -519,6 +520,22 @@ fn broadcast_and_sync_packets_decode_and_re_encode() {
         ),
         (fixture!("packet_sync.bin"), p(PacketType::SYNC, 0, None)),
         (
+            fixture!("packet_inform.bin"),
+            p(
+                PacketType::INFORM,
+                zxid(6, 2),
+                Some(&[1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            ),
+        ),
+        (
+            fixture!("packet_informandactivate.bin"),
+            p(
+                PacketType::INFORMANDACTIVATE,
+                zxid(6, 3),
+                Some(&[0, 0, 0, 0, 0, 0, 0, 2, 7, 8, 9]),
+            ),
+        ),
+        (
             fixture!("packet_commitandactivate.bin"),
             p(
                 PacketType::COMMITANDACTIVATE,
@@ -716,4 +733,53 @@ fn fuzz_body_accepts_every_fixture() {
             "framed twice over"
         );
     }
+}
+
+#[test]
+fn observer_id_is_apaches() {
+    let (msg, _) = InitialMessage::decode(fixture!("initial_observer_id.bin")).unwrap();
+    assert_eq!(msg.sid(), OBSERVER_ID);
+}
+
+#[test]
+fn quorum_auth_frames_are_recognised() {
+    let auth = |status, token: Option<&[u8]>| QuorumAuthPacket {
+        status,
+        token: token.map(<[u8]>::to_vec),
+    };
+    let cases = [
+        (
+            fixture!("auth_in_progress.bin"),
+            auth(AuthStatus::IN_PROGRESS, Some(b"challenge")),
+        ),
+        (
+            fixture!("auth_success.bin"),
+            auth(AuthStatus::SUCCESS, None),
+        ),
+        (
+            fixture!("auth_error.bin"),
+            auth(AuthStatus::ERROR, Some(b"")),
+        ),
+    ];
+    for (bytes, expected) in cases {
+        assert_eq!(QuorumAuthPacket::is_next(bytes), Some(true));
+        let decoded = QuorumAuthPacket::decode(bytes, DEFAULT_MAX_BUFFER).unwrap();
+        assert_eq!(decoded, Some((expected.clone(), bytes.len())));
+        assert_eq!(expected.encode(), bytes);
+    }
+    assert_eq!(QUORUM_AUTH_MAGIC, 0x5f24_3501_3501_edcc);
+    // The protocol's own first bytes are not auth frames.
+    let initial = fixture!("initial_v1.bin");
+    assert_eq!(QuorumAuthPacket::is_next(initial), Some(false));
+    assert_eq!(
+        QuorumAuthPacket::decode(initial, DEFAULT_MAX_BUFFER),
+        Ok(None)
+    );
+    assert_eq!(QuorumAuthPacket::is_next(&initial[..7]), None);
+    let progress = fixture!("auth_in_progress.bin");
+    assert!(
+        QuorumAuthPacket::decode(&progress[..progress.len() - 1], DEFAULT_MAX_BUFFER)
+            .unwrap_err()
+            .is_incomplete()
+    );
 }
