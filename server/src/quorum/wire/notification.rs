@@ -75,6 +75,9 @@ impl Notification {
     ///   config length in `0..=message length` and that many bytes;
     /// - bytes after what the layout reads are ignored, as Apache ignores them;
     /// - a state other than 0..=3 is refused (Apache drops the message).
+    ///
+    /// `msg` is always a whole election frame, so here [`WireError::Truncated`] means a
+    /// malformed message (Apache's buffer underflow), not "wait for more bytes".
     pub fn decode(msg: &[u8]) -> Result<Notification, WireError> {
         let capacity = msg.len();
         if capacity < 28 {
