@@ -783,3 +783,27 @@ fn quorum_auth_frames_are_recognised() {
             .is_incomplete()
     );
 }
+
+#[test]
+fn address_strings_get_apaches_verdict() {
+    // initial_address_cases.txt: Apache's InitialMessage.parse on each string (see README).
+    let text = std::str::from_utf8(fixture!("initial_address_cases.txt")).unwrap();
+    let mut n = 0;
+    for line in text.lines() {
+        let (addr, verdict) = line.split_once('\t').unwrap();
+        let ours = addrs_of(&initial(PROTOCOL_VERSION_V1, 1, addr.as_bytes()));
+        let ours = match ours {
+            Ok(addrs) => {
+                let mut v = "ok".to_string();
+                for a in addrs {
+                    v.push_str(&format!(" {}", a.port));
+                }
+                v
+            }
+            Err(_) => "refused".to_string(),
+        };
+        assert_eq!(ours, verdict, "{addr:?}");
+        n += 1;
+    }
+    assert!(n >= 20);
+}
