@@ -9,9 +9,11 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # cargo-fuzz passes nightly-only flags (the address sanitizer); RUSTC_BOOTSTRAP lets the
 # stable toolchain accept them.
 export RUSTC_BOOTSTRAP=1
-mkdir -p fuzz/corpus/frame_decoder fuzz/corpus/config_parser
+mkdir -p fuzz/corpus/frame_decoder fuzz/corpus/config_parser fuzz/corpus/quorum_decoders
 cargo fuzz run frame_decoder fuzz/corpus/frame_decoder fuzz/seeds/frame_decoder -- \
   -max_total_time="$SECS" -print_final_stats=1
 cargo fuzz run config_parser fuzz/corpus/config_parser fuzz/seeds/config_parser -- \
   -dict=fuzz/dicts/config_parser.dict -max_total_time="$SECS" -print_final_stats=1
+cargo fuzz run quorum_decoders fuzz/corpus/quorum_decoders fuzz/seeds/quorum_decoders -- \
+  -dict=fuzz/dicts/quorum_decoders.dict -max_total_time="$SECS" -print_final_stats=1
 echo "fuzz: no crash in ${SECS}s per target"

@@ -95,3 +95,11 @@ pub fn config_parser(data: &[u8]) {
         );
     }
 }
+
+/// Treats `data` as bytes from another server of the ensemble: an election connection
+/// (handshake, then framed notifications) and the learner port (a stream of
+/// `QuorumPacket`s). The checks live in the server crate, whose decoders are private.
+/// Returns how many messages decoded.
+pub fn quorum_decoders(data: &[u8]) -> usize {
+    zkrs_server::fuzzing::decode_quorum_inputs(data)
+}

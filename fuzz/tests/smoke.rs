@@ -445,3 +445,183 @@ fn config_parser_survives_a_pseudo_random_corpus() {
         "only {accepted} of {CASES} inputs parsed"
     );
 }
+
+// ---- quorum protocol ----
+
+const PACKET_TYPES: &[i32] = &[
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 0, -1, 42,
+];
+
+const ADDRESSES: &[&str] = &[
+    "127.0.0.1:3888",
+    "[::1]:3889",
+    "zoo1:3890",
+    "0.0.0.0:3888",
+    "[::]:1",
+    "h:+5",
+    "h:65536",
+    "h:1:",
+    "[::1]",
+    "[h]x1",
+    ":5",
+    "h",
+    "",
+    "\u{fffd}:1",
+];
+
+fn be32(out: &mut Vec<u8>, v: i32) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn be64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// A length that is usually right and sometimes lies.
+fn lying_len(rng: &mut Rng, real: usize) -> i32 {
+    match rng.below(10) {
+        0 => -1,
+        1 => real as i32 + 1 + rng.below(4) as i32,
+        2 => rng.pick(&[0, -2, i32::MAX, i32::MIN, 2049, 0x0020_0000]),
+        3 => real.saturating_sub(1) as i32,
+        _ => real as i32,
+    }
+}
+
+fn handshake(rng: &mut Rng, out: &mut Vec<u8>) {
+    let version: i64 = rng.pick(&[-65536, -65536, -65535, 5, -1, i64::MIN]);
+    be64(out, version);
+    if version >= 0 {
+        return;
+    }
+    be64(out, rng.pick(&[1, 2, i64::MAX, -3]));
+    let mut addr = String::new();
+    for i in 0..=rng.below(3) {
+        if i > 0 {
+            addr.push('|');
+        }
+        addr.push_str(rng.pick(ADDRESSES));
+    }
+    be32(out, lying_len(rng, addr.len()));
+    out.extend_from_slice(addr.as_bytes());
+}
+
+fn notification(rng: &mut Rng) -> Vec<u8> {
+    let mut n = Vec::new();
+    be32(&mut n, rng.pick(&[0, 1, 2, 3, 0, 4, -1]));
+    for _ in 0..4 {
+        be64(
+            &mut n,
+            rng.pick(&[0, 1, -1, 0x5_0000_0007, i64::MIN, i64::MAX]),
+        );
+    }
+    match rng.below(6) {
+        0 => n.truncate(28),
+        1 => be32(&mut n, 1),
+        2 => n.truncate(rng.below(44)),
+        _ => {
+            be32(&mut n, rng.pick(&[2, 2, 1, 3, -1]));
+            let config: &[u8] = rng.pick(&[
+                &b"server.1=127.0.0.1:2888:3888:participant\nversion=0"[..],
+                b"",
+                b"\xff\xfe",
+            ]);
+            be32(&mut n, lying_len(rng, config.len()));
+            n.extend_from_slice(config);
+        }
+    }
+    n
+}
+
+fn quorum_packet(rng: &mut Rng, out: &mut Vec<u8>) {
+    be32(out, rng.pick(PACKET_TYPES));
+    let random = rng.next() as i64;
+    be64(
+        out,
+        rng.pick(&[-1, 0, 0x6_0000_0000, 0x6_0000_0002, random]),
+    );
+    let data: Vec<u8> = match rng.below(4) {
+        0 => 0x10000i32.to_be_bytes().to_vec(),
+        1 => {
+            let mut li = Vec::new();
+            be64(&mut li, 3);
+            be32(&mut li, 0x10000);
+            be64(&mut li, 0);
+            li.truncate(rng.below(21));
+            li
+        }
+        _ => rng.bytes(12),
+    };
+    be32(out, lying_len(rng, data.len()));
+    out.extend_from_slice(&data);
+    let ids = rng.pick(&[-1i32, -1, 0, 1, 2, -5, i32::MAX]);
+    be32(out, ids);
+    for _ in 0..ids.clamp(0, 3) {
+        for s in [
+            rng.pick(&["digest", "ip", ""]),
+            rng.pick(&["a:b", "127.0.0.1", ""]),
+        ] {
+            be32(out, lying_len(rng, s.len()));
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+fn quorum_case(rng: &mut Rng, seed_inputs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match rng.below(10) {
+        0 => out = rng.bytes(64),
+        1 | 2 => {
+            let seed = seed_inputs[rng.below(seed_inputs.len())].clone();
+            out = mutate(rng, seed);
+        }
+        3..=5 => {
+            if !rng.chance(4) {
+                handshake(rng, &mut out);
+            }
+            for _ in 0..=rng.below(3) {
+                let body = notification(rng);
+                be32(&mut out, lying_len(rng, body.len()));
+                out.extend_from_slice(&body);
+            }
+        }
+        _ => {
+            for _ in 0..=rng.below(4) {
+                quorum_packet(rng, &mut out);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn quorum_seeds_decode() {
+    for (path, data) in seeds("quorum_decoders") {
+        assert!(
+            zkrs_fuzz::quorum_decoders(&data) >= 2,
+            "{}: decodes as too little",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn quorum_decoders_survive_a_pseudo_random_corpus() {
+    let seed_inputs: Vec<Vec<u8>> = seeds("quorum_decoders")
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    let mut rng = Rng::new(0x5eed_2ab0_0000_0003);
+    let mut decoded = 0;
+    for _ in 0..CASES {
+        let input = quorum_case(&mut rng, &seed_inputs);
+        if zkrs_fuzz::quorum_decoders(&input) > 0 {
+            decoded += 1;
+        }
+    }
+    // Inputs that never get past a length check would test little.
+    assert!(
+        decoded > CASES / 5,
+        "only {decoded} of {CASES} inputs decoded"
+    );
+}

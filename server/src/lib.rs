@@ -32,3 +32,14 @@ mod txn;
 mod watch;
 
 pub use fourlw::{FourLetterWord, Whitelist};
+
+/// For the fuzz targets in `fuzz/` only, not an API: they reach private decoders here.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Feeds untrusted bytes to the quorum protocol's decoders (election handshake and
+    /// notifications, learner-port packets) and checks that what decodes round-trips.
+    /// Panics only on a bug. Returns how many messages decoded (for coverage checks).
+    pub fn decode_quorum_inputs(data: &[u8]) -> usize {
+        crate::quorum::wire::fuzz::decode_quorum_inputs(data)
+    }
+}
