@@ -11,6 +11,7 @@ const USAGE: &str = "usage: zkrs-server [zoo.cfg | --config zoo.cfg]
        zkrs-server dump-log <log segment file>
        zkrs-server dump-snapshot <snapshot file>
        zkrs-server measure-snapshot-pause [<nodes>] [<dir>] [flat]
+       zkrs-server elect <zoo.cfg>
 
 Runs a ZooKeeper-compatible server configured by zoo.cfg (the keys Apache ZooKeeper reads).
 Without a config file it runs a standalone server on 127.0.0.1:2181 with its data in
@@ -19,7 +20,10 @@ Without a config file it runs a standalone server on 127.0.0.1:2181 with its dat
 purge keeps the <count> newest snapshots (default and minimum 3) and the log segments they
 need, like zkCleanup.sh -n; dump-log and dump-snapshot print a data file's contents;
 measure-snapshot-pause times how long snapshots of a tree of <nodes> znodes (default 1M)
-stop the core, writing them under <dir> (default: the temporary directory).";
+stop the core, writing them under <dir> (default: the temporary directory).
+elect runs only leader election for the member zoo.cfg and its myid describe, on its
+election port, and prints a line per decision (`elected: lead ...`, `elected: follow N ...`);
+it keeps answering the other members until killed.";
 
 fn parse_args() -> anyhow::Result<Option<PathBuf>> {
     let mut args = std::env::args_os().skip(1);
@@ -118,7 +122,51 @@ fn run_tool(args: &[String]) -> Option<anyhow::Result<()>> {
             }
             Ok(())
         })(),
+        "elect" => match rest {
+            [file] => elect(file.as_ref()),
+            _ => Err(anyhow::anyhow!("usage: zkrs-server elect <zoo.cfg>")),
+        },
         _ => return None,
+    })
+}
+
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// `zkrs-server elect <zoo.cfg>`: election only, a line on stdout per decision.
+fn elect(path: &std::path::Path) -> anyhow::Result<()> {
+    init_logging();
+    let (config, warnings) =
+        Config::from_file(path).with_context(|| format!("reading {}", path.display()))?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    if config.is_standalone() {
+        bail!(
+            "{}: no server.N lines, so there is nothing to elect",
+            path.display()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        tokio::select! {
+            r = zkrs_server::tools::elect(&config, |line| println!("{line}")) => {
+                r.context("election")?;
+            }
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping"),
+        }
+        Ok(())
     })
 }
 
@@ -130,13 +178,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(result) = run_tool(&args) {
         return result;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let config = load_config(parse_args()?)?;
     if !config.is_standalone() {
         tracing::warn!(

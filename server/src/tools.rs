@@ -5,11 +5,18 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::config::Config;
+use crate::ids::Zxid;
+use crate::quorum::election::{Decision, History, Role};
+use crate::quorum::election_net::{self, ElectionNetError, ElectionSetup};
 use crate::storage::codec::describe;
+use crate::storage::epoch::{self, EpochError};
 use crate::storage::purge::{purge, PurgeReport};
+use crate::storage::recovery::recover;
 use crate::storage::snapshot;
 use crate::storage::txnlog::scan_segment;
 use crate::storage::{DataDirs, StorageError};
+use tokio::sync::watch;
 
 pub use crate::snapshot_pause::measure as measure_snapshot_pause;
 
@@ -90,6 +97,68 @@ pub fn purge_dirs(
     count: usize,
 ) -> Result<PurgeReport, StorageError> {
     purge(&DataDirs::new(data_dir, data_log_dir), count)
+}
+
+/// Why `zkrs-server elect` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ElectError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Epoch(#[from] EpochError),
+    #[error(transparent)]
+    Net(#[from] ElectionNetError),
+}
+
+/// `zkrs-server elect`: runs only leader election for `config`'s member (its `myid`), with
+/// the last zxid of the state recovered from its data dirs and its `currentEpoch`, and
+/// calls `report` with one line per decision. Keeps answering the other members until the
+/// future is dropped. Must run inside a Tokio runtime.
+pub async fn elect(config: &Config, mut report: impl FnMut(&str)) -> Result<(), ElectError> {
+    let dirs = DataDirs::open(&config.data_dir, &config.data_log_dir)?;
+    let (tree, _) = recover(&dirs)?;
+    let last_zxid = Zxid::from_raw(tree.last_zxid());
+    drop(tree);
+    let epochs = epoch::load(&dirs.snap_dir, last_zxid)?;
+    let history = History {
+        last_zxid,
+        current_epoch: epochs.current,
+    };
+    tracing::info!(zxid = %format_args!("{:#x}", last_zxid.raw()), current_epoch = epochs.current, "electing");
+    let setup = ElectionSetup::from_config(config, history)?;
+    let (tx, mut rx) = watch::channel(None);
+    let run = election_net::run(setup, tx);
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            r = &mut run => return r.map_err(ElectError::from),
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let decided = *rx.borrow_and_update();
+                if let Some(d) = decided {
+                    report(&describe_decision(&d));
+                }
+            }
+        }
+    }
+}
+
+/// `elected: follow 3 (epoch 0x1, peerEpoch 0x0, zxid 0x0)`: the role, the round (election
+/// epoch) it was decided in, and the leader's epoch and zxid.
+fn describe_decision(d: &Decision) -> String {
+    let role = match d.role {
+        Role::Lead => "lead".to_string(),
+        Role::Follow(sid) => format!("follow {sid}"),
+        Role::Observe(sid) => format!("observe {sid}"),
+    };
+    format!(
+        "elected: {role} (epoch {:#x}, peerEpoch {:#x}, zxid {:#x})",
+        d.vote.election_epoch,
+        d.vote.peer_epoch,
+        d.vote.zxid.raw()
+    )
 }
 
 #[cfg(test)]

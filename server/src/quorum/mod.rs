@@ -11,4 +11,5 @@
 )]
 
 pub mod election;
+pub mod election_net;
 pub mod wire;
