@@ -34,10 +34,20 @@ pub enum Mode {
     NotServing,
 }
 
+/// What runs as one member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Launch {
+    /// A server of this kind (Apache's `QuorumPeerMain`, or `zkrs-server zoo.cfg`).
+    Server(ServerKind),
+    /// `zkrs-server elect zoo.cfg`: leader election only, printing a line per decision.
+    Elect,
+}
+
 /// One member: its process (when running), address and files.
 pub struct Member {
     /// `myid`: 1 for the first member.
     pub id: u32,
+    launch: Launch,
     child: Option<Child>,
     paused: bool,
     ip: LoopbackAddr,
@@ -48,6 +58,23 @@ impl Member {
     /// Client address.
     pub fn addr(&self) -> SocketAddr {
         self.ip.at(CLIENT_PORT)
+    }
+
+    /// Election address.
+    pub fn election_addr(&self) -> SocketAddr {
+        self.ip.at(ELECTION_PORT)
+    }
+
+    /// The whole log (stdout and stderr) of the member's processes so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Whether the process is still running (false once it exited or was killed).
+    fn is_alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// PID of the running process.
@@ -124,6 +151,19 @@ impl Ensemble {
     /// member is leader and all others followers; for zkrs (standalone for now), every
     /// member answers a handshake.
     pub fn start(kind: ServerKind, n: usize, config: ServerConfig) -> Ensemble {
+        let mut ensemble = Self::prepare(kind, &vec![Launch::Server(kind); n], config);
+        for i in 0..n {
+            ensemble.spawn(i);
+        }
+        ensemble.wait_serving(STARTUP);
+        ensemble
+    }
+
+    /// Writes the files of one member per entry of `launches` (ids 1, 2, ...) and starts
+    /// none of them: [`Ensemble::restart`] starts one. `kind` is what [`Ensemble::kind`]
+    /// reports. Mixed ensembles (Apache and zkrs members) are made this way.
+    pub fn prepare(kind: ServerKind, launches: &[Launch], config: ServerConfig) -> Ensemble {
+        let n = launches.len();
         let dir = tempfile::Builder::new()
             .prefix("zkrs-ensemble-")
             .tempdir()
@@ -152,23 +192,19 @@ impl Ensemble {
             fs::write(member_dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
             members.push(Member {
                 id,
+                launch: launches[i],
                 child: None,
                 paused: false,
                 ip,
                 dir: member_dir,
             });
         }
-        let mut ensemble = Ensemble {
+        Ensemble {
             kind,
             config,
             members,
             _dir: dir,
-        };
-        for i in 0..n {
-            ensemble.spawn(i);
         }
-        ensemble.wait_serving(STARTUP);
-        ensemble
     }
 
     /// Starts `n` Apache ZooKeeper members (the reference, and the only kind that
@@ -180,9 +216,13 @@ impl Ensemble {
     fn spawn(&mut self, i: usize) {
         let m = &mut self.members[i];
         assert!(m.child.is_none(), "member {} is already running", m.id);
+        let (kind, role) = match m.launch {
+            Launch::Server(kind) => (kind, Role::Member),
+            Launch::Elect => (ServerKind::Zkrs, Role::Elect),
+        };
         let child = server::spawn(
-            self.kind,
-            Role::Member,
+            kind,
+            role,
             &self.config,
             &m.dir.join("zoo.cfg"),
             &m.dir,
@@ -270,12 +310,17 @@ impl Ensemble {
             .unwrap_or_else(|| panic!("{:?} members elect no leader", self.kind))
     }
 
+    /// Whether member `i`'s process is still running (it has not exited on its own).
+    pub fn is_alive(&mut self, i: usize) -> bool {
+        self.members[i].is_alive()
+    }
+
     /// Kills member `i` with SIGKILL and reaps it.
     pub fn kill9(&mut self, i: usize) {
         self.members[i].kill();
     }
 
-    /// Starts the (killed) member `i` again with its data dir; does not wait.
+    /// Starts member `i` (again, after a kill) with its data dir; does not wait.
     pub fn restart(&mut self, i: usize) {
         self.spawn(i);
     }

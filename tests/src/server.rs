@@ -333,6 +333,8 @@ pub(crate) enum Role {
     /// A member of an ensemble (`QuorumPeerMain` for Apache, which reads `server.N` and
     /// `myid`).
     Member,
+    /// zkrs-server's `elect` subcommand: only leader election, a line per decision.
+    Elect,
 }
 
 /// Starts the server process, appending its output to `log_path`.
@@ -366,6 +368,9 @@ pub(crate) fn spawn(
     };
     match kind {
         ServerKind::Zkrs => {
+            if role == Role::Elect {
+                cmd.arg("elect");
+            }
             cmd.arg(cfg_path);
         }
         ServerKind::Apache => {
@@ -383,7 +388,7 @@ pub(crate) fn spawn(
             cmd.arg("-cp").arg(apache_classpath());
             cmd.arg(match role {
                 Role::Standalone => "org.apache.zookeeper.server.ZooKeeperServerMain",
-                Role::Member => "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                Role::Member | Role::Elect => "org.apache.zookeeper.server.quorum.QuorumPeerMain",
             });
             cmd.arg(cfg_path);
         }

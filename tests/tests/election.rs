@@ -1,0 +1,172 @@
+//! Leader election over the election port: `zkrs-server elect` members among themselves,
+//! with Apache ZooKeeper members (the notification and handshake formats must interoperate
+//! both ways), and against peers that send garbage or nothing at all.
+//!
+//! Every process is an [`Ensemble`] member, killed by its PID when the ensemble is dropped,
+//! also when a test fails (the members' log tails are printed then).
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use zkrs_tests::ensemble::Launch;
+use zkrs_tests::{Ensemble, Mode, ServerConfig, ServerKind, POLL};
+
+/// How long zkrs members get to elect (they decide within a second on an idle machine).
+const ELECT: Duration = Duration::from_secs(30);
+/// How long a mixed ensemble gets: JVMs start slowly on a busy two-core machine.
+const ELECT_WITH_JVM: Duration = Duration::from_secs(120);
+
+/// The `elected: ...` lines member `i` has printed so far.
+fn decisions(e: &Ensemble, i: usize) -> Vec<String> {
+    e.member(i)
+        .log()
+        .lines()
+        .filter(|l| l.starts_with("elected: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Polls `done` until it holds, for at most `limit`; panics with `what` otherwise.
+fn wait_for(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        // Polling interval of a bounded wait.
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Waits until every member in `members` has printed a decision, and returns the first
+/// decision of each.
+fn wait_for_decisions(e: &Ensemble, members: &[usize], limit: Duration) -> Vec<String> {
+    wait_for(limit, "every zkrs member decides", || {
+        members.iter().all(|&i| !decisions(e, i).is_empty())
+    });
+    members.iter().map(|&i| decisions(e, i).remove(0)).collect()
+}
+
+fn wait_accepting(addr: SocketAddr) {
+    wait_for(ELECT, &format!("{addr} accepts connections"), || {
+        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+    });
+}
+
+fn assert_highest_sid_leads(d: &[String]) {
+    assert!(d[0].starts_with("elected: follow 3 "), "member 1: {d:?}");
+    assert!(d[1].starts_with("elected: follow 3 "), "member 2: {d:?}");
+    assert!(d[2].starts_with("elected: lead "), "member 3: {d:?}");
+}
+
+#[test]
+fn three_zkrs_members_elect_the_highest_sid() {
+    let mut e = Ensemble::prepare(
+        ServerKind::Zkrs,
+        &[Launch::Elect; 3],
+        ServerConfig::default(),
+    );
+    for i in 0..3 {
+        e.restart(i);
+    }
+    let d = wait_for_decisions(&e, &[0, 1, 2], ELECT);
+    assert_highest_sid_leads(&d);
+    // All have zxid 0 and epoch 0, and decide in their first round.
+    for line in &d {
+        assert!(
+            line.ends_with("(epoch 0x1, peerEpoch 0x0, zxid 0x0)"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_zkrs_member_elects_with_two_apache_members() {
+    let mut e = Ensemble::prepare(
+        ServerKind::Apache,
+        &[
+            Launch::Elect,
+            Launch::Server(ServerKind::Apache),
+            Launch::Server(ServerKind::Apache),
+        ],
+        ServerConfig::default(),
+    );
+    for i in 0..3 {
+        e.restart(i);
+    }
+    wait_for(
+        ELECT_WITH_JVM,
+        "Apache member 3 leads and member 2 follows",
+        || e.member(2).mode() == Mode::Leader && e.member(1).mode() == Mode::Follower,
+    );
+    let d = wait_for_decisions(&e, &[0], ELECT);
+    assert!(
+        d[0].starts_with("elected: follow 3 "),
+        "zkrs member 1: {d:?}"
+    );
+    // Apache read zkrs's notifications too: it logs every one it accepts, with the sender.
+    for i in [1, 2] {
+        let log = e.member(i).log();
+        assert!(
+            log.contains("n.sid:1, n.state:LOOKING"),
+            "Apache member {} logged no notification from zkrs member 1",
+            i + 1
+        );
+    }
+    assert!(e.is_alive(0), "the zkrs member exited");
+}
+
+#[test]
+fn garbage_and_silent_peers_do_not_stop_an_election() {
+    let mut e = Ensemble::prepare(
+        ServerKind::Zkrs,
+        &[Launch::Elect; 3],
+        ServerConfig::default(),
+    );
+    // The member that will lead gets the hostile connections before the others start.
+    e.restart(2);
+    let target = e.member(2).election_addr();
+    wait_accepting(target);
+    let connect = || TcpStream::connect_timeout(&target, Duration::from_secs(5)).expect("connect");
+
+    // Never speaks: held open until the member gives up on it.
+    let silent: Vec<TcpStream> = (0..3).map(|_| connect()).collect();
+    // A first long that is neither a sid nor a protocol version.
+    let mut garbage = connect();
+    garbage.write_all(&[0xab; 64]).expect("write garbage");
+    // A valid version, then an address length far above Apache's 2048.
+    let mut long_address = connect();
+    let mut msg = Vec::new();
+    msg.extend_from_slice(&(-65536i64).to_be_bytes());
+    msg.extend_from_slice(&4i64.to_be_bytes());
+    msg.extend_from_slice(&100_000i32.to_be_bytes());
+    long_address.write_all(&msg).expect("write");
+    // A good initial message from a higher sid (so it is kept), then an oversized frame.
+    let mut oversized = connect();
+    let addr = b"127.0.0.1:1";
+    let mut msg = Vec::new();
+    msg.extend_from_slice(&(-65536i64).to_be_bytes());
+    msg.extend_from_slice(&9i64.to_be_bytes());
+    msg.extend_from_slice(&(addr.len() as i32).to_be_bytes());
+    msg.extend_from_slice(addr);
+    msg.extend_from_slice(&i32::MAX.to_be_bytes());
+    oversized.write_all(&msg).expect("write");
+
+    e.restart(0);
+    e.restart(1);
+    let d = wait_for_decisions(&e, &[0, 1, 2], ELECT);
+    assert_highest_sid_leads(&d);
+
+    wait_for(
+        ELECT,
+        "the hostile connections are dropped with log lines",
+        || {
+            let log = e.member(2).log();
+            log.contains("bad initial message")
+                && log.contains("unreasonable election address length 100000")
+                && log.contains("election message length 2147483647 out of range")
+                && log.contains("no initial message in time")
+        },
+    );
+    assert!(e.is_alive(2), "the member attacked exited");
+    drop(silent);
+}
