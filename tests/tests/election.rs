@@ -170,3 +170,25 @@ fn garbage_and_silent_peers_do_not_stop_an_election() {
     assert!(e.is_alive(2), "the member attacked exited");
     drop(silent);
 }
+
+#[test]
+fn a_restarted_zkrs_member_finds_the_established_leader() {
+    let mut e = Ensemble::prepare(
+        ServerKind::Zkrs,
+        &[Launch::Elect; 3],
+        ServerConfig::default(),
+    );
+    for i in 0..3 {
+        e.restart(i);
+    }
+    assert_highest_sid_leads(&wait_for_decisions(&e, &[0, 1, 2], ELECT));
+    // Member 1 comes back in a later round than the others: it learns the leader from
+    // their FOLLOWING/LEADING answers, over connections the others must accept again.
+    e.kill9(0);
+    e.restart(0);
+    wait_for(ELECT, "the restarted member decides again", || {
+        decisions(&e, 0).len() >= 2
+    });
+    let again = decisions(&e, 0).remove(1);
+    assert!(again.starts_with("elected: follow 3 "), "{again}");
+}

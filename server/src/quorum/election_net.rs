@@ -33,8 +33,8 @@ use super::election::{
     Vote,
 };
 use super::wire::handshake::{
-    election_frame, frame_election_message, ElectionAddr, InitialMessage, ELECTION_PACKET_MAX,
-    MAX_ADDRESS_BYTES, OBSERVER_ID,
+    election_frame, frame_election_message, ElectionAddr, InitialMessage, MAX_ADDRESS_BYTES,
+    OBSERVER_ID,
 };
 use super::wire::notification as wire;
 use crate::config::{Config, PeerType};
@@ -555,7 +555,7 @@ async fn read_loop(mut read: OwnedReadHalf, sid: Sid, conn: u64, events: mpsc::S
                 }
             }
         }
-        debug_assert!(buf.len() < 4 + ELECTION_PACKET_MAX);
+        // What is left is one incomplete frame: at most 4 + ELECTION_PACKET_MAX - 1 bytes.
         match read.read(&mut chunk).await {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
