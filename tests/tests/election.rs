@@ -79,40 +79,59 @@ fn three_zkrs_members_elect_the_highest_sid() {
     }
 }
 
-#[test]
-fn a_zkrs_member_elects_with_two_apache_members() {
-    let mut e = Ensemble::prepare(
-        ServerKind::Apache,
-        &[
-            Launch::Elect,
-            Launch::Server(ServerKind::Apache),
-            Launch::Server(ServerKind::Apache),
-        ],
-        ServerConfig::default(),
-    );
+/// One `zkrs-server elect` member at index `zkrs` among Apache members (3 in all): Apache
+/// member 3 must lead, the other Apache member follow, and the zkrs member print `follow 3`.
+fn mixed_ensemble_elects_member_3(zkrs: usize) {
+    let launches: Vec<Launch> = (0..3)
+        .map(|i| {
+            if i == zkrs {
+                Launch::Elect
+            } else {
+                Launch::Server(ServerKind::Apache)
+            }
+        })
+        .collect();
+    let mut e = Ensemble::prepare(ServerKind::Apache, &launches, ServerConfig::default());
     for i in 0..3 {
         e.restart(i);
     }
+    let follower = 1 - zkrs.min(1);
     wait_for(
         ELECT_WITH_JVM,
-        "Apache member 3 leads and member 2 follows",
-        || e.member(2).mode() == Mode::Leader && e.member(1).mode() == Mode::Follower,
+        "Apache member 3 leads and the other Apache member follows",
+        || e.member(2).mode() == Mode::Leader && e.member(follower).mode() == Mode::Follower,
     );
-    let d = wait_for_decisions(&e, &[0], ELECT);
+    let d = wait_for_decisions(&e, &[zkrs], ELECT);
     assert!(
         d[0].starts_with("elected: follow 3 "),
-        "zkrs member 1: {d:?}"
+        "zkrs member {}: {d:?}",
+        zkrs + 1
     );
     // Apache read zkrs's notifications too: it logs every one it accepts, with the sender.
-    for i in [1, 2] {
-        let log = e.member(i).log();
+    let from_zkrs = format!("n.sid:{}, n.state:LOOKING", zkrs + 1);
+    for i in [follower, 2] {
         assert!(
-            log.contains("n.sid:1, n.state:LOOKING"),
-            "Apache member {} logged no notification from zkrs member 1",
-            i + 1
+            e.member(i).log().contains(&from_zkrs),
+            "Apache member {} logged no notification from zkrs member {}",
+            i + 1,
+            zkrs + 1
         );
     }
-    assert!(e.is_alive(0), "the zkrs member exited");
+    assert!(e.is_alive(zkrs), "the zkrs member exited");
+}
+
+/// The lowest sid: every kept connection is dialed by Apache (zkrs's own dials are closed
+/// by Apache, which reads the initial message and dials back).
+#[test]
+fn a_zkrs_member_elects_with_two_apache_members() {
+    mixed_ensemble_elects_member_3(0);
+}
+
+/// The middle sid: zkrs's connection to Apache member 1 is the one kept, so notifications
+/// also travel over a connection zkrs dialed.
+#[test]
+fn a_zkrs_member_with_the_middle_sid_elects_with_two_apache_members() {
+    mixed_ensemble_elects_member_3(1);
 }
 
 #[test]
