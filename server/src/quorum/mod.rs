@@ -1,6 +1,7 @@
 //! Apache ZooKeeper's quorum protocol, for the replicated ensemble: the wire formats of the
 //! election and learner ports ([`wire`]) and fast leader election as a sans-I/O state
-//! machine ([`election`]). Nothing here does I/O; drivers on Tokio carry their effects out.
+//! machine ([`election`]), both without I/O; and [`election_net`], the Tokio driver that runs
+//! election over the election port.
 
 #![cfg_attr(
     not(test),
