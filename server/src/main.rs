@@ -180,11 +180,6 @@ fn main() -> anyhow::Result<()> {
     }
     init_logging();
     let config = load_config(parse_args()?)?;
-    if !config.is_standalone() {
-        tracing::warn!(
-            "server.N lines found: replication is not available yet, running standalone"
-        );
-    }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating dataDir {}", config.data_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -38,19 +38,31 @@ pub struct RunningServer {
     acceptor: tokio::task::JoinHandle<std::io::Result<()>>,
     core: tokio::task::JoinHandle<()>,
     purge: Option<tokio::task::JoinHandle<()>>,
-    log_writer: std::thread::JoinHandle<()>,
+    /// A standalone server's log writer (an ensemble member's roles have their own).
+    log_writer: Option<std::thread::JoinHandle<()>>,
     /// Disconnects when the snapshot thread has ended (its `after_write` hook holds the
     /// sender and is dropped with the thread's loop).
-    snapshots_done: std::sync::mpsc::Receiver<()>,
+    snapshots_done: Option<std::sync::mpsc::Receiver<()>>,
+    /// An ensemble member's election and roles.
+    member: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl RunningServer {
     /// Runs until the acceptor stops (it only stops on a fatal error).
     pub async fn wait(mut self) -> std::io::Result<()> {
-        match (&mut self.acceptor).await {
-            Ok(r) => r,
-            Err(e) => Err(std::io::Error::other(e)),
+        if let Some(member) = &mut self.member {
+            tokio::select! {
+                r = &mut self.acceptor => return flatten(r),
+                r = member => {
+                    return match r {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(std::io::Error::other(format!("{e:#}"))),
+                        Err(e) => Err(std::io::Error::other(e)),
+                    };
+                }
+            }
         }
+        flatten((&mut self.acceptor).await)
     }
 
     /// Stops the server: no more connections are accepted (the client port is free when
@@ -67,17 +79,31 @@ impl RunningServer {
             purge.abort();
             let _ = purge.await;
         }
+        if let Some(member) = self.member {
+            member.abort();
+            let _ = member.await;
+        }
         // Dropping the core drops the log channel's sender and the snapshot scheduler's.
         self.core.abort();
         let _ = self.core.await;
         let (log_writer, snapshots_done) = (self.log_writer, self.snapshots_done);
         let _ = tokio::task::spawn_blocking(move || {
-            let _ = log_writer.join();
-            let _ = snapshots_done.recv();
+            if let Some(w) = log_writer {
+                let _ = w.join();
+            }
+            if let Some(s) = snapshots_done {
+                let _ = s.recv();
+            }
         })
         .await;
         tracing::info!("server stopped");
     }
+}
+
+fn flatten(
+    r: Result<std::io::Result<()>, tokio::task::JoinError>,
+) -> std::io::Result<()> {
+    r.unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 fn core_settings(config: &Config) -> CoreSettings {
@@ -94,6 +120,8 @@ fn core_settings(config: &Config) -> CoreSettings {
         container_check_interval: Duration::from_millis(
             config.container_check_interval_ms.max(1) as u64
         ),
+        sync_limit: config.sync_limit,
+        init_limit: config.init_limit,
     }
 }
 
@@ -103,6 +131,9 @@ const SEGMENT_LIMIT: u64 = 64 * 1024 * 1024;
 /// Recovers the state from `dataDir`/`dataLogDir` and starts a standalone server for
 /// `config`. Must be called inside a Tokio runtime.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    if !config.is_standalone() {
+        return start_member(config).await;
+    }
     let dirs = DataDirs::open(&config.data_dir, &config.data_log_dir)?;
     let started = std::time::Instant::now();
     let (tree, report) = recover(&dirs)?;
@@ -185,7 +216,56 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         acceptor,
         core,
         purge: purge_task,
-        log_writer,
-        snapshots_done,
+        log_writer: Some(log_writer),
+        snapshots_done: Some(snapshots_done),
+        member: None,
+    })
+}
+
+/// Starts an ensemble member: the client port (refusing clients until the member has a
+/// role), the core's host, and the member's life of elections and roles.
+async fn start_member(config: Config) -> Result<RunningServer, StartError> {
+    let dirs = DataDirs::open(&config.data_dir, &config.data_log_dir)?;
+    if !config.force_sync {
+        tracing::warn!("forceSync=no: writes are acknowledged before they reach the disk; a crash can lose them");
+    }
+    let addr = config.client_addr();
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let client_addr = listener.local_addr().unwrap_or(addr);
+    let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreMsg>();
+    let core = tokio::spawn(driver::host(None, core_rx));
+    let (words_tx, words_rx) = tokio::sync::watch::channel(crate::fourlw::Role {
+        serving: false,
+        mode: crate::fourlw::ServerMode::Standalone,
+        quorum: None,
+    });
+    let config = Arc::new(config);
+    let ctx = crate::quorum::member::MemberContext {
+        config: config.clone(),
+        dirs,
+        settings: core_settings(&config),
+        core: core_tx.clone(),
+        words: words_tx,
+        segment_limit: SEGMENT_LIMIT,
+    };
+    let member = tokio::spawn(crate::quorum::member::run(ctx));
+    let settings = NetSettings {
+        max_client_cnxns: config.max_client_cnxns,
+        max_frame: config.jute_max_buffer as usize,
+        config,
+        role: words_rx,
+    };
+    tracing::info!(%client_addr, "client port open (serving once the member has a role)");
+    let acceptor = tokio::spawn(serve(listener, core_tx, settings));
+    Ok(RunningServer {
+        client_addr,
+        acceptor,
+        core,
+        purge: None,
+        log_writer: None,
+        snapshots_done: None,
+        member: Some(member),
     })
 }

@@ -99,15 +99,13 @@ impl Broadcast {
             .ok_or(ProposeError::EpochExhausted(self.committed.epoch()))
     }
 
-    #[cfg_attr(
-        not(test),
-        allow(
-            dead_code,
-            reason = "for the replicated ensemble (the next milestone); tested here"
-        )
-    )]
     pub fn committed(&self) -> Zxid {
         self.committed
+    }
+
+    /// The proposals not yet committed, in zxid order (a learner that joins gets them).
+    pub fn in_flight_entries(&self) -> impl Iterator<Item = &LogEntry> {
+        self.in_flight.iter().map(|p| &p.entry)
     }
 
     /// Proposals not yet committed.

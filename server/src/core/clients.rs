@@ -39,7 +39,12 @@ impl Core {
                 stats: ConnStats::new(self.now.wall_ms),
             },
         );
-        if req.last_zxid_seen > self.tree.last_zxid() {
+        if !self.serving() {
+            // A leader waiting for its quorum: Apache's server is not running yet either.
+            self.close_conn(id);
+            return;
+        }
+        if req.last_zxid_seen > self.known_zxid() {
             tracing::info!(
                 conn = id,
                 client_zxid = format_args!("{:#x}", req.last_zxid_seen),
@@ -63,7 +68,9 @@ impl Core {
             return;
         }
         let session_id = self.sessions.allocate();
-        if self
+        if self.mode.is_follower() {
+            self.forward_create_session(session_id, timeout_ms);
+        } else if self
             .propose(session_id, 0, Txn::CreateSession { timeout_ms })
             .is_none()
         {
@@ -116,6 +123,24 @@ impl Core {
             self.close_conn(conn);
             return;
         }
+        if self.mode.is_follower() {
+            // The leader owns liveness: it says whether the session is still valid (and
+            // makes this member its owner) before the client is answered.
+            self.revalidate(conn, sid, timeout_ms, req.passwd.clone(), req.read_only);
+            return;
+        }
+        self.complete_reattach(conn, sid, timeout_ms, req.passwd.clone(), req.read_only);
+    }
+
+    /// Moves a valid session to `conn` and answers the handshake.
+    pub(super) fn complete_reattach(
+        &mut self,
+        conn: ConnId,
+        sid: i64,
+        timeout_ms: i32,
+        passwd: Vec<u8>,
+        read_only: Option<bool>,
+    ) {
         let now = self.now.mono;
         let Some(live) = self.sessions.get_mut(sid) else {
             return;
@@ -143,10 +168,13 @@ impl Core {
             protocol_version: 0,
             timeout: timeout_ms,
             session_id: sid,
-            passwd: req.passwd.clone(),
-            read_only: req.read_only.map(|_| false),
+            passwd,
+            read_only: read_only.map(|_| false),
         });
         self.send(conn, frame);
+        if self.mode.is_follower() {
+            self.note_touch(sid);
+        }
     }
 
     pub(super) fn on_disconnect(&mut self, conn: ConnId) {
@@ -213,8 +241,12 @@ impl Core {
             return;
         };
         live.touch(now);
+        let closing = live.closing;
+        if self.mode.is_follower() {
+            self.note_touch(sid);
+        }
         let last_zxid = self.tree.last_zxid();
-        if live.closing {
+        if closing {
             let frame = error_frame(xid, last_zxid, ErrorCode::SessionExpired.code());
             self.enqueue_ready(sid, conn_id, frame, false, Some(received));
             self.drain(sid);
@@ -245,6 +277,26 @@ impl Core {
             Request::Sasl(_) => {
                 let frame = error_frame(xid, last_zxid, ErrorCode::Unimplemented.code());
                 self.enqueue_ready(sid, conn_id, frame, false, Some(received));
+            }
+            Request::CloseSession if self.mode.is_follower() => {
+                if let Some(l) = self.sessions.get_mut(sid) {
+                    l.closing = true;
+                }
+                self.forward_close_session(sid, xid);
+                self.await_forwarded(sid, conn_id, xid, OpCode::CloseSession);
+            }
+            Request::Sync(_) if self.mode.is_follower() => {
+                self.forward(conn_id, sid, xid, &req);
+                self.await_forwarded(sid, conn_id, xid, OpCode::Sync);
+            }
+            ref r if r.is_write() && self.mode.is_follower() => {
+                if let Some(err) = self.follower_write_error() {
+                    let frame = error_frame(xid, last_zxid, err.code());
+                    self.enqueue_ready(sid, conn_id, frame, false, Some(received));
+                } else {
+                    self.forward(conn_id, sid, xid, &req);
+                    self.await_forwarded(sid, conn_id, xid, req.op());
+                }
             }
             Request::CloseSession => {
                 if self.close_session(sid, xid) {

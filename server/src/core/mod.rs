@@ -17,8 +17,11 @@
 pub mod broadcast;
 mod clients;
 pub mod driver;
+mod follower;
 mod inspect;
+mod leader;
 mod order;
+pub mod peer;
 mod pipeline;
 mod sessions;
 mod timers;
@@ -38,9 +41,11 @@ use crate::tree::DataTree;
 use crate::watch::WatchManager;
 
 use broadcast::Broadcast;
+use peer::{EpochFile, Mode, PeerOut};
 use sessions::{LiveSession, Sessions};
 
-pub use driver::{ConnHandle, CoreMsg};
+pub use driver::{ConnHandle, CoreMsg, Installed};
+pub use peer::{FollowerSetup, LeaderSetup, SyncPlan};
 
 pub type ConnId = u64;
 
@@ -84,6 +89,11 @@ pub enum Effect {
     /// Append to the transaction log; report durability with [`Input::Durable`] (or
     /// [`Input::LogFailed`]).
     Append(LogEntry),
+    /// Write `acceptedEpoch` or `currentEpoch` durably, before any later effect.
+    WriteEpoch { file: EpochFile, epoch: u32 },
+    /// For the ensemble role's network side (packets to peers, a learner's sync, the end of
+    /// the role).
+    Peer(PeerOut),
 }
 
 /// What happens to the core.
@@ -124,6 +134,21 @@ pub enum Input {
     SnapshotTurn,
     ResetServerStats,
     ResetConnStats,
+    /// A packet from the leader (on a follower or observer).
+    FromLeader(crate::quorum::wire::packet::QuorumPacket),
+    /// A packet from a learner's connection `conn` (on the leader). `diff_possible` tells,
+    /// for an ACKEPOCH, whether this leader's log holds the learner's last zxid (so a DIFF
+    /// can bring it up to date); the connection's thread looks, since that is I/O.
+    FromLearner {
+        sid: broadcast::ServerId,
+        conn: u64,
+        pkt: crate::quorum::wire::packet::QuorumPacket,
+        diff_possible: bool,
+    },
+    /// A learner's connection `conn` ended (on the leader).
+    LearnerGone { sid: broadcast::ServerId, conn: u64 },
+    /// Half a tick passed: the leader pings and checks its quorum.
+    PeerTick,
 }
 
 /// The core's settings, from the config.
@@ -136,6 +161,11 @@ pub struct CoreSettings {
     pub super_digest: Option<String>,
     pub prep: PrepConfig,
     pub container_check_interval: Duration,
+    /// `syncLimit` in ticks: how long a learner may go unheard before the leader stops
+    /// counting it (and a leader without a quorum of heard voters steps down).
+    pub sync_limit: u32,
+    /// `initLimit` in ticks: how long a new leader waits for a quorum to join.
+    pub init_limit: u32,
 }
 
 #[derive(Debug)]
@@ -162,6 +192,8 @@ pub struct Core {
     namespaces: crate::namespace::NamespaceStats,
     now: Now,
     effects: Vec<Effect>,
+    /// Standalone, or this member's place in the ensemble.
+    mode: Mode,
 }
 
 impl Core {
@@ -193,7 +225,21 @@ impl Core {
             namespaces: Default::default(),
             now,
             effects: Vec::new(),
+            mode: Mode::Standalone,
         }
+    }
+
+    /// This core leads an ensemble (see [`LeaderSetup`]): it serves clients once a quorum
+    /// has synced with it.
+    pub fn into_leader(mut self, setup: LeaderSetup) -> Self {
+        self.start_leading(setup);
+        self
+    }
+
+    /// This core follows (or observes) a leader it has synced with.
+    pub fn into_follower(mut self, setup: FollowerSetup) -> Self {
+        self.start_following(setup);
+        self
     }
 
     /// Snapshots the tree every `snapCount`-ish applied transactions.
@@ -246,12 +292,42 @@ impl Core {
                     c.stats.reset();
                 }
             }
+            Input::FromLeader(pkt) => self.on_leader_packet(pkt),
+            Input::FromLearner {
+                sid,
+                conn,
+                pkt,
+                diff_possible,
+            } => self.on_learner_packet(sid, conn, pkt, diff_possible),
+            Input::LearnerGone { sid, conn } => self.on_learner_gone(sid, conn),
+            Input::PeerTick => self.on_peer_tick(),
         }
     }
 
     /// The effects of the inputs taken so far, in the order they happened.
     pub fn take_effects(&mut self) -> std::vec::Drain<'_, Effect> {
         self.effects.drain(..)
+    }
+
+    /// Whether clients are served: always, except on a leader still waiting for a quorum
+    /// to sync with it.
+    pub(super) fn serving(&self) -> bool {
+        match &self.mode {
+            Mode::Standalone | Mode::Following(_) => true,
+            Mode::Leading(l) => l.is_broadcasting(),
+        }
+    }
+
+    /// The newest zxid this member can vouch for: its tree's, or the start of the epoch it
+    /// serves in (Apache's `lastProcessedZxid` after NEWLEADER), whichever is later.
+    pub(super) fn known_zxid(&self) -> i64 {
+        let epoch = match &self.mode {
+            Mode::Standalone => None,
+            Mode::Leading(l) => l.epoch(),
+            Mode::Following(f) => Some(f.epoch()),
+        };
+        let start = epoch.map_or(0, |e| Zxid::new(e, 0).raw());
+        self.tree.last_zxid().max(start)
     }
 
     fn send(&mut self, conn: ConnId, frame: Vec<u8>) {

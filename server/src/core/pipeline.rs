@@ -33,29 +33,19 @@ impl Core {
         received: std::time::Instant,
     ) {
         let last_zxid = self.tree.last_zxid();
-        let next = match (&self.log_failed, self.broadcast.next_zxid()) {
-            (None, Ok(z)) => z,
+        match (&self.log_failed, self.broadcast.next_zxid()) {
+            (None, Ok(_)) => {}
             _ => {
                 let frame = error_frame(xid, last_zxid, ErrorCode::SystemError.code());
                 self.enqueue_ready(sid, conn_id, frame, false, Some(received));
                 return;
             }
-        };
-        let Some(conn) = self.conns.get(&conn_id) else {
+        }
+        let Some(auth) = self.conns.get(&conn_id).map(|c| c.auth.clone()) else {
             return;
         };
-        let ctx = PrepContext {
-            tree: &self.tree,
-            auth: &conn.auth,
-            session_id: sid,
-            zxid: next.raw(),
-        };
-        // A write that fails preparation is still a transaction, as in Apache: an error
-        // (or a multi of errors) takes the next zxid, goes through the log, and is answered
-        // when it commits. So zxids match Apache's, and the reply keeps its place.
-        let txn = match self.prep.prepare(&ctx, &req) {
-            Ok(txn) => txn,
-            Err(e) => Txn::Error { err: e.code() },
+        let Some(txn) = self.prepare_write(sid, &auth, &req) else {
+            return;
         };
         let op = req.op();
         if self.propose(sid, xid, txn).is_none() {
@@ -73,6 +63,30 @@ impl Core {
         }
     }
 
+    /// Prepares a write of `session_id` against the tree plus the changes already proposed.
+    /// `None` when no zxid can be had.
+    pub(super) fn prepare_write(
+        &mut self,
+        session_id: i64,
+        auth: &AuthInfo,
+        req: &Request,
+    ) -> Option<Txn> {
+        let next = self.broadcast.next_zxid().ok()?;
+        let ctx = PrepContext {
+            tree: &self.tree,
+            auth,
+            session_id,
+            zxid: next.raw(),
+        };
+        // A write that fails preparation is still a transaction, as in Apache: an error
+        // (or a multi of errors) takes the next zxid, goes through the log, and is answered
+        // when it commits. So zxids match Apache's, and the reply keeps its place.
+        Some(match self.prep.prepare(&ctx, req) {
+            Ok(txn) => txn,
+            Err(e) => Txn::Error { err: e.code() },
+        })
+    }
+
     /// Proposes a prepared transaction; `None` when no zxid can be had (the epoch's counter
     /// is used up), in which case nothing was proposed.
     pub(super) fn propose(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Option<Zxid> {
@@ -88,6 +102,7 @@ impl Core {
         match self.broadcast.propose(entry) {
             Ok(zxid) => {
                 for a in self.broadcast.take_appends() {
+                    self.send_proposal(&a.0);
                     self.effects.push(Effect::Append(a.0));
                 }
                 Some(zxid)
@@ -124,11 +139,25 @@ impl Core {
     }
 
     pub(super) fn on_durable(&mut self, zxid: Zxid) {
+        if self.mode.is_follower() {
+            self.follower_durable(zxid);
+            return;
+        }
         self.broadcast.durable(zxid);
+        self.commit_ready();
+    }
+
+    /// Applies every proposal that may commit now, in zxid order (on a leader, also telling
+    /// the learners).
+    pub(super) fn commit_ready(&mut self) {
         let mut applied = false;
         while let Some(entry) = self.broadcast.next_commit() {
+            self.tell_learners_committed(&entry);
             self.apply(entry);
             applied = true;
+        }
+        if applied {
+            self.answer_learner_syncs();
         }
         if let (true, Some(s)) = (applied, &mut self.snapshots) {
             s.after_commits(&self.tree);
@@ -137,11 +166,16 @@ impl Core {
 
     /// Applies a committed transaction, fires its watches, and answers the write that
     /// waits for it, if this server has one (matched by session id and cxid).
-    fn apply(&mut self, entry: LogEntry) {
+    pub(super) fn apply(&mut self, entry: LogEntry) {
         let LogEntry { hdr, txn } = entry;
         let sid = hdr.session_id;
         let mut triggers = Vec::new();
         let rc = self.tree.apply(&hdr, &txn, &mut triggers);
+        if let Txn::CreateSession { timeout_ms } = &*txn {
+            // Created through another member: known here from now on (for a reattach, and
+            // on the leader for expiry).
+            self.learn_session(sid, *timeout_ms);
+        }
         self.prep.applied(hdr.zxid);
         if let Some(s) = &mut self.snapshots {
             s.applied(&self.tree);
@@ -182,7 +216,7 @@ impl Core {
     }
 
     /// Puts the answer to a committed (or failed) write in its place, and sends what may go.
-    fn answer(&mut self, sid: i64, place: Committed, frame: Vec<u8>, is_reply: bool) {
+    pub(super) fn answer(&mut self, sid: i64, place: Committed, frame: Vec<u8>, is_reply: bool) {
         if let Some(l) = self.sessions.get_mut(sid) {
             l.queue.fill(place, frame, is_reply);
         }

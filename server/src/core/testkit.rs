@@ -25,6 +25,8 @@ pub(super) fn settings() -> CoreSettings {
             reconfig_enabled: false,
         },
         container_check_interval: Duration::from_secs(60),
+        sync_limit: 5,
+        init_limit: 10,
     }
 }
 

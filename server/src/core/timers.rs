@@ -9,6 +9,11 @@ use super::Core;
 
 impl Core {
     pub(super) fn expire_sessions(&mut self) {
+        // Only the leader (or a standalone server) expires sessions; followers report
+        // their clients' activity to it.
+        if !self.mode.decides() || !self.serving() {
+            return;
+        }
         for sid in self.sessions.expired(self.now.mono) {
             tracing::info!(session = format_args!("{sid:#x}"), "session expired");
             self.close_session(sid, 0);
@@ -18,7 +23,7 @@ impl Core {
     /// Deletes empty containers that once had children and childless TTL nodes past their
     /// TTL, through the same pipeline as client writes.
     pub(super) fn reap_containers_and_ttls(&mut self) {
-        if self.log_failed.is_some() {
+        if self.log_failed.is_some() || !self.mode.decides() || !self.serving() {
             return;
         }
         let now = self.now.wall_ms;

@@ -139,9 +139,32 @@ pub async fn run(
     setup: ElectionSetup,
     decisions: watch::Sender<Option<Decision>>,
 ) -> Result<(), ElectionNetError> {
+    let (_keep, control) = mpsc::unbounded_channel();
+    run_with_control(setup, decisions, control).await
+}
+
+/// What the member tells its election port.
+#[derive(Debug)]
+pub enum ElectionControl {
+    /// The role ended: look for a leader again with this history. The decision is cleared
+    /// (set to `None`) before `done` is answered, so the next `Some` is the new round's.
+    Look {
+        history: History,
+        done: tokio::sync::oneshot::Sender<()>,
+    },
+    /// Synced with a leader of this epoch: advertise it in answers to looking peers.
+    PeerEpoch(u64),
+}
+
+/// [`run`], with a member's control over rounds.
+pub async fn run_with_control(
+    setup: ElectionSetup,
+    decisions: watch::Sender<Option<Decision>>,
+    control: mpsc::UnboundedReceiver<ElectionControl>,
+) -> Result<(), ElectionNetError> {
     let listener = bind(&setup.listen).await?;
     tracing::info!(me = setup.me, addr = %setup.listen, "election port listening");
-    Driver::new(setup, listener).run(decisions).await;
+    Driver::new(setup, listener).run(decisions, control).await;
     Ok(())
 }
 
@@ -239,7 +262,11 @@ impl Driver {
         self.origin.elapsed().as_millis() as u64
     }
 
-    async fn run(mut self, decisions: watch::Sender<Option<Decision>>) {
+    async fn run(
+        mut self,
+        decisions: watch::Sender<Option<Decision>>,
+        mut control: mpsc::UnboundedReceiver<ElectionControl>,
+    ) {
         let mut election = Election::start(
             self.now(),
             self.setup.me,
@@ -269,6 +296,14 @@ impl Driver {
                     self.timer = None;
                     election.tick(self.now());
                 }
+                Some(c) = control.recv() => match c {
+                    ElectionControl::Look { history, done } => {
+                        decisions.send_replace(None);
+                        election.look(self.now(), history);
+                        let _ = done.send(());
+                    }
+                    ElectionControl::PeerEpoch(e) => election.update_peer_epoch(e),
+                },
                 _ = decisions.closed() => return,
             }
             self.apply(&mut election, &decisions);

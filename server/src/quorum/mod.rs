@@ -13,4 +13,8 @@
 
 pub mod election;
 pub mod election_net;
+pub mod leader_net;
+pub mod learner;
+pub mod member;
+pub mod stream;
 pub mod wire;

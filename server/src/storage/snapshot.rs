@@ -88,9 +88,8 @@ fn read_stat(r: &mut Reader<'_>) -> Result<Stat, DecodeError> {
     })
 }
 
-/// Serializes the tree as it stands into one buffer (tools and tests; the server streams,
-/// see [`SnapshotStream`]).
-#[cfg(test)]
+/// Serializes the tree as it stands into one buffer (a learner's snapshot after a SNAP,
+/// tools and tests; the server's periodic snapshots stream, see [`SnapshotStream`]).
 pub fn serialize(tree: &DataTree) -> Vec<u8> {
     let mut s = SnapshotStream::new(tree, 1 << 20);
     s.step(tree, usize::MAX);
@@ -296,7 +295,6 @@ impl SnapshotFile {
 }
 
 /// Writes a serialized snapshot durably: temp file, fsync, rename, fsync of the directory.
-#[cfg(test)]
 pub fn write(dir: &Path, zxid: i64, bytes: &[u8]) -> std::io::Result<PathBuf> {
     let mut f = SnapshotFile::create(dir, zxid)?;
     f.write(bytes)?;

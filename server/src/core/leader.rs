@@ -1,0 +1,790 @@
+//! The leader: ZAB's discovery, synchronisation and broadcast, as Apache's `Leader` and
+//! `LearnerHandler` run them, with the packets the learners' connections carry in and out.
+//!
+//! 1. **Discovery.** Learners connect and send FOLLOWERINFO (OBSERVERINFO) with their
+//!    accepted epoch. Once a quorum of voters (this member included) has, the new epoch is
+//!    one more than the highest accepted epoch among them; it is written to
+//!    `acceptedEpoch` and sent in LEADERINFO. Learners answer ACKEPOCH with their current
+//!    epoch and last zxid; a learner ahead of this leader is refused.
+//! 2. **Synchronisation.** With a quorum of ACKEPOCHs the leader writes `currentEpoch`
+//!    and brings each learner up to date: a DIFF from its log, a TRUNC of a tail it lacks,
+//!    or a SNAP of its tree; then the proposals in flight and NEWLEADER. When a quorum has
+//!    ACKed NEWLEADER, each synced learner gets UPTODATE and the leader serves.
+//! 3. **Broadcast.** Proposals go to the voting learners; their ACKs count in the
+//!    [`Broadcast`](super::broadcast::Broadcast) seam; commits go out as COMMIT to voters
+//!    and INFORM (with the transaction) to observers, in zxid order. Learners forward
+//!    their clients' writes (REQUEST), report session activity in PING replies, ask
+//!    whether a session is valid (REVALIDATE) and ask for `sync`.
+//!
+//! Liveness: a learner that sends nothing for `syncLimit` ticks stops counting; a leader
+//! without a quorum of such learners (or without a synced quorum `initLimit` ticks after it
+//! started) ends its role and goes back to election.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use zkrs_proto::{ErrorCode, OpCode, Reader, Request, Writer};
+
+use crate::acl::AuthInfo;
+use crate::ids::Zxid;
+use crate::quorum::wire::packet::{
+    decode_int_payload, leader_info, LearnerInfo, PacketType, QuorumPacket,
+};
+use crate::storage::writer::LogEntry;
+use crate::txn::{apache, Txn};
+
+use super::broadcast::{Broadcast, Quorum, ServerId};
+use super::peer::{EpochFile, LeaderSetup, Mode, PeerOut, SyncPlan};
+use super::{Core, Effect};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// Waiting for a quorum of FOLLOWERINFOs to choose the epoch.
+    Discovery,
+    /// LEADERINFO sent; waiting for a quorum of ACKEPOCHs.
+    EpochAcks,
+    /// Learners syncing; waiting for a quorum of NEWLEADER ACKs.
+    NewLeaderAcks,
+    /// Serving.
+    Broadcast,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// FOLLOWERINFO received.
+    Joined,
+    /// LEADERINFO sent.
+    EpochSent,
+    /// ACKEPOCH received; waiting for the epoch quorum before the sync.
+    EpochAcked,
+    /// Sync and NEWLEADER queued; waiting for its ACK.
+    Syncing,
+    /// NEWLEADER ACKed.
+    Synced,
+}
+
+#[derive(Debug)]
+struct Learner {
+    conn: u64,
+    observer: bool,
+    accepted_epoch: u32,
+    stage: Stage,
+    last_heard: Instant,
+    /// From ACKEPOCH: its last zxid and whether this leader's log holds it.
+    last_zxid: Zxid,
+    diff_possible: bool,
+    /// Its ACKEPOCH counts toward the epoch quorum (it was not -1).
+    counts_for_epoch: bool,
+}
+
+impl Learner {
+    /// Whether proposals and commits go to it (from its sync on).
+    fn gets_broadcast(&self) -> bool {
+        self.stage >= Stage::Syncing
+    }
+}
+
+#[derive(Debug)]
+pub struct Leading {
+    setup: LeaderSetup,
+    quorum: Quorum,
+    phase: Phase,
+    started: Instant,
+    epoch: Option<u32>,
+    learners: BTreeMap<ServerId, Learner>,
+    /// Forwarded `sync`s: each answered once everything proposed before it has committed.
+    syncs: VecDeque<(Zxid, ServerId)>,
+    /// The last zxid proposed (what PING carries).
+    last_proposed: Zxid,
+}
+
+impl Leading {
+    pub fn epoch(&self) -> Option<u32> {
+        self.epoch
+    }
+
+    pub fn is_broadcasting(&self) -> bool {
+        self.phase == Phase::Broadcast
+    }
+
+    /// Learners (followers and observers) connected, and the voters among them that are
+    /// synced: `mntr`'s `zk_learners` / `zk_synced_followers`.
+    pub fn learner_counts(&self) -> (usize, usize, usize) {
+        let learners = self.learners.len();
+        let followers = self.learners.values().filter(|l| !l.observer).count();
+        let synced = self
+            .learners
+            .values()
+            .filter(|l| !l.observer && l.stage == Stage::Synced)
+            .count();
+        (learners, followers, synced)
+    }
+}
+
+/// `long sid, bool valid`: the leader's answer to REVALIDATE.
+fn revalidate_answer(session_id: i64, valid: bool) -> QuorumPacket {
+    let mut w = Writer::new();
+    w.write_i64(session_id);
+    w.write_bool(valid);
+    QuorumPacket::new(PacketType::REVALIDATE, -1, Some(w.into_inner()))
+}
+
+impl Core {
+    pub(super) fn start_leading(&mut self, setup: LeaderSetup) {
+        let me = self.settings.server_id as ServerId;
+        let quorum = Quorum::majority(setup.voters.iter().copied());
+        tracing::info!(
+            me,
+            accepted_epoch = setup.accepted_epoch,
+            zxid = %Zxid::from_raw(self.tree.last_zxid()),
+            "leading: waiting for a quorum of followers"
+        );
+        self.mode = Mode::Leading(Leading {
+            quorum,
+            phase: Phase::Discovery,
+            started: self.now.mono,
+            epoch: None,
+            learners: BTreeMap::new(),
+            syncs: VecDeque::new(),
+            last_proposed: Zxid::from_raw(self.tree.last_zxid()),
+            setup,
+        });
+        // A leader alone (an ensemble of one voter plus observers) needs nobody.
+        self.try_choose_epoch();
+    }
+
+    fn leading(&mut self) -> Option<&mut Leading> {
+        match &mut self.mode {
+            Mode::Leading(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    fn me(&self) -> ServerId {
+        self.settings.server_id as ServerId
+    }
+
+    fn to_learner(&mut self, sid: ServerId, pkt: QuorumPacket) {
+        self.effects
+            .push(Effect::Peer(PeerOut::ToLearner { sid, pkt }));
+    }
+
+    fn drop_learner(&mut self, sid: ServerId, why: &str) {
+        tracing::warn!(sid, reason = why, "dropping learner");
+        if let Some(l) = self.leading() {
+            l.learners.remove(&sid);
+        }
+        self.effects.push(Effect::Peer(PeerOut::DropLearner { sid }));
+    }
+
+    pub(super) fn on_learner_packet(
+        &mut self,
+        sid: ServerId,
+        conn: u64,
+        pkt: QuorumPacket,
+        diff_possible: bool,
+    ) {
+        let now = self.now.mono;
+        let Some(l) = self.leading() else {
+            return;
+        };
+        if pkt.kind == PacketType::FOLLOWERINFO || pkt.kind == PacketType::OBSERVERINFO {
+            self.learner_joined(sid, conn, &pkt);
+            return;
+        }
+        match l.learners.get_mut(&sid) {
+            Some(learner) if learner.conn == conn => learner.last_heard = now,
+            _ => return,
+        }
+        match pkt.kind {
+            PacketType::ACKEPOCH => self.on_ack_epoch(sid, &pkt, diff_possible),
+            PacketType::ACK => self.on_learner_ack(sid, Zxid::from_raw(pkt.zxid)),
+            PacketType::REQUEST => self.on_learner_request(sid, &pkt),
+            PacketType::PING => self.on_learner_ping(pkt.data.as_deref().unwrap_or_default()),
+            PacketType::REVALIDATE => self.on_revalidate(sid, pkt.data.as_deref()),
+            other => tracing::warn!(
+                sid,
+                packet = other.name().unwrap_or("unknown"),
+                code = other.0,
+                "unexpected packet from a learner ignored"
+            ),
+        }
+    }
+
+    pub(super) fn on_learner_gone(&mut self, sid: ServerId, conn: u64) {
+        if let Some(l) = self.leading() {
+            if l.learners.get(&sid).is_some_and(|x| x.conn == conn) {
+                l.learners.remove(&sid);
+                tracing::info!(sid, "learner disconnected");
+            }
+        }
+    }
+
+    fn learner_joined(&mut self, sid: ServerId, conn: u64, pkt: &QuorumPacket) {
+        let now = self.now.mono;
+        let observer = pkt.kind == PacketType::OBSERVERINFO;
+        let info = LearnerInfo::decode_fields(pkt.data.as_deref());
+        let accepted_epoch = Zxid::from_raw(pkt.zxid).epoch();
+        tracing::info!(
+            sid,
+            observer,
+            accepted_epoch,
+            protocol = info.protocol_version.unwrap_or(0),
+            "learner connected"
+        );
+        let Some(l) = self.leading() else {
+            return;
+        };
+        let voter = !observer && l.setup.voters.contains(&sid);
+        if !observer && !voter {
+            tracing::warn!(
+                sid,
+                "a follower that is not a voter in our config: it syncs but does not count"
+            );
+        }
+        l.learners.insert(
+            sid,
+            Learner {
+                conn,
+                observer: !voter,
+                accepted_epoch,
+                stage: Stage::Joined,
+                last_heard: now,
+                last_zxid: Zxid::from_raw(0),
+                diff_possible: false,
+                counts_for_epoch: false,
+            },
+        );
+        match l.epoch {
+            Some(epoch) => {
+                if let Some(x) = l.learners.get_mut(&sid) {
+                    x.stage = Stage::EpochSent;
+                }
+                self.to_learner(sid, leader_info(epoch));
+            }
+            None => self.try_choose_epoch(),
+        }
+    }
+
+    /// With a quorum of voters joined, the new epoch is one past the highest accepted.
+    fn try_choose_epoch(&mut self) {
+        let me = self.me();
+        let Some(l) = self.leading() else {
+            return;
+        };
+        if l.epoch.is_some() {
+            return;
+        }
+        let mut joined: BTreeSet<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| !x.observer)
+            .map(|(&sid, _)| sid)
+            .collect();
+        joined.insert(me);
+        if !l.quorum.is_quorum(&joined) {
+            return;
+        }
+        let highest = l
+            .learners
+            .values()
+            .filter(|x| !x.observer)
+            .map(|x| x.accepted_epoch)
+            .chain([l.setup.accepted_epoch])
+            .max()
+            .unwrap_or(0);
+        let epoch = highest + 1;
+        l.epoch = Some(epoch);
+        l.phase = Phase::EpochAcks;
+        let quorum = l.quorum.clone();
+        let to_tell: Vec<ServerId> = l.learners.keys().copied().collect();
+        for sid in &to_tell {
+            if let Some(x) = l.learners.get_mut(sid) {
+                x.stage = Stage::EpochSent;
+            }
+        }
+        tracing::info!(epoch, "new epoch chosen with a quorum of followers");
+        self.broadcast = Broadcast::leading(me, quorum, Zxid::new(epoch, 0));
+        self.effects.push(Effect::WriteEpoch {
+            file: EpochFile::Accepted,
+            epoch,
+        });
+        for sid in to_tell {
+            self.to_learner(sid, leader_info(epoch));
+        }
+        self.try_epoch_quorum();
+    }
+
+    fn on_ack_epoch(&mut self, sid: ServerId, pkt: &QuorumPacket, diff_possible: bool) {
+        let my_last = Zxid::from_raw(self.tree.last_zxid());
+        let Some(l) = self.leading() else {
+            return;
+        };
+        let my_current = l.setup.current_epoch;
+        let Ok(current) = decode_int_payload(pkt.data.as_deref()) else {
+            self.drop_learner(sid, "ACKEPOCH without its epoch");
+            return;
+        };
+        let last = Zxid::from_raw(pkt.zxid);
+        if current != -1 {
+            let ahead = (current as i64, last) > (my_current as i64, my_last);
+            if ahead {
+                self.drop_learner(sid, "learner is ahead of this leader");
+                return;
+            }
+        }
+        let Some(x) = l.learners.get_mut(&sid) else {
+            return;
+        };
+        if x.stage != Stage::EpochSent {
+            self.drop_learner(sid, "ACKEPOCH out of turn");
+            return;
+        }
+        x.stage = Stage::EpochAcked;
+        x.last_zxid = last;
+        x.diff_possible = diff_possible;
+        x.counts_for_epoch = current != -1;
+        if l.phase >= Phase::NewLeaderAcks {
+            self.start_sync(sid);
+        } else {
+            self.try_epoch_quorum();
+        }
+    }
+
+    fn try_epoch_quorum(&mut self) {
+        let me = self.me();
+        let Some(l) = self.leading() else {
+            return;
+        };
+        let (Phase::EpochAcks, Some(epoch)) = (l.phase, l.epoch) else {
+            return;
+        };
+        let mut acked: BTreeSet<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| !x.observer && x.stage == Stage::EpochAcked && x.counts_for_epoch)
+            .map(|(&sid, _)| sid)
+            .collect();
+        acked.insert(me);
+        if !l.quorum.is_quorum(&acked) {
+            return;
+        }
+        l.phase = Phase::NewLeaderAcks;
+        let waiting: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| x.stage == Stage::EpochAcked)
+            .map(|(&sid, _)| sid)
+            .collect();
+        self.effects.push(Effect::WriteEpoch {
+            file: EpochFile::Current,
+            epoch,
+        });
+        for sid in waiting {
+            self.start_sync(sid);
+        }
+        self.try_newleader_quorum();
+    }
+
+    /// Chooses how to bring `sid` up to date, queues that, the proposals in flight (for a
+    /// voter) and NEWLEADER.
+    fn start_sync(&mut self, sid: ServerId) {
+        let have = Zxid::from_raw(self.tree.last_zxid());
+        let Some(l) = self.leading() else {
+            return;
+        };
+        let Some(epoch) = l.epoch else {
+            return;
+        };
+        let Some(x) = l.learners.get_mut(&sid) else {
+            return;
+        };
+        let peer = x.last_zxid;
+        let observer = x.observer;
+        x.stage = Stage::Syncing;
+        let config = l.setup.config_string.clone();
+        let plan = if peer == have {
+            SyncPlan::Diff {
+                after: peer,
+                through: have,
+            }
+        } else if peer > have {
+            // A tail this leader lacks. Only within one epoch: across epochs the learner's
+            // earlier history may differ from ours too, and only a SNAP is safe.
+            if peer.epoch() == have.epoch() {
+                SyncPlan::Trunc { to: have }
+            } else {
+                self.snap_plan(have)
+            }
+        } else if x.diff_possible {
+            SyncPlan::Diff {
+                after: peer,
+                through: have,
+            }
+        } else {
+            self.snap_plan(have)
+        };
+        tracing::info!(
+            sid,
+            mode = plan.name(),
+            learner_zxid = %peer,
+            leader_zxid = %have,
+            "synchronising learner"
+        );
+        self.effects
+            .push(Effect::Peer(PeerOut::SyncLearner { sid, plan }));
+        if !observer {
+            let in_flight: Vec<QuorumPacket> = self
+                .broadcast
+                .in_flight_entries()
+                .filter_map(proposal_packet)
+                .collect();
+            for p in in_flight {
+                self.to_learner(sid, p);
+            }
+        }
+        self.to_learner(
+            sid,
+            QuorumPacket::new(
+                PacketType::NEWLEADER,
+                Zxid::new(epoch, 0).raw(),
+                Some(config),
+            ),
+        );
+    }
+
+    fn snap_plan(&self, zxid: Zxid) -> SyncPlan {
+        let mut body = Vec::with_capacity(1 << 16);
+        if let Err(e) = crate::quorum::wire::snap::write_snap(&self.tree, &mut body) {
+            // Writing into memory does not fail; keep the learner's sync going regardless.
+            tracing::error!(error = %e, "serializing the snapshot for a learner");
+        }
+        SyncPlan::Snap {
+            zxid,
+            body: Arc::new(body),
+        }
+    }
+
+    fn on_learner_ack(&mut self, sid: ServerId, zxid: Zxid) {
+        let Some(l) = self.leading() else {
+            return;
+        };
+        let Some(epoch) = l.epoch else {
+            return;
+        };
+        if zxid.counter() == 0 {
+            // The ACK of NEWLEADER (or of UPTODATE, which carries the same zxid).
+            let Some(x) = l.learners.get_mut(&sid) else {
+                return;
+            };
+            if x.stage == Stage::Syncing && zxid == Zxid::new(epoch, 0) {
+                x.stage = Stage::Synced;
+                tracing::info!(sid, "learner synced");
+                if l.phase == Phase::Broadcast {
+                    self.to_learner(sid, QuorumPacket::new(PacketType::UPTODATE, -1, None));
+                } else {
+                    self.try_newleader_quorum();
+                }
+            }
+            return;
+        }
+        if l.learners.get(&sid).is_none_or(|x| x.observer) {
+            return;
+        }
+        self.broadcast.ack(sid, zxid);
+        self.commit_ready();
+    }
+
+    fn try_newleader_quorum(&mut self) {
+        let me = self.me();
+        let last = Zxid::from_raw(self.tree.last_zxid());
+        let Some(l) = self.leading() else {
+            return;
+        };
+        if l.phase != Phase::NewLeaderAcks {
+            return;
+        }
+        let mut synced: BTreeSet<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| !x.observer && x.stage == Stage::Synced)
+            .map(|(&sid, _)| sid)
+            .collect();
+        synced.insert(me);
+        if !l.quorum.is_quorum(&synced) {
+            return;
+        }
+        l.phase = Phase::Broadcast;
+        let ready: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| x.stage == Stage::Synced)
+            .map(|(&sid, _)| sid)
+            .collect();
+        tracing::info!(
+            epoch = l.epoch.unwrap_or(0),
+            zxid = %last,
+            followers = ?synced,
+            "a quorum has synced: serving"
+        );
+        for sid in ready {
+            self.to_learner(sid, QuorumPacket::new(PacketType::UPTODATE, -1, None));
+        }
+        self.effects.push(Effect::Peer(PeerOut::Serving));
+    }
+
+    /// A learner's client request (REQUEST): prepared here with the client's auth ids, as
+    /// if the client were connected to the leader.
+    fn on_learner_request(&mut self, sid: ServerId, pkt: &QuorumPacket) {
+        if !self.serving() {
+            return;
+        }
+        let data = pkt.data.as_deref().unwrap_or_default();
+        let mut r = Reader::new(data);
+        let (Ok(session_id), Ok(cxid), Ok(op)) = (r.read_i64(), r.read_i32(), r.read_i32())
+        else {
+            tracing::warn!(sid, "malformed REQUEST from a learner ignored");
+            return;
+        };
+        let body = &data[16..];
+        let auth = AuthInfo {
+            ids: pkt.authinfo.clone().unwrap_or_default(),
+        };
+        match OpCode::from_code(op) {
+            Ok(OpCode::CreateSession) => {
+                let timeout_ms = Reader::new(body).read_i32().unwrap_or(0);
+                self.propose(session_id, cxid, Txn::CreateSession { timeout_ms });
+            }
+            Ok(OpCode::CloseSession) => {
+                let live = self
+                    .sessions
+                    .get(session_id)
+                    .is_some_and(|s| !s.closing);
+                if !(live && self.close_session(session_id, cxid)) {
+                    self.propose(
+                        session_id,
+                        cxid,
+                        Txn::Error {
+                            err: ErrorCode::SessionExpired.code(),
+                        },
+                    );
+                }
+            }
+            Ok(OpCode::Sync) => {
+                let at = self.last_proposed();
+                if let Some(l) = self.leading() {
+                    l.syncs.push_back((at, sid));
+                }
+                self.answer_learner_syncs();
+            }
+            _ => {
+                let txn = match Request::decode(op, body) {
+                    Ok(req) if req.is_write() => {
+                        if self.sessions.get(session_id).is_none_or(|s| s.closing) {
+                            Txn::Error {
+                                err: ErrorCode::SessionExpired.code(),
+                            }
+                        } else {
+                            let now = self.now.mono;
+                            if let Some(s) = self.sessions.get_mut(session_id) {
+                                s.touch(now);
+                            }
+                            match self.prepare_write(session_id, &auth, &req) {
+                                Some(t) => t,
+                                None => return,
+                            }
+                        }
+                    }
+                    Ok(_) => {
+                        tracing::warn!(sid, op, "a learner forwarded a read: ignored");
+                        return;
+                    }
+                    Err(_) => Txn::Error {
+                        err: ErrorCode::MarshallingError.code(),
+                    },
+                };
+                self.propose(session_id, cxid, txn);
+            }
+        }
+    }
+
+    fn on_learner_ping(&mut self, data: &[u8]) {
+        let now = self.now.mono;
+        let mut r = Reader::new(data);
+        while let (Ok(session), Ok(_timeout)) = (r.read_i64(), r.read_i32()) {
+            if let Some(s) = self.sessions.get_mut(session) {
+                s.touch(now);
+            }
+        }
+    }
+
+    fn on_revalidate(&mut self, sid: ServerId, data: Option<&[u8]>) {
+        let now = self.now.mono;
+        let mut r = Reader::new(data.unwrap_or_default());
+        let Ok(session) = r.read_i64() else {
+            self.drop_learner(sid, "malformed REVALIDATE");
+            return;
+        };
+        let valid = self.tree.session(session).is_some()
+            && self.sessions.get(session).is_some_and(|s| !s.closing);
+        if valid {
+            if let Some(s) = self.sessions.get_mut(session) {
+                s.touch(now);
+            }
+        }
+        tracing::debug!(
+            sid,
+            session = format_args!("{session:#x}"),
+            valid,
+            "session revalidated"
+        );
+        self.to_learner(sid, revalidate_answer(session, valid));
+    }
+
+    fn last_proposed(&self) -> Zxid {
+        match &self.mode {
+            Mode::Leading(l) => l.last_proposed,
+            _ => Zxid::from_raw(self.tree.last_zxid()),
+        }
+    }
+
+    /// Sends a new proposal to every voting learner that gets the broadcast.
+    pub(super) fn send_proposal(&mut self, entry: &LogEntry) {
+        let Some(l) = self.leading() else {
+            return;
+        };
+        l.last_proposed = Zxid::from_raw(entry.hdr.zxid);
+        let to: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| !x.observer && x.gets_broadcast())
+            .map(|(&sid, _)| sid)
+            .collect();
+        if to.is_empty() {
+            return;
+        }
+        let Some(pkt) = proposal_packet(entry) else {
+            return;
+        };
+        for sid in to {
+            self.to_learner(sid, pkt.clone());
+        }
+    }
+
+    /// A commit: COMMIT to voting learners, INFORM (with the transaction) to observers.
+    pub(super) fn tell_learners_committed(&mut self, entry: &LogEntry) {
+        let Some(l) = self.leading() else {
+            return;
+        };
+        let zxid = entry.hdr.zxid;
+        let targets: Vec<(ServerId, bool)> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| x.gets_broadcast())
+            .map(|(&sid, x)| (sid, x.observer))
+            .collect();
+        let mut inform = None;
+        for (sid, observer) in targets {
+            let pkt = if observer {
+                let p = inform.get_or_insert_with(|| {
+                    proposal_packet(entry).map(|mut p| {
+                        p.kind = PacketType::INFORM;
+                        p
+                    })
+                });
+                match p {
+                    Some(p) => p.clone(),
+                    None => continue,
+                }
+            } else {
+                QuorumPacket::new(PacketType::COMMIT, zxid, None)
+            };
+            self.to_learner(sid, pkt);
+        }
+    }
+
+    /// Answers every forwarded `sync` whose proposals before it have all committed.
+    pub(super) fn answer_learner_syncs(&mut self) {
+        let committed = self.broadcast.committed();
+        let in_flight = self.broadcast.in_flight();
+        let Some(l) = self.leading() else {
+            return;
+        };
+        let mut due = Vec::new();
+        while let Some(&(at, sid)) = l.syncs.front() {
+            if at > committed && in_flight > 0 {
+                break;
+            }
+            l.syncs.pop_front();
+            due.push(sid);
+        }
+        for sid in due {
+            self.to_learner(sid, QuorumPacket::new(PacketType::SYNC, 0, None));
+        }
+    }
+
+    /// Half a tick: ping the learners, and step down without a quorum.
+    pub(super) fn on_peer_tick(&mut self) {
+        let me = self.me();
+        let now = self.now.mono;
+        let tick = self.settings.tick;
+        let (init_limit, sync_limit) = (self.settings.init_limit, self.settings.sync_limit);
+        let Some(l) = self.leading() else {
+            return;
+        };
+        if l.phase != Phase::Broadcast {
+            if now.saturating_duration_since(l.started) > tick * init_limit.max(1) {
+                let why = format!(
+                    "no quorum of followers synced within initLimit ({init_limit} ticks)"
+                );
+                self.effects.push(Effect::Peer(PeerOut::Ended(why)));
+            }
+            return;
+        }
+        let limit = tick * sync_limit.max(1);
+        let mut live: BTreeSet<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| {
+                !x.observer
+                    && x.stage == Stage::Synced
+                    && now.saturating_duration_since(x.last_heard) <= limit
+            })
+            .map(|(&sid, _)| sid)
+            .collect();
+        live.insert(me);
+        if !l.quorum.is_quorum(&live) {
+            let why = format!(
+                "lost the quorum: only {live:?} heard from within syncLimit ({sync_limit} ticks)"
+            );
+            self.effects.push(Effect::Peer(PeerOut::Ended(why)));
+            return;
+        }
+        let zxid = l.last_proposed.raw();
+        let to: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| x.stage == Stage::Synced)
+            .map(|(&sid, _)| sid)
+            .collect();
+        for sid in to {
+            self.to_learner(sid, QuorumPacket::new(PacketType::PING, zxid, None));
+        }
+    }
+}
+
+/// PROPOSAL with Apache's bytes for the transaction.
+fn proposal_packet(entry: &LogEntry) -> Option<QuorumPacket> {
+    match apache::encode(&entry.hdr, &entry.txn, None) {
+        Ok(bytes) => Some(QuorumPacket::new(
+            PacketType::PROPOSAL,
+            entry.hdr.zxid,
+            Some(bytes),
+        )),
+        Err(e) => {
+            tracing::error!(zxid = %Zxid::from_raw(entry.hdr.zxid), error = %e, "a transaction Apache's learners cannot read");
+            None
+        }
+    }
+}

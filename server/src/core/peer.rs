@@ -1,0 +1,114 @@
+//! The core's place in an ensemble: standalone, leading or following, and what it tells
+//! the role's network side ([`PeerOut`]).
+//!
+//! The ZAB roles live in the core because they share its state: a leader's proposals are
+//! the write pipeline's, its commits apply to the tree, a learner's sync needs the tree
+//! and the log at one consistent point, and a follower's commits answer its clients. The
+//! network side only moves packets and reads the log for a DIFF.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::ids::Zxid;
+use crate::quorum::wire::packet::QuorumPacket;
+
+use super::broadcast::ServerId;
+use super::follower::Following;
+use super::leader::Leading;
+
+/// Which epoch file an [`super::Effect::WriteEpoch`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochFile {
+    /// `acceptedEpoch`: the highest epoch this member promised to follow.
+    Accepted,
+    /// `currentEpoch`: the epoch whose NEWLEADER this member accepted.
+    Current,
+}
+
+/// What the core asks of the role's network side.
+#[derive(Debug)]
+pub enum PeerOut {
+    /// To the leader (a learner's one peer).
+    ToLeader(QuorumPacket),
+    /// To one learner (on the leader), after everything queued for it before.
+    ToLearner { sid: ServerId, pkt: QuorumPacket },
+    /// Bring a learner's data up to date (a DIFF read from the log, a TRUNC, or a SNAP of
+    /// the tree as it is now), before anything queued for it after this.
+    SyncLearner { sid: ServerId, plan: SyncPlan },
+    /// Close a learner's connection (a protocol violation, or a learner ahead of us).
+    DropLearner { sid: ServerId },
+    /// The leader has a synced quorum and serves clients (the role can say so).
+    Serving,
+    /// The role cannot go on: back to leader election.
+    Ended(String),
+}
+
+/// How a learner is brought up to date.
+#[derive(Debug, Clone)]
+pub enum SyncPlan {
+    /// DIFF: every transaction after `after` through `through`, each as PROPOSAL + COMMIT,
+    /// read from this leader's log.
+    Diff { after: Zxid, through: Zxid },
+    /// TRUNC: the learner drops everything after `to` (then gets what follows as a DIFF
+    /// would: nothing, since `to` is where this leader stands).
+    Trunc { to: Zxid },
+    /// SNAP: the tree at `zxid` in Apache's snapshot stream (body without the signature).
+    Snap { zxid: Zxid, body: Arc<Vec<u8>> },
+}
+
+impl SyncPlan {
+    /// Apache's name for the sync mode (`zk_peer_state`, the log line).
+    pub fn name(&self) -> &'static str {
+        match self {
+            SyncPlan::Diff { .. } => "diff",
+            SyncPlan::Trunc { .. } => "trunc",
+            SyncPlan::Snap { .. } => "snap",
+        }
+    }
+}
+
+/// What a new leader starts from.
+#[derive(Debug, Clone)]
+pub struct LeaderSetup {
+    pub voters: BTreeSet<ServerId>,
+    /// This member's `acceptedEpoch` and `currentEpoch`.
+    pub accepted_epoch: u32,
+    pub current_epoch: u32,
+    /// Apache's `QuorumVerifier.toString()`, sent in NEWLEADER.
+    pub config_string: Vec<u8>,
+}
+
+/// What a learner starts from once synced (after UPTODATE).
+#[derive(Debug, Clone)]
+pub struct FollowerSetup {
+    pub leader: ServerId,
+    pub observer: bool,
+    pub epoch: u32,
+    /// Proposals logged durably during the sync and not yet committed, in zxid order: the
+    /// core acknowledges them and applies each when its COMMIT comes.
+    pub uncommitted: Vec<crate::storage::writer::LogEntry>,
+}
+
+/// Standalone, or the role in an ensemble.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per core, replaced only when the role changes"
+)]
+pub enum Mode {
+    Standalone,
+    Leading(Leading),
+    Following(Following),
+}
+
+impl Mode {
+    pub fn is_follower(&self) -> bool {
+        matches!(self, Mode::Following(_))
+    }
+
+    /// Whether this member decides (prepares writes, expires sessions): the leader, or a
+    /// standalone server.
+    pub fn decides(&self) -> bool {
+        !self.is_follower()
+    }
+}

@@ -1,0 +1,313 @@
+//! A learner's way into the ensemble, as Apache's `Learner.registerWithLeader` and
+//! `syncWithLeader`: connect to the leader's quorum port, agree on the epoch, take the sync
+//! (DIFF, TRUNC or SNAP, then the proposals and commits that follow), persist it at
+//! NEWLEADER, and start serving at UPTODATE.
+//!
+//! This runs before the member's core exists, on a blocking thread that owns the tree and
+//! the log directly, as Apache's learner owns its database while it syncs. What arrives
+//! after NEWLEADER is persisted before the UPTODATE ACK and acknowledged once the core
+//! runs (the behaviour of Apache 3.8.5+ learners, which every Apache leader accepts).
+
+use std::collections::VecDeque;
+use std::io::{BufReader, BufWriter, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::ids::Zxid;
+use crate::storage::epoch::{self, Epochs};
+use crate::storage::recovery::recover;
+use crate::storage::snapshot;
+use crate::storage::txnlog::{list_segments, FileTxnLog};
+use crate::storage::truncate::truncate_after;
+use crate::storage::writer::{LogEntry, TxnLog};
+use crate::storage::DataDirs;
+use crate::tree::DataTree;
+use crate::txn::apache;
+
+use super::stream::{read_packet, write_packet};
+use super::wire::packet::{ack_epoch, LearnerInfo, PacketType, QuorumPacket};
+use super::wire::snap;
+
+#[derive(Debug, Error)]
+pub enum LearnerError {
+    #[error("cannot reach the leader at {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("talking to the leader: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the leader proposed epoch {proposed}, older than the epoch {accepted} this member accepted")]
+    EpochBehind { proposed: u32, accepted: u64 },
+    #[error("the leader broke the protocol: {0}")]
+    Protocol(String),
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+/// Who this learner is and whom it follows.
+#[derive(Debug, Clone)]
+pub struct LearnerSetup {
+    pub me: u64,
+    pub observer: bool,
+    /// The leader's quorum address, `host:port`.
+    pub leader_addr: String,
+    pub dirs: DataDirs,
+    pub tick: Duration,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub max_buffer: usize,
+    pub force_sync: bool,
+    pub segment_limit: u64,
+}
+
+/// A learner that took its sync: what the core starts from, and the connection.
+pub struct Synced {
+    pub tree: DataTree,
+    pub epoch: u32,
+    /// Logged durably, not yet committed, in zxid order.
+    pub uncommitted: Vec<LogEntry>,
+    pub reader: BufReader<TcpStream>,
+    pub writer: TcpStream,
+    /// How the learner was brought up to date (for the logs and `zk_peer_state`).
+    pub mode: &'static str,
+}
+
+/// Connects to the leader, retrying for `initLimit` ticks (the leader may still be
+/// starting its port).
+fn connect(setup: &LearnerSetup) -> Result<TcpStream, LearnerError> {
+    let deadline = Instant::now() + setup.tick * setup.init_limit.max(1);
+    let err = |source| LearnerError::Connect {
+        addr: setup.leader_addr.clone(),
+        source,
+    };
+    loop {
+        let addrs: Vec<SocketAddr> = setup
+            .leader_addr
+            .to_socket_addrs()
+            .map_err(err)?
+            .collect();
+        let mut last = std::io::Error::other("no address");
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, Duration::from_secs(5)) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = e,
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(err(last));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn storage<E: std::fmt::Display>(e: E) -> LearnerError {
+    LearnerError::Storage(e.to_string())
+}
+
+/// Registers with the leader and takes its sync. `tree` is this member's state loaded
+/// from disk (everything logged), `epochs` its epoch files.
+pub fn sync_with_leader(
+    setup: &LearnerSetup,
+    mut tree: DataTree,
+    epochs: Epochs,
+) -> Result<Synced, LearnerError> {
+    let stream = connect(setup)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(setup.tick * setup.init_limit.max(1)))?;
+    let mut reader = BufReader::with_capacity(1 << 16, stream.try_clone()?);
+    let mut writer = BufWriter::new(stream.try_clone()?);
+
+    // Discovery: our accepted epoch and id; the leader answers with the new epoch.
+    let info = LearnerInfo::new(setup.me as i64, 0).encode();
+    let kind = if setup.observer {
+        PacketType::OBSERVERINFO
+    } else {
+        PacketType::FOLLOWERINFO
+    };
+    let accepted = Zxid::new(epochs.accepted as u32, 0).raw();
+    write_packet(&mut writer, &QuorumPacket::new(kind, accepted, Some(info)))?;
+    writer.flush()?;
+    let leader_info = read_packet(&mut reader, setup.max_buffer)?;
+    if leader_info.kind != PacketType::LEADERINFO {
+        return Err(LearnerError::Protocol(format!(
+            "expected LEADERINFO, got {:?}",
+            leader_info.kind
+        )));
+    }
+    let new_epoch = Zxid::from_raw(leader_info.zxid).epoch();
+    let my_last = tree.last_zxid();
+    let current_for_ack = if u64::from(new_epoch) > epochs.accepted {
+        epoch::write_accepted(&setup.dirs.snap_dir, u64::from(new_epoch)).map_err(storage)?;
+        epochs.current as i32
+    } else if u64::from(new_epoch) == epochs.accepted {
+        -1
+    } else {
+        return Err(LearnerError::EpochBehind {
+            proposed: new_epoch,
+            accepted: epochs.accepted,
+        });
+    };
+    write_packet(&mut writer, &ack_epoch(my_last, current_for_ack))?;
+    writer.flush()?;
+
+    let mut sync = SyncState {
+        setup,
+        mode: "diff",
+        snapped: false,
+        uncommitted: VecDeque::new(),
+        unlogged: Vec::new(),
+        log: None,
+    };
+    loop {
+        let pkt = read_packet(&mut reader, setup.max_buffer)?;
+        match pkt.kind {
+            PacketType::DIFF => sync.mode = "diff",
+            PacketType::TRUNC => {
+                sync.mode = "trunc";
+                tracing::info!(to = %Zxid::from_raw(pkt.zxid), "truncating the log as the leader says");
+                truncate_after(&setup.dirs, pkt.zxid).map_err(storage)?;
+                tree = recover(&setup.dirs).map_err(storage)?.0;
+            }
+            PacketType::SNAP => {
+                sync.mode = "snap";
+                tree = snap::read_snap(&mut reader, pkt.zxid, setup.max_buffer)
+                    .map_err(|e| LearnerError::Protocol(format!("bad snapshot: {e}")))?;
+                snap::read_signature(&mut reader)
+                    .map_err(|e| LearnerError::Protocol(format!("bad snapshot signature: {e}")))?;
+                sync.snapped = true;
+                tracing::info!(zxid = %Zxid::from_raw(pkt.zxid), nodes = tree.node_count(), "snapshot received from the leader");
+            }
+            PacketType::PROPOSAL => {
+                let entry = decode(pkt.data.as_deref())?;
+                let last = sync
+                    .uncommitted
+                    .back()
+                    .map_or(tree.last_zxid(), |e: &LogEntry| e.hdr.zxid);
+                if entry.hdr.zxid > last {
+                    sync.uncommitted.push_back(entry.clone());
+                    sync.unlogged.push(entry);
+                }
+            }
+            PacketType::COMMIT => {
+                let head = sync.uncommitted.front().map(|e| e.hdr.zxid);
+                if head == Some(pkt.zxid) {
+                    if let Some(e) = sync.uncommitted.pop_front() {
+                        let mut triggers = Vec::new();
+                        tree.apply(&e.hdr, &e.txn, &mut triggers);
+                    }
+                } else if pkt.zxid > tree.last_zxid() {
+                    return Err(LearnerError::Protocol(format!(
+                        "COMMIT {} without its proposal",
+                        Zxid::from_raw(pkt.zxid)
+                    )));
+                }
+            }
+            PacketType::INFORM => {
+                let entry = decode(pkt.data.as_deref())?;
+                if entry.hdr.zxid > tree.last_zxid() {
+                    let mut triggers = Vec::new();
+                    tree.apply(&entry.hdr, &entry.txn, &mut triggers);
+                    sync.unlogged.push(entry);
+                }
+            }
+            PacketType::NEWLEADER => {
+                sync.persist(&tree)?;
+                epoch::write_current(&setup.dirs.snap_dir, u64::from(new_epoch))
+                    .map_err(storage)?;
+                write_packet(
+                    &mut writer,
+                    &QuorumPacket::new(PacketType::ACK, pkt.zxid, None),
+                )?;
+                writer.flush()?;
+            }
+            PacketType::UPTODATE => {
+                sync.persist(&tree)?;
+                write_packet(
+                    &mut writer,
+                    &QuorumPacket::new(PacketType::ACK, Zxid::new(new_epoch, 0).raw(), None),
+                )?;
+                writer.flush()?;
+                let stream = writer.into_inner().map_err(|e| e.into_error())?;
+                stream.set_read_timeout(Some(setup.tick * setup.sync_limit.max(1)))?;
+                tracing::info!(
+                    epoch = new_epoch,
+                    zxid = %Zxid::from_raw(tree.last_zxid()),
+                    mode = sync.mode,
+                    "synced with the leader: serving"
+                );
+                return Ok(Synced {
+                    tree,
+                    epoch: new_epoch,
+                    uncommitted: sync.uncommitted.into_iter().collect(),
+                    reader,
+                    writer: stream,
+                    mode: sync.mode,
+                });
+            }
+            // Apache's learner ignores pings while it syncs.
+            PacketType::PING => {}
+            other => {
+                tracing::warn!(packet = ?other, "unexpected packet during sync ignored");
+            }
+        }
+    }
+}
+
+fn decode(data: Option<&[u8]>) -> Result<LogEntry, LearnerError> {
+    let t = apache::decode(data.unwrap_or_default())
+        .map_err(|e| LearnerError::Protocol(format!("a transaction that does not decode: {e}")))?;
+    Ok(LogEntry {
+        hdr: t.header,
+        txn: Arc::new(t.txn),
+    })
+}
+
+struct SyncState<'a> {
+    setup: &'a LearnerSetup,
+    mode: &'static str,
+    /// A SNAP replaced the tree: the old log and snapshots are another history.
+    snapped: bool,
+    uncommitted: VecDeque<LogEntry>,
+    /// Received (committed or not) and not yet in the log, in zxid order.
+    unlogged: Vec<LogEntry>,
+    log: Option<FileTxnLog>,
+}
+
+impl SyncState<'_> {
+    /// Makes the sync durable: after a SNAP, the snapshot replaces the old history on disk;
+    /// then every transaction received so far goes to the log, with one fsync.
+    fn persist(&mut self, tree: &DataTree) -> Result<(), LearnerError> {
+        let dirs = &self.setup.dirs;
+        if std::mem::take(&mut self.snapped) {
+            for (_, path) in list_segments(&dirs.log_dir).map_err(storage)? {
+                std::fs::remove_file(&path).map_err(storage)?;
+            }
+            for (_, path) in snapshot::list_snapshots(&dirs.snap_dir).map_err(storage)? {
+                std::fs::remove_file(&path).map_err(storage)?;
+            }
+            // The snapshot holds what was applied (the SNAP and the commits since); the
+            // proposals not yet committed go to the log below.
+            let bytes = snapshot::serialize(tree);
+            snapshot::write(&dirs.snap_dir, tree.last_zxid(), &bytes).map_err(storage)?;
+            self.unlogged.retain(|e| e.hdr.zxid > tree.last_zxid());
+        }
+        if self.unlogged.is_empty() {
+            return Ok(());
+        }
+        let log = self.log.get_or_insert_with(|| {
+            FileTxnLog::new(
+                dirs.log_dir.clone(),
+                self.setup.segment_limit,
+                self.setup.force_sync,
+            )
+        });
+        let entries = std::mem::take(&mut self.unlogged);
+        log.append(&entries).map_err(storage)?;
+        log.sync().map_err(storage)?;
+        Ok(())
+    }
+}

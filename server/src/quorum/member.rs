@@ -1,0 +1,412 @@
+//! An ensemble member's life, as Apache's `QuorumPeer.run`: look for a leader, take the
+//! role the election gave (lead, follow, observe), and when the role ends, load the data
+//! from disk again and look again.
+//!
+//! Between roles the member owns its data directly: the tree is rebuilt from the snapshot
+//! and the whole log (so the vote carries the last *logged* zxid, as ZAB needs), and a
+//! learner's sync works on it before any core exists. Each role then installs a fresh
+//! [`Core`] in the long-lived driver, with its own log writer and snapshot thread, and
+//! uninstalls it at the end, which ends every client connection, as Apache's server does
+//! when it leaves a role.
+
+use std::collections::BTreeSet;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::{Config, PeerType};
+use crate::core::peer::PeerOut;
+use crate::core::{CoreMsg, CoreSettings, FollowerSetup, Input, Installed, LeaderSetup, Now};
+use crate::core::Core;
+use crate::fourlw::{Role as WordsRole, ServerMode};
+use crate::ids::Zxid;
+use crate::storage::epoch::{self, Epochs};
+use crate::storage::recovery::recover;
+use crate::storage::scheduler::SnapshotScheduler;
+use crate::storage::txnlog::FileTxnLog;
+use crate::storage::writer::spawn_writer;
+use crate::storage::DataDirs;
+use crate::tree::DataTree;
+
+use super::election::{History, Role as Elected};
+use super::election_net::{self, config_string, ElectionControl, ElectionSetup};
+use super::learner::{sync_with_leader, LearnerSetup};
+use super::leader_net::Learners;
+use super::stream::{read_packet, write_packet};
+
+/// What a member runs with.
+pub struct MemberContext {
+    pub config: Arc<Config>,
+    pub dirs: DataDirs,
+    pub settings: CoreSettings,
+    pub core: mpsc::UnboundedSender<CoreMsg>,
+    pub words: watch::Sender<WordsRole>,
+    pub segment_limit: u64,
+}
+
+/// Loads the member's state from disk: the tree (snapshot plus every logged txn) and the
+/// epoch files.
+fn load(dirs: &DataDirs) -> anyhow::Result<(DataTree, Epochs)> {
+    let (tree, report) = recover(dirs)?;
+    let epochs = epoch::load(&dirs.snap_dir, Zxid::from_raw(tree.last_zxid()))?;
+    tracing::info!(
+        zxid = %Zxid::from_raw(tree.last_zxid()),
+        replayed = report.replayed,
+        accepted_epoch = epochs.accepted,
+        current_epoch = epochs.current,
+        "state loaded"
+    );
+    Ok((tree, epochs))
+}
+
+fn not_serving(mode: ServerMode) -> WordsRole {
+    WordsRole {
+        serving: false,
+        mode,
+        quorum: None,
+    }
+}
+
+fn serving(mode: ServerMode) -> WordsRole {
+    WordsRole {
+        serving: true,
+        mode,
+        quorum: None,
+    }
+}
+
+/// Runs the member until the process ends.
+pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
+    let (mut tree, mut epochs) = load(&ctx.dirs)?;
+    let history = |tree: &DataTree, e: &Epochs| History {
+        last_zxid: Zxid::from_raw(tree.last_zxid()),
+        current_epoch: e.current,
+    };
+    let setup = ElectionSetup::from_config(&ctx.config, history(&tree, &epochs))?;
+    let (decisions_tx, mut decisions) = watch::channel(None);
+    let (control, control_rx) = mpsc::unbounded_channel();
+    let election = tokio::spawn(election_net::run_with_control(setup, decisions_tx, control_rx));
+    let mut role_no = 0u64;
+    loop {
+        ctx.words.send_replace(not_serving(ServerMode::Standalone));
+        let decision = loop {
+            if let Some(d) = *decisions.borrow_and_update() {
+                break d;
+            }
+            if decisions.changed().await.is_err() {
+                // The election port failed (it logged why).
+                return match election.await {
+                    Ok(Err(e)) => Err(e.into()),
+                    _ => Err(anyhow::anyhow!("leader election stopped")),
+                };
+            }
+        };
+        role_no += 1;
+        let why = match decision.role {
+            Elected::Lead => lead(&ctx, role_no, tree, epochs).await,
+            Elected::Follow(leader) | Elected::Observe(leader) => {
+                follow(&ctx, role_no, leader, tree, epochs, &control).await
+            }
+        };
+        tracing::warn!(reason = %why, "role ended: looking for a leader again");
+        ctx.words.send_replace(not_serving(ServerMode::Standalone));
+        (tree, epochs) = load(&ctx.dirs)?;
+        let (done, ack) = oneshot::channel();
+        let _ = control.send(ElectionControl::Look {
+            history: history(&tree, &epochs),
+            done,
+        });
+        let _ = ack.await;
+    }
+}
+
+/// A role's log writer and snapshot thread, stopped (and waited for) when the role ends.
+struct RoleStorage {
+    log_writer: std::thread::JoinHandle<()>,
+    snapshots_done: std::sync::mpsc::Receiver<()>,
+}
+
+impl RoleStorage {
+    async fn stop(self) {
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = self.log_writer.join();
+            let _ = self.snapshots_done.recv();
+        })
+        .await;
+    }
+}
+
+/// Builds the role's core and its storage threads and installs it.
+fn install(
+    ctx: &MemberContext,
+    role: u64,
+    tree: DataTree,
+    peer: mpsc::UnboundedSender<PeerOut>,
+    shape: impl FnOnce(Core) -> Core,
+) -> anyhow::Result<RoleStorage> {
+    let (log_tx, log_rx) = mpsc::unbounded_channel();
+    let report = ctx.core.clone();
+    let log = FileTxnLog::new(
+        ctx.dirs.log_dir.clone(),
+        ctx.segment_limit,
+        ctx.config.force_sync,
+    );
+    let log_writer = spawn_writer(log, log_rx, move |ev| {
+        let _ = report.send(CoreMsg::RoleInput {
+            role,
+            input: Input::from(ev),
+        });
+    })?;
+    let (alive, snapshots_done) = std::sync::mpsc::channel::<()>();
+    let scheduler = SnapshotScheduler::spawn(
+        ctx.dirs.snap_dir.clone(),
+        ctx.config.snap_count,
+        move || {
+            let _alive = &alive;
+        },
+    )?;
+    let core = shape(Core::new(ctx.settings.clone(), tree, Now::system()).with_snapshots(scheduler));
+    let installed = Installed {
+        role,
+        core,
+        log: log_tx,
+        peer: Some(peer),
+        epoch_dir: Some(ctx.dirs.snap_dir.clone()),
+    };
+    ctx.core
+        .send(CoreMsg::Install(Box::new(installed)))
+        .map_err(|_| anyhow::anyhow!("the core is gone"))?;
+    Ok(RoleStorage {
+        log_writer,
+        snapshots_done,
+    })
+}
+
+async fn uninstall(ctx: &MemberContext, storage: RoleStorage) {
+    let (done, ack) = oneshot::channel();
+    if ctx.core.send(CoreMsg::Uninstall(done)).is_ok() {
+        let _ = ack.await;
+    }
+    storage.stop().await;
+}
+
+fn voters(config: &Config) -> BTreeSet<u64> {
+    config
+        .servers
+        .iter()
+        .filter(|s| s.role == PeerType::Participant)
+        .map(|s| s.id)
+        .collect()
+}
+
+/// Leads until the core gives up the role (no quorum); returns why.
+async fn lead(ctx: &MemberContext, role: u64, tree: DataTree, epochs: Epochs) -> String {
+    let config = &ctx.config;
+    let Some(mine) = config.my_server() else {
+        return "this member is not in its own config".into();
+    };
+    let listen = if config.quorum_listen_on_all_ips {
+        format!("0.0.0.0:{}", mine.peer_port)
+    } else {
+        mine.peer_addr()
+    };
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(l) => l,
+        Err(e) => return format!("cannot listen on the quorum port {listen}: {e}"),
+    };
+    tracing::info!(addr = %listen, "leading: quorum port listening");
+    ctx.words.send_replace(not_serving(ServerMode::Leader));
+    let tick = Duration::from_millis(u64::from(config.tick_time_ms));
+    let learners = Learners::new(
+        role,
+        ctx.core.clone(),
+        ctx.dirs.log_dir.clone(),
+        config.jute_max_buffer as usize + crate::txn::apache::MAX_BUFFER / 2,
+        tick * config.init_limit.max(1),
+    );
+    let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
+    let setup = LeaderSetup {
+        voters: voters(config),
+        accepted_epoch: epochs.accepted as u32,
+        current_epoch: epochs.current as u32,
+        config_string: config_string(config).into_bytes(),
+    };
+    let storage = match install(ctx, role, tree, peer_tx, |c| c.into_leader(setup)) {
+        Ok(s) => s,
+        Err(e) => return format!("cannot start the role: {e}"),
+    };
+    let acceptor = {
+        let learners = learners.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => match stream.into_std().and_then(|s| {
+                        s.set_nonblocking(false)?;
+                        Ok(s)
+                    }) {
+                        Ok(s) => learners.accept(s),
+                        Err(e) => tracing::warn!(error = %e, "accepting a learner"),
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting on the quorum port");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        })
+    };
+    let why = loop {
+        let Some(out) = peer_rx.recv().await else {
+            break "the core is gone".to_string();
+        };
+        match learners.dispatch(out) {
+            None => {}
+            Some(PeerOut::Serving) => {
+                ctx.words.send_replace(serving(ServerMode::Leader));
+            }
+            Some(PeerOut::Ended(why)) => break why,
+            Some(other) => tracing::debug!(?other, "ignored on the leader"),
+        }
+    };
+    acceptor.abort();
+    learners.close_all();
+    uninstall(ctx, storage).await;
+    why
+}
+
+/// Follows (or observes) `leader` until the connection to it ends; returns why.
+async fn follow(
+    ctx: &MemberContext,
+    role: u64,
+    leader: u64,
+    tree: DataTree,
+    epochs: Epochs,
+    control: &mpsc::UnboundedSender<ElectionControl>,
+) -> String {
+    let config = &ctx.config;
+    let observer = config.peer_type == PeerType::Observer
+        || config.my_server().is_some_and(|s| s.role == PeerType::Observer);
+    let mode = if observer {
+        ServerMode::Observer
+    } else {
+        ServerMode::Follower
+    };
+    let Some(leader_spec) = config.servers.iter().find(|s| s.id == leader) else {
+        return format!("the elected leader {leader} is not in the config");
+    };
+    ctx.words.send_replace(not_serving(mode));
+    let setup = LearnerSetup {
+        me: config.my_id.unwrap_or(0),
+        observer,
+        leader_addr: leader_spec.peer_addr(),
+        dirs: ctx.dirs.clone(),
+        tick: Duration::from_millis(u64::from(config.tick_time_ms)),
+        init_limit: config.init_limit,
+        sync_limit: config.sync_limit,
+        max_buffer: config.jute_max_buffer as usize + crate::txn::apache::MAX_BUFFER / 2,
+        force_sync: config.force_sync,
+        segment_limit: ctx.segment_limit,
+    };
+    tracing::info!(leader, addr = %setup.leader_addr, observer, "following: connecting to the leader");
+    let synced = {
+        let setup = setup.clone();
+        match tokio::task::spawn_blocking(move || sync_with_leader(&setup, tree, epochs)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return format!("sync with leader {leader} failed: {e}"),
+            Err(e) => return format!("sync with leader {leader} failed: {e}"),
+        }
+    };
+    let _ = control.send(ElectionControl::PeerEpoch(u64::from(synced.epoch)));
+    let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
+    let follower = FollowerSetup {
+        leader,
+        observer,
+        epoch: synced.epoch,
+        uncommitted: synced.uncommitted,
+    };
+    let storage = match install(ctx, role, synced.tree, peer_tx, |c| c.into_follower(follower)) {
+        Ok(s) => s,
+        Err(e) => return format!("cannot start the role: {e}"),
+    };
+    ctx.words.send_replace(serving(mode));
+
+    // The leader's packets go to the core; a read error (the leader gone, or silent for
+    // syncLimit ticks) ends the role.
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<String>();
+    let socket: TcpStream = synced.writer;
+    {
+        let mut reader = synced.reader;
+        let core = ctx.core.clone();
+        let ended = ended_tx.clone();
+        let max = setup.max_buffer;
+        let spawned = std::thread::Builder::new()
+            .name("leader-reader".into())
+            .spawn(move || loop {
+                match read_packet(&mut reader, max) {
+                    Ok(pkt) => {
+                        let input = Input::FromLeader(pkt);
+                        if core.send(CoreMsg::RoleInput { role, input }).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = ended.send(format!("the connection to the leader ended: {e}"));
+                        return;
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            let _ = ended_tx.send(format!("cannot start the reader thread: {e}"));
+        }
+    }
+    let (to_leader, to_leader_rx) = std::sync::mpsc::channel::<crate::quorum::wire::packet::QuorumPacket>();
+    match socket.try_clone() {
+        Ok(s) => {
+            let ended = ended_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("leader-writer".into())
+                .spawn(move || {
+                    let mut w = std::io::BufWriter::with_capacity(1 << 16, s);
+                    while let Ok(first) = to_leader_rx.recv() {
+                        let mut next = Some(first);
+                        while let Some(p) = next {
+                            if let Err(e) = write_packet(&mut w, &p) {
+                                let _ = ended.send(format!("writing to the leader: {e}"));
+                                return;
+                            }
+                            next = to_leader_rx.try_recv().ok();
+                        }
+                        if let Err(e) = std::io::Write::flush(&mut w) {
+                            let _ = ended.send(format!("writing to the leader: {e}"));
+                            return;
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                let _ = ended_tx.send(format!("cannot start the writer thread: {e}"));
+            }
+        }
+        Err(e) => {
+            let _ = ended_tx.send(format!("cannot use the leader connection: {e}"));
+        }
+    }
+    let why = loop {
+        tokio::select! {
+            out = peer_rx.recv() => match out {
+                Some(PeerOut::ToLeader(p)) => {
+                    let _ = to_leader.send(p);
+                }
+                Some(PeerOut::Ended(why)) => break why,
+                Some(other) => tracing::debug!(?other, "ignored on a learner"),
+                None => break "the core is gone".to_string(),
+            },
+            Some(why) = ended_rx.recv() => break why,
+        }
+    };
+    drop(to_leader);
+    let _ = socket.shutdown(std::net::Shutdown::Both);
+    uninstall(ctx, storage).await;
+    why
+}
