@@ -12,6 +12,8 @@ const USAGE: &str = "usage: zkrs-server [zoo.cfg | --config zoo.cfg]
        zkrs-server dump-snapshot <snapshot file>
        zkrs-server measure-snapshot-pause [<nodes>] [<dir>] [flat]
        zkrs-server elect <zoo.cfg>
+       zkrs-server status [zoo.cfg]
+       zkrs-server ensemble <N> [--dir DIR] [--base-port P] [--host IP] [--allow-even]
 
 Runs a ZooKeeper-compatible server configured by zoo.cfg (the keys Apache ZooKeeper reads).
 Without a config file it runs a standalone server on 127.0.0.1:2181 with its data in
@@ -23,7 +25,14 @@ measure-snapshot-pause times how long snapshots of a tree of <nodes> znodes (def
 stop the core, writing them under <dir> (default: the temporary directory).
 elect runs only leader election for the member zoo.cfg and its myid describe, on its
 election port, and prints a line per decision (`elected: lead ...`, `elected: follow N ...`);
-it keeps answering the other members until killed.";
+it keeps answering the other members until killed.
+status asks the member zoo.cfg describes (without a file, 127.0.0.1:2181) with srvr and
+prints its mode as zkServer.sh status does; it exits 0 when the server serves, else 1.
+ensemble writes N (1 to 9, odd unless --allow-even) member directories under DIR (default
+./zkrs-ensemble), each with a zoo.cfg listing all of them on IP (default 127.0.0.1) with
+ports from P (default 2181: clients 2181.., quorum 2888.., election 3888..) and its myid,
+runs a zkrs-server per member with its log in its directory, prints the connect string,
+and stops them all on Ctrl-C.";
 
 fn parse_args() -> anyhow::Result<Option<PathBuf>> {
     let mut args = std::env::args_os().skip(1);
@@ -122,12 +131,193 @@ fn run_tool(args: &[String]) -> Option<anyhow::Result<()>> {
             }
             Ok(())
         })(),
+        "status" => match rest {
+            [] => status(None),
+            [file] => status(Some(file.as_ref())),
+            _ => Err(anyhow::anyhow!("usage: zkrs-server status [zoo.cfg]")),
+        },
+        "ensemble" => ensemble(rest),
         "elect" => match rest {
             [file] => elect(file.as_ref()),
             _ => Err(anyhow::anyhow!("usage: zkrs-server elect <zoo.cfg>")),
         },
         _ => return None,
     })
+}
+
+/// `zkrs-server status [zoo.cfg]`: `zkServer.sh status`. Without a file it asks where
+/// `zkrs-server` without a file listens, 127.0.0.1:2181, rather than reading ./zoo.cfg,
+/// which the server itself would not read either.
+fn status(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let config = match path {
+        Some(p) => Config::from_file(p)?.0,
+        None => Config::standalone_default(PathBuf::from("zkrs-data")),
+    };
+    let s = zkrs_server::tools::status(&config, std::time::Duration::from_secs(5));
+    print!("{}", s.text);
+    // zkServer.sh's exit codes: 0 serving, 1 otherwise.
+    std::process::exit(if s.serving { 0 } else { 1 });
+}
+
+/// How long a member may take to stop after SIGINT before it is killed.
+const MEMBER_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `zkrs-server ensemble <N> [--dir DIR] [--base-port P] [--host IP] [--allow-even]`:
+/// writes N member directories and runs a `zkrs-server` child per member until Ctrl-C.
+fn ensemble(args: &[String]) -> anyhow::Result<()> {
+    const USE: &str =
+        "usage: zkrs-server ensemble <N> [--dir DIR] [--base-port P] [--host IP] [--allow-even]";
+    let mut n = None;
+    let mut dir = PathBuf::from("zkrs-ensemble");
+    let mut base_port = 2181u16;
+    let mut host = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut allow_even = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .with_context(|| format!("{a} needs a value\n{USE}"))
+        };
+        match a.as_str() {
+            "--dir" => dir = PathBuf::from(value()?),
+            "--base-port" => {
+                let v = value()?;
+                base_port = v
+                    .parse()
+                    .with_context(|| format!("--base-port {v}: not a port"))?;
+            }
+            "--host" => {
+                let v = value()?;
+                host = v
+                    .parse()
+                    .with_context(|| format!("--host {v}: not an IP address"))?;
+            }
+            "--allow-even" => allow_even = true,
+            s if s.starts_with('-') => bail!("unknown option {s}\n{USE}"),
+            s if n.is_none() => {
+                n = Some(
+                    s.parse::<usize>()
+                        .with_context(|| format!("{s}: not a member count\n{USE}"))?,
+                )
+            }
+            s => bail!("unexpected argument {s}\n{USE}"),
+        }
+    }
+    let n = n.context(USE)?;
+    init_logging();
+    let dir = std::path::absolute(&dir).with_context(|| format!("{}", dir.display()))?;
+    let members = zkrs_server::tools::local_ensemble(n, &dir, host, base_port, allow_even)?;
+    zkrs_server::tools::write_local_ensemble(&members)
+        .with_context(|| format!("writing the members under {}", dir.display()))?;
+    let exe = std::env::current_exe().context("finding this program")?;
+    let mut children: Vec<(usize, Option<std::process::Child>)> = Vec::new();
+    for m in &members {
+        let log = std::fs::File::create(m.log_path())
+            .with_context(|| format!("creating {}", m.log_path().display()))?;
+        let spawned = std::process::Command::new(&exe)
+            .arg(m.cfg_path())
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn();
+        match spawned {
+            Ok(child) => {
+                println!(
+                    "member {}: pid {}, client {}, log {}",
+                    m.id,
+                    child.id(),
+                    m.client,
+                    m.log_path().display()
+                );
+                children.push((m.id, Some(child)));
+            }
+            Err(e) => {
+                stop_members(&mut children);
+                return Err(e).with_context(|| format!("starting member {}", m.id));
+            }
+        }
+    }
+    let connect: Vec<String> = members.iter().map(|m| m.client.to_string()).collect();
+    println!("connect string: {}", connect.join(","));
+    println!(
+        "members' files and logs are under {}; Ctrl-C stops them all",
+        dir.display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime
+        .block_on(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .context("installing the SIGTERM handler")?;
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = term.recv() => break,
+                    _ = tick.tick() => {
+                        for (id, slot) in children.iter_mut() {
+                            if let Some(child) = slot {
+                                if let Ok(Some(status)) = child.try_wait() {
+                                    println!("member {id} (pid {}) exited: {status}", child.id());
+                                    *slot = None;
+                                }
+                            }
+                        }
+                        if children.iter().all(|(_, c)| c.is_none()) {
+                            bail!("every member has exited");
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+        .inspect_err(|_| stop_members(&mut children))?;
+    println!("stopping the members");
+    stop_members(&mut children);
+    Ok(())
+}
+
+/// Stops every running member by its PID: SIGINT (a graceful stop) first, SIGKILL after
+/// [`MEMBER_STOP_GRACE`]; reaps each, so none is left behind.
+fn stop_members(children: &mut [(usize, Option<std::process::Child>)]) {
+    for (_, child) in children.iter_mut() {
+        if let Some(c) = child {
+            // std can only SIGKILL; kill(1) sends SIGINT without unsafe code.
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &c.id().to_string()])
+                .status();
+        }
+    }
+    let deadline = std::time::Instant::now() + MEMBER_STOP_GRACE;
+    for (id, slot) in children.iter_mut() {
+        let Some(mut child) = slot.take() else {
+            continue;
+        };
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    println!("member {id} (pid {}) stopped: {status}", child.id());
+                    break;
+                }
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                _ => {
+                    tracing::warn!(
+                        member = id,
+                        pid = child.id(),
+                        "did not stop after SIGINT: killing it"
+                    );
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+            }
+        }
+    }
 }
 
 fn init_logging() {

@@ -504,7 +504,7 @@ fn probe_handshake(addr: SocketAddr, limit: Duration) -> Result<(), String> {
 
 /// `ZKRS_SERVER_BIN`, else `zkrs-server` in the target profile directory of this test binary
 /// (`target/<profile>/deps/<test>-<hash>` -> `target/<profile>/zkrs-server`).
-fn zkrs_binary() -> PathBuf {
+pub fn zkrs_binary() -> PathBuf {
     if let Some(bin) = std::env::var_os("ZKRS_SERVER_BIN") {
         return PathBuf::from(bin);
     }

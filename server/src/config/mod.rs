@@ -111,6 +111,20 @@ pub struct Config {
     /// `quorumListenOnAllIPs`: listen for peers on all interfaces rather than the address
     /// in this server's `server.N` line. Default false.
     pub quorum_listen_on_all_ips: bool,
+    /// `electionPortBindRetry` (Apache's system property `zookeeper.electionPortBindRetry`):
+    /// how many times binding the election port is retried before the server gives up; 0
+    /// retries forever. Default 3. A negative value means the default, as in Apache.
+    pub election_port_bind_retry: u32,
+    /// `leaderServes` (`zookeeper.leaderServes`): whether the leader accepts client
+    /// connections. Default true; Apache turns it off only for the value `no`.
+    pub leader_serves: bool,
+    /// `syncEnabled`: whether observers log transactions and take snapshots like
+    /// followers. Default true.
+    pub sync_enabled: bool,
+    // `sslQuorum` and `quorum.auth.enableSasl` / `serverRequireSasl` /
+    // `learnerRequireSasl` have no field: they are accepted only as false (Apache's default),
+    // since TLS and SASL between servers are not supported and a member that silently
+    // talked in the clear to peers expecting TLS or SASL would never join.
     /// `electionAlg`: only 3 (fast leader election) exists in current Apache.
     pub election_alg: u32,
     /// `peerType`: whether this server votes. Default participant.
@@ -121,9 +135,11 @@ pub struct Config {
     pub metrics_provider_http_port: Option<u16>,
     /// The `server.N` lines, sorted by id.
     pub servers: Vec<ServerSpec>,
-    /// `group.N=id:id:...`: hierarchical quorum groups (parsed, not used).
+    /// `group.N=id:id:...`: hierarchical quorum groups. Parsed so that a standalone file with
+    /// stray lines loads (as in Apache); an ensemble with them is refused, because votes
+    /// would be counted differently from what the file asks.
     pub groups: BTreeMap<u64, Vec<u64>>,
-    /// `weight.N=w`: hierarchical quorum weights by server id (parsed, not used).
+    /// `weight.N=w`: hierarchical quorum weights by server id; see `groups`.
     pub weights: BTreeMap<u64, u64>,
     /// This server's id, from `dataDir/myid`; set by [`Config::from_file`] when there are
     /// server lines, `None` otherwise.
@@ -267,6 +283,9 @@ impl Config {
             local_sessions_enabled: false,
             local_sessions_upgrading_enabled: false,
             quorum_listen_on_all_ips: false,
+            election_port_bind_retry: 3,
+            leader_serves: true,
+            sync_enabled: true,
             election_alg: 3,
             peer_type: PeerType::Participant,
             metrics_provider_class_name: None,
@@ -318,7 +337,8 @@ impl Config {
                 "dataLogDir" => data_log_dir_set = true,
                 "minSessionTimeout" => min_line = Some(p.line),
                 "maxSessionTimeout" => max_line = Some(p.line),
-                "clientPort" | "clientPortAddress" => explicit.client_address = Some(p.line),
+                "clientPort" => explicit.client_port = Some(p.line),
+                "standaloneEnabled" => explicit.standalone_enabled = Some(p.line),
                 _ => {}
             }
             loader.apply(&mut cfg, &p)?;
@@ -348,8 +368,20 @@ impl Config {
                 format!("minSessionTimeout ({min} ms) is larger than maxSessionTimeout ({max} ms)"),
             ));
         }
-        loader.check_membership(&cfg);
-        loader.check_voters(&cfg)?;
+        explicit.hierarchy = loader.hierarchy.take();
+        if cfg.dynamic_config_file.is_none() {
+            // With a dynamic file the members are only known once it is read.
+            check_ensemble(
+                &cfg,
+                source,
+                explicit
+                    .hierarchy
+                    .as_ref()
+                    .map(|(l, k)| (source, *l, k.as_str())),
+                explicit.standalone_enabled.map(|l| (source, l)),
+                &mut loader.warnings,
+            )?;
+        }
         Ok((cfg, loader.warnings, explicit))
     }
 
@@ -387,34 +419,57 @@ impl Config {
                     ));
                 }
             }
-            let had_hierarchy = !cfg.groups.is_empty() || !cfg.weights.is_empty();
             for p in &props {
                 loader.apply_dynamic(&mut cfg, p)?;
             }
-            if !had_hierarchy {
-                loader.check_membership(&cfg);
-            }
-            loader.check_voters(&cfg)?;
-            warnings.append(&mut loader.warnings);
             if props.iter().any(|p| p.key.starts_with("server.")) {
                 members_source = dyn_source.clone();
             }
+            let hierarchy = match (&explicit.hierarchy, &loader.hierarchy) {
+                (Some((l, k)), _) => Some((source.as_str(), *l, k.as_str())),
+                (None, Some((l, k))) => Some((dyn_source.as_str(), *l, k.as_str())),
+                (None, None) => None,
+            };
+            check_ensemble(
+                &cfg,
+                &members_source,
+                hierarchy,
+                explicit.standalone_enabled.map(|l| (source.as_str(), l)),
+                &mut loader.warnings,
+            )?;
+            warnings.append(&mut loader.warnings);
             cfg.dynamic_config_file = Some(dynamic);
         }
 
         if !cfg.servers.is_empty() {
+            let myid_file = cfg.data_dir.join("myid");
+            let myid_path = myid_file.display().to_string();
+            let standalone = cfg.is_standalone();
+            if standalone && !myid_file.exists() {
+                // Apache runs a file with a single server line standalone without a myid
+                // (HBase writes such files); only an ensemble member must know its id.
+                return Ok((cfg, warnings));
+            }
             let id = read_myid(&cfg.data_dir)?;
-            let myid_path = cfg.data_dir.join("myid").display().to_string();
-            let me = cfg.server(id).cloned().ok_or_else(|| {
-                let ids: Vec<String> = cfg.servers.iter().map(|s| s.id.to_string()).collect();
-                ConfigError::MyId {
-                    file: myid_path.clone(),
-                    message: format!(
-                        "myid is {id}, which is not among the server ids in {members_source} ({})",
-                        ids.join(", ")
-                    ),
+            let ids: Vec<String> = cfg.servers.iter().map(|s| s.id.to_string()).collect();
+            let not_listed = format!(
+                "myid is {id}, which is not among the server ids in {members_source} ({})",
+                ids.join(", ")
+            );
+            let me = match cfg.server(id).cloned() {
+                Some(me) => me,
+                None if standalone => {
+                    // Apache ignores the id of a standalone server; so do we, loudly.
+                    warnings.push(format!("{myid_path}: {not_listed}; running standalone"));
+                    return Ok((cfg, warnings));
                 }
-            })?;
+                None => {
+                    return Err(ConfigError::MyId {
+                        file: myid_path,
+                        message: not_listed,
+                    })
+                }
+            };
             if cfg.extended_types_enabled && id > MAX_EXTENDED_TYPES_SERVER_ID {
                 return Err(ConfigError::Invalid {
                     file: members_source,
@@ -426,19 +481,34 @@ impl Config {
                 });
             }
             if me.role != cfg.peer_type {
-                // The server line is what the other members see, so it decides.
+                // The server line is what the other members see, so it decides (Apache:
+                // "Peer type from servers list doesn't match peerType. Defaulting to servers
+                // list.").
                 warnings.push(format!(
-                    "{members_source} line {}: server.{id} says {} but peerType is {}; using {}",
+                    "{members_source} line {}: server.{id} says {} but peerType is {}; using {}, as the server list says",
                     me.line, me.role, cfg.peer_type, me.role
                 ));
                 cfg.peer_type = me.role;
             }
-            if let (Some(addr), Some(line)) = (me.client_addr, explicit.client_address) {
+            if let (Some(addr), Some(line)) = (me.client_addr, explicit.client_port) {
+                // Apache's rule: a wildcard clientPortAddress must agree on the port, a
+                // specific one on the whole address; otherwise it refuses to start.
                 let configured = SocketAddr::new(cfg.client_port_address, cfg.client_port);
-                if addr != configured {
-                    warnings.push(format!(
-                        "{source} line {line}: clientPort/clientPortAddress say {configured}, but server.{id} gives client address {addr}, which wins"
-                    ));
+                let differs = if configured.ip().is_unspecified() {
+                    configured.port() != addr.port()
+                } else {
+                    configured != addr
+                };
+                if differs {
+                    return Err(ConfigError::Invalid {
+                        file: source,
+                        line,
+                        key: "clientPort".to_string(),
+                        message: format!(
+                            "clientPort/clientPortAddress say {configured}, but server.{id} ({members_source} line {}) gives client address {addr}; make them agree or drop one",
+                            me.line
+                        ),
+                    });
                 }
             }
             cfg.my_id = Some(id);
@@ -490,8 +560,12 @@ impl Config {
 /// What a file set explicitly, where a default and an explicit value mean different things.
 #[derive(Debug, Default)]
 struct Explicit {
-    /// The last line setting `clientPort` or `clientPortAddress`.
-    client_address: Option<usize>,
+    /// The last line setting `clientPort`.
+    client_port: Option<usize>,
+    /// The first `group.N` or `weight.N` line (line, key).
+    hierarchy: Option<(usize, String)>,
+    /// The last line setting `standaloneEnabled`.
+    standalone_enabled: Option<usize>,
 }
 
 /// `p` made absolute against the working directory, which is only asked for when needed.
@@ -586,6 +660,8 @@ struct Loader<'a> {
     source: &'a str,
     warnings: Vec<String>,
     seen: HashMap<String, usize>,
+    /// The first `group.N` or `weight.N` line (line, key), for the message refusing them.
+    hierarchy: Option<(usize, String)>,
 }
 
 impl<'a> Loader<'a> {
@@ -594,6 +670,7 @@ impl<'a> Loader<'a> {
             source,
             warnings: Vec::new(),
             seen: HashMap::new(),
+            hierarchy: None,
         }
     }
 
@@ -692,6 +769,19 @@ impl<'a> Loader<'a> {
             "false" | "no" => Ok(false),
             _ => Err(self.bad_value(p, "true, false, yes or no")),
         }
+    }
+
+    /// A boolean that may only be false: `what` is not supported, and a member that
+    /// ignored the setting could not talk to peers that honour it.
+    fn refuse_if_true(&self, p: &Property, what: &str) -> Result<(), ConfigError> {
+        if self.boolean(p)? {
+            return Err(self.invalid(
+                p.line,
+                &p.key,
+                format!("{what} is not supported; remove the line or set it to false"),
+            ));
+        }
+        Ok(())
     }
 
     fn ip(&self, p: &Property) -> Result<IpAddr, ConfigError> {
@@ -804,6 +894,27 @@ impl<'a> Loader<'a> {
                 cfg.local_sessions_upgrading_enabled = self.boolean(p)?
             }
             "quorumListenOnAllIPs" => cfg.quorum_listen_on_all_ips = self.boolean(p)?,
+            "electionPortBindRetry" => {
+                let n: i64 = self.int(p, i64::from(i32::MIN), MAX_I32)?;
+                cfg.election_port_bind_retry = if n < 0 {
+                    // Apache falls back to its default; say so.
+                    self.warn(
+                        p.line,
+                        format!("electionPortBindRetry {n} must be >= 0; using 3"),
+                    );
+                    3
+                } else {
+                    u32::try_from(n).unwrap_or(u32::MAX)
+                };
+            }
+            "leaderServes" => cfg.leader_serves = self.boolean(p)?,
+            "syncEnabled" => cfg.sync_enabled = self.boolean(p)?,
+            "sslQuorum" => self.refuse_if_true(p, "TLS between servers")?,
+            "quorum.auth.enableSasl"
+            | "quorum.auth.serverRequireSasl"
+            | "quorum.auth.learnerRequireSasl" => {
+                self.refuse_if_true(p, "SASL authentication between servers")?
+            }
             "electionAlg" => {
                 let n: u32 = self.int(p, 0, MAX_I32)?;
                 if n != 3 {
@@ -877,6 +988,7 @@ impl<'a> Loader<'a> {
             self.add_server(cfg, spec, p)?;
         } else if let Some(n) = p.key.strip_prefix("group.") {
             let gid = self.id_suffix(p, n)?;
+            self.hierarchy.get_or_insert((p.line, p.key.clone()));
             let mut members = Vec::new();
             for m in p.value.split(':') {
                 let m = m.trim();
@@ -903,6 +1015,7 @@ impl<'a> Loader<'a> {
         } else if let Some(n) = p.key.strip_prefix("weight.") {
             let sid = self.id_suffix(p, n)?;
             let w: u64 = self.int(p, 0, i64::MAX)?;
+            self.hierarchy.get_or_insert((p.line, p.key.clone()));
             if cfg.weights.insert(sid, w).is_some() {
                 self.warn(
                     p.line,
@@ -948,6 +1061,26 @@ impl<'a> Loader<'a> {
                     ),
                 ));
             }
+            if let (Some(a), Some(b)) = (spec.client_addr, other.client_addr) {
+                // A wildcard client address is on the member's own host: it clashes with
+                // any address of that host, a specific one only with itself.
+                let clash = a.port() == b.port()
+                    && if a.ip().is_unspecified() || b.ip().is_unspecified() {
+                        same_host(&other.host, &spec.host)
+                    } else {
+                        a.ip() == b.ip()
+                    };
+                if clash {
+                    return Err(self.invalid(
+                        p.line,
+                        &p.key,
+                        format!(
+                            "client address {a} is already used by server.{} (line {})",
+                            other.id, other.line
+                        ),
+                    ));
+                }
+            }
             if !same_host(&other.host, &spec.host) {
                 continue;
             }
@@ -969,29 +1102,6 @@ impl<'a> Loader<'a> {
         let at = cfg.servers.partition_point(|s| s.id < spec.id);
         cfg.servers.insert(at, spec);
         Ok(())
-    }
-
-    /// Warnings about membership that are legal but will not do what Apache would.
-    fn check_membership(&mut self, cfg: &Config) {
-        if !cfg.groups.is_empty() || !cfg.weights.is_empty() {
-            self.warnings.push(format!(
-                "{}: group.N and weight.N lines are parsed but hierarchical quorums are not supported; every participant has one vote",
-                self.source
-            ));
-        }
-    }
-
-    /// An ensemble needs someone to vote: refuse one made only of observers.
-    fn check_voters(&self, cfg: &Config) -> Result<(), ConfigError> {
-        match cfg.servers.first() {
-            Some(first) if cfg.servers.iter().all(|s| s.role == PeerType::Observer) => Err(self
-                .invalid(
-                    first.line,
-                    &format!("server.{}", first.id),
-                    "every server is an observer; at least one must be a participant".to_string(),
-                )),
-            _ => Ok(()),
-        }
     }
 
     /// Apache's `readonlymode.enabled` is a JVM property, not a zoo.cfg key, and zkrs has no
@@ -1031,6 +1141,101 @@ impl<'a> Loader<'a> {
             );
         }
         Ok(p.value.clone())
+    }
+}
+
+/// Apache's rules for the membership (`QuorumPeerConfig.parseDynamicConfig`), and the
+/// refusal of hierarchical quorums in an ensemble. `source` is the file with the server
+/// lines, `hierarchy` the first `group.N`/`weight.N` line (file, line, key), and
+/// `standalone_line` where `standaloneEnabled` was set (file, line).
+fn check_ensemble(
+    cfg: &Config,
+    source: &str,
+    hierarchy: Option<(&str, usize, &str)>,
+    standalone_line: Option<(&str, usize)>,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    let invalid = |file: &str, line: usize, key: &str, message: String| ConfigError::Invalid {
+        file: file.to_string(),
+        line,
+        key: key.to_string(),
+        message,
+    };
+    if let Some((file, line, key)) = hierarchy {
+        if cfg.is_standalone() {
+            warnings.push(format!(
+                "{file} line {line}: {key}: hierarchical quorums are not supported; ignored by a standalone server"
+            ));
+        } else {
+            // Counting one vote per participant where the file asks for groups and weights
+            // would commit writes Apache would not (or the reverse): refuse.
+            return Err(invalid(
+                file,
+                line,
+                key,
+                "hierarchical quorums (group.N, weight.N) are not supported; every participant would have one vote, not what these lines ask for. Remove the group.N and weight.N lines".to_string(),
+            ));
+        }
+    }
+    let participants: Vec<&ServerSpec> = cfg
+        .servers
+        .iter()
+        .filter(|s| s.role == PeerType::Participant)
+        .collect();
+    let first_observer = cfg.servers.iter().find(|s| s.role == PeerType::Observer);
+    let n = participants.len();
+    match (n, first_observer) {
+        (0, _) if !cfg.standalone_enabled => {
+            let (file, line) = standalone_line.unwrap_or((source, 0));
+            Err(invalid(
+                file,
+                line,
+                "standaloneEnabled",
+                "standaloneEnabled is false, so at least one participant server.N line is needed".to_string(),
+            ))
+        }
+        (0, Some(o)) => Err(invalid(
+            source,
+            o.line,
+            &format!("server.{}", o.id),
+            "every server is an observer; at least one must be a participant".to_string(),
+        )),
+        (0, None) => Ok(()),
+        (1, Some(o)) if cfg.standalone_enabled => Err(invalid(
+            source,
+            o.line,
+            &format!("server.{}", o.id),
+            "observers need a quorum, but with one participant and standaloneEnabled (the default) the server runs standalone".to_string(),
+        )),
+        (1, None) if cfg.standalone_enabled => {
+            let p = participants[0];
+            warnings.push(format!(
+                "{source} line {}: server.{}: only one server, so it runs standalone (set standaloneEnabled=false for a one-member ensemble)",
+                p.line, p.id
+            ));
+            Ok(())
+        }
+        _ => {
+            let lines: Vec<String> = participants
+                .iter()
+                .map(|s| format!("server.{} (line {})", s.id, s.line))
+                .collect();
+            let lines = lines.join(", ");
+            let tolerated = (n - 1) / 2;
+            if n <= 2 {
+                warnings.push(format!(
+                    "{source}: {n} participant(s) [{lines}]: no failure is tolerated, since a quorum is all of them; 3 tolerate one"
+                ));
+            } else if n.is_multiple_of(2) {
+                warnings.push(format!(
+                    "{source}: an even number of participants, {n} [{lines}]: they tolerate {tolerated} failure(s), as {} would; {} would tolerate {}",
+                    n - 1,
+                    n + 1,
+                    tolerated + 1
+                ));
+            }
+            Ok(())
+        }
     }
 }
 

@@ -684,8 +684,9 @@ fn duplicate_servers_and_addresses() {
 
 #[test]
 fn ipv6_server_lines() {
-    let (c, _) =
-        with_dir("server.1=[::1]:2888:3888\nserver.2=[2001:db8::2]:2888:3888:observer;[::]:2182");
+    let (c, _) = with_dir(
+        "server.1=[::1]:2888:3888\nserver.2=[2001:db8::2]:2888:3888:observer;[::]:2182\nserver.3=[::1]:2889:3889",
+    );
     assert_eq!(c.servers[0].host, "::1");
     assert_eq!(c.servers[0].peer_addr(), "[::1]:2888");
     assert_eq!(c.servers[1].host, "2001:db8::2");
@@ -737,22 +738,178 @@ fn client_address_in_server_lines() {
 }
 
 #[test]
-fn groups_and_weights() {
-    let (c, w) = with_dir(
-        "server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\ngroup.1=1:2\ngroup.2=3\nweight.1=1\nweight.2=1\nweight.3=0",
+fn groups_and_weights_are_refused_in_an_ensemble() {
+    let m = invalid_at(
+        "dataDir=/d\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\ngroup.1=1:2\ngroup.2=3\nweight.1=1",
+        5,
+        "group.1",
     );
+    assert!(
+        m.starts_with("hierarchical quorums (group.N, weight.N) are not supported"),
+        "{m}"
+    );
+    // The first such line is named, weight or group.
+    invalid_at(
+        "dataDir=/d\nweight.3=0\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2",
+        2,
+        "weight.3",
+    );
+    // A standalone file keeps loading, as in Apache, with a warning naming the line.
+    let (c, w) = with_dir("group.1=1:2\ngroup.2=3\nweight.1=1\nweight.2=1\nweight.3=0");
     assert_eq!(c.groups.get(&1), Some(&vec![1, 2]));
     assert_eq!(c.groups.get(&2), Some(&vec![3]));
     assert_eq!(c.weights.get(&3), Some(&0));
-    assert_eq!(w.len(), 1, "{w:?}");
-    assert!(
-        w[0].contains("hierarchical quorums are not supported"),
-        "{w:?}"
+    assert_eq!(
+        w,
+        ["zoo.cfg line 2: group.1: hierarchical quorums are not supported; ignored by a standalone server"]
     );
+    let (c, w) = with_dir("server.1=a:1:2\ngroup.1=1");
+    assert!(c.is_standalone());
+    assert!(w.iter().any(|w| w.contains("line 3: group.1")), "{w:?}");
     invalid_at("dataDir=/d\ngroup.1=1:x", 2, "group.1");
     invalid_at("dataDir=/d\ngroup.0=1", 2, "group.0");
     invalid_at("dataDir=/d\nweight.1=-1", 2, "weight.1");
     invalid_at("dataDir=/d\nweight.x=1", 2, "weight.x");
+}
+
+#[test]
+fn participant_counts_as_apache_judges_them() {
+    let five = "server.1=h:1:2\nserver.2=h:3:4\nserver.3=h:5:6\nserver.4=h:7:8\nserver.5=h:9:10";
+    let (_, w) = with_dir(five);
+    assert!(w.is_empty(), "{w:?}");
+    // Four participants: a warning naming the count and the lines; Apache accepts it too.
+    let (c, w) = with_dir(&five.replace("server.5=h:9:10", "server.5=h:9:10:observer"));
+    assert!(!c.is_standalone());
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("zoo.cfg: an even number of participants, 4 [server.1 (line 2), server.2 (line 3), server.3 (line 4), server.4 (line 5)]"),
+        "{w:?}"
+    );
+    assert!(
+        w[0].ends_with("they tolerate 1 failure(s), as 3 would; 5 would tolerate 2"),
+        "{w:?}"
+    );
+    // Two: nothing may fail.
+    let (_, w) = with_dir("server.1=h:1:2\nserver.2=h:3:4");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("2 participant(s)") && w[0].contains("no failure is tolerated"));
+    // One with standaloneEnabled=false: a one-member ensemble, also without tolerance.
+    let (c, w) = with_dir("standaloneEnabled=false\nserver.1=h:1:2");
+    assert!(!c.is_standalone());
+    assert!(w[0].contains("1 participant(s)"), "{w:?}");
+    // One with standaloneEnabled: runs standalone, and says so.
+    let (c, w) = with_dir("server.1=h:1:2");
+    assert!(c.is_standalone());
+    assert_eq!(
+        w,
+        ["zoo.cfg line 2: server.1: only one server, so it runs standalone (set standaloneEnabled=false for a one-member ensemble)"]
+    );
+    // ... and then an observer has no quorum to observe.
+    let m = invalid_at(
+        "dataDir=/d\nserver.1=h:1:2\nserver.2=h:3:4:observer",
+        3,
+        "server.2",
+    );
+    assert!(m.starts_with("observers need a quorum"), "{m}");
+    let (c, _) = with_dir("standaloneEnabled=false\nserver.1=h:1:2\nserver.2=h:3:4:observer");
+    assert!(!c.is_standalone());
+    // No participant at all with standaloneEnabled=false: refused, naming that line.
+    let m = invalid_at(
+        "dataDir=/d\nstandaloneEnabled=false",
+        2,
+        "standaloneEnabled",
+    );
+    assert!(m.contains("at least one participant"), "{m}");
+}
+
+#[test]
+fn duplicate_client_addresses() {
+    let m = invalid_at(
+        "dataDir=/d\nserver.1=h:1:2;127.0.0.1:2181\nserver.2=h:3:4;127.0.0.1:2181\nserver.3=h:5:6",
+        3,
+        "server.2",
+    );
+    assert_eq!(
+        m,
+        "client address 127.0.0.1:2181 is already used by server.1 (line 2)"
+    );
+    // A wildcard clashes with any address of the same host...
+    invalid_at(
+        "dataDir=/d\nserver.1=h:1:2;2181\nserver.2=h:3:4;10.0.0.1:2181\nserver.3=h:5:6",
+        3,
+        "server.2",
+    );
+    // ... but not with another host's, nor with another port.
+    let (c, _) = with_dir("server.1=a:1:2;2181\nserver.2=b:1:2;2181\nserver.3=a:3:4;2182");
+    assert_eq!(c.servers.len(), 3);
+    let (c, _) = with_dir(
+        "server.1=h:1:2;127.0.0.1:2181\nserver.2=h:3:4;127.0.0.2:2181\nserver.3=h:5:6;127.0.0.3:2181",
+    );
+    assert_eq!(c.servers.len(), 3);
+}
+
+#[test]
+fn quorum_settings() {
+    let (c, w) = with_dir("");
+    assert!(w.is_empty());
+    assert!(!c.quorum_listen_on_all_ips);
+    assert_eq!(c.election_port_bind_retry, 3);
+    assert!(c.leader_serves);
+    assert!(c.sync_enabled);
+    let (c, w) = with_dir(
+        "quorumListenOnAllIPs=true\nelectionPortBindRetry=0\nleaderServes=no\nsyncEnabled=false\nsslQuorum=false\nquorum.auth.enableSasl=false",
+    );
+    assert!(w.is_empty(), "{w:?}");
+    assert!(c.quorum_listen_on_all_ips);
+    assert_eq!(c.election_port_bind_retry, 0);
+    assert!(!c.leader_serves);
+    assert!(!c.sync_enabled);
+    // Apache's system-property spelling works too.
+    let (c, _) = with_dir("zookeeper.leaderServes=false\nzookeeper.electionPortBindRetry=7");
+    assert!(!c.leader_serves);
+    assert_eq!(c.election_port_bind_retry, 7);
+    let (c, w) = with_dir("electionPortBindRetry=-1");
+    assert_eq!(c.election_port_bind_retry, 3);
+    assert_eq!(
+        w,
+        ["zoo.cfg line 2: electionPortBindRetry -1 must be >= 0; using 3"]
+    );
+    invalid_at("dataDir=/d\nleaderServes=maybe", 2, "leaderServes");
+    invalid_at("dataDir=/d\nsyncEnabled=1", 2, "syncEnabled");
+    invalid_at(
+        "dataDir=/d\nquorumListenOnAllIPs=x",
+        2,
+        "quorumListenOnAllIPs",
+    );
+    assert_eq!(
+        invalid_at("dataDir=/d\nsslQuorum=true", 2, "sslQuorum"),
+        "TLS between servers is not supported; remove the line or set it to false"
+    );
+    for key in [
+        "quorum.auth.enableSasl",
+        "quorum.auth.serverRequireSasl",
+        "quorum.auth.learnerRequireSasl",
+    ] {
+        let m = invalid_at(&format!("dataDir=/d\n\n{key}=true"), 3, key);
+        assert!(
+            m.starts_with("SASL authentication between servers is not supported"),
+            "{m}"
+        );
+    }
+    // The other quorum.auth.* keys are meaningless without SASL: warned about and ignored.
+    let (_, w) = with_dir("quorum.auth.kerberos.servicePrincipal=zk/host");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("SASL between servers"), "{w:?}");
+    // Timing values must be positive; electionAlg must be 3.
+    for key in ["tickTime", "initLimit", "syncLimit"] {
+        for bad in ["0", "-1"] {
+            let m = invalid_at(&format!("dataDir=/d\n{key}={bad}"), 2, key);
+            assert!(m.contains("between 1 and"), "{m}");
+        }
+    }
+    for bad in ["0", "1", "2", "4"] {
+        invalid_at(&format!("dataDir=/d\nelectionAlg={bad}"), 2, "electionAlg");
+    }
 }
 
 #[test]
@@ -916,6 +1073,40 @@ mod files {
     }
 
     #[test]
+    fn a_single_server_line_needs_no_myid() {
+        // Apache runs such a file standalone, myid or not (HBase writes them).
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        fs::create_dir_all(&data).unwrap();
+        let cfg = write_cfg(
+            dir.path(),
+            &format!("dataDir={}\nserver.1=a:2888:3888\n", data.display()),
+        );
+        let (c, _) = Config::from_file(&cfg).unwrap();
+        assert!(c.is_standalone());
+        assert_eq!(c.my_id, None);
+        fs::write(data.join("myid"), "7").unwrap();
+        let (c, w) = Config::from_file(&cfg).unwrap();
+        assert_eq!(c.my_id, None);
+        assert!(w.iter().any(|w| w.contains("myid is 7")), "{w:?}");
+        fs::write(data.join("myid"), "1").unwrap();
+        assert_eq!(Config::from_file(&cfg).unwrap().0.my_id, Some(1));
+        // With standaloneEnabled=false it is an ensemble of one, which needs its myid.
+        let cfg = write_cfg(
+            dir.path(),
+            &format!(
+                "dataDir={}\nstandaloneEnabled=false\nserver.1=a:2888:3888\n",
+                data.display()
+            ),
+        );
+        fs::remove_file(data.join("myid")).unwrap();
+        assert!(matches!(
+            Config::from_file(&cfg).unwrap_err(),
+            ConfigError::MyId { .. }
+        ));
+    }
+
+    #[test]
     fn standalone_file_needs_no_myid() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = write_cfg(
@@ -982,21 +1173,60 @@ mod files {
         assert_eq!(c.my_id, Some(3));
         assert_eq!(c.peer_type, PeerType::Observer);
         assert_eq!(c.client_addr(), "[::1]:2183".parse().unwrap());
-        // peerType (default participant) disagrees with the server line's role.
-        assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].contains("peerType"), "{w:?}");
+        // Two participants, and peerType (default participant) disagrees with the server
+        // line's role, which wins as in Apache.
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("2 participant(s)"), "{w:?}");
+        assert_eq!(
+            w[1],
+            format!(
+                "{} line 4: server.3 says observer but peerType is participant; using observer, as the server list says",
+                cfg.display()
+            )
+        );
+        // The reverse: peerType=observer on a participant's line.
+        fs::write(data.join("myid"), "1").unwrap();
+        let text = fs::read_to_string(&cfg).unwrap();
+        let obs = write_cfg(dir.path(), &format!("{text}peerType=observer\n"));
+        let (c, w) = Config::from_file(&obs).unwrap();
+        assert_eq!(c.peer_type, PeerType::Participant);
+        assert!(
+            w[1].contains("server.1 says participant but peerType is observer"),
+            "{w:?}"
+        );
+        fs::write(&cfg, &text).unwrap();
+        fs::write(data.join("myid"), "3").unwrap();
 
-        // An explicit clientPort that the server line overrides is worth a warning.
+        // An explicit clientPort that disagrees with the server line is refused, as in
+        // Apache: a wildcard address must agree on the port, a specific one on everything.
         let text = fs::read_to_string(&cfg).unwrap();
         let cfg = write_cfg(dir.path(), &format!("{text}clientPort=2999\n"));
-        let (c, w) = Config::from_file(&cfg).unwrap();
+        match Config::from_file(&cfg).unwrap_err() {
+            ConfigError::Invalid {
+                file,
+                line,
+                key,
+                message,
+            } => {
+                assert_eq!(file, cfg.display().to_string());
+                assert_eq!((line, key.as_str()), (5, "clientPort"));
+                assert!(
+                    message
+                        .starts_with("clientPort/clientPortAddress say 0.0.0.0:2999, but server.3"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let cfg = write_cfg(dir.path(), &format!("{text}clientPort=2183\n"));
+        let (c, _) = Config::from_file(&cfg).unwrap();
         assert_eq!(c.client_addr(), "[::1]:2183".parse().unwrap());
-        assert_eq!(w.len(), 2, "{w:?}");
-        let want = format!(
-            "{} line 5: clientPort/clientPortAddress say 0.0.0.0:2999",
-            cfg.display()
+        let cfg = write_cfg(
+            dir.path(),
+            &format!("{text}clientPort=2183\nclientPortAddress=127.0.0.1\n"),
         );
-        assert!(w[1].starts_with(&want), "{w:?}");
+        let e = Config::from_file(&cfg).unwrap_err();
+        assert!(e.to_string().contains("say 127.0.0.1:2183"), "{e}");
     }
 
     #[test]
@@ -1020,7 +1250,12 @@ mod files {
             ),
         );
         let (c, w) = Config::from_file(&cfg).unwrap();
-        assert!(w.is_empty(), "{w:?}");
+        // Two participants tolerate no failure; the warning names the dynamic file.
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(&format!("{}: 2 participant(s)", dynamic.display())),
+            "{w:?}"
+        );
         assert_eq!(c.servers.len(), 3);
         assert_eq!(c.servers[2].role, PeerType::Observer);
         assert_eq!(c.my_id, Some(1));
