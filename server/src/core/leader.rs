@@ -551,12 +551,13 @@ impl Core {
         let auth = AuthInfo {
             ids: pkt.authinfo.clone().unwrap_or_default(),
         };
-        match OpCode::from_code(op) {
-            Ok(OpCode::CreateSession) => {
+        // Session opcodes are matched by number: they are not client request types.
+        match op {
+            op if op == OpCode::CreateSession as i32 => {
                 let timeout_ms = Reader::new(body).read_i32().unwrap_or(0);
                 self.propose(session_id, cxid, Txn::CreateSession { timeout_ms });
             }
-            Ok(OpCode::CloseSession) => {
+            op if op == OpCode::CloseSession as i32 => {
                 let live = self
                     .sessions
                     .get(session_id)
@@ -571,7 +572,7 @@ impl Core {
                     );
                 }
             }
-            Ok(OpCode::Sync) => {
+            op if op == OpCode::Sync as i32 => {
                 let at = self.last_proposed();
                 if let Some(l) = self.leading() {
                     l.syncs.push_back((at, sid));
@@ -582,6 +583,12 @@ impl Core {
                 let txn = match Request::decode(op, body) {
                     Ok(req) if req.is_write() => {
                         if self.sessions.get(session_id).is_none_or(|s| s.closing) {
+                            tracing::debug!(
+                                sid,
+                                session = format_args!("{session_id:#x}"),
+                                known = self.sessions.get(session_id).is_some(),
+                                "a learner's request for a session that is not live"
+                            );
                             Txn::Error {
                                 err: ErrorCode::SessionExpired.code(),
                             }

@@ -193,6 +193,17 @@ impl Core {
         if let Some(place) = pending {
             let (frame, is_reply) = match place.awaiting {
                 Awaiting::Reply { .. } => (write_reply(hdr.cxid, hdr.zxid, &txn, &rc), true),
+                Awaiting::NewSession { .. } if !matches!(&*txn, Txn::CreateSession { .. }) => {
+                    // The leader refused the session (an error transaction in its place).
+                    tracing::warn!(
+                        session = format_args!("{sid:#x}"),
+                        err = rc.err,
+                        "the leader refused to create the session"
+                    );
+                    self.sessions.remove(sid);
+                    self.close_conn(place.conn);
+                    return;
+                }
                 Awaiting::NewSession {
                     timeout_ms,
                     read_only,
