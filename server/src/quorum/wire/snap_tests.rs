@@ -142,6 +142,15 @@ fn apaches_snapshot_reads_as_apache_lists_it() {
     // The client view: null data, and cversion as creations plus deletions.
     assert_eq!(t.get("/app/null").unwrap().data(), None);
     assert_eq!(t.get("/app").unwrap().stat().cversion, 5 * 2 - 4);
+    // Written back, the loaded tree is Apache's bytes again: the system nodes (-1 for
+    // the ones born open, READ_ACL_UNSAFE and aversion -1 for /zookeeper/config), the
+    // cache numbering and the children's order all survive the trip.
+    let mut again = Vec::new();
+    write_snap(&t, &mut again).unwrap();
+    assert!(
+        again == BODY,
+        "Apache's bytes do not survive read_snap + write_snap"
+    );
     // Apache's config node: read-only, aversion -1, as our tree makes it.
     let fresh = DataTree::new();
     assert_eq!(
