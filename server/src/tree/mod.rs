@@ -143,6 +143,14 @@ impl TreeBuilder {
         self.acl_ids.push(None);
     }
 
+    /// Whether a node at `path` has been placed in the tree (a stream that must list
+    /// parents first, as Apache's does, checks each node's parent with it).
+    pub fn has_node(&self, path: &str) -> bool {
+        self.tree
+            .as_ref()
+            .is_some_and(|t| t.nodes.lookup(path).is_some())
+    }
+
     /// Adds one node as the snapshot stores it (stored Stat, ACL by table position).
     pub fn add(
         &mut self,

@@ -1,15 +1,17 @@
 //! The body of the `quorum_decoders` fuzz target (reached through
 //! `zkrs_server::fuzzing`). It panics only on a bug: a decoder that panics, reads past
-//! what it reports, or decodes to a value that does not survive its own encoding.
+//! what it reports, or decodes to a value that does not survive its own encoding (for a
+//! SNAP stream: a loaded tree that does not load back to the same bytes).
 
 use super::auth::QuorumAuthPacket;
 use super::handshake::{election_frame, InitialMessage, MAX_ADDRESS_BYTES};
 use super::notification::{Notification, NOTIFICATION_VERSION};
 use super::packet::{decode_int_payload, LearnerInfo, QuorumPacket, DEFAULT_MAX_BUFFER};
+use super::snap::{read_signature, read_snap, write_signature, write_snap};
 
-/// Reads `data` three ways, as each port would: an election handshake followed by election
-/// frames holding notifications, the whole input as election frames, and a stream of
-/// learner-port packets. Returns how many handshakes, notifications and packets decoded,
+/// Reads `data` four ways, as each port would: an election handshake followed by election
+/// frames holding notifications, the whole input as election frames, a stream of
+/// learner-port packets, and a snapshot streamed after SNAP with its trailer. Returns how many handshakes, notifications and packets decoded,
 /// so that a test driving it can tell whether its inputs get past the length checks.
 pub(crate) fn decode_quorum_inputs(data: &[u8]) -> usize {
     let mut decoded = 0;
@@ -27,6 +29,7 @@ pub(crate) fn decode_quorum_inputs(data: &[u8]) -> usize {
     decoded += election_frames(rest);
     decoded += election_frames(data);
     decoded += packet_stream(data);
+    decoded += snap_stream(data);
     if let Ok(Some((auth, used))) = QuorumAuthPacket::decode(data, DEFAULT_MAX_BUFFER) {
         assert!(used <= data.len());
         let bytes = auth.encode();
@@ -125,4 +128,36 @@ fn packet_stream(mut buf: &[u8]) -> usize {
         decoded += 1;
     }
     decoded
+}
+
+/// The input as the body that follows a SNAP packet, then the trailer. Counts the tree
+/// and the trailer.
+fn snap_stream(data: &[u8]) -> usize {
+    let mut rest = data;
+    let Ok(tree) = read_snap(&mut rest, 1, DEFAULT_MAX_BUFFER) else {
+        return 0;
+    };
+    let signed = usize::from(read_signature(&mut rest).is_ok());
+    // What we write of a loaded tree loads back and writes the same bytes (the input's
+    // own bytes need not come back: its ACL numbers and orders are the sender's).
+    let mut bytes = Vec::new();
+    let wrote = write_snap(&tree, &mut bytes).and_then(|()| write_signature(&mut bytes));
+    assert!(wrote.is_ok(), "writing to a Vec failed");
+    let mut again = bytes.as_slice();
+    let back = match read_snap(&mut again, 1, DEFAULT_MAX_BUFFER) {
+        Ok(t) => t,
+        Err(e) => panic!("a written snapshot does not load: {e}"),
+    };
+    assert!(read_signature(&mut again).is_ok() && again.is_empty());
+    assert_eq!(
+        back.digest(),
+        tree.digest(),
+        "digest changed on a round trip"
+    );
+    let mut twice = Vec::new();
+    assert!(write_snap(&back, &mut twice)
+        .and_then(|()| write_signature(&mut twice))
+        .is_ok());
+    assert_eq!(twice, bytes, "snapshot does not round-trip");
+    1 + signed
 }

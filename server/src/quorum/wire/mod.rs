@@ -11,6 +11,7 @@
 //! - [`notification`]: fast leader election's notification message.
 //! - [`packet`]: `QuorumPacket`, the records of the learner port, and their payloads.
 //! - [`auth`]: quorum SASL frames, only to recognise a peer that has SASL turned on.
+//! - [`snap`]: the snapshot a leader streams after SNAP, and its `BenWasHere` trailer.
 //!
 //! The byte layouts were checked against Apache's own classes: see
 //! `server/tests/fixtures/quorum/README.md` for the fixtures and how they are made.
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod handshake;
 pub mod notification;
 pub mod packet;
+pub mod snap;
 
 mod cursor;
 pub(crate) mod fuzz;
