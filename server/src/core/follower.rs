@@ -75,7 +75,7 @@ fn request_packet(session_id: i64, cxid: i32, op: OpCode, body: &[u8]) -> Vec<u8
     let mut w = Writer::new();
     w.write_i64(session_id);
     w.write_i32(cxid);
-    w.write_i32(op as i32);
+    w.write_i32(op.code());
     w.write_raw(body);
     w.into_inner()
 }

@@ -551,13 +551,12 @@ impl Core {
         let auth = AuthInfo {
             ids: pkt.authinfo.clone().unwrap_or_default(),
         };
-        // Session opcodes are matched by number: they are not client request types.
-        match op {
-            op if op == OpCode::CreateSession as i32 => {
+        match OpCode::from_code(op) {
+            Ok(OpCode::CreateSession) => {
                 let timeout_ms = Reader::new(body).read_i32().unwrap_or(0);
                 self.propose(session_id, cxid, Txn::CreateSession { timeout_ms });
             }
-            op if op == OpCode::CloseSession as i32 => {
+            Ok(OpCode::CloseSession) => {
                 let live = self
                     .sessions
                     .get(session_id)
@@ -572,7 +571,7 @@ impl Core {
                     );
                 }
             }
-            op if op == OpCode::Sync as i32 => {
+            Ok(OpCode::Sync) => {
                 let at = self.last_proposed();
                 if let Some(l) = self.leading() {
                     l.syncs.push_back((at, sid));
