@@ -100,9 +100,7 @@ impl RunningServer {
     }
 }
 
-fn flatten(
-    r: Result<std::io::Result<()>, tokio::task::JoinError>,
-) -> std::io::Result<()> {
+fn flatten(r: Result<std::io::Result<()>, tokio::task::JoinError>) -> std::io::Result<()> {
     r.unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 

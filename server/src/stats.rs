@@ -133,6 +133,8 @@ pub struct Inspection {
     pub uptime_ms: u64,
     /// Bytes read and written per top-level namespace.
     pub namespaces: Vec<(String, crate::namespace::Summary)>,
+    /// An ensemble member's quorum figures.
+    pub quorum: Option<QuorumFigures>,
     /// Data watches (getData/exists, persistent, recursive) by session and by path: what
     /// Apache's `wchs`/`wchc`/`wchp` list.
     pub data_watch_count: usize,
@@ -144,6 +146,28 @@ pub struct CoreFigures {
     pub session_count: usize,
     pub started: Instant,
     pub namespaces: Vec<(String, crate::namespace::Summary)>,
+    pub quorum: Option<QuorumFigures>,
+}
+
+/// An ensemble member's figures for `mntr` and `srvr` (what its core knows of the quorum).
+#[derive(Debug, Clone, Default)]
+pub struct QuorumFigures {
+    /// Voters in the configuration.
+    pub quorum_size: u64,
+    /// On the leader: connected learners, synced voting followers, synced observers,
+    /// forwarded `sync`s waiting, and how long it has led.
+    pub leader: Option<LeaderFigures>,
+    /// Transactions whose leader-computed digest differed from this member's tree.
+    pub digest_mismatches: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LeaderFigures {
+    pub learners: u64,
+    pub synced_followers: u64,
+    pub synced_observers: u64,
+    pub pending_syncs: u64,
+    pub uptime_ms: u64,
 }
 
 impl Inspection {
@@ -159,6 +183,7 @@ impl Inspection {
             session_count,
             started,
             namespaces,
+            quorum,
         } = figures;
         let mut by_session: Vec<(i64, Vec<String>)> = watches.data_watches_by_session();
         by_session.sort();
@@ -188,6 +213,7 @@ impl Inspection {
             session_count,
             uptime_ms: started.elapsed().as_millis() as u64,
             namespaces,
+            quorum,
         }
     }
 }

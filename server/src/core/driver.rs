@@ -129,7 +129,9 @@ impl Timers {
     fn for_core(core: &Core) -> Timers {
         let tick = core.settings().tick;
         Timers {
-            expiry: interval((tick / 4).clamp(Duration::from_millis(10), Duration::from_millis(500))),
+            expiry: interval(
+                (tick / 4).clamp(Duration::from_millis(10), Duration::from_millis(500)),
+            ),
             reaper: interval(core.settings().container_check_interval),
             // The leader pings every half tick, as Apache's.
             peer: interval((tick / 2).max(Duration::from_millis(5))),
@@ -220,7 +222,10 @@ fn carry_out(installed: &mut Installed, conns: &HashMap<ConnId, mpsc::UnboundedS
                 };
                 if let Err(err) = written {
                     tracing::error!(error = %err, ?file, "writing an epoch file");
-                    send_peer(installed, PeerOut::Ended(format!("cannot write {file:?} epoch: {err}")));
+                    send_peer(
+                        installed,
+                        PeerOut::Ended(format!("cannot write {file:?} epoch: {err}")),
+                    );
                 }
             }
             Effect::Peer(out) => send_peer(installed, out),
@@ -262,10 +267,9 @@ fn take(
             })
         }
         CoreMsg::Input(input) => current.as_ref().map(|_| input),
-        CoreMsg::RoleInput { role, input } => current
-            .as_ref()
-            .filter(|i| i.role == role)
-            .map(|_| input),
+        CoreMsg::RoleInput { role, input } => {
+            current.as_ref().filter(|i| i.role == role).map(|_| input)
+        }
         CoreMsg::Inspect(reply) => {
             if let Some(i) = current.as_ref() {
                 let _ = reply.send(i.core.inspect());

@@ -23,7 +23,6 @@ use crate::reply::{connect_frame, reply_frame};
 use crate::storage::writer::LogEntry;
 use crate::txn::apache;
 
-use super::broadcast::ServerId;
 use super::order::{Awaiting, Slot};
 use super::peer::{FollowerSetup, Mode, PeerOut};
 use super::sessions::LiveSession;
@@ -40,9 +39,12 @@ struct Revalidating {
 
 #[derive(Debug)]
 pub struct Following {
-    leader: ServerId,
     observer: bool,
     epoch: u32,
+    voters: usize,
+    /// The leader's tree digest after each pending proposal, when it sent one (Apache's
+    /// leaders do): checked after the commit is applied.
+    digests: HashMap<i64, i64>,
     /// Proposals appended (or being appended) and not yet committed, in zxid order.
     pending: VecDeque<LogEntry>,
     /// The highest zxid ACKed to the leader.
@@ -57,16 +59,12 @@ pub struct Following {
 }
 
 impl Following {
-    pub fn leader(&self) -> ServerId {
-        self.leader
-    }
-
-    pub fn is_observer(&self) -> bool {
-        self.observer
-    }
-
     pub fn epoch(&self) -> u32 {
         self.epoch
+    }
+
+    pub fn voters(&self) -> usize {
+        self.voters
     }
 }
 
@@ -83,10 +81,18 @@ fn request_packet(session_id: i64, cxid: i32, op: OpCode, body: &[u8]) -> Vec<u8
 impl Core {
     pub(super) fn start_following(&mut self, setup: FollowerSetup) {
         let last = Zxid::from_raw(self.tree.last_zxid());
+        tracing::info!(
+            leader = setup.leader,
+            observer = setup.observer,
+            epoch = setup.epoch,
+            pending = setup.uncommitted.len(),
+            "following: broadcast phase"
+        );
         let mut f = Following {
-            leader: setup.leader,
             observer: setup.observer,
             epoch: setup.epoch,
+            voters: setup.voters,
+            digests: HashMap::new(),
             pending: VecDeque::new(),
             acked: last,
             durable: last,
@@ -118,7 +124,7 @@ impl Core {
         }
     }
 
-    fn to_leader(&mut self, pkt: QuorumPacket) {
+    fn send_to_leader(&mut self, pkt: QuorumPacket) {
         self.effects.push(Effect::Peer(PeerOut::ToLeader(pkt)));
     }
 
@@ -147,7 +153,7 @@ impl Core {
                 f.syncs.push_back((session_id, cxid, path.clone()));
             }
         }
-        self.to_leader(pkt);
+        self.send_to_leader(pkt);
     }
 
     /// A new session on a follower: the id is allocated here (it carries this member's
@@ -166,7 +172,7 @@ impl Core {
             )),
         );
         pkt.authinfo = Some(Vec::new());
-        self.to_leader(pkt);
+        self.send_to_leader(pkt);
     }
 
     pub(super) fn forward_close_session(&mut self, session_id: i64, cxid: i32) {
@@ -176,7 +182,7 @@ impl Core {
             Some(request_packet(session_id, cxid, OpCode::CloseSession, &[])),
         );
         pkt.authinfo = Some(Vec::new());
-        self.to_leader(pkt);
+        self.send_to_leader(pkt);
     }
 
     /// Notes a session heard from here, for the next PING reply.
@@ -214,7 +220,7 @@ impl Core {
         let mut w = Writer::new();
         w.write_i64(session_id);
         w.write_i32(timeout_ms);
-        self.to_leader(QuorumPacket::new(
+        self.send_to_leader(QuorumPacket::new(
             PacketType::REVALIDATE,
             -1,
             Some(w.into_inner()),
@@ -244,14 +250,19 @@ impl Core {
         }
     }
 
-    fn decode_txn(&mut self, data: Option<&[u8]>) -> Option<LogEntry> {
+    fn decode_txn(&mut self, data: Option<&[u8]>) -> Option<(LogEntry, Option<i64>)> {
         match apache::decode(data.unwrap_or_default()) {
-            Ok(t) => Some(LogEntry {
-                hdr: t.header,
-                txn: Arc::new(t.txn),
-            }),
+            Ok(t) => Some((
+                LogEntry {
+                    hdr: t.header,
+                    txn: Arc::new(t.txn),
+                },
+                t.digest.map(|d| d.tree_digest),
+            )),
             Err(e) => {
-                self.end_role(format!("the leader sent a transaction that does not decode: {e}"));
+                self.end_role(format!(
+                    "the leader sent a transaction that does not decode: {e}"
+                ));
                 None
             }
         }
@@ -263,7 +274,7 @@ impl Core {
     }
 
     fn on_proposal(&mut self, pkt: &QuorumPacket) {
-        let Some(entry) = self.decode_txn(pkt.data.as_deref()) else {
+        let Some((entry, digest)) = self.decode_txn(pkt.data.as_deref()) else {
             return;
         };
         let z = Zxid::from_raw(entry.hdr.zxid);
@@ -276,6 +287,9 @@ impl Core {
             return;
         }
         if let Some(f) = self.following() {
+            if let Some(d) = digest {
+                f.digests.insert(entry.hdr.zxid, d);
+            }
             f.pending.push_back(entry.clone());
         }
         self.effects.push(Effect::Append(entry));
@@ -288,8 +302,9 @@ impl Core {
         let head = f.pending.front().map(|e| Zxid::from_raw(e.hdr.zxid));
         match head {
             Some(h) if h == zxid => {
+                let digest = f.digests.remove(&zxid.raw());
                 if let Some(entry) = f.pending.pop_front() {
-                    self.apply_committed(entry);
+                    self.apply_committed(entry, digest);
                 }
             }
             _ if zxid.raw() <= self.tree.last_zxid() => {}
@@ -300,18 +315,37 @@ impl Core {
     }
 
     fn on_inform(&mut self, pkt: &QuorumPacket) {
-        let Some(entry) = self.decode_txn(pkt.data.as_deref()) else {
+        let Some((entry, digest)) = self.decode_txn(pkt.data.as_deref()) else {
             return;
         };
         if entry.hdr.zxid <= self.tree.last_zxid() {
             return;
         }
         self.effects.push(Effect::Append(entry.clone()));
-        self.apply_committed(entry);
+        self.apply_committed(entry, digest);
     }
 
-    fn apply_committed(&mut self, entry: LogEntry) {
+    /// Applies a committed transaction and, if the leader sent its tree digest after it,
+    /// checks ours against it (as Apache's learners do: a mismatch is counted and logged;
+    /// the replica goes on).
+    fn apply_committed(&mut self, entry: LogEntry, digest: Option<i64>) {
+        let zxid = entry.hdr.zxid;
         self.apply(entry);
+        if let Some(expected) = digest {
+            let ours = self.tree.digest();
+            if ours != expected {
+                self.digest_mismatches += 1;
+                if self.digest_mismatches.is_power_of_two() {
+                    tracing::error!(
+                        zxid = %Zxid::from_raw(zxid),
+                        leader = expected,
+                        ours,
+                        mismatches = self.digest_mismatches,
+                        "tree digest differs from the leader's after this transaction"
+                    );
+                }
+            }
+        }
         if let Some(s) = &mut self.snapshots {
             s.after_commits(&self.tree);
         }
@@ -337,7 +371,7 @@ impl Core {
             f.acked = last;
         }
         for z in acks {
-            self.to_leader(QuorumPacket::new(PacketType::ACK, z.raw(), None));
+            self.send_to_leader(QuorumPacket::new(PacketType::ACK, z.raw(), None));
         }
     }
 
@@ -351,7 +385,7 @@ impl Core {
             w.write_i64(sid);
             w.write_i32(timeout);
         }
-        self.to_leader(QuorumPacket::new(
+        self.send_to_leader(QuorumPacket::new(
             PacketType::PING,
             zxid,
             Some(w.into_inner()),

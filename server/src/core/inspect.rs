@@ -25,6 +25,7 @@ impl Core {
                 session_count: self.sessions.len(),
                 started: self.started,
                 namespaces: self.namespaces.summaries(),
+                quorum: self.quorum_figures(),
             },
         )
     }

@@ -108,17 +108,26 @@ impl Leading {
         self.phase == Phase::Broadcast
     }
 
-    /// Learners (followers and observers) connected, and the voters among them that are
-    /// synced: `mntr`'s `zk_learners` / `zk_synced_followers`.
-    pub fn learner_counts(&self) -> (usize, usize, usize) {
-        let learners = self.learners.len();
-        let followers = self.learners.values().filter(|l| !l.observer).count();
-        let synced = self
-            .learners
-            .values()
-            .filter(|l| !l.observer && l.stage == Stage::Synced)
-            .count();
-        (learners, followers, synced)
+    /// `mntr`'s leader figures: learners connected, voting followers and observers
+    /// synced, forwarded syncs waiting, time since leading.
+    pub fn figures(&self, now: Instant) -> crate::stats::LeaderFigures {
+        let synced = |observer: bool| {
+            self.learners
+                .values()
+                .filter(|l| l.observer == observer && l.stage == Stage::Synced)
+                .count() as u64
+        };
+        crate::stats::LeaderFigures {
+            learners: self.learners.len() as u64,
+            synced_followers: synced(false),
+            synced_observers: synced(true),
+            pending_syncs: self.syncs.len() as u64,
+            uptime_ms: now.saturating_duration_since(self.started).as_millis() as u64,
+        }
+    }
+
+    pub fn voters(&self) -> usize {
+        self.setup.voters.len()
     }
 }
 
@@ -165,7 +174,7 @@ impl Core {
         self.settings.server_id as ServerId
     }
 
-    fn to_learner(&mut self, sid: ServerId, pkt: QuorumPacket) {
+    fn send_to_learner(&mut self, sid: ServerId, pkt: QuorumPacket) {
         self.effects
             .push(Effect::Peer(PeerOut::ToLearner { sid, pkt }));
     }
@@ -175,7 +184,8 @@ impl Core {
         if let Some(l) = self.leading() {
             l.learners.remove(&sid);
         }
-        self.effects.push(Effect::Peer(PeerOut::DropLearner { sid }));
+        self.effects
+            .push(Effect::Peer(PeerOut::DropLearner { sid }));
     }
 
     pub(super) fn on_learner_packet(
@@ -261,7 +271,7 @@ impl Core {
                 if let Some(x) = l.learners.get_mut(&sid) {
                     x.stage = Stage::EpochSent;
                 }
-                self.to_learner(sid, leader_info(epoch));
+                self.send_to_learner(sid, leader_info(epoch));
             }
             None => self.try_choose_epoch(),
         }
@@ -311,7 +321,7 @@ impl Core {
             epoch,
         });
         for sid in to_tell {
-            self.to_learner(sid, leader_info(epoch));
+            self.send_to_learner(sid, leader_info(epoch));
         }
         self.try_epoch_quorum();
     }
@@ -441,10 +451,10 @@ impl Core {
                 .filter_map(proposal_packet)
                 .collect();
             for p in in_flight {
-                self.to_learner(sid, p);
+                self.send_to_learner(sid, p);
             }
         }
-        self.to_learner(
+        self.send_to_learner(
             sid,
             QuorumPacket::new(
                 PacketType::NEWLEADER,
@@ -482,7 +492,7 @@ impl Core {
                 x.stage = Stage::Synced;
                 tracing::info!(sid, "learner synced");
                 if l.phase == Phase::Broadcast {
-                    self.to_learner(sid, QuorumPacket::new(PacketType::UPTODATE, -1, None));
+                    self.send_to_learner(sid, QuorumPacket::new(PacketType::UPTODATE, -1, None));
                 } else {
                     self.try_newleader_quorum();
                 }
@@ -529,7 +539,7 @@ impl Core {
             "a quorum has synced: serving"
         );
         for sid in ready {
-            self.to_learner(sid, QuorumPacket::new(PacketType::UPTODATE, -1, None));
+            self.send_to_learner(sid, QuorumPacket::new(PacketType::UPTODATE, -1, None));
         }
         self.effects.push(Effect::Peer(PeerOut::Serving));
     }
@@ -542,8 +552,7 @@ impl Core {
         }
         let data = pkt.data.as_deref().unwrap_or_default();
         let mut r = Reader::new(data);
-        let (Ok(session_id), Ok(cxid), Ok(op)) = (r.read_i64(), r.read_i32(), r.read_i32())
-        else {
+        let (Ok(session_id), Ok(cxid), Ok(op)) = (r.read_i64(), r.read_i32(), r.read_i32()) else {
             tracing::warn!(sid, "malformed REQUEST from a learner ignored");
             return;
         };
@@ -557,10 +566,7 @@ impl Core {
                 self.propose(session_id, cxid, Txn::CreateSession { timeout_ms });
             }
             Ok(OpCode::CloseSession) => {
-                let live = self
-                    .sessions
-                    .get(session_id)
-                    .is_some_and(|s| !s.closing);
+                let live = self.sessions.get(session_id).is_some_and(|s| !s.closing);
                 if !(live && self.close_session(session_id, cxid)) {
                     self.propose(
                         session_id,
@@ -645,7 +651,7 @@ impl Core {
             valid,
             "session revalidated"
         );
-        self.to_learner(sid, revalidate_answer(session, valid));
+        self.send_to_learner(sid, revalidate_answer(session, valid));
     }
 
     fn last_proposed(&self) -> Zxid {
@@ -674,7 +680,7 @@ impl Core {
             return;
         };
         for sid in to {
-            self.to_learner(sid, pkt.clone());
+            self.send_to_learner(sid, pkt.clone());
         }
     }
 
@@ -706,7 +712,7 @@ impl Core {
             } else {
                 QuorumPacket::new(PacketType::COMMIT, zxid, None)
             };
-            self.to_learner(sid, pkt);
+            self.send_to_learner(sid, pkt);
         }
     }
 
@@ -726,7 +732,7 @@ impl Core {
             due.push(sid);
         }
         for sid in due {
-            self.to_learner(sid, QuorumPacket::new(PacketType::SYNC, 0, None));
+            self.send_to_learner(sid, QuorumPacket::new(PacketType::SYNC, 0, None));
         }
     }
 
@@ -741,9 +747,8 @@ impl Core {
         };
         if l.phase != Phase::Broadcast {
             if now.saturating_duration_since(l.started) > tick * init_limit.max(1) {
-                let why = format!(
-                    "no quorum of followers synced within initLimit ({init_limit} ticks)"
-                );
+                let why =
+                    format!("no quorum of followers synced within initLimit ({init_limit} ticks)");
                 self.effects.push(Effect::Peer(PeerOut::Ended(why)));
             }
             return;
@@ -775,7 +780,7 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         for sid in to {
-            self.to_learner(sid, QuorumPacket::new(PacketType::PING, zxid, None));
+            self.send_to_learner(sid, QuorumPacket::new(PacketType::PING, zxid, None));
         }
     }
 }

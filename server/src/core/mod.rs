@@ -146,7 +146,10 @@ pub enum Input {
         diff_possible: bool,
     },
     /// A learner's connection `conn` ended (on the leader).
-    LearnerGone { sid: broadcast::ServerId, conn: u64 },
+    LearnerGone {
+        sid: broadcast::ServerId,
+        conn: u64,
+    },
     /// Half a tick passed: the leader pings and checks its quorum.
     PeerTick,
 }
@@ -194,6 +197,9 @@ pub struct Core {
     effects: Vec<Effect>,
     /// Standalone, or this member's place in the ensemble.
     mode: Mode,
+    /// Committed transactions whose leader-computed digest (Apache's TxnDigest) differed
+    /// from this member's tree after applying them: replicas that diverged.
+    digest_mismatches: u64,
 }
 
 impl Core {
@@ -226,6 +232,7 @@ impl Core {
             now,
             effects: Vec::new(),
             mode: Mode::Standalone,
+            digest_mismatches: 0,
         }
     }
 
@@ -315,6 +322,23 @@ impl Core {
         match &self.mode {
             Mode::Standalone | Mode::Following(_) => true,
             Mode::Leading(l) => l.is_broadcasting(),
+        }
+    }
+
+    /// What `mntr` shows of this member's place in the ensemble.
+    pub(super) fn quorum_figures(&self) -> Option<crate::stats::QuorumFigures> {
+        match &self.mode {
+            Mode::Standalone => None,
+            Mode::Leading(l) => Some(crate::stats::QuorumFigures {
+                quorum_size: l.voters() as u64,
+                leader: Some(l.figures(self.now.mono)),
+                digest_mismatches: self.digest_mismatches,
+            }),
+            Mode::Following(f) => Some(crate::stats::QuorumFigures {
+                quorum_size: f.voters() as u64,
+                leader: None,
+                digest_mismatches: self.digest_mismatches,
+            }),
         }
     }
 

@@ -84,6 +84,8 @@ pub struct FollowerSetup {
     pub leader: ServerId,
     pub observer: bool,
     pub epoch: u32,
+    /// Voters in the configuration (`zk_quorum_size`).
+    pub voters: usize,
     /// Proposals logged durably during the sync and not yet committed, in zxid order: the
     /// core acknowledges them and applies each when its COMMIT comes.
     pub uncommitted: Vec<crate::storage::writer::LogEntry>,

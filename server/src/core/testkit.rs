@@ -38,6 +38,10 @@ pub(super) struct Harness {
     /// Every entry ever appended, in order.
     pub appended: Vec<LogEntry>,
     pub outboxes: HashMap<ConnId, VecDeque<Outgoing>>,
+    /// What the core asked of its ensemble role's network side, in order.
+    pub peer: VecDeque<super::peer::PeerOut>,
+    /// Epoch files written, in order.
+    pub epochs: Vec<(super::peer::EpochFile, u32)>,
 }
 
 impl Harness {
@@ -56,6 +60,8 @@ impl Harness {
             unsynced: VecDeque::new(),
             appended: Vec::new(),
             outboxes: HashMap::new(),
+            peer: VecDeque::new(),
+            epochs: Vec::new(),
         }
     }
 
@@ -74,6 +80,8 @@ impl Harness {
                     self.appended.push(entry.clone());
                     self.unsynced.push_back(entry);
                 }
+                Effect::WriteEpoch { file, epoch } => self.epochs.push((file, epoch)),
+                Effect::Peer(out) => self.peer.push_back(out),
             }
         }
     }

@@ -28,6 +28,31 @@ impl ServerSnapshot {
         }
     }
 
+    /// An ensemble member's figures from its core: the quorum size, the leader's learners
+    /// and syncs, the digest mismatch count.
+    fn fill_quorum(&mut self, q: &crate::stats::QuorumFigures) {
+        use super::role::{LeaderInfo, QuorumInfo};
+        self.metrics.insert(
+            "digest_mismatches_count".to_string(),
+            MetricValue::Int(i64::try_from(q.digest_mismatches).unwrap_or(i64::MAX)),
+        );
+        if !self.role.mode.in_quorum() {
+            return;
+        }
+        let info = self.role.quorum.get_or_insert_with(QuorumInfo::default);
+        info.quorum_size = q.quorum_size;
+        if let Some(l) = &q.leader {
+            info.leader = Some(LeaderInfo {
+                synced_followers: l.synced_followers,
+                synced_observers: l.synced_observers,
+                pending_syncs: l.pending_syncs,
+                leader_uptime_ms: l.uptime_ms,
+                learners: l.learners,
+                ..info.leader.unwrap_or_default()
+            });
+        }
+    }
+
     /// Fills every server-wide, per-connection and watch field from the core's inspection
     /// and the configuration (and this process's figures from the OS).
     pub fn fill_from_core(&mut self, i: &Inspection, config: &Config) {
@@ -69,6 +94,9 @@ impl ServerSnapshot {
                 )
             })
             .collect();
+        if let Some(q) = &i.quorum {
+            s.fill_quorum(q);
+        }
         s.global_sessions = i.session_count as u64;
         s.uptime_ms = i.uptime_ms;
         s.open_file_descriptor_count = process::open_file_descriptor_count().unwrap_or(0);
@@ -186,6 +214,7 @@ mod tests {
             uptime_ms: 0,
             namespaces: Vec::new(),
             data_watch_count: 0,
+            quorum: None,
         }
     }
 

@@ -271,7 +271,11 @@ fn write_loop(stream: TcpStream, rx: std_mpsc::Receiver<ToWriter>, log_dir: &std
     }
 }
 
-fn write_sync(w: &mut impl Write, plan: SyncPlan, log_dir: &std::path::Path) -> std::io::Result<()> {
+fn write_sync(
+    w: &mut impl Write,
+    plan: SyncPlan,
+    log_dir: &std::path::Path,
+) -> std::io::Result<()> {
     match plan {
         SyncPlan::Diff { after, through } => {
             write_packet(w, &QuorumPacket::new(PacketType::DIFF, through.raw(), None))?;
@@ -289,7 +293,10 @@ fn write_sync(w: &mut impl Write, plan: SyncPlan, log_dir: &std::path::Path) -> 
                 }
                 let bytes = apache::encode(&hdr, &txn, None)
                     .map_err(|e| std::io::Error::other(format!("encoding a txn: {e}")))?;
-                write_packet(w, &QuorumPacket::new(PacketType::PROPOSAL, hdr.zxid, Some(bytes)))?;
+                write_packet(
+                    w,
+                    &QuorumPacket::new(PacketType::PROPOSAL, hdr.zxid, Some(bytes)),
+                )?;
                 write_packet(w, &QuorumPacket::new(PacketType::COMMIT, hdr.zxid, None))?;
                 last = Zxid::from_raw(hdr.zxid);
             }

@@ -20,8 +20,8 @@ use crate::ids::Zxid;
 use crate::storage::epoch::{self, Epochs};
 use crate::storage::recovery::recover;
 use crate::storage::snapshot;
-use crate::storage::txnlog::{list_segments, FileTxnLog};
 use crate::storage::truncate::truncate_after;
+use crate::storage::txnlog::{list_segments, FileTxnLog};
 use crate::storage::writer::{LogEntry, TxnLog};
 use crate::storage::DataDirs;
 use crate::tree::DataTree;
@@ -72,8 +72,6 @@ pub struct Synced {
     pub uncommitted: Vec<LogEntry>,
     pub reader: BufReader<TcpStream>,
     pub writer: TcpStream,
-    /// How the learner was brought up to date (for the logs and `zk_peer_state`).
-    pub mode: &'static str,
 }
 
 /// Connects to the leader, retrying for `initLimit` ticks (the leader may still be
@@ -85,11 +83,7 @@ fn connect(setup: &LearnerSetup) -> Result<TcpStream, LearnerError> {
         source,
     };
     loop {
-        let addrs: Vec<SocketAddr> = setup
-            .leader_addr
-            .to_socket_addrs()
-            .map_err(err)?
-            .collect();
+        let addrs: Vec<SocketAddr> = setup.leader_addr.to_socket_addrs().map_err(err)?.collect();
         let mut last = std::io::Error::other("no address");
         for a in addrs {
             match TcpStream::connect_timeout(&a, Duration::from_secs(5)) {
@@ -245,7 +239,6 @@ pub fn sync_with_leader(
                     uncommitted: sync.uncommitted.into_iter().collect(),
                     reader,
                     writer: stream,
-                    mode: sync.mode,
                 });
             }
             // Apache's learner ignores pings while it syncs.

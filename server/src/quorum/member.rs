@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{Config, PeerType};
 use crate::core::peer::PeerOut;
-use crate::core::{CoreMsg, CoreSettings, FollowerSetup, Input, Installed, LeaderSetup, Now};
 use crate::core::Core;
+use crate::core::{CoreMsg, CoreSettings, FollowerSetup, Input, Installed, LeaderSetup, Now};
 use crate::fourlw::{Role as WordsRole, ServerMode};
 use crate::ids::Zxid;
 use crate::storage::epoch::{self, Epochs};
@@ -32,8 +32,8 @@ use crate::tree::DataTree;
 
 use super::election::{History, Role as Elected};
 use super::election_net::{self, config_string, ElectionControl, ElectionSetup};
-use super::learner::{sync_with_leader, LearnerSetup};
 use super::leader_net::Learners;
+use super::learner::{sync_with_leader, LearnerSetup};
 use super::stream::{read_packet, write_packet};
 
 /// What a member runs with.
@@ -87,7 +87,11 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
     let setup = ElectionSetup::from_config(&ctx.config, history(&tree, &epochs))?;
     let (decisions_tx, mut decisions) = watch::channel(None);
     let (control, control_rx) = mpsc::unbounded_channel();
-    let election = tokio::spawn(election_net::run_with_control(setup, decisions_tx, control_rx));
+    let election = tokio::spawn(election_net::run_with_control(
+        setup,
+        decisions_tx,
+        control_rx,
+    ));
     let mut role_no = 0u64;
     loop {
         ctx.words.send_replace(not_serving(ServerMode::Standalone));
@@ -167,7 +171,8 @@ fn install(
             let _alive = &alive;
         },
     )?;
-    let core = shape(Core::new(ctx.settings.clone(), tree, Now::system()).with_snapshots(scheduler));
+    let core =
+        shape(Core::new(ctx.settings.clone(), tree, Now::system()).with_snapshots(scheduler));
     let installed = Installed {
         role,
         core,
@@ -287,7 +292,9 @@ async fn follow(
 ) -> String {
     let config = &ctx.config;
     let observer = config.peer_type == PeerType::Observer
-        || config.my_server().is_some_and(|s| s.role == PeerType::Observer);
+        || config
+            .my_server()
+            .is_some_and(|s| s.role == PeerType::Observer);
     let mode = if observer {
         ServerMode::Observer
     } else {
@@ -324,9 +331,12 @@ async fn follow(
         leader,
         observer,
         epoch: synced.epoch,
+        voters: voters(config).len(),
         uncommitted: synced.uncommitted,
     };
-    let storage = match install(ctx, role, synced.tree, peer_tx, |c| c.into_follower(follower)) {
+    let storage = match install(ctx, role, synced.tree, peer_tx, |c| {
+        c.into_follower(follower)
+    }) {
         Ok(s) => s,
         Err(e) => return format!("cannot start the role: {e}"),
     };
@@ -361,7 +371,8 @@ async fn follow(
             let _ = ended_tx.send(format!("cannot start the reader thread: {e}"));
         }
     }
-    let (to_leader, to_leader_rx) = std::sync::mpsc::channel::<crate::quorum::wire::packet::QuorumPacket>();
+    let (to_leader, to_leader_rx) =
+        std::sync::mpsc::channel::<crate::quorum::wire::packet::QuorumPacket>();
     match socket.try_clone() {
         Ok(s) => {
             let ended = ended_tx.clone();

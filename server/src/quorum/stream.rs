@@ -10,8 +10,8 @@ use std::io::{self, Read, Write};
 
 use zkrs_proto::Id;
 
-use super::wire::packet::QuorumPacket;
 use super::wire::packet::PacketType;
+use super::wire::packet::QuorumPacket;
 
 /// Reads one packet. Every length is checked against `max_buffer` before anything is
 /// allocated; a peer that sends more gets [`io::ErrorKind::InvalidData`].
