@@ -388,3 +388,6 @@ mod tests;
 
 #[cfg(test)]
 mod simulation;
+
+#[cfg(test)]
+mod ensemble_tests;

@@ -18,3 +18,6 @@ pub mod learner;
 pub mod member;
 pub mod stream;
 pub mod wire;
+
+#[cfg(test)]
+mod learner_tests;

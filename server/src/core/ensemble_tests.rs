@@ -1,0 +1,1 @@
+//! The leader and follower roles of the core, driven packet by packet.
