@@ -269,6 +269,14 @@ impl Core {
             %error,
             "the transaction log failed: refusing writes from now on, reads continue"
         );
+        if !matches!(self.mode, super::peer::Mode::Standalone) {
+            // An ensemble member that cannot log can neither acknowledge proposals nor
+            // commit its own: it leaves its role (the others go on without it), and its
+            // clients move to other members.
+            self.effects.push(Effect::Peer(super::peer::PeerOut::Ended(format!(
+                "the transaction log failed: {error}"
+            ))));
+        }
         self.log_failed = Some(error);
         self.prep.forget_outstanding();
         // Proposals that never became durable are answered with an error, never applied.
