@@ -273,9 +273,10 @@ impl Core {
             // An ensemble member that cannot log can neither acknowledge proposals nor
             // commit its own: it leaves its role (the others go on without it), and its
             // clients move to other members.
-            self.effects.push(Effect::Peer(super::peer::PeerOut::Ended(format!(
-                "the transaction log failed: {error}"
-            ))));
+            self.effects
+                .push(Effect::Peer(super::peer::PeerOut::Ended(format!(
+                    "the transaction log failed: {error}"
+                ))));
         }
         self.log_failed = Some(error);
         self.prep.forget_outstanding();

@@ -72,19 +72,20 @@ mod tests;
 
 use std::fmt::{self, Write as _};
 
-pub use role::{Role, ServerMode};
+pub use conf::Membership;
+pub use role::{QuorumInfo, Role, ServerMode, ZabPhase};
 pub use state::ServerSnapshot;
 pub use whitelist::{not_in_whitelist, Whitelist, WHITELIST_PROPERTY};
 
 // What the tests of each group of words build their input from.
 #[cfg(test)]
 pub use {
-    conf::{ConfInfo, Membership, QuorumConf},
+    conf::{ConfInfo, QuorumConf},
     connections::{last_op_code, ConnectionStats},
     dump::{DumpConnection, DumpInfo, ExpiryBucket, SessionDump},
     envi::Environment,
     mntr::{mntr_keys, mntr_metrics, MetricValue, MntrKind, SummaryValue},
-    role::{LeaderInfo, QuorumInfo, SyncMode, ZabPhase},
+    role::{LeaderInfo, SyncMode},
     state::LatencyStats,
     watches::WatchSummary,
 };

@@ -72,13 +72,6 @@ impl Role {
 }
 
 /// The server's role, as `Mode:` / `zk_server_state` print it.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "filled in by the replicated ensemble (the next milestone)"
-    )
-)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ServerMode {
     /// `standalone`
@@ -117,13 +110,6 @@ impl ServerMode {
 }
 
 /// Apache's `QuorumPeer.ZabState`: where the peer is in the Zab protocol.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "filled in by the replicated ensemble (the next milestone)"
-    )
-)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ZabPhase {
     /// Electing a leader (not printed in `zk_peer_state`).
@@ -149,14 +135,14 @@ impl ZabPhase {
 }
 
 /// Apache's `QuorumPeer.SyncMode`: how a learner is being brought up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(
     not(test),
     allow(
         dead_code,
-        reason = "filled in by the replicated ensemble (the next milestone)"
+        reason = "a learner does not publish its sync mode while it syncs yet"
     )
 )]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SyncMode {
     /// Not syncing (not printed).
     #[default]

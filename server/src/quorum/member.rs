@@ -20,7 +20,7 @@ use crate::config::{Config, PeerType};
 use crate::core::peer::PeerOut;
 use crate::core::Core;
 use crate::core::{CoreMsg, CoreSettings, FollowerSetup, Input, Installed, LeaderSetup, Now};
-use crate::fourlw::{Role as WordsRole, ServerMode};
+use crate::fourlw::{Membership, QuorumInfo, Role as WordsRole, ServerMode, ZabPhase};
 use crate::ids::Zxid;
 use crate::storage::epoch::{self, Epochs};
 use crate::storage::recovery::recover;
@@ -61,20 +61,46 @@ fn load(dirs: &DataDirs) -> anyhow::Result<(DataTree, Epochs)> {
     Ok((tree, epochs))
 }
 
-fn not_serving(mode: ServerMode) -> WordsRole {
+/// What the four-letter words show of this member: serving or not, its mode, and the
+/// ensemble's membership (`conf`).
+fn words_role(config: &Config, serving: bool, mode: ServerMode, phase: ZabPhase) -> WordsRole {
+    let servers = config
+        .servers
+        .iter()
+        .map(|s| {
+            let mut line = format!(
+                "server.{}={}:{}:{}",
+                s.id,
+                crate::config::join_host_port(&s.host, s.peer_port),
+                s.election_port,
+                s.role
+            );
+            if let Some(c) = s.client_addr {
+                line.push_str(&format!(";{c}"));
+            }
+            line
+        })
+        .collect();
     WordsRole {
-        serving: false,
+        serving,
         mode,
-        quorum: None,
+        quorum: mode.in_quorum().then(|| QuorumInfo {
+            zab_phase: phase,
+            membership: Some(Membership {
+                servers,
+                version: 0,
+            }),
+            ..QuorumInfo::default()
+        }),
     }
 }
 
-fn serving(mode: ServerMode) -> WordsRole {
-    WordsRole {
-        serving: true,
-        mode,
-        quorum: None,
-    }
+fn not_serving(config: &Config, mode: ServerMode, phase: ZabPhase) -> WordsRole {
+    words_role(config, false, mode, phase)
+}
+
+fn serving(config: &Config, mode: ServerMode) -> WordsRole {
+    words_role(config, true, mode, ZabPhase::Broadcast)
 }
 
 /// Runs the member until the process ends.
@@ -94,7 +120,11 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
     ));
     let mut role_no = 0u64;
     loop {
-        ctx.words.send_replace(not_serving(ServerMode::Standalone));
+        ctx.words.send_replace(not_serving(
+            &ctx.config,
+            ServerMode::Standalone,
+            ZabPhase::Election,
+        ));
         let decision = loop {
             if let Some(d) = *decisions.borrow_and_update() {
                 break d;
@@ -115,7 +145,11 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
             }
         };
         tracing::warn!(reason = %why, "role ended: looking for a leader again");
-        ctx.words.send_replace(not_serving(ServerMode::Standalone));
+        ctx.words.send_replace(not_serving(
+            &ctx.config,
+            ServerMode::Standalone,
+            ZabPhase::Election,
+        ));
         (tree, epochs) = load(&ctx.dirs)?;
         let (done, ack) = oneshot::channel();
         let _ = control.send(ElectionControl::Look {
@@ -222,7 +256,8 @@ async fn lead(ctx: &MemberContext, role: u64, tree: DataTree, epochs: Epochs) ->
         Err(e) => return format!("cannot listen on the quorum port {listen}: {e}"),
     };
     tracing::info!(addr = %listen, "leading: quorum port listening");
-    ctx.words.send_replace(not_serving(ServerMode::Leader));
+    ctx.words
+        .send_replace(not_serving(config, ServerMode::Leader, ZabPhase::Discovery));
     let tick = Duration::from_millis(u64::from(config.tick_time_ms));
     let learners = Learners::new(
         role,
@@ -269,7 +304,8 @@ async fn lead(ctx: &MemberContext, role: u64, tree: DataTree, epochs: Epochs) ->
         match learners.dispatch(out) {
             None => {}
             Some(PeerOut::Serving) => {
-                ctx.words.send_replace(serving(ServerMode::Leader));
+                ctx.words
+                    .send_replace(serving(&ctx.config, ServerMode::Leader));
             }
             Some(PeerOut::Ended(why)) => break why,
             Some(other) => tracing::debug!(?other, "ignored on the leader"),
@@ -303,7 +339,8 @@ async fn follow(
     let Some(leader_spec) = config.servers.iter().find(|s| s.id == leader) else {
         return format!("the elected leader {leader} is not in the config");
     };
-    ctx.words.send_replace(not_serving(mode));
+    ctx.words
+        .send_replace(not_serving(config, mode, ZabPhase::Synchronization));
     let setup = LearnerSetup {
         me: config.my_id.unwrap_or(0),
         observer,
@@ -340,7 +377,7 @@ async fn follow(
         Ok(s) => s,
         Err(e) => return format!("cannot start the role: {e}"),
     };
-    ctx.words.send_replace(serving(mode));
+    ctx.words.send_replace(serving(config, mode));
 
     // The leader's packets go to the core; a read error (the leader gone, or silent for
     // syncLimit ticks) ends the role.

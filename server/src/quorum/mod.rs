@@ -3,14 +3,6 @@
 //! machine ([`election`]), both without I/O; and [`election_net`], the Tokio driver that runs
 //! election over the election port.
 
-#![cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "the ensemble's drivers use it (the next milestone); tested here"
-    )
-)]
-
 pub mod election;
 pub mod election_net;
 pub mod leader_net;

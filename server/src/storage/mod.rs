@@ -6,10 +6,6 @@
 
 pub mod codec;
 pub mod direct;
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "the quorum peer uses it (next milestone)")
-)]
 pub mod epoch;
 #[cfg(test)]
 mod fuzzy_tests;

@@ -484,7 +484,7 @@ impl<R: Read> Chunks<R> {
     not(test),
     allow(
         dead_code,
-        reason = "for the replicated ensemble (the next milestone); tested here"
+        reason = "reads a snapshot as its pieces arrive; the tests use it, a streamed SNAP will"
     )
 )]
 pub struct PieceReader<I> {
@@ -497,7 +497,7 @@ pub struct PieceReader<I> {
     not(test),
     allow(
         dead_code,
-        reason = "for the replicated ensemble (the next milestone); tested here"
+        reason = "reads a snapshot as its pieces arrive; the tests use it, a streamed SNAP will"
     )
 )]
 impl<I: Iterator<Item = Vec<u8>>> PieceReader<I> {

@@ -2,14 +2,6 @@
 //! the new leader never committed): every record with a greater zxid goes, durably, whole
 //! later segments included.
 
-#![cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "the replicated ensemble's broadcast and sync use it (the next milestone); tested here"
-    )
-)]
-
 use std::fs::OpenOptions;
 use std::path::PathBuf;
 

@@ -330,13 +330,6 @@ fn next_record(bytes: &[u8], pos: usize) -> Next {
 
 /// The offset just after the last whole record with a zxid at or before `zxid` (the header's
 /// end if there is none), in a segment's bytes.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "for the replicated ensemble (the next milestone); tested here"
-    )
-)]
 pub fn record_end_after(bytes: &[u8], zxid: i64) -> u64 {
     if check_header(bytes).is_err() {
         return 0;
@@ -358,13 +351,6 @@ pub fn record_end_after(bytes: &[u8], zxid: i64) -> u64 {
 /// opened is found when the previous one is read to its end. The caller bounds it by the
 /// last committed zxid (the log may hold proposals not yet committed). One segment is held
 /// in memory at a time (64 MB at most with the server's segment limit).
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "for the replicated ensemble (the next milestone); tested here"
-    )
-)]
 pub struct LogReader {
     dir: PathBuf,
     /// The last zxid yielded (at first, the zxid to read after).
@@ -377,13 +363,6 @@ pub struct LogReader {
 }
 
 /// The segment being read: its bytes as last read and the offset of the next record.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "for the replicated ensemble (the next milestone); tested here"
-    )
-)]
 struct OpenSegment {
     first: i64,
     path: PathBuf,
@@ -394,13 +373,6 @@ struct OpenSegment {
 }
 
 /// Why the log cannot serve a read from a zxid.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "for the replicated ensemble (the next milestone); tested here"
-    )
-)]
 #[derive(Debug, thiserror::Error)]
 pub enum LogReadError {
     #[error("{path}: {source}")]
@@ -418,13 +390,6 @@ pub enum LogReadError {
     Damaged { path: PathBuf, problem: TailProblem },
 }
 
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "for the replicated ensemble (the next milestone); tested here"
-    )
-)]
 fn read_io(path: &Path) -> impl FnOnce(std::io::Error) -> LogReadError + '_ {
     move |source| LogReadError::Io {
         path: path.to_path_buf(),
@@ -432,13 +397,6 @@ fn read_io(path: &Path) -> impl FnOnce(std::io::Error) -> LogReadError + '_ {
     }
 }
 
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "for the replicated ensemble (the next milestone); tested here"
-    )
-)]
 impl LogReader {
     /// A reader of every transaction in `dir` with a zxid above `after`. Fails if the
     /// oldest segment starts past `after + 1`: what followed `after` may have been purged
@@ -470,12 +428,20 @@ impl LogReader {
     }
 
     /// The zxid of the last transaction yielded (or the one the reader started after).
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "a DIFF reader's position; the tests read it")
+    )]
     pub fn last_zxid(&self) -> i64 {
         self.last
     }
 
     /// What stopped the reader before the end of the records, if anything did (a torn
     /// record at the tail; corruption is yielded as an error).
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "a DIFF reader's position; the tests read it")
+    )]
     pub fn stopped_at(&self) -> Option<&TailProblem> {
         self.stopped.as_ref()
     }

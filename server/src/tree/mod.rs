@@ -502,13 +502,6 @@ impl DataTree {
 
     /// Apache's tree digest (`DataTree.getTreeDigest`), as the leader puts it in each
     /// txn's `TxnDigest`: O(1), kept current by every change.
-    #[cfg_attr(
-        not(test),
-        allow(
-            dead_code,
-            reason = "for the replicated ensemble (the next milestone); tested here"
-        )
-    )]
     pub fn digest(&self) -> i64 {
         self.digest as i64
     }

@@ -7,14 +7,6 @@
 //! Decoding never panics and never allocates more than the input holds: every length is
 //! checked against what is left and against `jute.maxbuffer`.
 
-#![cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "the replicated ensemble's broadcast and sync use it (the next milestone); tested here"
-    )
-)]
-
 use zkrs_proto::{Acl, DecodeError, Reader, Record, Writer};
 
 use super::{CreateKind, Txn, TxnHeader};
@@ -38,6 +30,13 @@ pub mod op {
 }
 
 /// The digest version Apache 3.6+ writes (`DigestCalculator.DIGEST_VERSION`).
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "a zkrs leader does not compute TxnDigests yet; the tests encode with it"
+    )
+)]
 pub const DIGEST_VERSION: i32 = 2;
 
 /// The largest string, buffer or vector Apache's reader accepts: `jute.maxbuffer`

@@ -385,11 +385,25 @@ impl Election {
         std::mem::take(&mut self.effects)
     }
 
+    #[cfg_attr(
+        not(test),
+        allow(
+            dead_code,
+            reason = "diagnostics of the state machine; the tests read them"
+        )
+    )]
     pub fn state(&self) -> PeerState {
         self.state
     }
 
     /// The logical clock (the round).
+    #[cfg_attr(
+        not(test),
+        allow(
+            dead_code,
+            reason = "diagnostics of the state machine; the tests read them"
+        )
+    )]
     pub fn round(&self) -> u64 {
         self.clock
     }

@@ -16,6 +16,13 @@ pub const QUORUM_AUTH_MAGIC: i64 = (0xa0db_cafe_cafe_1234_u64 as i64).wrapping_n
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthStatus(pub i32);
 
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "recognising a peer with quorum SASL on is decoded and tested, not wired into the ports yet"
+    )
+)]
 impl AuthStatus {
     pub const IN_PROGRESS: AuthStatus = AuthStatus(0);
     pub const SUCCESS: AuthStatus = AuthStatus(1);
@@ -33,6 +40,13 @@ pub struct QuorumAuthPacket {
 impl QuorumAuthPacket {
     /// Whether the bytes at the front of `buf` start an auth frame, as Apache's
     /// `QuorumAuth.nextPacketIsAuth` peeks at the first long; `None` until 8 bytes are there.
+    #[cfg_attr(
+        not(test),
+        allow(
+            dead_code,
+            reason = "recognising a peer with quorum SASL on is decoded and tested, not wired into the ports yet"
+        )
+    )]
     pub fn is_next(buf: &[u8]) -> Option<bool> {
         let first: [u8; 8] = buf.get(..8)?.try_into().ok()?;
         Some(i64::from_be_bytes(first) == QUORUM_AUTH_MAGIC)

@@ -37,6 +37,10 @@ impl PacketType {
     pub const REVALIDATE: PacketType = PacketType(6);
     pub const SYNC: PacketType = PacketType(7);
     pub const INFORM: PacketType = PacketType(8);
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "dynamic reconfiguration's packets")
+    )]
     pub const COMMITANDACTIVATE: PacketType = PacketType(9);
     pub const NEWLEADER: PacketType = PacketType(10);
     pub const FOLLOWERINFO: PacketType = PacketType(11);
@@ -47,6 +51,10 @@ impl PacketType {
     pub const OBSERVERINFO: PacketType = PacketType(16);
     pub const LEADERINFO: PacketType = PacketType(17);
     pub const ACKEPOCH: PacketType = PacketType(18);
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "dynamic reconfiguration's packets")
+    )]
     pub const INFORMANDACTIVATE: PacketType = PacketType(19);
 
     /// Apache's name for a known type (as its logs print it).
