@@ -111,6 +111,10 @@ pub struct Config {
     /// `quorumListenOnAllIPs`: listen for peers on all interfaces rather than the address
     /// in this server's `server.N` line. Default false.
     pub quorum_listen_on_all_ips: bool,
+    /// `readonlymode.enabled` (a JVM system property for Apache; a zoo.cfg key here): an
+    /// ensemble member cut off from its quorum serves reads to clients that accept a
+    /// read-only session. Default false.
+    pub read_only_mode_enabled: bool,
     /// `electionPortBindRetry` (Apache's system property `zookeeper.electionPortBindRetry`):
     /// how many times binding the election port is retried before the server gives up; 0
     /// retries forever. Default 3. A negative value means the default, as in Apache.
@@ -283,6 +287,7 @@ impl Config {
             local_sessions_enabled: false,
             local_sessions_upgrading_enabled: false,
             quorum_listen_on_all_ips: false,
+            read_only_mode_enabled: false,
             election_port_bind_retry: 3,
             leader_serves: true,
             sync_enabled: true,
@@ -894,6 +899,7 @@ impl<'a> Loader<'a> {
                 cfg.local_sessions_upgrading_enabled = self.boolean(p)?
             }
             "quorumListenOnAllIPs" => cfg.quorum_listen_on_all_ips = self.boolean(p)?,
+            "readonlymode.enabled" => cfg.read_only_mode_enabled = self.boolean(p)?,
             "electionPortBindRetry" => {
                 let n: i64 = self.int(p, i64::from(i32::MIN), MAX_I32)?;
                 cfg.election_port_bind_retry = if n < 0 {
@@ -1104,8 +1110,8 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    /// Apache's `readonlymode.enabled` is a JVM property, not a zoo.cfg key, and zkrs has no
-    /// read-only mode, so the whitelist never adds `isro` on its own.
+    /// Apache adds `isro` to the whitelist only from its JVM property `readonlymode.enabled`;
+    /// here the word is listed like any other.
     fn four_letter_words(&mut self, p: &Property) -> Whitelist {
         for w in Whitelist::unknown_entries(&p.value) {
             self.warn(

@@ -55,11 +55,51 @@ impl Core {
             return;
         }
         let timeout_ms = self.negotiate_timeout(req.timeout);
+        if self.mode.is_read_only() {
+            self.connect_read_only(id, &req, timeout_ms);
+            return;
+        }
         if req.session_id == 0 {
             self.create_session(id, timeout_ms, req.read_only);
         } else {
             self.reattach(id, &req, timeout_ms);
         }
+    }
+
+    /// A read-only member takes only clients that accept a read-only session (as Apache's
+    /// `ReadOnlyZooKeeperServer`): a new session lives here alone, never logged; a known
+    /// session reattaches.
+    fn connect_read_only(&mut self, conn: ConnId, req: &ConnectRequest, timeout_ms: i32) {
+        if req.read_only != Some(true) {
+            tracing::info!(
+                conn,
+                "refusing a client that does not accept a read-only session"
+            );
+            self.close_conn(conn);
+            return;
+        }
+        if req.session_id != 0 {
+            self.reattach(conn, req, timeout_ms);
+            return;
+        }
+        let sid = self.sessions.allocate();
+        let live = LiveSession::new(
+            Duration::from_millis(timeout_ms as u64),
+            self.now.mono,
+            Some(conn),
+        );
+        self.sessions.insert(sid, live);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(sid);
+        }
+        let frame = connect_frame(&ConnectResponse {
+            protocol_version: 0,
+            timeout: timeout_ms,
+            session_id: sid,
+            passwd: session_password::session_password(sid).to_vec(),
+            read_only: Some(true),
+        });
+        self.send(conn, frame);
     }
 
     fn create_session(&mut self, conn: ConnId, timeout_ms: i32, read_only: Option<bool>) {
@@ -104,7 +144,8 @@ impl Core {
         let sid = req.session_id;
         // The password is a function of the session id (as Apache's), so any member can
         // check it without it being replicated.
-        let valid = self.tree.session(sid).is_some()
+        let known = self.tree.session(sid).is_some() || self.mode.is_read_only();
+        let valid = known
             && session_password::check_password(sid, &req.passwd)
             && self.sessions.get(sid).is_some_and(|l| !l.closing);
         if !valid {
@@ -164,12 +205,13 @@ impl Core {
             conn,
             "session reattached"
         );
+        let read_only_session = self.mode.is_read_only();
         let frame = connect_frame(&ConnectResponse {
             protocol_version: 0,
             timeout: timeout_ms,
             session_id: sid,
             passwd,
-            read_only: read_only.map(|_| false),
+            read_only: read_only.map(|_| read_only_session),
         });
         self.send(conn, frame);
         if self.mode.is_follower() {
@@ -276,6 +318,22 @@ impl Core {
             }
             Request::Sasl(_) => {
                 let frame = error_frame(xid, last_zxid, ErrorCode::Unimplemented.code());
+                self.enqueue_ready(sid, conn_id, frame, false, Some(received));
+            }
+            Request::CloseSession if self.mode.is_read_only() => {
+                // A read-only session was never logged: it just ends here.
+                self.watches.remove_session(sid);
+                let frame = error_frame(xid, last_zxid, 0);
+                self.enqueue_ready(sid, conn_id, frame, true, Some(received));
+                self.drain(sid);
+                self.sessions.remove(sid);
+                if let Some(c) = self.conns.get_mut(&conn_id) {
+                    c.session = None;
+                }
+                return;
+            }
+            ref r if r.is_write() && self.mode.is_read_only() => {
+                let frame = error_frame(xid, last_zxid, ErrorCode::NotReadOnly.code());
                 self.enqueue_ready(sid, conn_id, frame, false, Some(received));
             }
             Request::CloseSession if self.mode.is_follower() => {

@@ -243,6 +243,13 @@ impl Core {
         self
     }
 
+    /// This core serves read-only clients while its member has no quorum.
+    pub fn into_read_only(mut self) -> Self {
+        tracing::info!("serving read-only clients until a quorum is found");
+        self.mode = Mode::ReadOnly;
+        self
+    }
+
     /// This core follows (or observes) a leader it has synced with.
     pub fn into_follower(mut self, setup: FollowerSetup) -> Self {
         self.start_following(setup);
@@ -320,7 +327,7 @@ impl Core {
     /// to sync with it.
     pub(super) fn serving(&self) -> bool {
         match &self.mode {
-            Mode::Standalone | Mode::Following(_) => true,
+            Mode::Standalone | Mode::Following(_) | Mode::ReadOnly => true,
             Mode::Leading(l) => l.is_broadcasting(),
         }
     }
@@ -328,7 +335,7 @@ impl Core {
     /// What `mntr` shows of this member's place in the ensemble.
     pub(super) fn quorum_figures(&self) -> Option<crate::stats::QuorumFigures> {
         match &self.mode {
-            Mode::Standalone => None,
+            Mode::Standalone | Mode::ReadOnly => None,
             Mode::Leading(l) => Some(crate::stats::QuorumFigures {
                 quorum_size: l.voters() as u64,
                 leader: Some(l.figures(self.now.mono)),
@@ -346,7 +353,7 @@ impl Core {
     /// serves in (Apache's `lastProcessedZxid` after NEWLEADER), whichever is later.
     pub(super) fn known_zxid(&self) -> i64 {
         let epoch = match &self.mode {
-            Mode::Standalone => None,
+            Mode::Standalone | Mode::ReadOnly => None,
             Mode::Leading(l) => l.epoch(),
             Mode::Following(f) => Some(f.epoch()),
         };

@@ -101,6 +101,9 @@ pub enum Mode {
     Standalone,
     Leading(Leading),
     Following(Following),
+    /// A member cut off from its quorum (`readonlymode.enabled`): serves reads to clients
+    /// that asked for a read-only session, refuses writes, and keeps its sessions to itself.
+    ReadOnly,
 }
 
 impl Mode {
@@ -111,6 +114,10 @@ impl Mode {
     /// Whether this member decides (prepares writes, expires sessions): the leader, or a
     /// standalone server.
     pub fn decides(&self) -> bool {
-        !self.is_follower()
+        matches!(self, Mode::Standalone | Mode::Leading(_))
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, Mode::ReadOnly)
     }
 }

@@ -9,6 +9,22 @@ use super::Core;
 
 impl Core {
     pub(super) fn expire_sessions(&mut self) {
+        if self.mode.is_read_only() {
+            // Read-only sessions live here alone: they end without a transaction.
+            for sid in self.sessions.expired(self.now.mono) {
+                tracing::info!(
+                    session = format_args!("{sid:#x}"),
+                    "read-only session expired"
+                );
+                self.watches.remove_session(sid);
+                if let Some(live) = self.sessions.remove(sid) {
+                    if let Some(conn) = live.conn {
+                        self.close_conn(conn);
+                    }
+                }
+            }
+            return;
+        }
         // Only the leader (or a standalone server) expires sessions; followers report
         // their clients' activity to it.
         if !self.mode.decides() || !self.serving() {

@@ -119,24 +119,50 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
         control_rx,
     ));
     let mut role_no = 0u64;
+    let read_only_after =
+        Duration::from_millis(u64::from(ctx.config.tick_time_ms)).max(Duration::from_secs(2));
     loop {
-        ctx.words.send_replace(not_serving(
-            &ctx.config,
-            ServerMode::Standalone,
-            ZabPhase::Election,
-        ));
+        let looking = not_serving(&ctx.config, ServerMode::Standalone, ZabPhase::Election);
+        ctx.words.send_replace(looking.clone());
+        // With read-only mode on, a member that finds no quorum for a while serves
+        // read-only clients from what it has, until a leader is found (Apache waits the
+        // same max(2 s, tickTime)).
+        let read_only_at = tokio::time::Instant::now() + read_only_after;
+        let mut read_only = None;
         let decision = loop {
             if let Some(d) = *decisions.borrow_and_update() {
                 break d;
             }
-            if decisions.changed().await.is_err() {
-                // The election port failed (it logged why).
-                return match election.await {
-                    Ok(Err(e)) => Err(e.into()),
-                    _ => Err(anyhow::anyhow!("leader election stopped")),
-                };
+            tokio::select! {
+                changed = decisions.changed() => if changed.is_err() {
+                    // The election port failed (it logged why).
+                    return match election.await {
+                        Ok(Err(e)) => Err(e.into()),
+                        _ => Err(anyhow::anyhow!("leader election stopped")),
+                    };
+                },
+                _ = tokio::time::sleep_until(read_only_at),
+                    if ctx.config.read_only_mode_enabled && read_only.is_none() =>
+                {
+                    role_no += 1;
+                    let (peer_tx, _) = mpsc::unbounded_channel();
+                    match install(&ctx, role_no, tree, peer_tx, Core::into_read_only) {
+                        Ok(s) => {
+                            let role = words_role(&ctx.config, true, ServerMode::ReadOnly, ZabPhase::Election);
+                            ctx.words.send_replace(role);
+                            read_only = Some(s);
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot serve read-only"),
+                    }
+                    // The read-only core took the tree; the role after reloads it.
+                    (tree, epochs) = load(&ctx.dirs)?;
+                }
             }
         };
+        if let Some(storage) = read_only.take() {
+            uninstall(&ctx, storage).await;
+            ctx.words.send_replace(looking);
+        }
         role_no += 1;
         let why = match decision.role {
             Elected::Lead => lead(&ctx, role_no, tree, epochs).await,
