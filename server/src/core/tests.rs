@@ -210,3 +210,37 @@ fn a_failed_log_refuses_writes_but_keeps_serving_reads() {
     let (r, _) = h.next_reply(c).unwrap();
     assert_eq!((r.xid, r.err), (4, 0));
 }
+
+#[test]
+fn a_read_only_member_serves_reads_to_read_only_clients_and_refuses_writes() {
+    let mut h = Harness::new();
+    let c = connect(&mut h, 1);
+    h.request(c, 1, create("/a", b"v"));
+    h.sync_log();
+    h.next_reply(c).unwrap();
+    let tree = std::mem::replace(&mut h.core.tree, DataTree::new());
+    h.core = Core::new(super::testkit::settings(), tree, h.now).into_read_only();
+
+    // A client that does not accept a read-only session is turned away.
+    let mut rw = new_session_request(1000);
+    rw.read_only = Some(false);
+    h.open(2, rw);
+    assert_eq!(h.pop(2), Some(Outgoing::Close));
+
+    let mut ro = new_session_request(1000);
+    ro.read_only = Some(true);
+    h.open(3, ro);
+    let frame = h.next(3).expect("connect response");
+    let resp = ConnectResponse::decode_exact(&frame[4..]).unwrap();
+    assert_eq!(resp.read_only, Some(true));
+    assert_ne!(resp.session_id, 0);
+    assert!(h.unsynced.is_empty(), "a read-only session is not logged");
+
+    h.request(3, 1, get("/a", false));
+    let (hdr, _) = h.next_reply(3).unwrap();
+    assert_eq!(hdr.err, 0);
+    h.request(3, 2, create("/b", b""));
+    let (hdr, _) = h.next_reply(3).unwrap();
+    assert_eq!(hdr.err, ErrorCode::NotReadOnly.code());
+    assert!(h.unsynced.is_empty(), "nothing was proposed");
+}
