@@ -218,7 +218,7 @@ fn a_read_only_member_serves_reads_to_read_only_clients_and_refuses_writes() {
     h.request(c, 1, create("/a", b"v"));
     h.sync_log();
     h.next_reply(c).unwrap();
-    let tree = std::mem::replace(&mut h.core.tree, DataTree::new());
+    let tree = std::mem::take(&mut h.core.tree);
     h.core = Core::new(super::testkit::settings(), tree, h.now).into_read_only();
 
     // A client that does not accept a read-only session is turned away.
