@@ -187,6 +187,10 @@ impl Core {
             return;
         };
         let old = live.conn.replace(conn);
+        if let super::peer::Mode::Leading(_) = self.mode {
+            // The client is on the leader now: a member it left cannot act for it.
+            live.owner = Some(self.settings.server_id as u64);
+        }
         live.timeout = Duration::from_millis(timeout_ms as u64);
         live.touch(now);
         // Replies still owed to the old connection are dropped with it.

@@ -586,6 +586,9 @@ impl Core {
             }
             _ => {
                 let txn = match Request::decode(op, body) {
+                    Ok(req) if req.is_write() && !self.owned_by(session_id, sid) => Txn::Error {
+                        err: ErrorCode::SessionMoved.code(),
+                    },
                     Ok(req) if req.is_write() => {
                         if self.sessions.get(session_id).is_none_or(|s| s.closing) {
                             tracing::debug!(
@@ -621,6 +624,16 @@ impl Core {
         }
     }
 
+    /// Whether `member` may act for `session` (Apache's `checkSession` with an owner): the
+    /// member that created it or last revalidated it. A session whose owner is not known
+    /// (restored from disk by a new leader) takes the first member that acts for it.
+    fn owned_by(&mut self, session: i64, member: ServerId) -> bool {
+        match self.sessions.get_mut(session) {
+            Some(s) => *s.owner.get_or_insert(member) == member,
+            None => true,
+        }
+    }
+
     fn on_learner_ping(&mut self, data: &[u8]) {
         let now = self.now.mono;
         let mut r = Reader::new(data);
@@ -643,6 +656,7 @@ impl Core {
         if valid {
             if let Some(s) = self.sessions.get_mut(session) {
                 s.touch(now);
+                s.owner = Some(sid);
             }
         }
         tracing::debug!(

@@ -18,6 +18,9 @@ pub struct LiveSession {
     pub conn: Option<ConnId>,
     /// Its close is proposed: no more requests are taken.
     pub closing: bool,
+    /// On a leader: the member the session's client is connected to (Apache's session
+    /// owner); requests from any other member fail with SessionMoved. `None` until known.
+    pub owner: Option<u64>,
     pub queue: ReplyQueue,
 }
 
@@ -28,6 +31,7 @@ impl LiveSession {
             deadline: now + timeout,
             conn,
             closing: false,
+            owner: None,
             queue: ReplyQueue::default(),
         }
     }
