@@ -120,6 +120,8 @@ fn core_settings(config: &Config) -> CoreSettings {
         ),
         sync_limit: config.sync_limit,
         init_limit: config.init_limit,
+        leader_serves: config.leader_serves,
+        sync_enabled: config.sync_enabled,
     }
 }
 

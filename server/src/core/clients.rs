@@ -39,8 +39,11 @@ impl Core {
                 stats: ConnStats::new(self.now.wall_ms),
             },
         );
-        if !self.serving() {
-            // A leader waiting for its quorum: Apache's server is not running yet either.
+        let leader_refuses =
+            matches!(self.mode, super::peer::Mode::Leading(_)) && !self.settings.leader_serves;
+        if !self.serving() || leader_refuses {
+            // A leader waiting for its quorum (Apache's server is not running yet either),
+            // or one told not to serve clients (`leaderServes=no`).
             self.close_conn(id);
             return;
         }

@@ -321,7 +321,11 @@ impl Core {
         if entry.hdr.zxid <= self.tree.last_zxid() {
             return;
         }
-        self.effects.push(Effect::Append(entry.clone()));
+        // `syncEnabled=false`: an observer that keeps nothing on disk (it syncs again from
+        // the leader after a restart).
+        if self.settings.sync_enabled {
+            self.effects.push(Effect::Append(entry.clone()));
+        }
         self.apply_committed(entry, digest);
     }
 

@@ -169,6 +169,10 @@ pub struct CoreSettings {
     pub sync_limit: u32,
     /// `initLimit` in ticks: how long a new leader waits for a quorum to join.
     pub init_limit: u32,
+    /// `leaderServes`: whether a leader takes client connections.
+    pub leader_serves: bool,
+    /// `syncEnabled`: whether an observer logs the transactions it learns.
+    pub sync_enabled: bool,
 }
 
 #[derive(Debug)]

@@ -27,6 +27,8 @@ pub(super) fn settings() -> CoreSettings {
         container_check_interval: Duration::from_secs(60),
         sync_limit: 5,
         init_limit: 10,
+        leader_serves: true,
+        sync_enabled: true,
     }
 }
 

@@ -78,6 +78,8 @@ pub struct ElectionSetup {
     pub config_string: Vec<u8>,
     /// How long an incoming connection may take to send its initial message.
     pub handshake_timeout: Duration,
+    /// How many times binding the election port is retried, a second apart (0: forever).
+    pub bind_retry: u32,
     pub timing: Timing,
 }
 
@@ -109,6 +111,7 @@ impl ElectionSetup {
             history,
             config_string: config_string(config).into_bytes(),
             handshake_timeout: Duration::from_millis(handshake_ms.clamp(1_000, 30_000)),
+            bind_retry: config.election_port_bind_retry,
             timing: Timing::default(),
         })
     }
@@ -162,7 +165,22 @@ pub async fn run_with_control(
     decisions: watch::Sender<Option<Decision>>,
     control: mpsc::UnboundedReceiver<ElectionControl>,
 ) -> Result<(), ElectionNetError> {
-    let listener = bind(&setup.listen).await?;
+    // Apache's `electionPortBindRetry`: the port may still be held by a process that is
+    // exiting (a restart).
+    let mut attempt = 0;
+    let listener = loop {
+        match bind(&setup.listen).await {
+            Ok(l) => break l,
+            Err(e) => {
+                attempt += 1;
+                if setup.bind_retry != 0 && attempt > setup.bind_retry {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, attempt, "binding the election port: retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
     tracing::info!(me = setup.me, addr = %setup.listen, "election port listening");
     Driver::new(setup, listener).run(decisions, control).await;
     Ok(())
