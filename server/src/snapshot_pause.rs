@@ -125,6 +125,18 @@ fn run(nodes: usize, dir: &Path, flat: bool) -> std::io::Result<()> {
         rss_mb() - rss0
     );
 
+    // What a leader's core does for a learner that needs a SNAP: the tree in Apache's
+    // stream format, in one piece.
+    let t = Instant::now();
+    let mut body = Vec::new();
+    crate::quorum::wire::snap::write_snap(&l.tree, &mut body)?;
+    println!(
+        "SNAP body for a learner: {:.0} MB in {:.0} ms (the leader's core pauses this long)",
+        body.len() as f64 / 1e6,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    drop(body);
+
     let (done_tx, done_rx) = mpsc::channel();
     let mut sched = SnapshotScheduler::spawn(dir.to_path_buf(), 2, move || {
         let _ = done_tx.send(());
