@@ -44,6 +44,9 @@ pub(super) struct Harness {
     pub peer: VecDeque<super::peer::PeerOut>,
     /// Epoch files written, in order.
     pub epochs: Vec<(super::peer::EpochFile, u32)>,
+    /// Every epoch write, peer output and append, in the order the core made them (so a
+    /// test can check that one happened before another).
+    pub trace: Vec<String>,
 }
 
 impl Harness {
@@ -64,7 +67,20 @@ impl Harness {
             outboxes: HashMap::new(),
             peer: VecDeque::new(),
             epochs: Vec::new(),
+            trace: Vec::new(),
         }
+    }
+
+    /// Replaces the core (e.g. with one made leader or follower) and takes what it did on
+    /// taking its role.
+    pub fn replace_core(&mut self, make: impl FnOnce(Now) -> Core) {
+        self.core = make(self.now);
+        self.absorb();
+    }
+
+    /// Where `what` first appears in the trace.
+    pub fn trace_pos(&self, what: &str) -> Option<usize> {
+        self.trace.iter().position(|t| t == what)
     }
 
     pub fn advance(&mut self, d: Duration) {
@@ -74,16 +90,27 @@ impl Harness {
 
     pub fn input(&mut self, input: Input) {
         self.core.handle(self.now, input);
+        self.absorb();
+    }
+
+    fn absorb(&mut self) {
         let effects: Vec<Effect> = self.core.take_effects().collect();
         for e in effects {
             match e {
                 Effect::Send { conn, out } => self.outboxes.entry(conn).or_default().push_back(out),
                 Effect::Append(entry) => {
+                    self.trace.push(format!("append {:#x}", entry.hdr.zxid));
                     self.appended.push(entry.clone());
                     self.unsynced.push_back(entry);
                 }
-                Effect::WriteEpoch { file, epoch } => self.epochs.push((file, epoch)),
-                Effect::Peer(out) => self.peer.push_back(out),
+                Effect::WriteEpoch { file, epoch } => {
+                    self.trace.push(format!("epoch {file:?} {epoch}"));
+                    self.epochs.push((file, epoch));
+                }
+                Effect::Peer(out) => {
+                    self.trace.push(describe(&out));
+                    self.peer.push_back(out);
+                }
             }
         }
     }
@@ -141,6 +168,25 @@ impl Harness {
     pub fn next_reply(&mut self, conn: ConnId) -> Option<(ReplyHeader, Vec<u8>)> {
         let f = self.next(conn)?;
         Some(split_reply(&f))
+    }
+}
+
+/// A short name for a peer output in the trace: `to 2 LEADERINFO`, `sync 3 diff`,
+/// `leader ACK`, `serving`, `ended`, `drop 2`.
+pub(super) fn describe(out: &super::peer::PeerOut) -> String {
+    use super::peer::PeerOut;
+    let name = |p: &crate::quorum::wire::packet::QuorumPacket| {
+        p.kind
+            .name()
+            .map_or_else(|| p.kind.0.to_string(), str::to_string)
+    };
+    match out {
+        PeerOut::ToLeader(p) => format!("leader {}", name(p)),
+        PeerOut::ToLearner { sid, pkt } => format!("to {sid} {}", name(pkt)),
+        PeerOut::SyncLearner { sid, plan } => format!("sync {sid} {}", plan.name()),
+        PeerOut::DropLearner { sid } => format!("drop {sid}"),
+        PeerOut::Serving => "serving".into(),
+        PeerOut::Ended(_) => "ended".into(),
     }
 }
 
