@@ -1631,14 +1631,10 @@ mod ensemble_loop {
                 }
             };
             if !self.clients[&conn].connected {
-                // Clients wait for their session (see the report on pipelining behind a
-                // follower's handshake).
+                // Clients wait for their session, as real clients do.
                 return;
             }
             let n = self.rng.gen_range(0..20u32);
-            // `sync` is left out unless asked for: the leader answers it after a batch of
-            // commits (see `a_learners_sync_is_answered_right_after_its_commit`).
-            let syncs = std::env::var("ZKRS_ENSEMBLE_SYNCS").is_ok();
             let req = match self.rng.gen_range(0..10) {
                 0..=3 => create_req(&format!("/k{who}-{n}"), b"v"),
                 4..=5 => set_req(&format!("/k{}-{n}", self.rng.gen_range(0..3)), b"w"),
@@ -1646,7 +1642,7 @@ mod ensemble_loop {
                     path: format!("/k{}-{n}", self.rng.gen_range(0..3)),
                     version: -1,
                 }),
-                7 if syncs => Request::Sync("/".into()),
+                7 => Request::Sync("/".into()),
                 _ => get_req(&format!("/k{who}-{n}")),
             };
             let cl = self.clients.get_mut(&conn).unwrap();
@@ -1881,9 +1877,8 @@ mod ensemble_loop {
 /// before the sync and the one after it, the follower gets COMMIT(after) before SYNC: its
 /// reply queue holds the sync's slot first, `ReplyQueue::commit` matches only the oldest
 /// write slot, the later write's reply is lost and the session's replies stop for good.
-/// Found by the seeded loop (`ZKRS_ENSEMBLE_SYNCS=1 ZKRS_ENSEMBLE_SEED=10`).
+/// Found by the seeded loop (seed 10).
 #[test]
-#[ignore = "bug in leader.rs/pipeline.rs: SYNC sent after a batch of commits"]
 fn a_learners_sync_is_answered_right_after_its_commit() {
     let mut h = serving_leader(&[1, 2, 3], &[2, 3], &[]);
     let s: i64 = 0x0200_0000_0000_0001;
@@ -1925,7 +1920,6 @@ fn a_learners_sync_is_answered_right_after_its_commit() {
 /// are valid. A client pipelining behind its handshake on a follower (which the core
 /// otherwise supports: requests wait behind the session's creation) gets SESSIONEXPIRED.
 #[test]
-#[ignore = "bug in leader.rs: a learner's session is only known at the leader once committed"]
 fn a_learners_request_right_behind_its_create_session_is_valid() {
     let mut h = serving_leader(&[1, 2, 3], &[2, 3], &[]);
     let s: i64 = 0x0200_0000_0000_0001;

@@ -93,8 +93,9 @@ pub struct Leading {
     started: Instant,
     epoch: Option<u32>,
     learners: BTreeMap<ServerId, Learner>,
-    /// Forwarded `sync`s: each answered once everything proposed before it has committed.
-    syncs: VecDeque<(Zxid, ServerId)>,
+    /// Forwarded `sync`s: each answered once everything proposed before it has committed,
+    /// on the connection it came from (a learner that reconnected asks again).
+    syncs: VecDeque<(Zxid, ServerId, u64)>,
     /// The last zxid proposed (what PING carries).
     last_proposed: Zxid,
 }
@@ -296,10 +297,11 @@ impl Core {
         if !l.quorum.is_quorum(&joined) {
             return;
         }
+        // Every learner that joined raises the epoch past what it accepted (observers too,
+        // as in Apache's `getEpochToPropose`); only voters count toward the quorum.
         let highest = l
             .learners
             .values()
-            .filter(|x| !x.observer)
             .map(|x| x.accepted_epoch)
             .chain([l.setup.accepted_epoch])
             .max()
@@ -563,7 +565,17 @@ impl Core {
         match OpCode::from_code(op) {
             Ok(OpCode::CreateSession) => {
                 let timeout_ms = Reader::new(body).read_i32().unwrap_or(0);
-                self.propose(session_id, cxid, Txn::CreateSession { timeout_ms });
+                if self
+                    .propose(session_id, cxid, Txn::CreateSession { timeout_ms })
+                    .is_some()
+                {
+                    // Tracked from now on, as Apache's leader does when it prepares the
+                    // creation: the client's next requests may arrive before the commit.
+                    self.learn_session(session_id, timeout_ms);
+                    if let Some(s) = self.sessions.get_mut(session_id) {
+                        s.owner = Some(sid);
+                    }
+                }
             }
             Ok(OpCode::CloseSession) => {
                 let live = self.sessions.get(session_id).is_some_and(|s| !s.closing);
@@ -580,7 +592,9 @@ impl Core {
             Ok(OpCode::Sync) => {
                 let at = self.last_proposed();
                 if let Some(l) = self.leading() {
-                    l.syncs.push_back((at, sid));
+                    if let Some(conn) = l.learners.get(&sid).map(|x| x.conn) {
+                        l.syncs.push_back((at, sid, conn));
+                    }
                 }
                 self.answer_learner_syncs();
             }
@@ -738,12 +752,14 @@ impl Core {
             return;
         };
         let mut due = Vec::new();
-        while let Some(&(at, sid)) = l.syncs.front() {
+        while let Some(&(at, sid, conn)) = l.syncs.front() {
             if at > committed && in_flight > 0 {
                 break;
             }
             l.syncs.pop_front();
-            due.push(sid);
+            if l.learners.get(&sid).is_some_and(|x| x.conn == conn) {
+                due.push(sid);
+            }
         }
         for sid in due {
             self.send_to_learner(sid, QuorumPacket::new(PacketType::SYNC, 0, None));

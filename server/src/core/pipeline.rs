@@ -154,10 +154,10 @@ impl Core {
         while let Some(entry) = self.broadcast.next_commit() {
             self.tell_learners_committed(&entry);
             self.apply(entry);
-            applied = true;
-        }
-        if applied {
+            // A learner's `sync` is answered right after the COMMIT it waited for, before
+            // any later one: the learner completes its syncs and writes in that order.
             self.answer_learner_syncs();
+            applied = true;
         }
         if let (true, Some(s)) = (applied, &mut self.snapshots) {
             s.after_commits(&self.tree);
