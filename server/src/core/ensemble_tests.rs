@@ -448,8 +448,10 @@ fn sync_plans_diff_snap_and_trunc() {
     }
     for sid in [4, 6] {
         match plan_for(&outs, sid).unwrap() {
-            SyncPlan::Snap { zxid, body } => {
+            SyncPlan::Snap { zxid, tree } => {
                 assert_eq!(zxid, z(1, 5));
+                let mut body = Vec::new();
+                snap::write_snap(&tree, &mut body).unwrap();
                 let got = snap::read_snap(
                     &mut &body[..],
                     zxid.raw(),
@@ -1481,8 +1483,10 @@ mod ensemble_loop {
                         s.tree = m.disk.load();
                         assert_eq!(s.tree.last_zxid(), to.raw(), "seed {seed}: TRUNC");
                     }
-                    Down::Sync(SyncPlan::Snap { zxid, body }) => {
-                        m.disk.snap = Some((body.to_vec(), zxid.raw()));
+                    Down::Sync(SyncPlan::Snap { zxid, tree }) => {
+                        let mut body = Vec::new();
+                        snap::write_snap(&tree, &mut body).unwrap();
+                        m.disk.snap = Some((body, zxid.raw()));
                         m.disk.log.clear();
                         s.tree = m.disk.load();
                     }

@@ -467,14 +467,9 @@ impl Core {
     }
 
     fn snap_plan(&self, zxid: Zxid) -> SyncPlan {
-        let mut body = Vec::with_capacity(1 << 16);
-        if let Err(e) = crate::quorum::wire::snap::write_snap(&self.tree, &mut body) {
-            // Writing into memory does not fail; keep the learner's sync going regardless.
-            tracing::error!(error = %e, "serializing the snapshot for a learner");
-        }
         SyncPlan::Snap {
             zxid,
-            body: Arc::new(body),
+            tree: Arc::new(self.tree.clone()),
         }
     }
 

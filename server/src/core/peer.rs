@@ -52,8 +52,13 @@ pub enum SyncPlan {
     /// TRUNC: the learner drops everything after `to` (then gets what follows as a DIFF
     /// would: nothing, since `to` is where this leader stands).
     Trunc { to: Zxid },
-    /// SNAP: the tree at `zxid` in Apache's snapshot stream (body without the signature).
-    Snap { zxid: Zxid, body: Arc<Vec<u8>> },
+    /// SNAP: the tree at `zxid`, a copy the learner's connection writes in Apache's
+    /// snapshot stream (copying is several times cheaper than serializing, so the core
+    /// pauses less, and the stream goes to the socket without a buffer of its own).
+    Snap {
+        zxid: Zxid,
+        tree: Arc<crate::tree::DataTree>,
+    },
 }
 
 impl SyncPlan {

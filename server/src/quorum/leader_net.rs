@@ -312,9 +312,9 @@ fn write_sync(
         SyncPlan::Trunc { to } => {
             write_packet(w, &QuorumPacket::new(PacketType::TRUNC, to.raw(), None))
         }
-        SyncPlan::Snap { zxid, body } => {
+        SyncPlan::Snap { zxid, tree } => {
             write_packet(w, &QuorumPacket::new(PacketType::SNAP, zxid.raw(), None))?;
-            w.write_all(&body)?;
+            snap::write_snap(&tree, w)?;
             snap::write_signature(w)
         }
     }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use zkrs_proto::Acl;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     acl: Arc<[Acl]>,
     nodes: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AclTable {
     entries: Vec<Option<Entry>>,
     by_acl: HashMap<Arc<[Acl]>, u32>,

@@ -351,7 +351,7 @@ pub const ZOOKEEPER: &str = "/zookeeper";
 pub const QUOTA: &str = "/zookeeper/quota";
 pub const CONFIG: &str = "/zookeeper/config";
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DataTree {
     nodes: NodeStore,
     acls: AclTable,

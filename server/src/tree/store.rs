@@ -86,7 +86,7 @@ struct WideStat {
 }
 
 /// One node: 96 bytes, and one allocation for name and data.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Slot {
     wide: WideStat,
     version: i32,
@@ -202,7 +202,7 @@ pub struct Removed {
 }
 
 /// The arena, the path index and the child lists.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NodeStore {
     slots: Vec<Option<Slot>>,
     free: Vec<NodeId>,
