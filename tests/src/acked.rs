@@ -2,9 +2,11 @@
 //! a test can check after faults and recovery that none of them was lost, on any member.
 //!
 //! Each writer has its own session, connected through every member's address (starting at
-//! a different member per writer, so the writes enter through all of them). It alternates
-//! between creating a unique znode `<root>/w<writer>-<seq>` (data `w<writer>:<seq>`) and
-//! setting its counter `<root>/counter-<writer>` to `<seq>`. Every request is bounded by
+//! a different member per writer, so the writes enter through all of them). It rotates
+//! between creating a unique znode `<root>/w<writer>-<seq>` (data `w<writer>:<seq>`),
+//! setting its counter `<root>/counter-<writer>` to `<seq>`, and creating a sequential
+//! znode `<root>/seq/w<writer>-<n>` in a parent shared by all writers (the path the server
+//! returned is recorded). Every request is bounded by
 //! [`OP_LIMIT`]; a write that failed or timed out is unknown (it may or may not have been
 //! applied) and is not recorded. A writer whose session is gone opens a new one. Writers
 //! are bounded by a number of writes and a deadline, besides [`Writers::stop`].
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 use crate::ensemble::Ensemble;
-use crate::{open, within, zk, POLL, WAIT};
+use crate::{mode, open, within, zk, POLL, WAIT};
 
 /// How long one write may take before it counts as unknown.
 pub const OP_LIMIT: Duration = Duration::from_secs(5);
@@ -61,7 +63,7 @@ impl Default for WriterLimits {
         WriterLimits {
             max_writes: 4_000,
             max_time: Duration::from_secs(150),
-            pace: Duration::from_millis(50),
+            pace: Duration::from_millis(20),
         }
     }
 }
@@ -88,6 +90,10 @@ impl Writers {
             .expect("a setup client");
         within(WAIT, "creating the writers' nodes", async {
             setup.create(root, b"", &open()).await.expect("create root");
+            setup
+                .create(&format!("{root}/seq"), b"", &open())
+                .await
+                .expect("create the sequential nodes' parent");
             for id in 0..count {
                 setup
                     .create(&format!("{root}/counter-{id}"), b"", &open())
@@ -212,16 +218,28 @@ impl Writer {
             };
             let started = Instant::now();
             let data = format!("w{}:{seq}", self.id).into_bytes();
-            let result = if seq.is_multiple_of(2) {
-                let path = format!("{}/w{}-{seq:06}", self.root, self.id);
-                tokio::time::timeout(OP_LIMIT, c.create(&path, &data, &open()))
-                    .await
-                    .map(|r| r.map(|_| Some(path)))
-            } else {
-                let value = seq.to_string().into_bytes();
-                tokio::time::timeout(OP_LIMIT, c.set_data(&counter, &value, None))
-                    .await
-                    .map(|r| r.map(|_| None))
+            let result = match seq % 3 {
+                0 => {
+                    let path = format!("{}/w{}-{seq:06}", self.root, self.id);
+                    tokio::time::timeout(OP_LIMIT, c.create(&path, &data, &open()))
+                        .await
+                        .map(|r| r.map(|_| Some(path)))
+                }
+                1 => {
+                    let value = seq.to_string().into_bytes();
+                    tokio::time::timeout(OP_LIMIT, c.set_data(&counter, &value, None))
+                        .await
+                        .map(|r| r.map(|_| None))
+                }
+                _ => {
+                    // Sequential, in a parent all writers share: the sequence number (the
+                    // parent's cversion) must agree on every member.
+                    let prefix = format!("{}/seq/w{}-", self.root, self.id);
+                    let sequential = mode(zk::CreateMode::PersistentSequential);
+                    tokio::time::timeout(OP_LIMIT, c.create(&prefix, &data, &sequential))
+                        .await
+                        .map(|r| r.map(|(_, n)| Some(format!("{prefix}{n}"))))
+                }
             };
             match result {
                 Ok(Ok(created)) => {
