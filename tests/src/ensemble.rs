@@ -434,6 +434,19 @@ impl Ensemble {
             if all_standalone && !modes.is_empty() {
                 return None;
             }
+            // A member that serves standalone beside members that replicate never joins
+            // them (zkrs-server before replication): fail now rather than at the deadline.
+            let replicating = modes
+                .iter()
+                .any(|(_, mode)| matches!(mode, Mode::Leader | Mode::Follower | Mode::Observer));
+            let standalone = modes.iter().find(|(_, mode)| *mode == Mode::Standalone);
+            if let (true, Some((i, _))) = (replicating, standalone) {
+                panic!(
+                    "member {} serves standalone in an ensemble ({:?}); modes {modes:?}",
+                    i + 1,
+                    self.members[*i].launch
+                );
+            }
             if quorum_ready {
                 return Some(leaders[0]);
             }
@@ -450,8 +463,13 @@ impl Ensemble {
 
     /// Waits until a leader serves with the running members behind it, and returns it.
     pub fn wait_for_leader(&self, limit: Duration) -> usize {
-        self.wait_serving(limit)
-            .unwrap_or_else(|| panic!("{:?} members elect no leader", self.kind))
+        self.wait_serving(limit).unwrap_or_else(|| {
+            panic!(
+                "the members serve standalone, without a leader ({:?} members; zkrs-server \
+                     before replication)",
+                self.kind
+            )
+        })
     }
 
     /// Whether member `i`'s process is still running (it has not exited on its own).

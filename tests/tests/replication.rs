@@ -585,8 +585,8 @@ async fn an_observer_serves_reads_and_forwards_writes() {
 // Mixed layouts.
 // ---------------------------------------------------------------------------------------
 
-/// An ensemble laid out as `launches`, its highest-sid participant started first so that it
-/// leads: writes through every member, `victim` killed with -9 under writes and restarted,
+/// An ensemble laid out as `launches` (at least three voters), its highest-sid participant
+/// leading (started first with one other voter): writes through every member, `victim` killed with -9 under writes and restarted,
 /// then the leader killed with -9 and restarted; no acknowledged write lost, equal trees.
 async fn layout_survives_faults(launches: &[Launch], victim: usize) {
     let mut e = Ensemble::prepare(
@@ -594,21 +594,33 @@ async fn layout_survives_faults(launches: &[Launch], victim: usize) {
         launches,
         ServerConfig::default(),
     );
+    assert_eq!(
+        launches.iter().filter(|l| !l.is_observer()).count(),
+        3,
+        "three voters"
+    );
     let intended = launches
         .iter()
         .rposition(|l| !l.is_observer())
         .expect("a participant");
+    // The intended leader and one other participant first: two of three voters are a
+    // quorum only together, and both vote for the higher sid; then the rest join.
+    let partner = (0..launches.len())
+        .find(|&i| i != intended && !launches[i].is_observer())
+        .expect("a second participant");
     e.restart(intended);
-    for i in (0..launches.len()).filter(|&i| i != intended) {
-        e.restart(i);
-    }
+    e.restart(partner);
     let leader = blocking(|| e.wait_for_leader(ELECTION * 2));
     assert_eq!(
         leader,
         intended,
-        "the highest sid started first leads: {}",
+        "the higher sid of the first two leads: {}",
         blocking(|| e.describe())
     );
+    for i in (0..launches.len()).filter(|&i| i != intended && i != partner) {
+        e.restart(i);
+    }
+    assert_eq!(blocking(|| e.wait_for_leader(ELECTION * 2)), leader);
     assert_ne!(victim, leader, "the victim is a learner");
 
     let writers = Writers::start(&e, "/acked", WRITERS, WriterLimits::default()).await;
