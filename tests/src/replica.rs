@@ -251,13 +251,21 @@ pub fn assert_no_digest_mismatches(ensemble: &Ensemble) -> usize {
         let Some(mntr) = m.mntr() else { continue };
         if let Some(count) = mntr.get("zk_digest_mismatches_count") {
             reported += 1;
-            assert_eq!(
-                count,
-                "0",
-                "member {} ({:?}) counted digest mismatches",
-                m.id,
-                m.launch()
-            );
+            if count != "0" {
+                let log = m.log();
+                let lines: Vec<&str> = log
+                    .lines()
+                    .filter(|l| l.to_ascii_lowercase().contains("digest"))
+                    .take(10)
+                    .collect();
+                panic!(
+                    "member {} ({:?}) counted {count} digest mismatches; its log about \
+                     digests:\n  {}",
+                    m.id,
+                    m.launch(),
+                    lines.join("\n  ")
+                );
+            }
         }
     }
     reported
