@@ -74,11 +74,15 @@ pub const DEFAULT_ENSEMBLE: &str = "apache";
 /// `apache`, `zkrs`, `mixed` (Apache, zkrs, Apache, ...), or a pattern of `a` (Apache) and
 /// `z` (zkrs) letters repeated over the members (`zaa`: member 1 zkrs, 2 and 3 Apache).
 pub fn env_kinds(n: usize) -> Vec<ServerKind> {
-    let value = std::env::var("ZKRS_ENSEMBLE").unwrap_or_default();
+    kinds_from(&std::env::var("ZKRS_ENSEMBLE").unwrap_or_default(), n)
+}
+
+/// The kinds of `n` members for a `ZKRS_ENSEMBLE` value (see [`env_kinds`]).
+pub fn kinds_from(value: &str, n: usize) -> Vec<ServerKind> {
     let value = if value.is_empty() {
         DEFAULT_ENSEMBLE
     } else {
-        value.as_str()
+        value
     };
     let pattern = match value {
         "apache" => "a",
@@ -97,7 +101,6 @@ pub fn env_kinds(n: usize) -> Vec<ServerKind> {
             ),
         })
         .collect();
-    assert!(!letters.is_empty(), "ZKRS_ENSEMBLE: empty pattern");
     (0..n).map(|i| letters[i % letters.len()]).collect()
 }
 
@@ -610,5 +613,30 @@ impl Drop for Ensemble {
         if failing {
             eprintln!("{tails}--- end of ensemble logs ---");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ServerKind::{Apache as A, Zkrs as Z};
+
+    #[test]
+    fn zkrs_ensemble_values_choose_member_kinds() {
+        assert_eq!(
+            kinds_from("", 3),
+            vec![A, A, A],
+            "the default is Apache for now"
+        );
+        assert_eq!(kinds_from("apache", 2), vec![A, A]);
+        assert_eq!(kinds_from("zkrs", 3), vec![Z, Z, Z]);
+        assert_eq!(kinds_from("mixed", 5), vec![A, Z, A, Z, A]);
+        assert_eq!(kinds_from("zaa", 4), vec![Z, A, A, Z]);
+    }
+
+    #[test]
+    #[should_panic(expected = "ZKRS_ENSEMBLE must be")]
+    fn an_unknown_zkrs_ensemble_value_is_refused() {
+        kinds_from("java", 3);
     }
 }

@@ -278,3 +278,72 @@ pub fn assert_no_digest_mismatches_except(ensemble: &Ensemble, except: &[usize])
     }
     reported
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(data: &[u8], version: i32) -> NodeView {
+        let stat = zk::Stat {
+            czxid: 1,
+            mzxid: 1,
+            pzxid: 1,
+            ctime: 10,
+            mtime: 10,
+            version,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: 0,
+            data_length: data.len() as i32,
+            num_children: 0,
+        };
+        NodeView {
+            data: data.to_vec(),
+            stat,
+            acl: vec![("ALL".into(), "world".into(), "anyone".into())],
+        }
+    }
+
+    #[test]
+    fn differences_name_the_path_and_each_field() {
+        let mut a = TreeView::new();
+        a.insert("/same".into(), node(b"x", 0));
+        a.insert("/changed".into(), node(b"x", 0));
+        a.insert("/only-a".into(), node(b"", 0));
+        let mut b = a.clone();
+        b.remove("/only-a");
+        b.insert("/only-b".into(), node(b"", 0));
+        b.insert("/changed".into(), node(b"yy", 1));
+        let d = differences(1, &a, 2, &b, 10);
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(d[0].starts_with("/changed: member 1 vs member 2:"), "{d:?}");
+        assert!(d[0].contains("data \"x\" != \"yy\""), "{d:?}");
+        assert!(d[0].contains("version 0x0 != 0x1"), "{d:?}");
+        assert!(d[0].contains("dataLength 0x1 != 0x2"), "{d:?}");
+        assert!(!d[0].contains("mzxid"), "{d:?}");
+        assert_eq!(d[1], "/only-a: on member 1, missing on member 2");
+        assert_eq!(d[2], "/only-b: on member 2, missing on member 1");
+        assert!(differences(1, &a, 1, &a, 10).is_empty());
+    }
+
+    #[test]
+    fn local_times_of_the_config_node_are_not_compared() {
+        let mut a = TreeView::new();
+        a.insert("/zookeeper/config".into(), node(b"server.1=...", 0));
+        let mut b = a.clone();
+        b.get_mut("/zookeeper/config").expect("node").stat.mtime = 99;
+        assert!(differences(1, &a, 2, &b, 10).is_empty());
+        b.get_mut("/zookeeper/config").expect("node").data = b"other".to_vec();
+        assert_eq!(differences(1, &a, 2, &b, 10).len(), 1);
+    }
+
+    #[test]
+    fn differences_stop_at_the_limit() {
+        let a: TreeView = (0..20)
+            .map(|i| (format!("/n{i:02}"), node(b"", 0)))
+            .collect();
+        let d = differences(1, &a, 2, &TreeView::new(), 5);
+        assert_eq!(d.len(), 6);
+        assert_eq!(d[5], "...");
+    }
+}
