@@ -442,8 +442,11 @@ impl Ensemble {
             let replicating = modes
                 .iter()
                 .any(|(_, mode)| matches!(mode, Mode::Leader | Mode::Follower | Mode::Observer));
+            // An Apache member never serves standalone with `server.N` lines, so a
+            // standalone member beside one can never be part of a single leader's ensemble.
+            let with_apache = modes.iter().any(|(i, _)| self.members[*i].is_apache());
             let standalone = modes.iter().find(|(_, mode)| *mode == Mode::Standalone);
-            if let (true, Some((i, _))) = (replicating, standalone) {
+            if let (true, Some((i, _))) = (replicating || with_apache, standalone) {
                 panic!(
                     "member {} serves standalone in an ensemble ({:?}); modes {modes:?}",
                     i + 1,
