@@ -1,12 +1,18 @@
 //! An ensemble of N server processes, each on its own loopback address with the fixed
 //! client, quorum and election ports, for tests that kill, pause and restart members.
 //!
-//! Every member gets the same `server.N=127.1.a.b:2888:3888` lines and its own `myid`.
-//! Apache ZooKeeper members run `QuorumPeerMain`; zkrs-server members read the same file
-//! (they run standalone until replication exists, so [`Ensemble::leader`] finds no leader
-//! among them yet). Members are killed by PID on drop, also when a test fails, and the
-//! tails of their logs are printed then.
+//! Every member gets the same `server.N=127.1.a.b:2888:3888[:observer]` lines and its own
+//! `myid`; an observer also gets `peerType=observer` in its own zoo.cfg (Apache needs both).
+//! Apache ZooKeeper members run `QuorumPeerMain`; zkrs-server members run
+//! `zkrs-server zoo.cfg` on the same file (they run standalone until replication exists, so
+//! [`Ensemble::leader`] finds no leader among them yet). Members are killed by PID on drop,
+//! also when a test fails, and the tails of their logs are printed then.
+//!
+//! Which implementation each member runs in the replication tests is chosen by
+//! `ZKRS_ENSEMBLE` ([`env_kinds`]): `apache` (the default for now), `zkrs`, `mixed`
+//! (alternating, Apache first), or a pattern of `a`/`z` letters repeated over the members.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::net::SocketAddr;
@@ -29,6 +35,7 @@ const PROBE: Duration = Duration::from_secs(5);
 pub enum Mode {
     Leader,
     Follower,
+    Observer,
     Standalone,
     /// Running but not serving (looking for a leader), or not answering at all.
     NotServing,
@@ -37,10 +44,80 @@ pub enum Mode {
 /// What runs as one member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Launch {
-    /// A server of this kind (Apache's `QuorumPeerMain`, or `zkrs-server zoo.cfg`).
+    /// A voting member of this kind (Apache's `QuorumPeerMain`, or `zkrs-server zoo.cfg`).
     Server(ServerKind),
+    /// A non-voting member of this kind: `server.N=...:observer` in every member's zoo.cfg
+    /// and `peerType=observer` in its own.
+    Observer(ServerKind),
     /// `zkrs-server elect zoo.cfg`: leader election only, printing a line per decision.
     Elect,
+}
+
+impl Launch {
+    /// The server kind, if this is a server (voter or observer).
+    pub fn server_kind(&self) -> Option<ServerKind> {
+        match *self {
+            Launch::Server(kind) | Launch::Observer(kind) => Some(kind),
+            Launch::Elect => None,
+        }
+    }
+
+    pub fn is_observer(&self) -> bool {
+        matches!(self, Launch::Observer(_))
+    }
+}
+
+/// The default of `ZKRS_ENSEMBLE`. Flip to `"zkrs"` once zkrs replicates.
+pub const DEFAULT_ENSEMBLE: &str = "apache";
+
+/// The kinds of `n` members chosen by `ZKRS_ENSEMBLE` (default [`DEFAULT_ENSEMBLE`]):
+/// `apache`, `zkrs`, `mixed` (Apache, zkrs, Apache, ...), or a pattern of `a` (Apache) and
+/// `z` (zkrs) letters repeated over the members (`zaa`: member 1 zkrs, 2 and 3 Apache).
+pub fn env_kinds(n: usize) -> Vec<ServerKind> {
+    kinds_from(&std::env::var("ZKRS_ENSEMBLE").unwrap_or_default(), n)
+}
+
+/// The kinds of `n` members for a `ZKRS_ENSEMBLE` value (see [`env_kinds`]).
+pub fn kinds_from(value: &str, n: usize) -> Vec<ServerKind> {
+    let value = if value.is_empty() {
+        DEFAULT_ENSEMBLE
+    } else {
+        value
+    };
+    let pattern = match value {
+        "apache" => "a",
+        "zkrs" => "z",
+        "mixed" => "az",
+        other => other,
+    };
+    let letters: Vec<ServerKind> = pattern
+        .chars()
+        .map(|c| match c {
+            'a' => ServerKind::Apache,
+            'z' => ServerKind::Zkrs,
+            _ => panic!(
+                "ZKRS_ENSEMBLE must be `apache`, `zkrs`, `mixed` or a pattern of `a` and `z`, \
+                 not {value:?}"
+            ),
+        })
+        .collect();
+    (0..n).map(|i| letters[i % letters.len()]).collect()
+}
+
+/// `participants` voting members and then `observers` observers, of the kinds
+/// `ZKRS_ENSEMBLE` chooses (the pattern runs over all of them, observers last).
+pub fn env_launches(participants: usize, observers: usize) -> Vec<Launch> {
+    env_kinds(participants + observers)
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            if i < participants {
+                Launch::Server(kind)
+            } else {
+                Launch::Observer(kind)
+            }
+        })
+        .collect()
 }
 
 /// One member: its process (when running), address and files.
@@ -97,6 +174,44 @@ impl Member {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// What the member runs.
+    pub fn launch(&self) -> Launch {
+        self.launch
+    }
+
+    /// Whether the member runs Apache ZooKeeper.
+    pub fn is_apache(&self) -> bool {
+        self.launch.server_kind() == Some(ServerKind::Apache)
+    }
+
+    /// The data dir (`myid`, and the snapshots and logs).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// The mode a serving non-leader member reports.
+    fn expected_learner_mode(&self) -> Mode {
+        match self.launch {
+            Launch::Observer(_) => Mode::Observer,
+            _ => Mode::Follower,
+        }
+    }
+
+    /// `mntr` as `key -> value`, or None if the member does not answer (stopped, paused,
+    /// not serving).
+    pub fn mntr(&self) -> Option<BTreeMap<String, String>> {
+        if self.child.is_none() || self.paused {
+            return None;
+        }
+        let answer = server::four_letter_word(self.addr(), "mntr", PROBE).ok()?;
+        let map: BTreeMap<String, String> = answer
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        (!map.is_empty()).then_some(map)
+    }
+
     /// `Mode:` from `srvr`.
     pub fn mode(&self) -> Mode {
         if self.child.is_none() || self.paused {
@@ -112,6 +227,7 @@ impl Member {
         {
             Some("leader") => Mode::Leader,
             Some("follower") => Mode::Follower,
+            Some("observer") => Mode::Observer,
             Some("standalone") => Mode::Standalone,
             _ => Mode::NotServing,
         }
@@ -171,9 +287,14 @@ impl Ensemble {
         let ips: Vec<LoopbackAddr> = (0..n).map(|_| LoopbackAddr::allocate()).collect();
         let mut servers = String::new();
         for (i, ip) in ips.iter().enumerate() {
+            let observer = if matches!(launches[i], Launch::Observer(_)) {
+                ":observer"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 servers,
-                "server.{}={}:{QUORUM_PORT}:{ELECTION_PORT}",
+                "server.{}={}:{QUORUM_PORT}:{ELECTION_PORT}{observer}",
                 i + 1,
                 ip.ip()
             );
@@ -188,6 +309,9 @@ impl Ensemble {
             let mut cfg = config.zoo_cfg(&data_dir, ip.at(CLIENT_PORT));
             // Generous limits in ticks: a JVM on a busy machine is slow to sync.
             cfg.push_str("initLimit=40\nsyncLimit=10\n");
+            if matches!(launches[i], Launch::Observer(_)) {
+                cfg.push_str("peerType=observer\n");
+            }
             cfg.push_str(&servers);
             fs::write(member_dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
             members.push(Member {
@@ -207,6 +331,28 @@ impl Ensemble {
         }
     }
 
+    /// Starts one member per entry of `launches` (ids 1, 2, ...; Apache and zkrs mixed as
+    /// they come, observers included) and waits until exactly one leader serves with every
+    /// other member following or observing.
+    pub fn start_mixed(launches: &[Launch], config: ServerConfig) -> Ensemble {
+        let kind = launches
+            .iter()
+            .find_map(Launch::server_kind)
+            .unwrap_or(ServerKind::Zkrs);
+        let mut ensemble = Self::prepare(kind, launches, config);
+        for i in 0..launches.len() {
+            ensemble.spawn(i);
+        }
+        ensemble.wait_for_leader(STARTUP * 2);
+        ensemble
+    }
+
+    /// `n` voting members of the kinds `ZKRS_ENSEMBLE` chooses ([`env_kinds`]), started
+    /// and serving (one leader, the rest followers).
+    pub fn from_env(n: usize, config: ServerConfig) -> Ensemble {
+        Self::start_mixed(&env_launches(n, 0), config)
+    }
+
     /// Starts `n` Apache ZooKeeper members (the reference, and the only kind that
     /// replicates today) with the default test configuration.
     pub fn apache(n: usize) -> Ensemble {
@@ -217,7 +363,7 @@ impl Ensemble {
         let m = &mut self.members[i];
         assert!(m.child.is_none(), "member {} is already running", m.id);
         let (kind, role) = match m.launch {
-            Launch::Server(kind) => (kind, Role::Member),
+            Launch::Server(kind) | Launch::Observer(kind) => (kind, Role::Member),
             Launch::Elect => (ServerKind::Zkrs, Role::Elect),
         };
         let child = server::spawn(
@@ -265,7 +411,8 @@ impl Ensemble {
     }
 
     /// Waits (at most `limit`) until every running, unpaused member serves: one leader and
-    /// the rest followers for a replicating ensemble, or each standalone. Returns the
+    /// the rest followers (observers for observer members) for a replicating ensemble, or
+    /// each standalone. Returns the
     /// leader's index (None for standalone members).
     pub fn wait_serving(&self, limit: Duration) -> Option<usize> {
         let start = Instant::now();
@@ -284,11 +431,27 @@ impl Ensemble {
                 .collect();
             let all_standalone = modes.iter().all(|(_, mode)| *mode == Mode::Standalone);
             let quorum_ready = leaders.len() == 1
-                && modes
-                    .iter()
-                    .all(|(_, mode)| matches!(mode, Mode::Leader | Mode::Follower));
+                && modes.iter().all(|&(i, mode)| {
+                    mode == Mode::Leader || mode == self.members[i].expected_learner_mode()
+                });
             if all_standalone && !modes.is_empty() {
                 return None;
+            }
+            // A member that serves standalone beside members that replicate never joins
+            // them (zkrs-server before replication): fail now rather than at the deadline.
+            let replicating = modes
+                .iter()
+                .any(|(_, mode)| matches!(mode, Mode::Leader | Mode::Follower | Mode::Observer));
+            // An Apache member never serves standalone with `server.N` lines, so a
+            // standalone member beside one can never be part of a single leader's ensemble.
+            let with_apache = modes.iter().any(|(i, _)| self.members[*i].is_apache());
+            let standalone = modes.iter().find(|(_, mode)| *mode == Mode::Standalone);
+            if let (true, Some((i, _))) = (replicating || with_apache, standalone) {
+                panic!(
+                    "member {} serves standalone in an ensemble ({:?}); modes {modes:?}",
+                    i + 1,
+                    self.members[*i].launch
+                );
             }
             if quorum_ready {
                 return Some(leaders[0]);
@@ -306,8 +469,13 @@ impl Ensemble {
 
     /// Waits until a leader serves with the running members behind it, and returns it.
     pub fn wait_for_leader(&self, limit: Duration) -> usize {
-        self.wait_serving(limit)
-            .unwrap_or_else(|| panic!("{:?} members elect no leader", self.kind))
+        self.wait_serving(limit).unwrap_or_else(|| {
+            panic!(
+                "the members serve standalone, without a leader ({:?} members; zkrs-server \
+                     before replication)",
+                self.kind
+            )
+        })
     }
 
     /// Whether member `i`'s process is still running (it has not exited on its own).
@@ -325,6 +493,34 @@ impl Ensemble {
         self.spawn(i);
     }
 
+    /// Deletes everything in stopped member `i`'s data dir but `myid`: it restarts empty
+    /// and must catch up from the leader with a full snapshot.
+    pub fn wipe_data(&mut self, i: usize) {
+        let m = &self.members[i];
+        assert!(
+            m.child.is_none(),
+            "member {} must be stopped before its data is wiped",
+            m.id
+        );
+        let data = m.data_dir();
+        let entries =
+            fs::read_dir(&data).unwrap_or_else(|e| panic!("reading {}: {e}", data.display()));
+        for entry in entries {
+            let entry = entry.expect("data dir entry");
+            let path = entry.path();
+            if entry.file_name() == "myid" {
+                continue;
+            }
+            let removed = if entry.file_type().expect("file type").is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.unwrap_or_else(|e| panic!("removing {}: {e}", path.display()));
+        }
+        assert!(data.join("myid").exists(), "myid survives the wipe");
+    }
+
     /// Stops member `i` with SIGSTOP: it holds its sockets but answers nothing.
     pub fn pause(&mut self, i: usize) {
         self.members[i].signal("STOP");
@@ -337,12 +533,55 @@ impl Ensemble {
         self.members[i].paused = false;
     }
 
+    /// Whether member `i` is stopped by [`Ensemble::pause`].
+    pub fn is_paused(&self, i: usize) -> bool {
+        self.members[i].paused
+    }
+
+    /// What each member runs.
+    pub fn launches(&self) -> Vec<Launch> {
+        self.members.iter().map(|m| m.launch).collect()
+    }
+
+    /// A connect string of every member, starting with member `first` (a client tries them
+    /// in order, so clients started at different members spread over the ensemble).
+    pub fn connect_string_from(&self, first: usize) -> String {
+        let n = self.members.len();
+        (0..n)
+            .map(|k| self.members[(first + k) % n].addr().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Indexes of the members that run now (not killed; paused ones included).
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|&i| self.members[i].is_running())
+            .collect()
+    }
+
+    /// Indexes of the members that run and are not paused.
+    pub fn serving_candidates(&self) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|&i| self.members[i].is_running() && !self.members[i].paused)
+            .collect()
+    }
+
     /// Connects a client to member `i` only.
     pub async fn client_of(&self, i: usize) -> zk::Client {
         server::connect(self.members[i].addr(), zk::Client::connector()).await
     }
 
-    fn log_tails(&self, lines: usize) -> String {
+    /// A summary of every member (id, kind, pid, mode), for failure messages.
+    pub fn describe(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| format!("{}:{:?}:{:?}:{:?}", m.id, m.launch, m.pid(), m.mode()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn log_tails(&self, lines: usize) -> String {
         let mut out = String::new();
         for m in &self.members {
             let _ = writeln!(
@@ -377,5 +616,30 @@ impl Drop for Ensemble {
         if failing {
             eprintln!("{tails}--- end of ensemble logs ---");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ServerKind::{Apache as A, Zkrs as Z};
+
+    #[test]
+    fn zkrs_ensemble_values_choose_member_kinds() {
+        assert_eq!(
+            kinds_from("", 3),
+            vec![A, A, A],
+            "the default is Apache for now"
+        );
+        assert_eq!(kinds_from("apache", 2), vec![A, A]);
+        assert_eq!(kinds_from("zkrs", 3), vec![Z, Z, Z]);
+        assert_eq!(kinds_from("mixed", 5), vec![A, Z, A, Z, A]);
+        assert_eq!(kinds_from("zaa", 4), vec![Z, A, A, Z]);
+    }
+
+    #[test]
+    #[should_panic(expected = "ZKRS_ENSEMBLE must be")]
+    fn an_unknown_zkrs_ensemble_value_is_refused() {
+        kinds_from("java", 3);
     }
 }

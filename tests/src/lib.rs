@@ -13,6 +13,7 @@
 //!   force a reconnect.
 //! * The helpers below wait for conditions with bounded deadlines.
 
+pub mod acked;
 pub mod addr;
 pub mod diff;
 pub mod ensemble;
@@ -20,6 +21,7 @@ pub mod frame;
 pub mod inprocess;
 pub mod proxy;
 pub mod raw;
+pub mod replica;
 pub mod server;
 
 use std::future::Future;
@@ -30,7 +32,7 @@ use sha1::{Digest as _, Sha1};
 pub use zookeeper_client as zk;
 
 pub use addr::LoopbackAddr;
-pub use ensemble::{Ensemble, Mode};
+pub use ensemble::{Ensemble, Launch, Mode};
 pub use inprocess::InProcessServer;
 pub use proxy::TcpProxy;
 pub use raw::{Frame, RawSession, Reply};
