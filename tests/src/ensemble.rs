@@ -68,7 +68,7 @@ impl Launch {
 }
 
 /// The default of `ZKRS_ENSEMBLE`. Flip to `"zkrs"` once zkrs replicates.
-pub const DEFAULT_ENSEMBLE: &str = "apache";
+pub const DEFAULT_ENSEMBLE: &str = "zkrs";
 
 /// The kinds of `n` members chosen by `ZKRS_ENSEMBLE` (default [`DEFAULT_ENSEMBLE`]):
 /// `apache`, `zkrs`, `mixed` (Apache, zkrs, Apache, ...), or a pattern of `a` (Apache) and
@@ -606,7 +606,7 @@ impl Drop for Ensemble {
     fn drop(&mut self) {
         let failing = std::thread::panicking();
         let tails = if failing {
-            self.log_tails(60)
+            self.log_tails(200)
         } else {
             String::new()
         };

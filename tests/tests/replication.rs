@@ -697,19 +697,16 @@ async fn layout_all_apache() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs zkrs replication"]
 async fn layout_zkrs_follower_under_an_apache_leader() {
     layout_survives_faults(&[Z, A, A], 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs zkrs replication"]
 async fn layout_apache_followers_under_a_zkrs_leader() {
     layout_survives_faults(&[A, A, Z], 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs zkrs replication"]
 async fn layout_zkrs_observer() {
     layout_survives_faults(&[A, A, A, Launch::Observer(ServerKind::Zkrs)], 3).await;
 }

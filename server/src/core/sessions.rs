@@ -56,7 +56,11 @@ impl Sessions {
         restored: impl IntoIterator<Item = (i64, LiveSession)>,
     ) -> Self {
         let live: HashMap<i64, LiveSession> = restored.into_iter().collect();
-        let restored_max = live.keys().copied().max().unwrap_or(i64::MIN);
+        // Above this member's own earlier ids only: in an ensemble the restored sessions
+        // include other members' (their ids carry their server id in the top byte), and
+        // counting on from those would hand out ids another member hands out too.
+        let mine = |id: &i64| (*id as u64 >> 56) as u8 == server_id;
+        let restored_max = live.keys().copied().filter(mine).max().unwrap_or(i64::MIN);
         let next_id = SessionId::initial(server_id, now_ms)
             .0
             .max(restored_max.saturating_add(1));

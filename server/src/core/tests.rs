@@ -244,3 +244,39 @@ fn a_read_only_member_serves_reads_to_read_only_clients_and_refuses_writes() {
     assert_eq!(hdr.err, ErrorCode::NotReadOnly.code());
     assert!(h.unsynced.is_empty(), "nothing was proposed");
 }
+
+#[test]
+fn a_session_closing_while_another_connects_leaves_the_new_one_alone() {
+    let mut h = Harness::new();
+    let a = connect(&mut h, 1);
+    h.request(a, 1, Request::CloseSession);
+    h.open(2, new_session_request(1000));
+    h.sync_log();
+    let frame = h.next(2).expect("the new session's connect response");
+    let resp = ConnectResponse::decode_exact(&frame[4..]).unwrap();
+    assert_ne!(resp.session_id, 0);
+    assert_ne!(
+        h.pop(2),
+        Some(Outgoing::Close),
+        "the new connection stays open"
+    );
+}
+
+#[test]
+fn new_session_ids_follow_this_members_own_not_those_of_others() {
+    // A follower that restored the leader's sessions (a SNAP) must not count on from the
+    // leader's ids: both would hand out the same ones.
+    let leaders = (3i64 << 56) | 0x00a2_4a28_c08f_0003;
+    let now = Instant::now();
+    let live = sessions::LiveSession::new(Duration::from_secs(6), now, None);
+    let mut s = sessions::Sessions::new(2, 1_700_000_000_000, [(leaders, live)]);
+    let id = s.allocate();
+    assert_eq!(id as u64 >> 56, 2, "{id:#x}");
+    let own = (2i64 << 56) | 0x00ff_ffff_ffff_0000;
+    let live = sessions::LiveSession::new(Duration::from_secs(6), now, None);
+    let mut s = sessions::Sessions::new(2, 1_700_000_000_000, [(own, live)]);
+    assert!(
+        s.allocate() > own,
+        "after this member's own restored sessions"
+    );
+}
