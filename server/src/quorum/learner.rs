@@ -62,6 +62,14 @@ pub struct LearnerSetup {
     pub max_buffer: usize,
     pub force_sync: bool,
     pub segment_limit: u64,
+    /// This member's `QuorumVerifier.toString()`: what it keeps in `/zookeeper/config`.
+    pub config_string: Vec<u8>,
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A learner that took its sync: what the core starts from, and the connection.
@@ -165,6 +173,7 @@ pub fn sync_with_leader(
                 tracing::info!(to = %Zxid::from_raw(pkt.zxid), "truncating the log as the leader says");
                 truncate_after(&setup.dirs, pkt.zxid).map_err(storage)?;
                 tree = recover(&setup.dirs).map_err(storage)?.0;
+                tree.set_config(&setup.config_string, 0, wall_ms());
             }
             PacketType::SNAP => {
                 sync.mode = "snap";
@@ -172,6 +181,9 @@ pub fn sync_with_leader(
                     .map_err(|e| LearnerError::Protocol(format!("bad snapshot: {e}")))?;
                 snap::read_signature(&mut reader)
                     .map_err(|e| LearnerError::Protocol(format!("bad snapshot signature: {e}")))?;
+                // The leader's copy of `/zookeeper/config` is the leader's: keep our own,
+                // as Apache's learner does (ZOOKEEPER-2819).
+                tree.set_config(&setup.config_string, 0, wall_ms());
                 sync.snapped = true;
                 tracing::info!(zxid = %Zxid::from_raw(pkt.zxid), nodes = tree.node_count(), "snapshot received from the leader");
             }

@@ -48,8 +48,13 @@ pub struct MemberContext {
 
 /// Loads the member's state from disk: the tree (snapshot plus every logged txn) and the
 /// epoch files.
-fn load(dirs: &DataDirs) -> anyhow::Result<(DataTree, Epochs)> {
-    let (tree, report) = recover(dirs)?;
+fn load(dirs: &DataDirs, config: &Config) -> anyhow::Result<(DataTree, Epochs)> {
+    let (mut tree, report) = recover(dirs)?;
+    tree.set_config(
+        config_string(config).as_bytes(),
+        0,
+        crate::core::Now::system().wall_ms,
+    );
     let epochs = epoch::load(&dirs.snap_dir, Zxid::from_raw(tree.last_zxid()))?;
     tracing::info!(
         zxid = %Zxid::from_raw(tree.last_zxid()),
@@ -105,7 +110,7 @@ fn serving(config: &Config, mode: ServerMode) -> WordsRole {
 
 /// Runs the member until the process ends.
 pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
-    let (mut tree, mut epochs) = load(&ctx.dirs)?;
+    let (mut tree, mut epochs) = load(&ctx.dirs, &ctx.config)?;
     let history = |tree: &DataTree, e: &Epochs| History {
         last_zxid: Zxid::from_raw(tree.last_zxid()),
         current_epoch: e.current,
@@ -155,7 +160,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
                         Err(e) => tracing::error!(error = %e, "cannot serve read-only"),
                     }
                     // The read-only core took the tree; the role after reloads it.
-                    (tree, epochs) = load(&ctx.dirs)?;
+                    (tree, epochs) = load(&ctx.dirs, &ctx.config)?;
                 }
             }
         };
@@ -176,7 +181,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
             ServerMode::Standalone,
             ZabPhase::Election,
         ));
-        (tree, epochs) = load(&ctx.dirs)?;
+        (tree, epochs) = load(&ctx.dirs, &ctx.config)?;
         let (done, ack) = oneshot::channel();
         let _ = control.send(ElectionControl::Look {
             history: history(&tree, &epochs),
@@ -378,6 +383,7 @@ async fn follow(
         max_buffer: config.jute_max_buffer as usize + crate::txn::apache::MAX_BUFFER / 2,
         force_sync: config.force_sync,
         segment_limit: ctx.segment_limit,
+        config_string: config_string(config).into_bytes(),
     };
     tracing::info!(leader, addr = %setup.leader_addr, observer, "following: connecting to the leader");
     let synced = {

@@ -420,6 +420,24 @@ impl DataTree {
         t
     }
 
+    /// Writes this member's ensemble configuration into `/zookeeper/config`, as Apache's
+    /// `ZKDatabase.initConfigInZKDatabase` does on every member when it loads its data (and
+    /// a learner again after a SNAP, since the leader's copy is the leader's own): the
+    /// config string, version -1, mzxid the config's version. Not a transaction: outside
+    /// the digest, which leaves `/zookeeper/` out for this reason.
+    pub fn set_config(&mut self, data: &[u8], config_version: i64, time: i64) {
+        let Some(id) = self.nodes.lookup(CONFIG) else {
+            return;
+        };
+        let old_len = self.nodes.data(id).map_or(0, <[u8]>::len) as i64;
+        self.set_data_and_stat(CONFIG, id, Some(data), |s| {
+            s.mtime = time;
+            s.mzxid = config_version;
+            s.version = -1;
+        });
+        self.approximate_data_size += data.len() as i64 - old_len;
+    }
+
     /// Files a new node under the sets kept by owner: containers, TTL nodes, each
     /// session's ephemerals.
     fn track_owner(&mut self, path: &str, owner: i64) {
