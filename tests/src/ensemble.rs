@@ -167,10 +167,14 @@ impl Member {
         self.dir.join("server.log")
     }
 
-    /// The last `lines` lines of the member's log.
+    /// The last `lines` lines of the member's log, without the lines Apache writes for
+    /// each of the harness's own `srvr`/`mntr` probes (they would fill any tail).
     pub fn log_tail(&self, lines: usize) -> String {
         let text = fs::read_to_string(self.log_path()).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
+        let all: Vec<&str> = text
+            .lines()
+            .filter(|l| !(l.contains("Processing ") && l.contains(" command from ")))
+            .collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 

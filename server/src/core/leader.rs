@@ -446,6 +446,18 @@ impl Core {
         );
         self.effects
             .push(Effect::Peer(PeerOut::SyncLearner { sid, plan }));
+        self.send_to_learner(
+            sid,
+            QuorumPacket::new(
+                PacketType::NEWLEADER,
+                Zxid::new(epoch, 0).raw(),
+                Some(config),
+            ),
+        );
+        // The proposals in flight go after NEWLEADER, each before its COMMIT: an Apache
+        // 3.8.0-3.8.4 learner forgets what it buffered when NEWLEADER comes, and a COMMIT
+        // that then finds no buffered proposal kills its sync (ZOOKEEPER-4394). After
+        // NEWLEADER every learner logs proposals and acknowledges them once up to date.
         if !observer {
             let in_flight: Vec<QuorumPacket> = self
                 .broadcast
@@ -456,14 +468,6 @@ impl Core {
                 self.send_to_learner(sid, p);
             }
         }
-        self.send_to_learner(
-            sid,
-            QuorumPacket::new(
-                PacketType::NEWLEADER,
-                Zxid::new(epoch, 0).raw(),
-                Some(config),
-            ),
-        );
     }
 
     fn snap_plan(&self, zxid: Zxid) -> SyncPlan {
@@ -523,6 +527,7 @@ impl Core {
             return;
         }
         l.phase = Phase::Broadcast;
+        let epoch = l.epoch.unwrap_or(0);
         let ready: Vec<ServerId> = l
             .learners
             .iter()
@@ -530,7 +535,7 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         tracing::info!(
-            epoch = l.epoch.unwrap_or(0),
+            epoch,
             zxid = %last,
             followers = ?synced,
             "a quorum has synced: serving"
@@ -538,7 +543,7 @@ impl Core {
         for sid in ready {
             self.send_to_learner(sid, QuorumPacket::new(PacketType::UPTODATE, -1, None));
         }
-        self.effects.push(Effect::Peer(PeerOut::Serving));
+        self.effects.push(Effect::Peer(PeerOut::Serving { epoch }));
     }
 
     /// A learner's client request (REQUEST): prepared here with the client's auth ids, as

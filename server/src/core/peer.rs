@@ -37,8 +37,9 @@ pub enum PeerOut {
     SyncLearner { sid: ServerId, plan: SyncPlan },
     /// Close a learner's connection (a protocol violation, or a learner ahead of us).
     DropLearner { sid: ServerId },
-    /// The leader has a synced quorum and serves clients (the role can say so).
-    Serving,
+    /// The leader has a synced quorum in `epoch` and serves clients (the role says so, and
+    /// election advertises the epoch: peers that join later compare it).
+    Serving { epoch: u32 },
     /// The role cannot go on: back to leader election.
     Ended(String),
 }

@@ -185,7 +185,7 @@ pub(super) fn describe(out: &super::peer::PeerOut) -> String {
         PeerOut::ToLearner { sid, pkt } => format!("to {sid} {}", name(pkt)),
         PeerOut::SyncLearner { sid, plan } => format!("sync {sid} {}", plan.name()),
         PeerOut::DropLearner { sid } => format!("drop {sid}"),
-        PeerOut::Serving => "serving".into(),
+        PeerOut::Serving { .. } => "serving".into(),
         PeerOut::Ended(_) => "ended".into(),
     }
 }

@@ -170,7 +170,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
         }
         role_no += 1;
         let why = match decision.role {
-            Elected::Lead => lead(&ctx, role_no, tree, epochs).await,
+            Elected::Lead => lead(&ctx, role_no, tree, epochs, &control).await,
             Elected::Follow(leader) | Elected::Observe(leader) => {
                 follow(&ctx, role_no, leader, tree, epochs, &control).await
             }
@@ -272,7 +272,13 @@ fn voters(config: &Config) -> BTreeSet<u64> {
 }
 
 /// Leads until the core gives up the role (no quorum); returns why.
-async fn lead(ctx: &MemberContext, role: u64, tree: DataTree, epochs: Epochs) -> String {
+async fn lead(
+    ctx: &MemberContext,
+    role: u64,
+    tree: DataTree,
+    epochs: Epochs,
+    control: &mpsc::UnboundedSender<ElectionControl>,
+) -> String {
     let config = &ctx.config;
     let Some(mine) = config.my_server() else {
         return "this member is not in its own config".into();
@@ -334,7 +340,10 @@ async fn lead(ctx: &MemberContext, role: u64, tree: DataTree, epochs: Epochs) ->
         };
         match learners.dispatch(out) {
             None => {}
-            Some(PeerOut::Serving) => {
+            Some(PeerOut::Serving { epoch }) => {
+                // Peers that join later compare the leader's advertised epoch with its
+                // followers' (Apache's `updateElectionVote`).
+                let _ = control.send(ElectionControl::PeerEpoch(u64::from(epoch)));
                 ctx.words
                     .send_replace(serving(&ctx.config, ServerMode::Leader));
             }
