@@ -250,7 +250,9 @@ public class ClientSuite {
         volatile boolean accepting = true;
         final List<Socket> live = Collections.synchronizedList(new ArrayList<>());
 
-        Proxy(String target) throws IOException {
+        Proxy(String connectString) throws IOException {
+            // The proxy forwards to one server: of an ensemble's connect string, the first.
+            String target = connectString.split(",")[0];
             int colon = target.lastIndexOf(':');
             host = target.substring(0, colon);
             port = Integer.parseInt(target.substring(colon + 1));
