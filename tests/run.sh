@@ -3,7 +3,7 @@
 # formatting and lints, builds everything, runs the Rust tests (unit, wire fixtures,
 # end-to-end against zkrs-server in-process and as a process, an Apache ensemble), the fuzz
 # targets over their seeds, then the third-party client suites (zkCli.sh, kazoo, the Java
-# and C clients) against zkrs-server.
+# and C clients) against zkrs-server, standalone and as a 3-member ensemble.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +27,6 @@ cargo test --manifest-path fuzz/Cargo.toml
 
 echo "== third-party client suites (zkCli.sh, kazoo, Java and C clients) against zkrs-server"
 python3 -m pytest tests/python -q
+
+echo "== the same suites against a 3-member zkrs ensemble (ZKRS_TEST_ENSEMBLE=3)"
+ZKRS_TEST_ENSEMBLE=3 python3 -m pytest tests/python -q

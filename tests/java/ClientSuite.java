@@ -92,6 +92,19 @@ public class ClientSuite {
         System.out.flush();
     }
 
+    /** Sync z's server with the leader before z reads what another session wrote: in an
+     * ensemble the other session may be on another member, and this one may be behind. */
+    static void synced(ZooKeeper z, String path) throws Exception {
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicInteger rc = new AtomicInteger(Integer.MIN_VALUE);
+        z.sync(path, (code, p, ctx) -> {
+            rc.set(code);
+            done.countDown();
+        }, null);
+        expect(done.await(WAIT_MS, TimeUnit.MILLISECONDS), "sync callback not called");
+        eq(0, rc.get(), "sync rc");
+    }
+
     static void expect(boolean cond, String what) {
         if (!cond) {
             throw new AssertionError(what);
@@ -250,7 +263,9 @@ public class ClientSuite {
         volatile boolean accepting = true;
         final List<Socket> live = Collections.synchronizedList(new ArrayList<>());
 
-        Proxy(String target) throws IOException {
+        Proxy(String connectString) throws IOException {
+            // The proxy forwards to one server: of an ensemble's connect string, the first.
+            String target = connectString.split(",")[0];
             int colon = target.lastIndexOf(':');
             host = target.substring(0, colon);
             port = Integer.parseInt(target.substring(colon + 1));
@@ -1061,6 +1076,7 @@ public class ClientSuite {
             }
             zk.create(p, big, OPEN, CreateMode.PERSISTENT);
             Stat st = new Stat();
+            synced(other, p);
             byte[] back = other.getData(p, false, st);
             eq(big.length, st.getDataLength(), "dataLength");
             expect(Arrays.equals(big, back), "1 MB data read back differs");

@@ -1,6 +1,8 @@
 """pytest fixtures: a real server process per test module, kazoo clients.
 
-Select the server with ``ZKRS_TEST_SERVER=zkrs`` (default) or ``apache``.
+Select the server with ``ZKRS_TEST_SERVER=zkrs`` (default) or ``apache``, and with
+``ZKRS_TEST_ENSEMBLE=3`` an ensemble of three members of that kind instead of a standalone
+server (clients get a connect string naming every member).
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from server import ServerProcess, ServerStartError, server_kind  # noqa: E402
+from server import (  # noqa: E402
+    Ensemble,
+    ServerProcess,
+    ServerStartError,
+    ensemble_size,
+    server_kind,
+)
 
 
 def pytest_report_header(config):
@@ -25,13 +33,19 @@ def pytest_report_header(config):
         from server import zkrs_binary
 
         extra = f" ({zkrs_binary()})"
-    return [f"zk server under test: {kind}{extra}"]
+    try:
+        n = ensemble_size()
+    except ValueError as e:
+        return [f"zk server under test: INVALID ({e})"]
+    form = f"ensemble of {n} members" if n else "standalone"
+    return [f"zk server under test: {kind}{extra}, {form}"]
 
 
 def pytest_sessionstart(session):
     # Fail loudly (never skip) on a bad selection or a missing zkrs binary.
     try:
         kind = server_kind()
+        ensemble_size()
     except ValueError as e:
         pytest.exit(str(e), returncode=4)
     if kind == "zkrs":
@@ -49,9 +63,11 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(scope="module")
 def zk_server(request, tmp_path_factory):
-    """A freshly started server (clean data dir, free port) for one module."""
+    """A freshly started server (clean data dir, its own address) for one module: a
+    ServerProcess, or with ``ZKRS_TEST_ENSEMBLE=N`` an Ensemble of N members."""
     workdir = tmp_path_factory.mktemp("zkserver")
-    srv = ServerProcess(workdir=workdir)
+    n = ensemble_size()
+    srv = Ensemble(n, workdir=workdir) if n else ServerProcess(workdir=workdir)
     try:
         srv.start()
     except ServerStartError as e:
@@ -64,12 +80,16 @@ def zk_server(request, tmp_path_factory):
     try:
         yield srv
     finally:
-        srv.stop()
+        if isinstance(srv, Ensemble):
+            srv.cleanup()  # also gives its three addresses back
+        else:
+            srv.stop()
 
 
 @pytest.fixture
 def zk_hosts(zk_server) -> str:
-    """Connect string ``127.0.0.1:PORT`` of the running server."""
+    """Connect string ``HOST:PORT`` of the running server (``H1:P,H2:P,H3:P`` for an
+    ensemble)."""
     assert zk_server.is_running(), (
         "server process is gone\n" + zk_server.log_tail()
     )
@@ -120,7 +140,7 @@ def pytest_runtest_makereport(item, call):
             # The fixture may be used indirectly; find it on the module node.
             mod = item.getparent(pytest.Module)
             srv = getattr(mod, "_zk_server", None) if mod is not None else None
-        if isinstance(srv, ServerProcess):
+        if isinstance(srv, (ServerProcess, Ensemble)):
             rep.sections.append(
                 (
                     f"server log tail ({srv.describe()}, "

@@ -42,6 +42,23 @@ STOP_DEADLINE_S = 10.0
 _LIVE: "set[ServerProcess]" = set()
 
 
+def ensemble_size() -> int:
+    """``ZKRS_TEST_ENSEMBLE``: unset (or empty) for a standalone server, else the number of
+    ensemble members (at least 2) the fixture starts."""
+    raw = os.environ.get("ZKRS_TEST_ENSEMBLE", "").strip()
+    if not raw:
+        return 0
+    try:
+        n = int(raw)
+    except ValueError:
+        n = -1
+    if n < 2:
+        raise ValueError(
+            f"ZKRS_TEST_ENSEMBLE must be unset (standalone) or a member count >= 2, not {raw!r}"
+        )
+    return n
+
+
 def server_kind() -> str:
     kind = os.environ.get("ZKRS_TEST_SERVER", "zkrs").strip().lower() or "zkrs"
     if kind not in ("zkrs", "apache"):
@@ -181,6 +198,9 @@ class ServerStartError(RuntimeError):
 
 class ServerProcess:
     """One server process with its own data dir, config and log file."""
+
+    # The Apache class run for this kind of process (a member runs QuorumPeerMain).
+    APACHE_MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
 
     def __init__(self, kind: str | None = None, workdir: str | os.PathLike | None = None):
         self.kind = kind or server_kind()
@@ -322,7 +342,7 @@ class ServerProcess:
             "-Dzookeeper.admin.enableServer=false",
             "-cp",
             classpath,
-            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            self.APACHE_MAIN,
             str(self.config_path),
         ]
 
@@ -337,25 +357,7 @@ class ServerProcess:
         return "not currently serving requests" not in reply
 
     def _start_once(self) -> None:
-        if self._addr is None:
-            self._addr = LoopbackAddr()
-        self.port = CLIENT_PORT
-        self._write_config()
-        cmd = self._command()
-        self._log_file = open(self.log_path, "ab")
-        self._log_file.write(f"=== starting: {' '.join(cmd)}\n".encode())
-        self._log_file.flush()
-        env = dict(os.environ)
-        env.setdefault("RUST_BACKTRACE", "1")
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            cwd=str(self.workdir),
-            env=env,
-        )
-        _LIVE.add(self)
+        self._spawn()
         deadline = time.monotonic() + START_DEADLINE_S
         last = ""
         while True:
@@ -378,6 +380,168 @@ class ServerProcess:
                     f"--- server log tail ---\n{self.log_tail()}"
                 )
             time.sleep(0.05)
+
+    def _spawn(self) -> None:
+        """Writes the config and starts the process; does not wait for it."""
+        if self._addr is None:
+            self._addr = LoopbackAddr()
+        self.port = CLIENT_PORT
+        self._write_config()
+        cmd = self._command()
+        self._log_file = open(self.log_path, "ab")
+        self._log_file.write(f"=== starting: {' '.join(cmd)}\n".encode())
+        self._log_file.flush()
+        env = dict(os.environ)
+        env.setdefault("RUST_BACKTRACE", "1")
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            cwd=str(self.workdir),
+            env=env,
+        )
+        _LIVE.add(self)
+
+
+QUORUM_PORT = 2888
+ELECTION_PORT = 3888
+
+
+class EnsembleMember(ServerProcess):
+    """One member of an ensemble: the standalone zoo.cfg plus ``initLimit``/``syncLimit``, the
+    ensemble's ``server.N`` lines and ``dataDir/myid``; Apache runs ``QuorumPeerMain``. It
+    listens on its own loopback address (client 2181, quorum 2888, election 3888)."""
+
+    APACHE_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+
+    def __init__(self, myid: int, addr: LoopbackAddr, **kwargs):
+        super().__init__(**kwargs)
+        self.myid = myid
+        self._addr = addr
+        self.port = CLIENT_PORT
+        self.server_lines: list[str] = []
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        (self.data_dir / "myid").write_text(f"{self.myid}\n")
+        with self.config_path.open("a") as f:
+            # Generous limits in ticks: a JVM on a busy 2-core machine is slow to sync.
+            f.write("initLimit=20\nsyncLimit=10\n")
+            f.write("".join(line + "\n" for line in self.server_lines))
+
+    def mode(self) -> str:
+        """``Mode:`` of ``srvr`` (leader / follower / ...), or ``not serving`` / ``down``."""
+        try:
+            reply = self.flw("srvr")
+        except OSError:
+            return "down"
+        for line in reply.splitlines():
+            if line.startswith("Mode: "):
+                return line[len("Mode: "):].strip()
+        return "not serving"
+
+    def describe(self) -> str:
+        return f"member {self.myid}: {super().describe()} host={self.host}"
+
+
+class Ensemble:
+    """``n`` members of one kind, started together; up once exactly one member says
+    ``Mode: leader`` in ``srvr`` and every other one ``Mode: follower``.
+
+    Offers what the tests use of a ServerProcess: ``hosts`` (every member's
+    ``HOST:2181``, comma-separated), ``is_running``, ``log_tail``, ``describe``, ``stop``."""
+
+    def __init__(self, n: int, kind: str | None = None, workdir: str | os.PathLike | None = None):
+        self.kind = kind or server_kind()
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix="zkrs-pytest-ensemble-")
+        self.workdir = Path(workdir)
+        addrs: list[LoopbackAddr] = []
+        try:
+            for _ in range(n):
+                addrs.append(LoopbackAddr())
+        except BaseException:
+            for a in addrs:
+                a.release()
+            raise
+        lines = [
+            f"server.{i + 1}={a.ip}:{QUORUM_PORT}:{ELECTION_PORT}" for i, a in enumerate(addrs)
+        ]
+        self.members: list[EnsembleMember] = []
+        for i, a in enumerate(addrs):
+            m = EnsembleMember(
+                i + 1, a, kind=self.kind, workdir=self.workdir / f"member-{i + 1}"
+            )
+            m.server_lines = lines
+            self.members.append(m)
+
+    @property
+    def hosts(self) -> str:
+        return ",".join(m.hosts for m in self.members)
+
+    def start(self) -> "Ensemble":
+        try:
+            for m in self.members:
+                m._spawn()
+            self.wait_formed(START_DEADLINE_S)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def modes(self) -> list[str]:
+        return [m.mode() for m in self.members]
+
+    def wait_formed(self, timeout: float) -> None:
+        """Until exactly one leader and every other member a follower (each serving)."""
+        deadline = time.monotonic() + timeout
+        modes: list[str] = []
+        while True:
+            for m in self.members:
+                if not m.is_running():
+                    raise ServerStartError(
+                        f"{m.describe()} exited with code {m.proc.returncode} before the "
+                        f"ensemble formed.\n{self.log_tail()}"
+                    )
+            modes = self.modes()
+            if modes.count("leader") == 1 and modes.count("follower") == len(modes) - 1:
+                return
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"{self.kind} ensemble did not form (one leader, the rest followers) "
+                    f"within {timeout}s; modes by myid: {modes}\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def leader(self) -> EnsembleMember:
+        leaders = [m for m in self.members if m.mode() == "leader"]
+        assert len(leaders) == 1, f"leaders: {[m.myid for m in leaders]}; modes {self.modes()}"
+        return leaders[0]
+
+    def followers(self) -> list[EnsembleMember]:
+        return [m for m in self.members if m.mode() == "follower"]
+
+    def stop(self) -> None:
+        for m in self.members:
+            m.stop()
+
+    def cleanup(self) -> None:
+        for m in self.members:
+            m.cleanup()
+
+    def is_running(self) -> bool:
+        return all(m.is_running() for m in self.members)
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(
+            f"--- log tail of {m.describe()} (running={m.is_running()}) ---\n"
+            + m.log_tail(lines)
+            for m in self.members
+        )
+
+    def describe(self) -> str:
+        return f"{self.kind} ensemble of {len(self.members)} at {self.hosts} workdir={self.workdir}"
 
 
 @atexit.register

@@ -17,6 +17,13 @@ compares what monitoring tools parse:
 * with a restricted ``4lw.commands.whitelist``: the same refusal text, and ``srvr`` still
   answered.
 
+With ``ZKRS_TEST_ENSEMBLE=N`` each side is an ensemble of N members instead (an Apache
+ensemble and a candidate ensemble): the two sessions connect to the leader, and the words
+above are compared leader with leader. Then also: every member's ``srvr`` mode (one leader,
+the rest followers), the leader's ``mntr`` follower counts, and a follower's ``mntr``, ``srvr``
+and ``conf`` against an Apache follower's. The whitelist tests are skipped then: the
+whitelist is a per-process setting that the standalone run covers.
+
 A failure prints the differing keys or lines of both servers. Needs Java + the Debian
 ``zookeeper`` package (Apache) and the zkrs-server binary (``ZKRS_SERVER_BIN`` or
 ``target/debug/zkrs-server``).
@@ -35,7 +42,14 @@ import time
 
 import pytest
 
-from server import ServerProcess, ServerStartError, server_kind, zkrs_binary
+from server import (
+    Ensemble,
+    ServerProcess,
+    ServerStartError,
+    ensemble_size,
+    server_kind,
+    zkrs_binary,
+)
 
 WAIT_S = 15.0
 # Roles: the reference is always Apache; the candidate is zkrs (or Apache, to validate).
@@ -91,11 +105,23 @@ def _start(srv: ServerProcess) -> ServerProcess:
     return srv
 
 
+def _start_ensemble(ens: Ensemble) -> Ensemble:
+    if ens.kind == "zkrs" and not zkrs_binary().exists():
+        _start(ServerProcess(kind="zkrs"))  # fails with the message saying how to build it
+    try:
+        ens.start()
+    except ServerStartError as e:
+        ens.cleanup()
+        pytest.fail(str(e), pytrace=False)
+    return ens
+
+
 class Side:
     """One server with its two sessions, named A and B."""
 
-    def __init__(self, srv: ServerProcess):
-        self.srv = srv
+    def __init__(self, srv: ServerProcess, ensemble: Ensemble | None = None):
+        self.srv = srv  # in ensemble mode: the leader
+        self.ensemble = ensemble
         self.clients: dict[str, object] = {}
         self.names: dict[str, str] = {}  # "0x<session id>" -> "A" / "B"
 
@@ -142,10 +168,17 @@ def _setup_sessions(side: Side) -> None:
 def sides(tmp_path_factory):
     """Apache and zkrs, each with sessions A and B and the same watches."""
     started: list[Side] = []
+    ensembles: list[Ensemble] = []
+    n = ensemble_size()
     try:
         for role in ROLES:
-            srv = ServerProcess(kind=kind_of(role), workdir=tmp_path_factory.mktemp(f"flw-{role}"))
-            side = Side(_start(srv))
+            workdir = tmp_path_factory.mktemp(f"flw-{role}")
+            if n:
+                ens = _start_ensemble(Ensemble(n, kind=kind_of(role), workdir=workdir))
+                ensembles.append(ens)
+                side = Side(ens.leader(), ens)
+            else:
+                side = Side(_start(ServerProcess(kind=kind_of(role), workdir=workdir)))
             started.append(side)
             _setup_sessions(side)
         yield dict(zip(ROLES, started))
@@ -158,11 +191,18 @@ def sides(tmp_path_factory):
                 except Exception:
                     pass
             side.srv.stop()
+        for ens in ensembles:
+            ens.cleanup()
 
 
 @pytest.fixture(scope="module")
 def restricted(tmp_path_factory):
     """Both servers with ``4lw.commands.whitelist=ruok`` (srvr is always allowed)."""
+    if ensemble_size():
+        pytest.skip(
+            "4lw.commands.whitelist is a per-process setting, the same in an ensemble member; "
+            "the standalone run covers it"
+        )
     started: list[ServerProcess] = []
     try:
         for role in ROLES:
@@ -521,3 +561,75 @@ def test_unknown_word_closes_silently(sides):
         result[kind] = _raw_exchange(side.srv.host, side.srv.port, b"xyzw")
     assert result["apache"] == (b"", True), result
     assert result["zkrs"] == result["apache"], result
+
+
+# ---------------------------------------------------------------------------
+# an ensemble's form (ZKRS_TEST_ENSEMBLE=N only)
+
+
+def _ensembles(sides) -> dict[str, Ensemble]:
+    if not ensemble_size():
+        pytest.skip("standalone run: ZKRS_TEST_ENSEMBLE is not set")
+    return {kind: side.ensemble for kind, side in sides.items()}
+
+
+def test_ensemble_member_modes(sides):
+    """``srvr`` of every member: exactly one leader, every other member a follower."""
+    for kind, ens in _ensembles(sides).items():
+        modes = ens.modes()
+        assert sorted(modes) == ["follower"] * (len(modes) - 1) + ["leader"], (
+            f"{kind} ensemble: modes by myid {modes}"
+        )
+        assert sides[kind].srv.mode() == "leader", f"{kind}: the sessions' member is no longer the leader"
+
+
+def test_ensemble_leader_mntr_followers(sides):
+    """The leader's ``mntr`` counts its followers, all in sync."""
+    _ensembles(sides)
+    n = ensemble_size()
+    apache, zkrs = (parse_mntr(t) for t in both(sides, "mntr"))
+    keys = ["zk_server_state", "zk_learners", "zk_followers", "zk_synced_followers",
+            "zk_synced_non_voting_followers", "zk_synced_observers", "zk_pending_syncs"]
+    assert apache.get("zk_synced_followers") == str(n - 1), apache
+    diffs = [f"{k}: apache {apache.get(k)!r} vs zkrs {zkrs.get(k)!r}" for k in keys if apache.get(k) != zkrs.get(k)]
+    assert not diffs, "leader mntr differs:\n" + "\n".join(diffs)
+
+
+def _follower_words(sides, word: str) -> tuple[str, str]:
+    ens = _ensembles(sides)
+    return ens["apache"].followers()[0].flw(word), ens["zkrs"].followers()[0].flw(word)
+
+
+def test_ensemble_follower_mntr(sides):
+    """A follower's ``mntr``: the key set, the value types, and its state."""
+    apache_text, zkrs_text = _follower_words(sides, "mntr")
+    apache, zkrs = parse_mntr(apache_text), parse_mntr(zkrs_text)
+    missing = sorted(set(apache) - set(zkrs))
+    extra = sorted(set(zkrs) - set(apache))
+    assert not missing and not extra, (
+        f"follower mntr keys differ\nonly in Apache: {missing}\nonly in zkrs: {extra}"
+    )
+    diffs = [
+        f"{k}: apache {apache[k]!r} vs zkrs {zkrs[k]!r}"
+        for k in apache
+        if value_type(apache[k]) != value_type(zkrs[k])
+    ]
+    assert not diffs, "follower mntr value types differ:\n" + "\n".join(diffs)
+    assert apache["zk_server_state"] == zkrs["zk_server_state"] == "follower", (apache, zkrs)
+
+
+def test_ensemble_follower_srvr(sides):
+    apache_text, zkrs_text = _follower_words(sides, "srvr")
+    apache, zkrs = srvr_labels(apache_text), srvr_labels(zkrs_text)
+    assert [l for l, _ in zkrs] == [l for l, _ in apache], show("srvr", apache_text, zkrs_text)
+    assert "Mode: follower" in apache_text and "Mode: follower" in zkrs_text, show(
+        "srvr", apache_text, zkrs_text
+    )
+
+
+def test_ensemble_follower_conf_keys(sides):
+    apache_text, zkrs_text = _follower_words(sides, "conf")
+    ak, zk = list(parse_kv(apache_text)), list(parse_kv(zkrs_text))
+    assert zk == ak, f"follower conf keys differ\napache: {ak}\nzkrs:   {zk}" + show(
+        "conf", apache_text, zkrs_text
+    )

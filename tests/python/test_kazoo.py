@@ -48,6 +48,16 @@ def _get(q: "queue.Queue", what: str, timeout: float = WAIT):
         raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
 
 
+def _synced(client, path: str = "/"):
+    """``client`` after a ``sync``: its server has applied every write committed before.
+
+    Needed before a session reads what another session wrote: ZooKeeper orders a session's
+    reads after that session's own writes, not after other sessions' writes, and in an
+    ensemble the two sessions may be served by different members, one behind the other."""
+    client.sync(path)
+    return client
+
+
 def _assert_empty(q: "queue.Queue", what: str) -> None:
     items = []
     while True:
@@ -180,7 +190,7 @@ def test_ephemeral_nodes(zk, kazoo_factory):
     other = kazoo_factory()
     zk.create("/eph-parent")
     path = other.create("/eph-parent/e", b"mine", ephemeral=True)
-    stat = zk.exists(path)
+    stat = _synced(zk).exists(path)
     assert stat.ephemeralOwner == other.client_id[0] != 0
     assert zk.exists("/eph-parent").ephemeralOwner == 0
     with pytest.raises(NoChildrenForEphemeralsError):
@@ -369,6 +379,7 @@ def test_lock_mutual_exclusion(kazoo_factory):
 
     assert lock_a.acquire(timeout=WAIT)
     assert not lock_b.acquire(blocking=False)
+    _synced(a)  # b's failed attempt removed its node
     assert lock_a.contenders() == ["client-a"]
 
     got_b = threading.Event()
@@ -497,14 +508,17 @@ def test_party(kazoo_factory):
     pb = b.Party("/party", "bob")
     pa.join()
     pb.join()
+    _synced(a)
     assert len(pa) == 2
     assert sorted(pa) == ["alice", "bob"]
     pb.leave()
+    _synced(a)
     assert list(pa) == ["alice"]
     sa = a.ShallowParty("/shallow", "s1")
     sb = b.ShallowParty("/shallow", "s2")
     sa.join()
     sb.join()
+    _synced(a)
     assert sorted(sa) == ["s1", "s2"]
     b.stop()  # membership is ephemeral
     wait_until(lambda: sorted(sa) == ["s1"], WAIT, "s2 left with its session")
@@ -532,6 +546,7 @@ def test_locking_queue(kazoo_factory):
 
     assert qa.get(timeout=WAIT) == b"prio"
     assert qa.holds_lock()
+    _synced(b)
     # The locked item is invisible to b; it gets the next one.
     assert qb.get(timeout=WAIT) == b"first"
     assert qb.release()  # b gives "first" back without consuming it
@@ -540,8 +555,10 @@ def test_locking_queue(kazoo_factory):
     assert len(qa) == 2
     assert qa.get(timeout=WAIT) == b"first"
     assert qa.consume()
+    _synced(b)
     assert qb.get(timeout=WAIT) == b"second"
     assert qb.consume()
+    _synced(a)
     assert len(qa) == 0
 
     # get() blocks until someone puts.
@@ -560,8 +577,10 @@ def test_counter(kazoo_factory):
     ca = a.Counter("/counter")
     cb = b.Counter("/counter")
     ca += 5
+    _synced(b)
     assert cb.value == 5
     cb -= 2
+    _synced(a)
     assert ca.value == 3
 
     def bump(counter, n):
@@ -577,10 +596,12 @@ def test_counter(kazoo_factory):
     for t in threads:
         t.join(WAIT * 2)
         assert not t.is_alive()
+    _synced(a)
     assert ca.value == 23
 
     fc = a.Counter("/fcounter", default=0.5)
     fc += 1.25
+    _synced(b)
     assert b.Counter("/fcounter", default=0.5).value == 1.75
 
 
@@ -649,6 +670,7 @@ def test_digest_auth_and_acl_enforcement(kazoo_factory):
     assert (acls[0].id.scheme, acls[0].id.id) == ("digest", acl.id.id)
     assert owner.get("/secret")[0] == b"s3cr3t"
 
+    _synced(anon)
     with pytest.raises(NoAuthError):
         anon.get("/secret")
     with pytest.raises(NoAuthError):
@@ -665,7 +687,7 @@ def test_digest_auth_and_acl_enforcement(kazoo_factory):
 
     wrong = kazoo_factory(auth_data=[("digest", "user:wrong")])
     with pytest.raises(NoAuthError):
-        wrong.get("/secret")
+        _synced(wrong).get("/secret")
 
     anon.add_auth("digest", "user:pass")
     assert anon.get("/secret")[0] == b"s3cr3t"
@@ -673,7 +695,7 @@ def test_digest_auth_and_acl_enforcement(kazoo_factory):
     # Read-only for the world: reads pass, writes fail.
     owner.create("/ro", b"r", acl=READ_ACL_UNSAFE)
     other = kazoo_factory()
-    assert other.get("/ro")[0] == b"r"
+    assert _synced(other).get("/ro")[0] == b"r"
     with pytest.raises(NoAuthError):
         other.set("/ro", b"w")
     with pytest.raises(NoAuthError):
@@ -683,7 +705,7 @@ def test_digest_auth_and_acl_enforcement(kazoo_factory):
     owner.create("/createonly", acl=[make_acl("world", "anyone", create=True)])
     other.create("/createonly/kid")
     with pytest.raises(NoAuthError):
-        other.get_children("/createonly")
+        _synced(other).get_children("/createonly")
     with pytest.raises(NoAuthError):
         other.delete("/createonly/kid")
 
@@ -696,7 +718,7 @@ def test_digest_auth_and_acl_enforcement(kazoo_factory):
     # setACL bumps aversion and is version-checked.
     _, st = owner.get_acls("/authacl")
     owner.set_acls("/authacl", OPEN_ACL_UNSAFE, version=st.aversion)
-    assert other.get("/authacl")[0] == b"a"
+    assert _synced(other).get("/authacl")[0] == b"a"
     with pytest.raises(BadVersionError):
         owner.set_acls("/authacl", OPEN_ACL_UNSAFE, version=0)
     assert owner.exists("/authacl").aversion == 1
@@ -770,7 +792,7 @@ def test_session_expires_after_client_dies(zk, zk_hosts):
     zk.ensure_path("/sess")
     proc, sid, _ = _spawn_session_holder(zk_hosts, "/sess/crash")
     try:
-        assert zk.exists("/sess/crash").ephemeralOwner == sid
+        assert _synced(zk).exists("/sess/crash").ephemeralOwner == sid
         deleted = threading.Event()
         zk.exists("/sess/crash",
                   watch=lambda ev: ev.type == EventType.DELETED and deleted.set())
@@ -795,7 +817,7 @@ def test_session_resumed_by_new_connection(zk, zk_hosts, kazoo_factory):
         # Reattach to the same session before it expires.
         c = kazoo_factory(client_id=(sid, pwd), timeout=4.0)
         assert c.client_id[0] == sid
-        assert zk.exists("/sess/resume").ephemeralOwner == sid
+        assert _synced(zk).exists("/sess/resume").ephemeralOwner == sid
         c.stop()  # now close it properly
         wait_until(lambda: zk.exists("/sess/resume") is None, WAIT,
                    "ephemeral removed when the resumed session closed")
@@ -810,6 +832,7 @@ def test_client_stop_closes_session(kazoo_factory):
     paths = [a.create("/stop/e-", ephemeral=True, sequence=True) for _ in range(3)]
     a.create("/stop/persistent", b"stays")
     gone: "queue.Queue[str]" = queue.Queue()
+    _synced(obs)
     for p in paths:
         obs.exists(p, watch=lambda ev: gone.put(ev.path))
     states = []

@@ -152,6 +152,8 @@ def test_create_get_set_stat(zk_hosts, zk):
     assert r.out(9) == [], d
     assert r.out(10) == ["fresh"], d
 
+    # zkCli's session wrote it; in an ensemble kazoo's member may lag until a sync.
+    zk.sync("/")
     data, zstat = zk.get("/wzyy")
     assert data == b"fresh"
     assert zstat.version == 3
@@ -206,6 +208,7 @@ def test_sequential_numbering_follows_parent_cversion(zk_hosts, zk):
     assert st2["cversion"] == 7 and st2["numChildren"] == 5, d
 
     # The zkCli session is closed: its ephemeral child is gone.
+    zk.sync("/")  # zkCli's writes (another member, in an ensemble)
     wait_until(lambda: zk.exists("/zhanshi/eph0000000004") is None, 10,
                "ephemeral sequential node removed after zkCli quit")
     assert sorted(zk.get_children("/zhanshi")) == [
@@ -227,6 +230,7 @@ def test_ephemeral_node_lives_with_the_session(zk_hosts, zk):
         st = parse_stat(out[1:])
         assert st["ephemeralOwner"] != 0, out
         assert st["dataLength"] == len("ephemeral data")
+        zk.sync("/")  # written by zkCli's session (another member, in an ensemble)
         data, zstat = zk.get("/eph")
         assert data == b"ephemeral data"
         assert_stat_matches(st, zstat)
@@ -265,6 +269,7 @@ def test_ls_variants(zk_hosts, zk):
     assert out5[0] == "[c1, c2]", d
     st = parse_stat(out5[1:])
     assert st["numChildren"] == 2 and st["cversion"] == 2, d
+    zk.sync("/")  # written by zkCli's session (another member, in an ensemble)
     assert_stat_matches(st, zk.exists("/lsdir"))
     # ls -R: breadth first, starting with the path itself.
     rec = r.out(6)
@@ -304,6 +309,7 @@ def test_delete_and_deleteall(zk_hosts, zk):
     assert r.out(9) == [], d
     assert r.out(10) == ["Node does not exist: /del"], d
     assert r.out(11) == ["Node does not exist: /del"], d
+    zk.sync("/")  # deleted by zkCli's session (another member, in an ensemble)
     assert zk.exists("/del") is None
 
 
@@ -487,6 +493,7 @@ def test_digest_auth_and_acls(zk_hosts, zk):
         assert r2.out(i) == ["Insufficient permission : /secure"], d2
     st2 = parse_stat(r2.out(4))
     assert st2["aclVersion"] == 1, d2
+    zk.sync("/")  # written by zkCli's session (another member, in an ensemble)
     assert_stat_matches(st2, zk.exists("/secure"))
     assert r2.out(5) == ["Auth scheme: User", "ip: 127.0.0.1"], d2
     assert r2.out(7) == ["Insufficient permission : /secure"], d2
