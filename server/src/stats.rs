@@ -168,6 +168,8 @@ pub struct LeaderFigures {
     pub synced_observers: u64,
     pub pending_syncs: u64,
     pub uptime_ms: u64,
+    /// Last, smallest and largest proposal size in bytes (-1 before the first).
+    pub proposal_sizes: (i64, i64, i64),
 }
 
 impl Inspection {

@@ -98,6 +98,9 @@ pub struct Leading {
     syncs: VecDeque<(Zxid, ServerId, u64)>,
     /// The last zxid proposed (what PING carries).
     last_proposed: Zxid,
+    /// Sizes of the proposals' transactions, in bytes: last, smallest, largest (`srvr`'s
+    /// `Proposal sizes`, -1 until the first).
+    proposal_sizes: (i64, i64, i64),
 }
 
 impl Leading {
@@ -124,6 +127,7 @@ impl Leading {
             synced_observers: synced(true),
             pending_syncs: self.syncs.len() as u64,
             uptime_ms: now.saturating_duration_since(self.started).as_millis() as u64,
+            proposal_sizes: self.proposal_sizes,
         }
     }
 
@@ -158,6 +162,7 @@ impl Core {
             learners: BTreeMap::new(),
             syncs: VecDeque::new(),
             last_proposed: Zxid::from_raw(self.tree.last_zxid()),
+            proposal_sizes: (-1, -1, -1),
             setup,
         });
         // A leader alone (an ensemble of one voter plus observers) needs nobody.
@@ -691,20 +696,33 @@ impl Core {
 
     /// Sends a new proposal to every voting learner that gets the broadcast.
     pub(super) fn send_proposal(&mut self, entry: &LogEntry) {
+        if self.leading().is_none() {
+            return;
+        }
+        let pkt = proposal_packet(entry);
         let Some(l) = self.leading() else {
             return;
         };
         l.last_proposed = Zxid::from_raw(entry.hdr.zxid);
+        if let Some(size) = pkt
+            .as_ref()
+            .and_then(|p| p.data.as_ref())
+            .map(|d| d.len() as i64)
+        {
+            let (_, min, max) = l.proposal_sizes;
+            l.proposal_sizes = (
+                size,
+                if min < 0 { size } else { min.min(size) },
+                max.max(size),
+            );
+        }
         let to: Vec<ServerId> = l
             .learners
             .iter()
             .filter(|(_, x)| !x.observer && x.gets_broadcast())
             .map(|(&sid, _)| sid)
             .collect();
-        if to.is_empty() {
-            return;
-        }
-        let Some(pkt) = proposal_packet(entry) else {
+        let Some(pkt) = pkt else {
             return;
         };
         for sid in to {

@@ -243,6 +243,7 @@ impl Core {
     /// This core leads an ensemble (see [`LeaderSetup`]): it serves clients once a quorum
     /// has synced with it.
     pub fn into_leader(mut self, setup: LeaderSetup) -> Self {
+        self.count_config_write();
         self.start_leading(setup);
         self
     }
@@ -256,6 +257,7 @@ impl Core {
 
     /// This core follows (or observes) a leader it has synced with.
     pub fn into_follower(mut self, setup: FollowerSetup) -> Self {
+        self.count_config_write();
         self.start_following(setup);
         self
     }
@@ -325,6 +327,16 @@ impl Core {
     /// The effects of the inputs taken so far, in the order they happened.
     pub fn take_effects(&mut self) -> std::vec::Drain<'_, Effect> {
         self.effects.drain(..)
+    }
+
+    /// An ensemble member wrote its config into `/zookeeper/config` when it loaded its
+    /// data: Apache counts that write in the `zookeeper` namespace's figures.
+    fn count_config_write(&mut self) {
+        let len = self
+            .tree
+            .get(crate::tree::CONFIG)
+            .map_or(0, |n| n.data_len());
+        self.namespaces.write(crate::tree::CONFIG, len);
     }
 
     /// Whether clients are served: always, except on a leader still waiting for a quorum

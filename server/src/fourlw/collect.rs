@@ -48,6 +48,9 @@ impl ServerSnapshot {
                 pending_syncs: l.pending_syncs,
                 leader_uptime_ms: l.uptime_ms,
                 learners: l.learners,
+                last_proposal_size: l.proposal_sizes.0,
+                min_proposal_size: l.proposal_sizes.1,
+                max_proposal_size: l.proposal_sizes.2,
                 ..info.leader.unwrap_or_default()
             });
         }
@@ -96,6 +99,9 @@ impl ServerSnapshot {
             .collect();
         if let Some(q) = &i.quorum {
             s.fill_quorum(q);
+        }
+        if let Some(source) = s.role.quorum.as_ref().and_then(|q| q.metrics.clone()) {
+            s.extra_metrics.extend((source.0)());
         }
         s.global_sessions = i.session_count as u64;
         s.uptime_ms = i.uptime_ms;

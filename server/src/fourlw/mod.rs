@@ -73,7 +73,8 @@ mod tests;
 use std::fmt::{self, Write as _};
 
 pub use conf::Membership;
-pub use role::{QuorumInfo, Role, ServerMode, ZabPhase};
+pub use mntr::{MetricValue, SummaryValue};
+pub use role::{MetricsSource, QuorumInfo, Role, ServerMode, ZabPhase};
 pub use state::ServerSnapshot;
 pub use whitelist::{not_in_whitelist, Whitelist, WHITELIST_PROPERTY};
 
@@ -84,7 +85,7 @@ pub use {
     connections::{last_op_code, ConnectionStats},
     dump::{DumpConnection, DumpInfo, ExpiryBucket, SessionDump},
     envi::Environment,
-    mntr::{mntr_keys, mntr_metrics, MetricValue, MntrKind, SummaryValue},
+    mntr::{mntr_keys, mntr_metrics, MntrKind},
     role::{LeaderInfo, SyncMode},
     state::LatencyStats,
     watches::WatchSummary,

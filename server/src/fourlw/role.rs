@@ -11,7 +11,7 @@ use super::conf::Membership;
 
 /// What the replication layer publishes for the words; one value, replaced as a whole when
 /// the server's state changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Role {
     /// Whether requests are served. While false (looking for a leader, syncing with it,
     /// loading) most words answer [`super::NOT_SERVING`], as Apache does when its
@@ -167,7 +167,7 @@ impl SyncMode {
 }
 
 /// Values of a leader, follower or observer.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct QuorumInfo {
     /// Zab phase for `zk_peer_state` (default broadcast).
     pub zab_phase: ZabPhase,
@@ -187,6 +187,27 @@ pub struct QuorumInfo {
     /// changes with `reconfig`, so the replication layer publishes it (Apache prints its
     /// live quorum verifier). `None` prints no block.
     pub membership: Option<Membership>,
+    /// Further `mntr` entries, read when a word is answered (a leader's per-learner queue
+    /// figures).
+    pub metrics: Option<MetricsSource>,
+}
+
+/// Where further `mntr` entries come from: read at the moment a word is answered.
+#[derive(Clone)]
+pub struct MetricsSource(
+    pub std::sync::Arc<dyn Fn() -> Vec<(String, super::MetricValue)> + Send + Sync>,
+);
+
+impl PartialEq for MetricsSource {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for MetricsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsSource")
+    }
 }
 
 /// Leader-only `srvr`/`stat`/`mntr` values (Apache: `LeaderZooKeeperServer`'s gauges).

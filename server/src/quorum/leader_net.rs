@@ -16,9 +16,10 @@ use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -28,6 +29,7 @@ use crate::ids::Zxid;
 use crate::storage::txnlog::LogReader;
 use crate::txn::apache;
 
+use super::queue_stats::QueueStats;
 use super::stream::{read_packet, write_packet};
 use super::wire::packet::{LearnerInfo, PacketType, QuorumPacket};
 use super::wire::snap;
@@ -41,8 +43,19 @@ enum ToWriter {
 
 struct Route {
     conn: u64,
-    tx: std_mpsc::Sender<ToWriter>,
+    tx: std_mpsc::Sender<(ToWriter, Instant)>,
+    /// Items queued for the writer and not yet taken.
+    queued: Arc<AtomicUsize>,
     stream: TcpStream,
+}
+
+impl Route {
+    fn send(&self, what: ToWriter) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send((what, Instant::now())).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The learner connections of one leadership.
@@ -59,6 +72,7 @@ struct Shared {
     max_buffer: usize,
     read_timeout: Duration,
     next_conn: std::sync::atomic::AtomicU64,
+    stats: Arc<QueueStats>,
 }
 
 impl Learners {
@@ -78,8 +92,14 @@ impl Learners {
                 max_buffer,
                 read_timeout,
                 next_conn: std::sync::atomic::AtomicU64::new(1),
+                stats: Arc::new(QueueStats::default()),
             }),
         }
+    }
+
+    /// The send queues' figures for `mntr`.
+    pub fn queue_metrics(&self) -> Vec<(String, crate::fourlw::MetricValue)> {
+        self.inner.stats.metrics()
     }
 
     fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Route>> {
@@ -108,7 +128,7 @@ impl Learners {
             PeerOut::SyncLearner { sid, plan } => self.send(sid, ToWriter::Sync(plan)),
             PeerOut::DropLearner { sid } => {
                 if let Some(r) = self.routes().remove(&sid) {
-                    let _ = r.tx.send(ToWriter::Close);
+                    r.send(ToWriter::Close);
                     let _ = r.stream.shutdown(Shutdown::Both);
                 }
             }
@@ -119,14 +139,14 @@ impl Learners {
 
     fn send(&self, sid: u64, what: ToWriter) {
         if let Some(r) = self.routes().get(&sid) {
-            let _ = r.tx.send(what);
+            r.send(what);
         }
     }
 
     /// Closes every learner connection (the leadership ended).
     pub fn close_all(&self) {
         for (_, r) in self.routes().drain() {
-            let _ = r.tx.send(ToWriter::Close);
+            r.send(ToWriter::Close);
             let _ = r.stream.shutdown(Shutdown::Both);
         }
     }
@@ -174,20 +194,28 @@ impl Learners {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = std_mpsc::channel();
         let writer_stream = stream.try_clone()?;
+        let queued = Arc::new(AtomicUsize::new(0));
+        let queue = WriterQueue {
+            sid,
+            rx,
+            queued: queued.clone(),
+            stats: s.stats.clone(),
+        };
         let log_dir = s.log_dir.clone();
         std::thread::Builder::new()
             .name("learner-writer".into())
-            .spawn(move || write_loop(writer_stream, rx, &log_dir))?;
+            .spawn(move || write_loop(writer_stream, queue, &log_dir))?;
         let old = self.routes().insert(
             sid,
             Route {
                 conn,
                 tx,
+                queued,
                 stream: stream.try_clone()?,
             },
         );
         if let Some(old) = old {
-            let _ = old.tx.send(ToWriter::Close);
+            old.send(ToWriter::Close);
             let _ = old.stream.shutdown(Shutdown::Both);
         }
         let result = self.read_loop(sid, conn, first, &mut reader);
@@ -196,7 +224,7 @@ impl Learners {
             let mut routes = self.routes();
             if routes.get(&sid).is_some_and(|r| r.conn == conn) {
                 if let Some(r) = routes.remove(&sid) {
-                    let _ = r.tx.send(ToWriter::Close);
+                    r.send(ToWriter::Close);
                 }
             }
         }
@@ -242,11 +270,30 @@ fn log_holds(dir: &std::path::Path, zxid: i64) -> bool {
     }
 }
 
-fn write_loop(stream: TcpStream, rx: std_mpsc::Receiver<ToWriter>, log_dir: &std::path::Path) {
+/// A writer's end of its queue, and where it reports what it takes.
+struct WriterQueue {
+    sid: u64,
+    rx: std_mpsc::Receiver<(ToWriter, Instant)>,
+    queued: Arc<AtomicUsize>,
+    stats: Arc<QueueStats>,
+}
+
+impl WriterQueue {
+    fn took(&self, item: (ToWriter, Instant)) -> ToWriter {
+        let left = self
+            .queued
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        self.stats.took(self.sid, left, item.1.elapsed());
+        item.0
+    }
+}
+
+fn write_loop(stream: TcpStream, queue: WriterQueue, log_dir: &std::path::Path) {
     let mut w = BufWriter::with_capacity(1 << 16, stream);
     let result = (|| -> std::io::Result<()> {
-        while let Ok(first) = rx.recv() {
-            let mut next = Some(first);
+        while let Ok(first) = queue.rx.recv() {
+            let mut next = Some(queue.took(first));
             // Everything queued now goes out with one flush.
             while let Some(item) = next {
                 match item {
@@ -257,7 +304,7 @@ fn write_loop(stream: TcpStream, rx: std_mpsc::Receiver<ToWriter>, log_dir: &std
                         return Ok(());
                     }
                 }
-                next = rx.try_recv().ok();
+                next = queue.rx.try_recv().ok().map(|i| queue.took(i));
             }
             w.flush()?;
         }

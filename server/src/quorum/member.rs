@@ -20,7 +20,9 @@ use crate::config::{Config, PeerType};
 use crate::core::peer::PeerOut;
 use crate::core::Core;
 use crate::core::{CoreMsg, CoreSettings, FollowerSetup, Input, Installed, LeaderSetup, Now};
-use crate::fourlw::{Membership, QuorumInfo, Role as WordsRole, ServerMode, ZabPhase};
+use crate::fourlw::{
+    Membership, MetricsSource, QuorumInfo, Role as WordsRole, ServerMode, ZabPhase,
+};
 use crate::ids::Zxid;
 use crate::storage::epoch::{self, Epochs};
 use crate::storage::recovery::recover;
@@ -344,8 +346,15 @@ async fn lead(
                 // Peers that join later compare the leader's advertised epoch with its
                 // followers' (Apache's `updateElectionVote`).
                 let _ = control.send(ElectionControl::PeerEpoch(u64::from(epoch)));
-                ctx.words
-                    .send_replace(serving(&ctx.config, ServerMode::Leader));
+                let mut role = serving(&ctx.config, ServerMode::Leader);
+                if let Some(q) = &mut role.quorum {
+                    // `mntr` reads the learners' send queue figures as it answers.
+                    let learners = learners.clone();
+                    q.metrics = Some(MetricsSource(std::sync::Arc::new(move || {
+                        learners.queue_metrics()
+                    })));
+                }
+                ctx.words.send_replace(role);
             }
             Some(PeerOut::Ended(why)) => break why,
             Some(other) => tracing::debug!(?other, "ignored on the leader"),
