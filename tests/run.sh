@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: installs what is missing (tests/install-deps.sh), checks
 # formatting and lints, builds everything, runs the Rust tests (unit, wire fixtures,
-# end-to-end against zkrs-server in-process and as a process, an Apache ensemble), the fuzz
+# end-to-end against zkrs-server in-process and as a process, replicated ensembles of zkrs
+# members and mixed with Apache members), the fuzz
 # targets over their seeds, then the third-party client suites (zkCli.sh, kazoo, the Java
 # and C clients) against zkrs-server, standalone and as a 3-member ensemble.
 set -euo pipefail
@@ -19,8 +20,11 @@ echo "== build"
 # The end-to-end tests start the zkrs-server binary; they do not build it themselves.
 cargo build --workspace --bins
 
-echo "== rust tests"
+echo "== rust tests (the replication tests against a 3-member zkrs ensemble)"
 cargo nextest run --workspace --no-fail-fast
+
+echo "== the replication tests again with mixed zkrs/Apache ensembles (ZKRS_ENSEMBLE=mixed)"
+ZKRS_ENSEMBLE=mixed cargo nextest run -p zkrs-tests --test replication --no-fail-fast
 
 echo "== fuzz targets over a seeded corpus (stable Rust; libFuzzer runs are in fuzz/README.md)"
 cargo test --manifest-path fuzz/Cargo.toml
