@@ -4,12 +4,12 @@
 //! Every member gets the same `server.N=127.1.a.b:2888:3888[:observer]` lines and its own
 //! `myid`; an observer also gets `peerType=observer` in its own zoo.cfg (Apache needs both).
 //! Apache ZooKeeper members run `QuorumPeerMain`; zkrs-server members run
-//! `zkrs-server zoo.cfg` on the same file (they run standalone until replication exists, so
-//! [`Ensemble::leader`] finds no leader among them yet). Members are killed by PID on drop,
-//! also when a test fails, and the tails of their logs are printed then.
+//! `zkrs-server zoo.cfg` on the same file; both kinds share one ensemble. Members are
+//! killed by PID on drop, also when a test fails, and the tails of their logs are printed
+//! then.
 //!
 //! Which implementation each member runs in the replication tests is chosen by
-//! `ZKRS_ENSEMBLE` ([`env_kinds`]): `apache` (the default for now), `zkrs`, `mixed`
+//! `ZKRS_ENSEMBLE` ([`env_kinds`]): `zkrs` (the default), `apache`, `mixed`
 //! (alternating, Apache first), or a pattern of `a`/`z` letters repeated over the members.
 
 use std::collections::BTreeMap;
@@ -142,6 +142,11 @@ impl Member {
         self.ip.at(ELECTION_PORT)
     }
 
+    /// Quorum (learner) address: where the leader listens for its followers.
+    pub fn quorum_addr(&self) -> SocketAddr {
+        self.ip.at(QUORUM_PORT)
+    }
+
     /// The whole log (stdout and stderr) of the member's processes so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.log_path()).unwrap_or_default()
@@ -267,9 +272,8 @@ pub struct Ensemble {
 }
 
 impl Ensemble {
-    /// Starts `n` members of `kind` and waits until the ensemble serves: for Apache, one
-    /// member is leader and all others followers; for zkrs (standalone for now), every
-    /// member answers a handshake.
+    /// Starts `n` members of `kind` and waits until the ensemble serves: one member is
+    /// leader and all others followers.
     pub fn start(kind: ServerKind, n: usize, config: ServerConfig) -> Ensemble {
         let mut ensemble = Self::prepare(kind, &vec![Launch::Server(kind); n], config);
         for i in 0..n {
@@ -357,8 +361,8 @@ impl Ensemble {
         Self::start_mixed(&env_launches(n, 0), config)
     }
 
-    /// Starts `n` Apache ZooKeeper members (the reference, and the only kind that
-    /// replicates today) with the default test configuration.
+    /// Starts `n` Apache ZooKeeper members (the reference) with the default test
+    /// configuration.
     pub fn apache(n: usize) -> Ensemble {
         Self::start(ServerKind::Apache, n, ServerConfig::default())
     }
@@ -630,11 +634,7 @@ mod tests {
 
     #[test]
     fn zkrs_ensemble_values_choose_member_kinds() {
-        assert_eq!(
-            kinds_from("", 3),
-            vec![A, A, A],
-            "the default is Apache for now"
-        );
+        assert_eq!(kinds_from("", 3), vec![Z, Z, Z], "the default is zkrs");
         assert_eq!(kinds_from("apache", 2), vec![A, A]);
         assert_eq!(kinds_from("zkrs", 3), vec![Z, Z, Z]);
         assert_eq!(kinds_from("mixed", 5), vec![A, Z, A, Z, A]);

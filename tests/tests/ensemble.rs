@@ -78,21 +78,24 @@ async fn a_write_survives_the_leaders_kill_9_and_a_new_leader_is_elected() {
     assert!(any.check_stat("/k").await.expect("exists").is_some());
 }
 
-/// zkrs-server reads the same ensemble configuration (`server.N`, `myid`) and, until it
-/// replicates, each member serves standalone: the fixture starts and stops them all the same.
+/// zkrs-server reads the same ensemble configuration (`server.N`, `myid`) and replicates:
+/// the fixture starts, pauses, kills and restarts its members as it does Apache's.
 #[test]
 fn zkrs_members_start_from_the_ensemble_configuration() {
     let mut ensemble = Ensemble::start(ServerKind::Zkrs, 3, ServerConfig::default());
-    assert_eq!(ensemble.leader(), None);
-    for m in ensemble.members() {
-        assert_eq!(m.mode(), Mode::Standalone, "member {}", m.id);
+    let leader = ensemble.wait_for_leader(ELECTION);
+    for (i, m) in ensemble.members().iter().enumerate() {
+        if i != leader {
+            assert_eq!(m.mode(), Mode::Follower, "member {}", m.id);
+        }
     }
-    ensemble.pause(1);
-    assert_eq!(ensemble.member(1).mode(), Mode::NotServing);
-    ensemble.resume(1);
-    ensemble.kill9(2);
-    assert!(!ensemble.member(2).is_running());
-    ensemble.restart(2);
-    assert_eq!(ensemble.wait_serving(ELECTION), None);
-    assert_eq!(ensemble.member(2).mode(), Mode::Standalone);
+    let (a, b) = ((leader + 1) % 3, (leader + 2) % 3);
+    ensemble.pause(a);
+    assert_eq!(ensemble.member(a).mode(), Mode::NotServing);
+    ensemble.resume(a);
+    ensemble.kill9(b);
+    assert!(!ensemble.member(b).is_running());
+    ensemble.restart(b);
+    assert_eq!(ensemble.wait_serving(ELECTION), Some(leader));
+    assert_eq!(ensemble.member(b).mode(), Mode::Follower);
 }

@@ -79,16 +79,23 @@ fn wait_rejoined(e: &Ensemble, i: usize) -> usize {
     leader
 }
 
-/// For an Apache member: asserts that its log since `offset` says it synchronised with the
-/// leader by `expected` (`"diff"` or `"snap"`). zkrs members are not checked (their log
-/// has no such line yet).
-fn assert_apache_synced_by(e: &Ensemble, i: usize, offset: usize, expected: &str) {
-    if !e.member(i).is_apache() {
-        return;
-    }
+/// Asserts that member `i`'s log since `offset` says it synchronised with the leader by
+/// `expected` (`"diff"` or `"snap"`): Apache's lines, or zkrs's `synced with the leader`
+/// line with its mode.
+fn assert_synced_by(e: &Ensemble, i: usize, offset: usize, expected: &str) {
     let kind = |log: &str| {
         let tail = log.get(offset..).unwrap_or("");
-        if tail.contains("Getting a snapshot from leader") {
+        let zkrs = tail
+            .lines()
+            .find(|l| l.contains("synced with the leader"))
+            .and_then(|l| {
+                ["snap", "trunc", "diff"]
+                    .into_iter()
+                    .find(|m| l.contains(&format!("mode=\"{m}\"")))
+            });
+        if zkrs.is_some() {
+            zkrs
+        } else if tail.contains("Getting a snapshot from leader") {
             Some("snap")
         } else if tail.contains("Truncating log to get in sync") {
             Some("trunc")
@@ -101,12 +108,12 @@ fn assert_apache_synced_by(e: &Ensemble, i: usize, offset: usize, expected: &str
     let start = Instant::now();
     loop {
         if let Some(k) = kind(&e.member(i).log()) {
-            assert_eq!(k, expected, "how Apache member {} synced", i + 1);
+            assert_eq!(k, expected, "how member {} synced", i + 1);
             return;
         }
         assert!(
             start.elapsed() < WAIT,
-            "Apache member {} logged no sync with the leader",
+            "member {} logged no sync with the leader",
             i + 1
         );
         std::thread::sleep(POLL);
@@ -347,7 +354,7 @@ async fn a_killed_follower_catches_up_by_diff() {
     let offset = e.member(follower).log().len();
     e.restart(follower);
     blocking(|| wait_rejoined(&e, follower));
-    blocking(|| assert_apache_synced_by(&e, follower, offset, "diff"));
+    blocking(|| assert_synced_by(&e, follower, offset, "diff"));
     let more = Writers::start(&e, "/acked2", WRITERS, WriterLimits::default()).await;
     more.wait_for_progress(PROGRESS, ELECTION, "writes after the follower rejoined")
         .await;
@@ -394,7 +401,7 @@ async fn wiped_follower(writes_during_sync: bool) {
     let offset = e.member(follower).log().len();
     e.restart(follower);
     blocking(|| wait_rejoined(&e, follower));
-    blocking(|| assert_apache_synced_by(&e, follower, offset, "snap"));
+    blocking(|| assert_synced_by(&e, follower, offset, "snap"));
     let writers = match running {
         Some(w) => w,
         None => Writers::start(&e, "/acked2", WRITERS, WriterLimits::default()).await,
@@ -709,4 +716,74 @@ async fn layout_apache_followers_under_a_zkrs_leader() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layout_zkrs_observer() {
     layout_survives_faults(&[A, A, A, Launch::Observer(ServerKind::Zkrs)], 3).await;
+}
+
+/// Bytes of a `QuorumPacket` (jute: type, zxid, buffer, null authinfo vector).
+fn quorum_packet(kind: i32, zxid: i64, data: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&kind.to_be_bytes());
+    b.extend_from_slice(&zxid.to_be_bytes());
+    b.extend_from_slice(&(data.len() as i32).to_be_bytes());
+    b.extend_from_slice(data);
+    b.extend_from_slice(&(-1i32).to_be_bytes());
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_peers_on_the_quorum_and_election_ports_change_nothing() {
+    use std::io::Write as _;
+    use std::net::TcpStream;
+    let e = start(3);
+    let writers = Writers::start(&e, "/acked", WRITERS, WriterLimits::default()).await;
+    writers
+        .wait_for_progress(PROGRESS, ELECTION, "writes before the hostile peers")
+        .await;
+    let leader = blocking(|| e.wait_for_leader(ELECTION));
+    let quorum = e.member(leader).quorum_addr();
+    let election = e.member(leader).election_addr();
+    let send = |addr, bytes: Vec<u8>| {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        let _ = s.write_all(&bytes);
+        s
+    };
+    // Kept open without a word (the leader's read timeout ends them), and the rest closed
+    // right after their bytes.
+    let _silent_quorum = TcpStream::connect(quorum).expect("connect");
+    let _silent_election = TcpStream::connect(election).expect("connect");
+    drop(send(quorum, vec![0xde, 0xad, 0xbe, 0xef, 0, 1]));
+    // A first packet that is not FOLLOWERINFO; one with an oversized buffer; a truncated one.
+    drop(send(quorum, quorum_packet(4, 1, &[])));
+    let mut huge = quorum_packet(11, 0, &[]);
+    huge[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
+    drop(send(quorum, huge));
+    drop(send(quorum, quorum_packet(11, 0, &[0; 20])[..9].to_vec()));
+    // FOLLOWERINFO from a server id no config lists, then garbage instead of ACKEPOCH.
+    let mut info = Vec::new();
+    info.extend_from_slice(&99i64.to_be_bytes());
+    info.extend_from_slice(&0x10000i32.to_be_bytes());
+    info.extend_from_slice(&0i64.to_be_bytes());
+    let mut stranger = quorum_packet(11, 0, &info);
+    stranger.extend_from_slice(&[0xff; 7]);
+    drop(send(quorum, stranger));
+    // Election port: a bad protocol version, an absurd address length, a frame too long.
+    let mut bad_version = Vec::new();
+    bad_version.extend_from_slice(&(-7i64).to_be_bytes());
+    bad_version.extend_from_slice(&5i64.to_be_bytes());
+    drop(send(election, bad_version));
+    let mut long_addr = Vec::new();
+    long_addr.extend_from_slice(&(-65536i64).to_be_bytes());
+    long_addr.extend_from_slice(&99i64.to_be_bytes());
+    long_addr.extend_from_slice(&1_000_000i32.to_be_bytes());
+    drop(send(election, long_addr));
+
+    writers
+        .wait_for_progress(PROGRESS, ELECTION, "writes after the hostile peers")
+        .await;
+    assert_eq!(
+        blocking(|| e.wait_for_leader(ELECTION)),
+        leader,
+        "the leader kept its role"
+    );
+    let log = writers.stop().await;
+    assert_converged(&e, &log).await;
 }
