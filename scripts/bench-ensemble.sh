@@ -30,6 +30,8 @@
 # Environment: WORKLOADS ("read write mixed90"), SESSIONS (64), INFLIGHT (1), WARMUP (2),
 #   JIT_WARMUP (5 s of reads and of writes before measuring), KILLS (3), DIFF_TXNS (100000),
 #   SNAP_ZNODES (1000000), CATCHUP_RUNS (2), POP_SESSIONS (64), POP_INFLIGHT (8),
+#   KINDS ("zkrs apache"; one of them to run a single ensemble), OUT (the JSON lines file,
+#   default target/bench/ensemble.jsonl; appended to when only one kind runs),
 #   APACHE_HEAP (2g), IP_BASE (127.0.77), SYNC_LIMIT (120 s: a follower not synced by then
 #   counts as failed and is restarted), QUIET (20), QUIET_WAIT (60): before each
 #   throughput run, wait (at most 2 x QUIET_WAIT s) until other processes use at most
@@ -40,8 +42,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+# `summary FILE`: only print the tables of an earlier run's JSON lines.
+SUMMARY=""
+if [ "${1:-}" = summary ]; then SUMMARY=${2:?usage: $0 summary FILE.jsonl}; fi
 SECS=${1:-10}
 RUNS=${2:-3}
+KINDS=${KINDS:-"zkrs apache"}
+OUT=${OUT:-target/bench/ensemble.jsonl}
 WORKLOADS=${WORKLOADS:-"read write mixed90"}
 SESSIONS=${SESSIONS:-64}
 INFLIGHT=${INFLIGHT:-1}
@@ -71,16 +78,18 @@ if [ ! -f "$SLF4J" ]; then
   if [ "$(id -u)" = 0 ]; then apt-get install -y libslf4j-java >&2; else sudo apt-get install -y libslf4j-java >&2; fi
 fi
 
-cargo build --release -q -p zkrs-server --bin zkrs-server -p zkrs-client --bin zkrs-cli
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
-CLI=$BIN/zkrs-cli
-mkdir -p target/bench
-WORK=$(mktemp -d -p "$ROOT/target/bench" ensemble.XXXXXX)
+WORK=""
 LOGS=target/bench/ensemble-logs
-rm -rf "$LOGS"
-mkdir -p "$LOGS"
-OUT=target/bench/ensemble.jsonl
-: > "$OUT"
+if [ -z "$SUMMARY" ]; then
+  cargo build --release -q -p zkrs-server --bin zkrs-server -p zkrs-client --bin zkrs-cli
+  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+  CLI=$BIN/zkrs-cli
+  mkdir -p target/bench
+  WORK=$(mktemp -d -p "$ROOT/target/bench" ensemble.XXXXXX)
+  mkdir -p "$LOGS"
+  for kind in $KINDS; do rm -f "$LOGS/$kind"-*; done
+  if [ "$KINDS" = "zkrs apache" ]; then : > "$OUT"; fi
+fi
 
 declare -A PID
 WRITER=""
@@ -88,7 +97,7 @@ cleanup() {
   for p in "${PID[@]}" ${WRITER:+"$WRITER"}; do
     if [ -n "$p" ]; then kill -9 "$p" 2> /dev/null || true; fi
   done
-  rm -rf "$WORK"
+  if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -304,10 +313,11 @@ sync_lines() { # log from
     | python3 -c 'import json, sys; print(json.dumps([l.strip()[-200:] for l in sys.stdin]))'
 }
 
+if [ -z "$SUMMARY" ]; then
 echo "# $(machine)"
 echo "# $(java -version 2>&1 | head -1), Apache ZooKeeper $(dpkg-query -W -f '${Version}' zookeeper 2> /dev/null || echo '?'), heap $APACHE_HEAP"
 
-for kind in zkrs apache; do
+for kind in $KINDS; do
   echo "== $kind ensemble ($ALL)" >&2
   rm -rf "${WORK:?}/$kind"
   for i in $(seq 1 $N); do write_cfg "$kind" "$i"; done
@@ -404,6 +414,9 @@ for kind in zkrs apache; do
 done
 
 echo "# $(machine)"
+else
+  OUT=$SUMMARY
+fi
 python3 - "$OUT" "$SESSIONS" "$INFLIGHT" "$SECS" "$RUNS" "$SNAP_ZNODES" "$DIFF_TXNS" <<'PY'
 import json, sys, statistics as st
 rows = [json.loads(l) for l in open(sys.argv[1])]
