@@ -424,6 +424,9 @@ sessions, inflight, secs, runs, znodes, txns = sys.argv[2:8]
 med = st.median
 K = ("zkrs", "apache")
 runs_ = [r for r in rows if r["kind"] == "run"]
+if runs_ and not (secs.isdigit() and runs.isdigit()):  # summary of an earlier run
+    secs = f"{med(r['bench']['seconds'] for r in runs_):.0f}"
+    runs = str(max(r["run"] for r in runs_))
 print(f"3 members each; {sessions} sessions spread over the members x {inflight} in flight, "
       f"{secs} s per run, median of {runs} runs\n")
 print("| workload | op | zkrs ops/s | p50 ms | p99 ms | Apache ops/s | p50 ms | p99 ms "
