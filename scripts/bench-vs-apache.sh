@@ -5,6 +5,8 @@
 #        scripts/bench-vs-apache.sh memory [runs, default 3]      (also: scripts/bench-memory.sh)
 #        scripts/bench-vs-apache.sh profile <workload> [seconds, default 10]
 #        scripts/bench-vs-apache.sh snapshot [seconds per run, default 20] [runs, default 3]
+#        scripts/bench-vs-apache.sh ensemble [seconds per run, default 10] [runs, default 3]
+#          (3-member ensembles: throughput, failover, catch-up; scripts/bench-ensemble.sh)
 #
 # throughput: start-to-serve time of each server (fresh data directory; median of RUNS
 #   alternated starts), then every workload against each server in alternation (median of
@@ -45,6 +47,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+if [ "${1:-}" = ensemble ]; then
+  shift
+  exec scripts/bench-ensemble.sh "$@"
+fi
 MODE=throughput
 case "${1:-}" in
   throughput|memory|profile|snapshot) MODE=$1; shift ;;
@@ -92,7 +98,9 @@ OUT=target/bench/vs-apache.jsonl
 
 declare -A PID PORT
 cleanup() {
-  for p in "${PID[@]}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
+  for p in "${PID[@]}"; do
+    if [ -n "$p" ]; then kill -9 "$p" 2>/dev/null || true; fi
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -198,6 +206,7 @@ bench() { # server, workload, args...
 HZ=$(getconf CLK_TCK)
 machine_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 # (`times` must run in this shell, not in a pipeline or $(...): those are subshells.)
+c0="" c1=""
 children_cpu() { # variable name
   times > "$WORK/times"
   printf -v "$1" '%s' "$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } print t }' "$WORK/times")"

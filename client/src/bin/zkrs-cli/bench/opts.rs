@@ -27,7 +27,12 @@ workloads:
                   children per parent, for memory measurements
 
 options:
-  -c, --connect HOST:PORT[,...]  servers (default 127.0.0.1:2181)
+  -c, --connect HOST:PORT[,...]  servers (default 127.0.0.1:2181); with several, session i
+                        connects to the i-th modulo their number and only to it (--no-spread:
+                        each session gets the whole list and picks at random, as clients do)
+      --no-spread       see --connect
+      --ack-log FILE    read/write/mixed/multi: append the wall-clock time (Unix nanoseconds)
+                        of every successful operation's reply to FILE, one per line (failover)
   -s, --sessions N      sessions (default 16)
   -i, --inflight N      requests in flight per session (default 1)
   -d, --duration SECS   measured time (default 10; with --ops: no limit unless given)
@@ -107,6 +112,32 @@ pub struct Opts {
     pub server_pid: Option<u32>,
     pub json: bool,
     pub progress: bool,
+    /// Session i connects to host i mod n of the connect string only.
+    pub spread: bool,
+    pub ack_log: Option<String>,
+}
+
+impl Opts {
+    /// The connect string of session `i`: with `spread` and several hosts, host `i` modulo
+    /// their number (with the chroot); otherwise the whole string.
+    pub fn connect_for(&self, i: usize) -> String {
+        if !self.spread {
+            return self.connect.clone();
+        }
+        let (hosts, chroot) = match self.connect.find('/') {
+            Some(at) => self.connect.split_at(at),
+            None => (self.connect.as_str(), ""),
+        };
+        let hosts: Vec<&str> = hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        if hosts.len() < 2 {
+            return self.connect.clone();
+        }
+        format!("{}{chroot}", hosts[i % hosts.len()])
+    }
 }
 
 fn secs(s: &str, what: &str) -> anyhow::Result<Duration> {
@@ -169,6 +200,8 @@ pub fn parse(args: &[String]) -> anyhow::Result<Opts> {
         server_pid: None,
         json: false,
         progress: true,
+        spread: true,
+        ack_log: None,
     };
     let mut warmup_given = false;
     while let Some(k) = it.next() {
@@ -205,6 +238,8 @@ pub fn parse(args: &[String]) -> anyhow::Result<Opts> {
             "--server-pid" => o.server_pid = Some(num(val()?, k)?),
             "--json" => o.json = true,
             "--no-progress" => o.progress = false,
+            "--no-spread" => o.spread = false,
+            "--ack-log" => o.ack_log = Some(val()?.to_string()),
             other => bail!("unknown option {other}\n\n{USAGE}"),
         }
     }
@@ -255,4 +290,24 @@ pub fn parse(args: &[String]) -> anyhow::Result<Opts> {
         bail!("--root must be an absolute path other than /");
     }
     Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(args: &[&str]) -> Opts {
+        parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn sessions_spread_over_hosts() {
+        let o = opts(&["read", "-c", "a:1,b:2,c:3/app"]);
+        let cs: Vec<String> = (0..4).map(|i| o.connect_for(i)).collect();
+        assert_eq!(cs, ["a:1/app", "b:2/app", "c:3/app", "a:1/app"]);
+        let o = opts(&["read", "-c", "a:1,b:2", "--no-spread"]);
+        assert_eq!(o.connect_for(1), "a:1,b:2");
+        let o = opts(&["read", "-c", "a:1"]);
+        assert_eq!(o.connect_for(5), "a:1");
+    }
 }

@@ -98,21 +98,26 @@ async fn note<T>(
     }
 }
 
+/// Connects a session to the whole connect string.
 async fn connect(o: &Opts) -> anyhow::Result<Client> {
-    Client::builder(&o.connect)
+    connect_to(o, &o.connect).await
+}
+
+async fn connect_to(o: &Opts, cs: &str) -> anyhow::Result<Client> {
+    Client::builder(cs)
         .session_timeout(o.session_timeout)
         .connect_timeout(Duration::from_secs(15))
         .connect()
         .await
-        .with_context(|| format!("connecting to {}", o.connect))
+        .with_context(|| format!("connecting to {cs}"))
 }
 
-/// Connects `n` sessions at once.
+/// Connects `n` sessions at once, session i to `o.connect_for(i)`.
 async fn connect_all(o: &Opts, n: usize) -> anyhow::Result<Vec<Client>> {
     let tasks: Vec<_> = (0..n)
-        .map(|_| {
+        .map(|i| {
             let o = o.clone();
-            tokio::spawn(async move { connect(&o).await })
+            tokio::spawn(async move { connect_to(&o, &o.connect_for(i)).await })
         })
         .collect();
     let mut clients = Vec::with_capacity(n);
@@ -238,9 +243,20 @@ pub async fn run(o: Opts) -> anyhow::Result<Report> {
             let keys = key_paths(&o);
             create_all(&clients, o.inflight, keys.clone(), value.clone()).await?;
             clock = Arc::new(Clock::new(o.warmup, o.duration, o.ops));
+            let acks = match &o.ack_log {
+                Some(path) => Some(Arc::new(std::sync::Mutex::new(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .with_context(|| format!("opening {path}"))?,
+                ))),
+                None => None,
+            };
             for (s, c) in clients.iter().enumerate() {
                 for j in 0..o.inflight {
                     let w = KvWorker {
+                        acks: acks.clone(),
                         c: c.clone(),
                         clock: clock.clone(),
                         keys: keys.clone(),
@@ -270,8 +286,9 @@ pub async fn run(o: Opts) -> anyhow::Result<Report> {
         }
         Workload::Sessions => {
             clock = Arc::new(Clock::new(o.warmup, o.duration, o.ops));
-            for _ in 0..o.sessions {
-                workers.push(tokio::spawn(session_churn(o.clone(), clock.clone())));
+            for i in 0..o.sessions {
+                let cs = o.connect_for(i);
+                workers.push(tokio::spawn(session_churn(o.clone(), cs, clock.clone())));
             }
         }
         Workload::Watch => {
@@ -438,9 +455,24 @@ struct KvWorker {
     read_percent: u32,
     multi_size: usize,
     seed: u64,
+    /// `--ack-log`: the time of every successful reply is appended here.
+    acks: Option<Arc<std::sync::Mutex<std::fs::File>>>,
 }
 
 impl KvWorker {
+    /// Appends the current wall-clock time to the ack log, for a successful reply.
+    fn ack(&self, ok: bool) {
+        let Some(f) = self.acks.as_ref().filter(|_| ok) else {
+            return;
+        };
+        let ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        if let Ok(mut f) = f.lock() {
+            let _ = writeln!(f, "{ns}");
+        }
+    }
+
     async fn run(self) -> Recorder {
         let mut rng = StdRng::seed_from_u64(rand::random::<u64>() ^ self.seed);
         let mut rec = Recorder::new(self.clock.measure_from.into_std());
@@ -462,12 +494,15 @@ impl KvWorker {
                     )
                 });
                 let r = self.c.multi(ops).await;
+                self.ack(r.is_ok());
                 note(&mut rec, &self.clock, "multi", start, &r).await
             } else if read {
                 let r = self.c.get_data(key).await;
+                self.ack(r.is_ok());
                 note(&mut rec, &self.clock, "getData", start, &r).await
             } else {
                 let r = self.c.set_data(key, &self.value, None).await;
+                self.ack(r.is_ok());
                 note(&mut rec, &self.clock, "setData", start, &r).await
             };
             if !go_on {
@@ -507,10 +542,10 @@ async fn create_delete(
 }
 
 /// connect a new session, then close it.
-async fn session_churn(o: Opts, clock: Arc<Clock>) -> Recorder {
+async fn session_churn(o: Opts, cs: String, clock: Arc<Clock>) -> Recorder {
     let mut rec = Recorder::new(clock.measure_from.into_std());
     while let Some(start) = clock.next() {
-        let r = Client::builder(&o.connect)
+        let r = Client::builder(&cs)
             .session_timeout(o.session_timeout)
             .connect_timeout(Duration::from_secs(10))
             .connect()
