@@ -125,6 +125,19 @@ fn core_settings(config: &Config) -> CoreSettings {
     }
 }
 
+/// Binds the client port (after a word on `forceSync=no`, which costs durability).
+async fn open_client_port(config: &Config) -> Result<(TcpListener, SocketAddr), StartError> {
+    if !config.force_sync {
+        tracing::warn!("forceSync=no: writes are acknowledged before they reach the disk; a crash can lose them");
+    }
+    let addr = config.client_addr();
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let client_addr = listener.local_addr().unwrap_or(addr);
+    Ok((listener, client_addr))
+}
+
 /// Log segments are rolled past this size.
 const SEGMENT_LIMIT: u64 = 64 * 1024 * 1024;
 
@@ -146,15 +159,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         ms = started.elapsed().as_millis() as u64,
         "state recovered"
     );
-    if !config.force_sync {
-        tracing::warn!("forceSync=no: writes are acknowledged before they reach the disk; a crash can lose them");
-    }
-
-    let addr = config.client_addr();
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    let client_addr = listener.local_addr().unwrap_or(addr);
+    let (listener, client_addr) = open_client_port(&config).await?;
 
     let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreMsg>();
     let (log_tx, log_rx) = mpsc::unbounded_channel();
@@ -226,14 +231,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 /// role), the core's host, and the member's life of elections and roles.
 async fn start_member(config: Config) -> Result<RunningServer, StartError> {
     let dirs = DataDirs::open(&config.data_dir, &config.data_log_dir)?;
-    if !config.force_sync {
-        tracing::warn!("forceSync=no: writes are acknowledged before they reach the disk; a crash can lose them");
-    }
-    let addr = config.client_addr();
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    let client_addr = listener.local_addr().unwrap_or(addr);
+    let (listener, client_addr) = open_client_port(&config).await?;
     let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreMsg>();
     let core = tokio::spawn(driver::host(None, core_rx));
     let (words_tx, words_rx) = tokio::sync::watch::channel(crate::fourlw::Role {

@@ -156,15 +156,7 @@ impl Core {
                 session = format_args!("{sid:#x}"),
                 "invalid session reattach (expired or wrong password)"
             );
-            let frame = connect_frame(&ConnectResponse {
-                protocol_version: 0,
-                timeout: 0,
-                session_id: 0,
-                passwd: vec![0; 16],
-                read_only: req.read_only.map(|_| false),
-            });
-            self.send(conn, frame);
-            self.close_conn(conn);
+            self.refuse_session(conn, req.read_only);
             return;
         }
         if self.mode.is_follower() {
@@ -174,6 +166,20 @@ impl Core {
             return;
         }
         self.complete_reattach(conn, sid, timeout_ms, req.passwd.clone(), req.read_only);
+    }
+
+    /// Answers a reattach to a session that is gone (expired, closed, or a wrong
+    /// password) as Apache does: a connect response with session id 0, then the close.
+    pub(super) fn refuse_session(&mut self, conn: ConnId, read_only: Option<bool>) {
+        let frame = connect_frame(&ConnectResponse {
+            protocol_version: 0,
+            timeout: 0,
+            session_id: 0,
+            passwd: vec![0; 16],
+            read_only: read_only.map(|_| false),
+        });
+        self.send(conn, frame);
+        self.close_conn(conn);
     }
 
     /// Moves a valid session to `conn` and answers the handshake.

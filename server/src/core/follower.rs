@@ -15,11 +15,11 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use zkrs_proto::{ConnectResponse, ErrorCode, OpCode, Request, Response, Writer};
+use zkrs_proto::{ErrorCode, OpCode, Request, Response, Writer};
 
 use crate::ids::Zxid;
 use crate::quorum::wire::packet::{PacketType, QuorumPacket};
-use crate::reply::{connect_frame, reply_frame};
+use crate::reply::reply_frame;
 use crate::storage::writer::LogEntry;
 use crate::txn::apache;
 
@@ -432,15 +432,7 @@ impl Core {
                 session = format_args!("{sid:#x}"),
                 "the leader says the session is no longer valid"
             );
-            let frame = connect_frame(&ConnectResponse {
-                protocol_version: 0,
-                timeout: 0,
-                session_id: 0,
-                passwd: vec![0; 16],
-                read_only: r.read_only.map(|_| false),
-            });
-            self.send(r.conn, frame);
-            self.close_conn(r.conn);
+            self.refuse_session(r.conn, r.read_only);
         }
     }
 
