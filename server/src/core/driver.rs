@@ -67,8 +67,9 @@ pub enum CoreMsg {
     /// Installs a core, ending every client connection of the one before.
     Install(Box<Installed>),
     /// Removes the core (its role ended); answered once it is dropped, so its log writer
-    /// has everything it will get.
-    Uninstall(oneshot::Sender<()>),
+    /// has everything it will get, with its tree when that holds exactly what the log holds
+    /// ([`Core::into_tree_matching_log`]).
+    Uninstall(oneshot::Sender<Option<crate::tree::DataTree>>),
 }
 
 impl std::fmt::Debug for CoreMsg {
@@ -287,9 +288,9 @@ fn take(
         }
         CoreMsg::Uninstall(done) => {
             close_all(conns);
-            *current = None;
+            let tree = current.take().and_then(|i| i.core.into_tree_matching_log());
             *timers = None;
-            let _ = done.send(());
+            let _ = done.send(tree);
             None
         }
     }

@@ -66,6 +66,11 @@ impl Following {
     pub fn voters(&self) -> usize {
         self.voters
     }
+
+    /// Whether every proposal received was committed (the tree then holds the whole log).
+    pub fn settled(&self) -> bool {
+        self.pending.is_empty()
+    }
 }
 
 /// REQUEST's payload: session id, cxid, opcode, then the request record.

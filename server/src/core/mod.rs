@@ -262,6 +262,21 @@ impl Core {
         self
     }
 
+    /// The tree, when it holds exactly what the log holds (no proposal this core logged is
+    /// still uncommitted, and the log did not fail), so that the member's next role can
+    /// start from it without reading its data from disk again; `None` otherwise.
+    pub fn into_tree_matching_log(self) -> Option<DataTree> {
+        if self.log_failed.is_some() {
+            return None;
+        }
+        let settled = match &self.mode {
+            Mode::ReadOnly => true,
+            Mode::Standalone | Mode::Leading(_) => self.broadcast.in_flight() == 0,
+            Mode::Following(f) => f.settled(),
+        };
+        settled.then_some(self.tree)
+    }
+
     /// Snapshots the tree every `snapCount`-ish applied transactions.
     pub fn with_snapshots(mut self, s: crate::storage::scheduler::SnapshotScheduler) -> Self {
         self.snapshots = Some(s);

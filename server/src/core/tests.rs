@@ -280,3 +280,28 @@ fn new_session_ids_follow_this_members_own_not_those_of_others() {
         "after this member's own restored sessions"
     );
 }
+
+#[test]
+fn the_tree_outlives_its_core_only_when_it_holds_the_whole_log() {
+    let mut h = Harness::new();
+    let c = connect(&mut h, 1);
+    h.request(c, 1, create("/a", b"v"));
+    h.sync_log();
+    let tree = std::mem::replace(
+        &mut h.core,
+        Core::new(super::testkit::settings(), DataTree::new(), h.now),
+    )
+    .into_tree_matching_log()
+    .expect("everything logged is applied");
+    assert!(tree.get("/a").is_some());
+
+    let mut h = Harness::new();
+    let c = connect(&mut h, 1);
+    h.request(c, 1, create("/b", b"v"));
+    // Logged (appended), not yet committed: the tree lacks what the log has.
+    let core = std::mem::replace(
+        &mut h.core,
+        Core::new(super::testkit::settings(), DataTree::new(), h.now),
+    );
+    assert!(core.into_tree_matching_log().is_none());
+}

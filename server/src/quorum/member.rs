@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ use crate::storage::epoch::{self, Epochs};
 use crate::storage::recovery::recover;
 use crate::storage::scheduler::SnapshotScheduler;
 use crate::storage::txnlog::FileTxnLog;
-use crate::storage::writer::spawn_writer;
+use crate::storage::writer::{spawn_writer, LogEvent};
 use crate::storage::DataDirs;
 use crate::tree::DataTree;
 
@@ -171,19 +172,31 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
             ctx.words.send_replace(looking);
         }
         role_no += 1;
-        let why = match decision.role {
+        let end = match decision.role {
             Elected::Lead => lead(&ctx, role_no, tree, epochs, &control).await,
             Elected::Follow(leader) | Elected::Observe(leader) => {
                 follow(&ctx, role_no, leader, tree, epochs, &control).await
             }
         };
-        tracing::warn!(reason = %why, "role ended: looking for a leader again");
+        tracing::warn!(reason = %end.why, "role ended: looking for a leader again");
         ctx.words.send_replace(not_serving(
             &ctx.config,
             ServerMode::Standalone,
             ZabPhase::Election,
         ));
-        (tree, epochs) = load(&ctx.dirs, &ctx.config)?;
+        (tree, epochs) = match end.tree {
+            // Everything the role logged is in this tree: no need to read it all again
+            // (for a large tree, most of the time between a leader's death and the vote).
+            Some(kept) => {
+                let epochs = epoch::load(&ctx.dirs.snap_dir, Zxid::from_raw(kept.last_zxid()))?;
+                tracing::info!(
+                    zxid = %Zxid::from_raw(kept.last_zxid()),
+                    "state kept from the ended role (it holds the whole log)"
+                );
+                (kept, epochs)
+            }
+            None => load(&ctx.dirs, &ctx.config)?,
+        };
         let (done, ack) = oneshot::channel();
         let _ = control.send(ElectionControl::Look {
             history: history(&tree, &epochs),
@@ -197,15 +210,20 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
 struct RoleStorage {
     log_writer: std::thread::JoinHandle<()>,
     snapshots_done: std::sync::mpsc::Receiver<()>,
+    /// Set if the log writer failed (it reports to the core, which may be gone by then).
+    log_failed: Arc<AtomicBool>,
 }
 
 impl RoleStorage {
-    async fn stop(self) {
+    /// Waits for both threads; true if the log took everything it was given.
+    async fn stop(self) -> bool {
+        let failed = self.log_failed;
         let _ = tokio::task::spawn_blocking(move || {
             let _ = self.log_writer.join();
             let _ = self.snapshots_done.recv();
         })
         .await;
+        !failed.load(Ordering::Acquire)
     }
 }
 
@@ -224,7 +242,12 @@ fn install(
         ctx.segment_limit,
         ctx.config.force_sync,
     );
+    let log_failed = Arc::new(AtomicBool::new(false));
+    let failed = log_failed.clone();
     let log_writer = spawn_writer(log, log_rx, move |ev| {
+        if matches!(ev, LogEvent::Failed { .. }) {
+            failed.store(true, Ordering::Release);
+        }
         let _ = report.send(CoreMsg::RoleInput {
             role,
             input: Input::from(ev),
@@ -253,15 +276,43 @@ fn install(
     Ok(RoleStorage {
         log_writer,
         snapshots_done,
+        log_failed,
     })
 }
 
-async fn uninstall(ctx: &MemberContext, storage: RoleStorage) {
+/// Removes the role's core and waits for its storage threads; the core's tree when it
+/// holds exactly what the log holds.
+async fn uninstall(ctx: &MemberContext, storage: RoleStorage) -> Option<DataTree> {
     let (done, ack) = oneshot::channel();
-    if ctx.core.send(CoreMsg::Uninstall(done)).is_ok() {
-        let _ = ack.await;
+    let tree = if ctx.core.send(CoreMsg::Uninstall(done)).is_ok() {
+        ack.await.ok().flatten()
+    } else {
+        None
+    };
+    // The tree stands for the log only if the log wrote everything the core gave it.
+    let logged_all = storage.stop().await;
+    tree.filter(|_| logged_all)
+}
+
+/// What a role leaves: why it ended, and the tree when it still matches the log.
+struct RoleEnd {
+    why: String,
+    tree: Option<DataTree>,
+}
+
+impl From<String> for RoleEnd {
+    fn from(why: String) -> Self {
+        RoleEnd { why, tree: None }
     }
-    storage.stop().await;
+}
+
+impl From<&str> for RoleEnd {
+    fn from(why: &str) -> Self {
+        RoleEnd {
+            why: why.to_string(),
+            tree: None,
+        }
+    }
 }
 
 fn voters(config: &Config) -> BTreeSet<u64> {
@@ -280,7 +331,7 @@ async fn lead(
     tree: DataTree,
     epochs: Epochs,
     control: &mpsc::UnboundedSender<ElectionControl>,
-) -> String {
+) -> RoleEnd {
     let config = &ctx.config;
     let Some(mine) = config.my_server() else {
         return "this member is not in its own config".into();
@@ -292,7 +343,7 @@ async fn lead(
     };
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,
-        Err(e) => return format!("cannot listen on the quorum port {listen}: {e}"),
+        Err(e) => return format!("cannot listen on the quorum port {listen}: {e}").into(),
     };
     tracing::info!(addr = %listen, "leading: quorum port listening");
     ctx.words
@@ -314,7 +365,7 @@ async fn lead(
     };
     let storage = match install(ctx, role, tree, peer_tx, |c| c.into_leader(setup)) {
         Ok(s) => s,
-        Err(e) => return format!("cannot start the role: {e}"),
+        Err(e) => return format!("cannot start the role: {e}").into(),
     };
     let acceptor = {
         let learners = learners.clone();
@@ -362,8 +413,8 @@ async fn lead(
     };
     acceptor.abort();
     learners.close_all();
-    uninstall(ctx, storage).await;
-    why
+    let tree = uninstall(ctx, storage).await;
+    RoleEnd { why, tree }
 }
 
 /// Follows (or observes) `leader` until the connection to it ends; returns why.
@@ -374,7 +425,7 @@ async fn follow(
     tree: DataTree,
     epochs: Epochs,
     control: &mpsc::UnboundedSender<ElectionControl>,
-) -> String {
+) -> RoleEnd {
     let config = &ctx.config;
     let observer = config.peer_type == PeerType::Observer
         || config
@@ -386,7 +437,7 @@ async fn follow(
         ServerMode::Follower
     };
     let Some(leader_spec) = config.servers.iter().find(|s| s.id == leader) else {
-        return format!("the elected leader {leader} is not in the config");
+        return format!("the elected leader {leader} is not in the config").into();
     };
     ctx.words
         .send_replace(not_serving(config, mode, ZabPhase::Synchronization));
@@ -408,8 +459,8 @@ async fn follow(
         let setup = setup.clone();
         match tokio::task::spawn_blocking(move || sync_with_leader(&setup, tree, epochs)).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return format!("sync with leader {leader} failed: {e}"),
-            Err(e) => return format!("sync with leader {leader} failed: {e}"),
+            Ok(Err(e)) => return format!("sync with leader {leader} failed: {e}").into(),
+            Err(e) => return format!("sync with leader {leader} failed: {e}").into(),
         }
     };
     let _ = control.send(ElectionControl::PeerEpoch(u64::from(synced.epoch)));
@@ -425,7 +476,7 @@ async fn follow(
         c.into_follower(follower)
     }) {
         Ok(s) => s,
-        Err(e) => return format!("cannot start the role: {e}"),
+        Err(e) => return format!("cannot start the role: {e}").into(),
     };
     ctx.words.send_replace(serving(config, mode));
 
@@ -505,6 +556,6 @@ async fn follow(
     };
     drop(to_leader);
     let _ = socket.shutdown(std::net::Shutdown::Both);
-    uninstall(ctx, storage).await;
-    why
+    let tree = uninstall(ctx, storage).await;
+    RoleEnd { why, tree }
 }
