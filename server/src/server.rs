@@ -245,7 +245,7 @@ async fn start_member(config: Config) -> Result<RunningServer, StartError> {
         dirs,
         settings: core_settings(&config),
         core: core_tx.clone(),
-        words: words_tx,
+        words: Arc::new(words_tx),
         segment_limit: SEGMENT_LIMIT,
     };
     let member = tokio::spawn(crate::quorum::member::run(ctx));

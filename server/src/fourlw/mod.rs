@@ -74,7 +74,7 @@ use std::fmt::{self, Write as _};
 
 pub use conf::Membership;
 pub use mntr::{MetricValue, SummaryValue};
-pub use role::{MetricsSource, QuorumInfo, Role, ServerMode, ZabPhase};
+pub use role::{MetricsSource, QuorumInfo, Role, ServerMode, SyncMode, ZabPhase};
 pub use state::ServerSnapshot;
 pub use whitelist::{not_in_whitelist, Whitelist, WHITELIST_PROPERTY};
 
@@ -86,7 +86,7 @@ pub use {
     dump::{DumpConnection, DumpInfo, ExpiryBucket, SessionDump},
     envi::Environment,
     mntr::{mntr_keys, mntr_metrics, MntrKind},
-    role::{LeaderInfo, SyncMode},
+    role::LeaderInfo,
     state::LatencyStats,
     watches::WatchSummary,
 };

@@ -112,10 +112,22 @@ fn storage<E: std::fmt::Display>(e: E) -> LearnerError {
 
 /// Registers with the leader and takes its sync. `tree` is this member's state loaded
 /// from disk (everything logged), `epochs` its epoch files.
+#[cfg(test)]
 pub fn sync_with_leader(
+    setup: &LearnerSetup,
+    tree: DataTree,
+    epochs: Epochs,
+) -> Result<Synced, LearnerError> {
+    sync_with_leader_reporting(setup, tree, epochs, &|_| {})
+}
+
+/// [`sync_with_leader`], telling `report_mode` how the leader brings this member up to
+/// date (`"diff"`, `"trunc"`, `"snap"`) as soon as it knows (`zk_peer_state`).
+pub fn sync_with_leader_reporting(
     setup: &LearnerSetup,
     mut tree: DataTree,
     epochs: Epochs,
+    report_mode: &(dyn Fn(&'static str) + Sync),
 ) -> Result<Synced, LearnerError> {
     let stream = connect(setup)?;
     stream.set_nodelay(true)?;
@@ -167,9 +179,13 @@ pub fn sync_with_leader(
     loop {
         let pkt = read_packet(&mut reader, setup.max_buffer)?;
         match pkt.kind {
-            PacketType::DIFF => sync.mode = "diff",
+            PacketType::DIFF => {
+                sync.mode = "diff";
+                report_mode(sync.mode);
+            }
             PacketType::TRUNC => {
                 sync.mode = "trunc";
+                report_mode(sync.mode);
                 tracing::info!(to = %Zxid::from_raw(pkt.zxid), "truncating the log as the leader says");
                 truncate_after(&setup.dirs, pkt.zxid).map_err(storage)?;
                 tree = recover(&setup.dirs).map_err(storage)?.0;
@@ -177,6 +193,7 @@ pub fn sync_with_leader(
             }
             PacketType::SNAP => {
                 sync.mode = "snap";
+                report_mode(sync.mode);
                 tree = snap::read_snap(&mut reader, pkt.zxid, setup.max_buffer)
                     .map_err(|e| LearnerError::Protocol(format!("bad snapshot: {e}")))?;
                 snap::read_signature(&mut reader)

@@ -22,7 +22,7 @@ use crate::core::peer::PeerOut;
 use crate::core::Core;
 use crate::core::{CoreMsg, CoreSettings, FollowerSetup, Input, Installed, LeaderSetup, Now};
 use crate::fourlw::{
-    Membership, MetricsSource, QuorumInfo, Role as WordsRole, ServerMode, ZabPhase,
+    Membership, MetricsSource, QuorumInfo, Role as WordsRole, ServerMode, SyncMode, ZabPhase,
 };
 use crate::ids::Zxid;
 use crate::storage::epoch::{self, Epochs};
@@ -36,7 +36,7 @@ use crate::tree::DataTree;
 use super::election::{History, Role as Elected};
 use super::election_net::{self, config_string, ElectionControl, ElectionSetup};
 use super::leader_net::Learners;
-use super::learner::{sync_with_leader, LearnerSetup};
+use super::learner::{sync_with_leader_reporting, LearnerSetup};
 use super::stream::{read_packet, write_packet};
 
 /// What a member runs with.
@@ -45,7 +45,7 @@ pub struct MemberContext {
     pub dirs: DataDirs,
     pub settings: CoreSettings,
     pub core: mpsc::UnboundedSender<CoreMsg>,
-    pub words: watch::Sender<WordsRole>,
+    pub words: Arc<watch::Sender<WordsRole>>,
     pub segment_limit: u64,
 }
 
@@ -457,7 +457,22 @@ async fn follow(
     tracing::info!(leader, addr = %setup.leader_addr, observer, "following: connecting to the leader");
     let synced = {
         let setup = setup.clone();
-        match tokio::task::spawn_blocking(move || sync_with_leader(&setup, tree, epochs)).await {
+        // `zk_peer_state` says how this member is being brought up to date.
+        let words = ctx.words.clone();
+        let report = move |how: &'static str| {
+            let mode = match how {
+                "snap" => SyncMode::Snap,
+                "trunc" => SyncMode::Trunc,
+                _ => SyncMode::Diff,
+            };
+            words.send_modify(|role| {
+                if let Some(q) = &mut role.quorum {
+                    q.sync_mode = mode;
+                }
+            });
+        };
+        let sync = move || sync_with_leader_reporting(&setup, tree, epochs, &report);
+        match tokio::task::spawn_blocking(sync).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return format!("sync with leader {leader} failed: {e}").into(),
             Err(e) => return format!("sync with leader {leader} failed: {e}").into(),
