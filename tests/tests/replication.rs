@@ -317,21 +317,27 @@ async fn the_leaders_kill_9_under_writes_loses_no_acknowledged_write() {
         .wait_for_progress(PROGRESS, ELECTION, "writes before the kill")
         .await;
 
-    let old = blocking(|| e.wait_for_leader(ELECTION));
-    e.kill9(old);
+    let leader = blocking(|| e.wait_for_leader(ELECTION));
+    kill_the_leader_and_converge(&mut e, leader, writers).await;
+}
+
+/// Kills `leader` (kill -9) while `writers` write: a new leader is elected and writes go on;
+/// the old leader restarts and rejoins; then every acknowledged write is on every member
+/// and the trees agree.
+async fn kill_the_leader_and_converge(e: &mut Ensemble, leader: usize, writers: Writers) {
+    e.kill9(leader);
     let new = blocking(|| e.wait_for_leader(ELECTION));
-    assert_ne!(new, old, "a killed member cannot lead");
+    assert_ne!(new, leader, "a killed member cannot lead");
     writers
         .wait_for_progress(PROGRESS, ELECTION, "writes after the leader's kill -9")
         .await;
-
-    e.restart(old);
-    blocking(|| wait_rejoined(&e, old));
+    e.restart(leader);
+    blocking(|| wait_rejoined(e, leader));
     writers
         .wait_for_progress(PROGRESS, ELECTION, "writes after the old leader rejoined")
         .await;
     let log = writers.stop().await;
-    assert_converged(&e, &log).await;
+    assert_converged(e, &log).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -679,19 +685,7 @@ async fn layout_survives_faults(launches: &[Launch], victim: usize) {
         .wait_for_progress(PROGRESS, ELECTION, "writes after the learner rejoined")
         .await;
 
-    e.kill9(leader);
-    let new = blocking(|| e.wait_for_leader(ELECTION));
-    assert_ne!(new, leader);
-    writers
-        .wait_for_progress(PROGRESS, ELECTION, "writes after the leader's kill -9")
-        .await;
-    e.restart(leader);
-    blocking(|| wait_rejoined(&e, leader));
-    writers
-        .wait_for_progress(PROGRESS, ELECTION, "writes after the old leader rejoined")
-        .await;
-    let log = writers.stop().await;
-    assert_converged(&e, &log).await;
+    kill_the_leader_and_converge(&mut e, leader, writers).await;
 }
 
 const A: Launch = Launch::Server(ServerKind::Apache);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use zkrs_proto::opcode::perms;
-use zkrs_proto::request::{CreateRequest, PathWatch, SetDataRequest};
+use zkrs_proto::request::{CreateRequest, SetDataRequest};
 use zkrs_proto::{Acl, AuthPacket, ConnectResponse, Id, OpCode, Reader, Record, Response, Writer};
 
 use crate::ids::Zxid;
@@ -18,7 +18,9 @@ use crate::tree::DataTree;
 use crate::txn::{apache, CreateKind, Txn, TxnHeader};
 
 use super::peer::{EpochFile, PeerOut};
-use super::testkit::{new_session_request, settings, Harness};
+use super::testkit::{
+    create_request as create_req, get_request, new_session_request, settings, Harness,
+};
 use super::*;
 
 // ---------------------------------------------------------------------------------------
@@ -227,31 +229,11 @@ fn leader_client(h: &mut Harness, conn: ConnId, ackers: &[u64]) -> i64 {
         .session_id
 }
 
-fn create_req(path: &str, data: &[u8]) -> Request {
-    Request::Create(
-        OpCode::Create,
-        CreateRequest {
-            path: path.into(),
-            data: Some(data.to_vec()),
-            acl: Acl::open_unsafe(),
-            flags: 0,
-            ttl: -1,
-        },
-    )
-}
-
 fn set_req(path: &str, data: &[u8]) -> Request {
     Request::SetData(SetDataRequest {
         path: path.into(),
         data: Some(data.to_vec()),
         version: -1,
-    })
-}
-
-fn get_req(path: &str) -> Request {
-    Request::GetData(PathWatch {
-        path: path.into(),
-        watch: false,
     })
 }
 
@@ -989,7 +971,7 @@ fn a_follower_forwards_a_write_and_answers_it_on_its_commit() {
     );
     assert_eq!(h.next_reply(10).unwrap().0.xid, 1);
     h.request(10, 2, create_req("/a", b"v"));
-    h.request(10, 3, get_req("/a"));
+    h.request(10, 3, get_request("/a", false));
     let outs = drain(&mut h);
     let req = to_leader(&outs);
     assert_eq!(kinds(&req), vec![PacketType::REQUEST]);
@@ -1131,7 +1113,7 @@ fn a_reattach_on_a_follower_waits_for_the_leaders_revalidation() {
 fn a_followers_ping_reply_carries_the_touched_sessions() {
     let mut h = follower_with(2, false, 1, DataTree::new());
     let s = follower_client(&mut h, 10);
-    h.request(10, 1, get_req("/"));
+    h.request(10, 1, get_request("/", false));
     h.next_reply(10).unwrap();
     h.input(Input::FromLeader(QuorumPacket::new(
         PacketType::PING,
@@ -1160,7 +1142,7 @@ fn a_followers_sync_is_answered_on_the_leaders_sync() {
     let mut h = follower_with(2, false, 1, DataTree::new());
     let s = follower_client(&mut h, 10);
     h.request(10, 1, Request::Sync("/x".into()));
-    h.request(10, 2, get_req("/"));
+    h.request(10, 2, get_request("/", false));
     let req = to_leader(&drain(&mut h));
     assert_eq!(kinds(&req), vec![PacketType::REQUEST]);
     assert_eq!(
@@ -1649,7 +1631,7 @@ mod ensemble_loop {
                     version: -1,
                 }),
                 7 => Request::Sync("/".into()),
-                _ => get_req(&format!("/k{who}-{n}")),
+                _ => get_request(&format!("/k{who}-{n}"), false),
             };
             let cl = self.clients.get_mut(&conn).unwrap();
             let xid = cl.next_xid;

@@ -207,3 +207,25 @@ pub(super) fn new_session_request(timeout: i32) -> ConnectRequest {
         read_only: Some(false),
     }
 }
+
+/// A create of a persistent node with open ACLs.
+pub(super) fn create_request(path: &str, data: &[u8]) -> zkrs_proto::Request {
+    zkrs_proto::Request::Create(
+        zkrs_proto::OpCode::Create,
+        zkrs_proto::request::CreateRequest {
+            path: path.into(),
+            data: Some(data.to_vec()),
+            acl: zkrs_proto::Acl::open_unsafe(),
+            flags: 0,
+            ttl: -1,
+        },
+    )
+}
+
+/// A getData, with or without a watch.
+pub(super) fn get_request(path: &str, watch: bool) -> zkrs_proto::Request {
+    zkrs_proto::Request::GetData(zkrs_proto::request::PathWatch {
+        path: path.into(),
+        watch,
+    })
+}

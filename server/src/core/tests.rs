@@ -1,10 +1,10 @@
 //! Deterministic tests of the core: the test plays the log writer, so it decides exactly
 //! when each proposal becomes durable.
 
-use super::testkit::{new_session_request, Harness};
+use super::testkit::{create_request as create, get_request as get, new_session_request, Harness};
 use super::*;
-use zkrs_proto::request::{CreateRequest, PathWatch};
-use zkrs_proto::{Acl, ConnectResponse, OpCode, Record, Response};
+use zkrs_proto::request::PathWatch;
+use zkrs_proto::{ConnectResponse, OpCode, Record, Response};
 
 /// A client whose session is established.
 fn connect(h: &mut Harness, id: ConnId) -> ConnId {
@@ -14,26 +14,6 @@ fn connect(h: &mut Harness, id: ConnId) -> ConnId {
     let resp = ConnectResponse::decode_exact(&frame[4..]).unwrap();
     assert_eq!(resp.timeout, 4000, "timeout raised to the minimum");
     id
-}
-
-fn create(path: &str, data: &[u8]) -> Request {
-    Request::Create(
-        OpCode::Create,
-        CreateRequest {
-            path: path.into(),
-            data: Some(data.to_vec()),
-            acl: Acl::open_unsafe(),
-            flags: 0,
-            ttl: -1,
-        },
-    )
-}
-
-fn get(path: &str, watch: bool) -> Request {
-    Request::GetData(PathWatch {
-        path: path.into(),
-        watch,
-    })
 }
 
 #[test]
