@@ -299,31 +299,56 @@ static void void_done(int rc, const void *data)
     pthread_mutex_unlock(&c->mu);
 }
 
+static void completion_init(completion_t *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &attr);
+}
+
+/* Waits for the completion; its rc, or INT32_MIN on timeout. */
+static int completion_wait(completion_t *c)
+{
+    struct timespec ts;
+    deadline_in(&ts, WAIT_MS);
+    pthread_mutex_lock(&c->mu);
+    while (!c->done) {
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT && !c->done) {
+            break;
+        }
+    }
+    int rc = c->done ? c->rc : INT32_MIN;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 /* Returns the completion's rc, or INT32_MIN on timeout. */
 static int add_auth_sync(zhandle_t *zh, const char *scheme, const char *cred)
 {
     completion_t c;
-    memset(&c, 0, sizeof c);
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c.cv, &attr);
+    completion_init(&c);
     int rc = zoo_add_auth(zh, scheme, cred, (int)strlen(cred), void_done, &c);
-    if (rc != ZOK) {
-        return rc;
-    }
-    struct timespec ts;
-    deadline_in(&ts, WAIT_MS);
-    pthread_mutex_lock(&c.mu);
-    while (!c.done) {
-        if (pthread_cond_timedwait(&c.cv, &c.mu, &ts) == ETIMEDOUT && !c.done) {
-            break;
-        }
-    }
-    rc = c.done ? c.rc : INT32_MIN;
-    pthread_mutex_unlock(&c.mu);
-    return rc;
+    return rc != ZOK ? rc : completion_wait(&c);
+}
+
+static void string_done(int rc, const char *value, const void *data)
+{
+    (void)value;
+    void_done(rc, data);
+}
+
+/* Brings zh's server up to date with the leader before zh reads what another session
+ * wrote: in an ensemble that session may be on another member, and zh's may be behind.
+ * Returns the completion's rc, or INT32_MIN on timeout. */
+static int sync_path(zhandle_t *zh, const char *path)
+{
+    completion_t c;
+    completion_init(&c);
+    int rc = zoo_async(zh, path, string_done, &c);
+    return rc != ZOK ? rc : completion_wait(&c);
 }
 
 static const char *stat_eq(const struct Stat *a, const struct Stat *b, const char *what)
@@ -823,6 +848,7 @@ static const char *c_acl_digest(void)
     deallocate_ACL_vector(&got);
     if (err) goto out;
     /* Without ADMIN, digest ids are masked as user:x. */
+    STEP_RC(sync_path(ZH, p), ZOK, "sync before reading another session's node");
     STEP_RC(zoo_get_acl(ZH, p, &got, &st), ZOK, "get_acl without ADMIN");
     err = acl_has(&got, ZOO_PERM_ALL, "digest", "alice:x");
     deallocate_ACL_vector(&got);
@@ -841,6 +867,8 @@ static const char *c_acl_digest(void)
 
     struct ACL_vector only_alice = {1, entries};
     STEP_RC(zoo_create(alice.zh, q, "q", 1, &only_alice, ZOO_PERSISTENT, NULL, 0), ZOK, "create private node");
+    STEP_RC(sync_path(ZH, q), ZOK, "sync (main)");
+    STEP_RC(sync_path(alice2.zh, q), ZOK, "sync (alice2)");
     len = sizeof buf;
     STEP_RC(zoo_get(ZH, q, 0, buf, &len, NULL), ZNOAUTH, "unauthenticated get of private node");
     STEP_RC(zoo_exists(ZH, q, 0, &st), ZOK, "exists needs no permission");
@@ -850,6 +878,8 @@ static const char *c_acl_digest(void)
     /* ZOO_CREATOR_ALL_ACL stores the creator's digest identity. */
     STEP_RC(zoo_create(alice.zh, P("/acl-creator"), NULL, -1, &ZOO_CREATOR_ALL_ACL, ZOO_PERSISTENT, NULL, 0), ZOK,
             "create with CREATOR_ALL_ACL");
+    STEP_RC(sync_path(ZH, P("/acl-creator")), ZOK, "sync (main)");
+    STEP_RC(sync_path(alice2.zh, P("/acl-creator")), ZOK, "sync (alice2)");
     STEP_RC(zoo_get_acl(ZH, P("/acl-creator"), &got, &st), ZNOAUTH, "get_acl without READ or ADMIN");
     STEP_RC(zoo_get_acl(alice2.zh, P("/acl-creator"), &got, &st), ZOK, "get_acl of CREATOR_ALL_ACL node");
     err = got.count == 1 ? acl_has(&got, ZOO_PERM_ALL, "digest", alice_digest_id) : "expected exactly one ACL entry";
@@ -936,6 +966,8 @@ static const char *c_session_close(void)
     static evq_t q;
     evq_init(&q, "closing");
     struct Stat st;
+    int synced = sync_path(ZH, p);
+    EXPECT(synced == ZOK, "sync before watching another session's node: %d", synced);
     OK(zoo_wexists(ZH, p, watcher, &q, &st), "watch the ephemeral");
     rc = zookeeper_close(c.zh);
     c.zh = NULL;

@@ -733,6 +733,7 @@ public class ClientSuite {
             List<ACL> masked = Arrays.asList(
                     new ACL(ZooDefs.Perms.ALL, new Id("digest", "alice:x")),
                     new ACL(ZooDefs.Perms.READ, new Id("world", "anyone")));
+            synced(zk, p);
             eq(masked, zk.getACL(p, new Stat()), "getACL without ADMIN");
             // Unauthenticated: read allowed (world READ), write refused.
             eq("private", s(zk.getData(p, false, null)), "world read");
@@ -752,6 +753,8 @@ public class ClientSuite {
             String q = root + "/acl-private";
             alice.create(q, b("q"), Arrays.asList(new ACL(ZooDefs.Perms.ALL, new Id("digest", digest))),
                     CreateMode.PERSISTENT);
+            synced(zk, q);
+            synced(alice2, q);
             expectError(KeeperException.Code.NOAUTH, "unauthenticated getData", () -> zk.getData(q, false, null));
             expect(zk.exists(q, false) != null, "exists needs no permission");
             eq("q", s(alice2.getData(q, false, null)), "authenticated getData");
@@ -765,6 +768,7 @@ public class ClientSuite {
             ZooKeeper bob = connect(new Events("bob"));
             addDigest(bob, "bob:pw");
             bob.create(p, b("b"), Ids.CREATOR_ALL_ACL, CreateMode.PERSISTENT);
+            synced(zk, p);
             expectError(KeeperException.Code.NOAUTH, "getACL without READ or ADMIN",
                     () -> zk.getACL(p, new Stat()));
             List<ACL> got = bob.getACL(p, new Stat());
@@ -1196,6 +1200,9 @@ public class ClientSuite {
             String p = root + "/closing";
             c.create(p, null, OPEN, CreateMode.EPHEMERAL);
             Events w = new Events("watch-closing");
+            // Another session's create: in an ensemble zk's member may not have applied it
+            // yet (ZooKeeper orders one session's view, not two), so catch up first.
+            synced(zk, p);
             zk.exists(p, w);
             c.close();
             w.expectEvent(EventType.NodeDeleted, p);
