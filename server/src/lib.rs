@@ -13,6 +13,7 @@ mod admin;
 pub mod config;
 mod core;
 mod fourlw;
+mod http;
 mod ids;
 mod namespace;
 mod net;

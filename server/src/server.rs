@@ -45,6 +45,8 @@ pub struct RunningServer {
     snapshots_done: Option<std::sync::mpsc::Receiver<()>>,
     /// An ensemble member's election and roles.
     member: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The admin and metrics HTTP listeners.
+    http: crate::http::HttpListeners,
 }
 
 impl RunningServer {
@@ -73,6 +75,7 @@ impl RunningServer {
     /// writes in the data dirs afterwards. Writes not yet durable are not acknowledged; as
     /// after a crash, the log keeps what reached it.
     pub async fn shutdown(self) {
+        self.http.shutdown().await;
         self.acceptor.abort();
         let _ = self.acceptor.await;
         if let Some(purge) = self.purge {
@@ -162,6 +165,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let (listener, client_addr) = open_client_port(&config).await?;
 
     let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreMsg>();
+    let standalone_role = tokio::sync::watch::channel(crate::fourlw::Role::default()).1;
+    let http = crate::http::start(&config, core_tx.clone(), standalone_role, false).await?;
     let (log_tx, log_rx) = mpsc::unbounded_channel();
     let report_tx = core_tx.clone();
     let log = FileTxnLog::new(dirs.log_dir.clone(), SEGMENT_LIMIT, config.force_sync);
@@ -224,6 +229,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         log_writer: Some(log_writer),
         snapshots_done: Some(snapshots_done),
         member: None,
+        http,
     })
 }
 
@@ -239,6 +245,7 @@ async fn start_member(config: Config) -> Result<RunningServer, StartError> {
         mode: crate::fourlw::ServerMode::Standalone,
         quorum: None,
     });
+    let http = crate::http::start(&config, core_tx.clone(), words_rx.clone(), true).await?;
     let config = Arc::new(config);
     let ctx = crate::quorum::member::MemberContext {
         config: config.clone(),
@@ -265,5 +272,6 @@ async fn start_member(config: Config) -> Result<RunningServer, StartError> {
         log_writer: None,
         snapshots_done: None,
         member: Some(member),
+        http,
     })
 }
