@@ -493,11 +493,16 @@ fn zabstate(snap: &ServerSnapshot, config: &Config, r: &mut Response) {
         return;
     }
     let me = config.my_server();
-    let addr = |f: fn(&crate::config::ServerSpec) -> String| me.map_or_else(String::new, f);
     r.put("myid", Json::Int(snap.conf.server_id));
     r.put("is_leader", Json::Bool(role.mode == ServerMode::Leader));
-    r.put("quorum_address", Json::Str(addr(|m| m.peer_addr())));
-    r.put("election_address", Json::Str(addr(|m| m.election_addr())));
+    r.put(
+        "quorum_address",
+        multiple_addresses(me.map(|m| (m.host.as_str(), m.peer_port))),
+    );
+    r.put(
+        "election_address",
+        multiple_addresses(me.map(|m| (m.host.as_str(), m.election_port))),
+    );
     r.put(
         "client_address",
         Json::Str(config.client_addr().to_string()),
@@ -516,6 +521,41 @@ fn zabstate(snap: &ServerSnapshot, config: &Config, r: &mut Response) {
         .map(|q| q.zab_phase)
         .unwrap_or_default();
     r.put("zabstate", Json::str(phase_name(phase)));
+}
+
+/// Apache's `MultipleAddresses` as Jackson serialises the bean (every getter, with the
+/// addresses as `host:port`): one address here, since a `server.N` line has one.
+fn multiple_addresses(addr: Option<(&str, u16)>) -> Json {
+    let Some((host, port)) = addr else {
+        return Json::Null;
+    };
+    let hostport = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let one = || Json::Array(vec![Json::Str(hostport.clone())]);
+    Json::Object(vec![
+        ("empty".into(), Json::Bool(false)),
+        ("all_addresses".into(), one()),
+        ("all_reachable_addresses".into(), one()),
+        ("one".into(), Json::Str(hostport.clone())),
+        ("reachable_address".into(), Json::Str(hostport.clone())),
+        (
+            "wildcard_addresses".into(),
+            Json::Array(vec![Json::Str(format!("0.0.0.0:{port}"))]),
+        ),
+        (
+            "all_ports".into(),
+            Json::Array(vec![Json::Int(port.into())]),
+        ),
+        (
+            "all_host_strings".into(),
+            Json::Array(vec![Json::str(host)]),
+        ),
+        ("all_reachable_addresses_or_all".into(), one()),
+        ("reachable_or_one".into(), Json::Str(hostport.clone())),
+    ])
 }
 
 fn phase_name(phase: crate::fourlw::ZabPhase) -> &'static str {
