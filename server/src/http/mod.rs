@@ -134,11 +134,16 @@ pub(crate) async fn start(
             Err(e) if member => {
                 tracing::warn!(error = %e, "admin server not started; the member runs without it");
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                tracing::error!(error = %e, "unable to start the admin server; not starting");
+                return Err(e);
+            }
         }
     }
     if let Some(addr) = metrics_addr(config) {
-        let (listener, local) = bind(addr).await?;
+        let (listener, local) = bind(addr).await.inspect_err(|e| {
+            tracing::error!(error = %e, "unable to start the /metrics server; not starting");
+        })?;
         tracing::info!(addr = %local, "Prometheus metrics listening (/metrics)");
         listeners.metrics_addr = Some(local);
         listeners
