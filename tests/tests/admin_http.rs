@@ -888,3 +888,57 @@ fn ensemble_members_answer_like_apaches_leader_and_follower() {
         pinned_families(&["always", "serving", "quorum", "follower"])
     );
 }
+
+/// A port taken on `ip` for as long as the listener lives.
+fn occupy(ip: IpAddr, port: u16) -> std::net::TcpListener {
+    std::net::TcpListener::bind((ip, port)).unwrap_or_else(|e| panic!("binding {ip}:{port}: {e}"))
+}
+
+#[test]
+fn a_standalone_server_without_its_admin_or_metrics_port_does_not_start() {
+    for (lines, port) in [
+        (admin_lines as fn(IpAddr) -> String, ADMIN_PORT),
+        (|_| metrics_lines(), METRICS_PORT),
+    ] {
+        let mut server = ServerUnderTest::start_kind(ServerKind::Zkrs, ServerConfig::default());
+        let ip = server.addr().ip();
+        append(&server.dir().join("zoo.cfg"), &lines(ip));
+        let _taken = occupy(ip, port);
+        let started = server.kill9_and_restart();
+        let err = started.expect_err("the server started without its HTTP port");
+        assert!(err.contains("exited"), "{err}");
+        let log = server.log_tail(400);
+        assert!(
+            log.contains(&format!("cannot listen on {ip}:{port}")),
+            "the log says which port: {log}"
+        );
+    }
+}
+
+#[test]
+fn an_ensemble_member_without_its_admin_port_runs_without_it() {
+    let launches = [Launch::Server(ServerKind::Zkrs); 3];
+    let mut ensemble = Ensemble::prepare(ServerKind::Zkrs, &launches, ServerConfig::default());
+    for i in 0..3 {
+        let ip = ensemble.member(i).addr().ip();
+        append(&ensemble.member_dir(i).join("zoo.cfg"), &admin_lines(ip));
+    }
+    let taken_ip = ensemble.member(0).addr().ip();
+    let _taken = occupy(taken_ip, ADMIN_PORT);
+    for i in 0..3 {
+        ensemble.restart(i);
+    }
+    ensemble.wait_for_leader(SLOW_WAIT * 4);
+    assert!(ensemble.is_alive(0), "member 1 stopped");
+    assert!(
+        ensemble
+            .member(0)
+            .log()
+            .contains("admin server not started"),
+        "{}",
+        ensemble.member(0).log_tail(20)
+    );
+    // The other members serve their commands.
+    let leader = command(admin_of(&ensemble, 1), "leader");
+    assert_eq!(leader.at("error"), &Json::Null);
+}
