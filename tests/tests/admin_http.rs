@@ -866,9 +866,23 @@ fn ensemble_members_answer_like_apaches_leader_and_follower() {
     );
     let zab = command(admin_of(&zkrs, zf), "zabstate");
     assert_eq!(zab.at("zabstate"), &Json::Str("broadcast".into()));
-    // Every member has the same tree: the same node count as Apache's after the same writes.
+    // Every member gets the same tree: once each has applied the writes (a member may
+    // apply a commit after the client's answer), Apache's and zkrs's count the same nodes:
+    // the root twice, /zookeeper, its quota and config nodes, and the three written.
     let nodes = |a| command(a, "monitor").at("znode_count").int();
-    assert_eq!(nodes(admin_of(&zkrs, zf)), nodes(admin_of(&apache, af)));
+    for (ensemble, i) in [(&zkrs, zl), (&zkrs, zf), (&apache, al), (&apache, af)] {
+        let admin = admin_of(ensemble, i);
+        rt.block_on(eventually(
+            WAIT,
+            "a member to apply the writes",
+            || async move {
+                let n = tokio::task::spawn_blocking(move || nodes(admin))
+                    .await
+                    .ok()?;
+                (n == 8).then_some(())
+            },
+        ));
+    }
 
     // /metrics of the leader and a follower: the quorum families of their role.
     let metrics_of = |i: usize| SocketAddr::new(zkrs.member(i).addr().ip(), METRICS_PORT);
