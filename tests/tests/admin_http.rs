@@ -780,6 +780,11 @@ fn metrics_export_apaches_families_with_the_servers_figures() {
     ] {
         assert_eq!(value(name), monitor.at(name).int() as f64, "{name}");
     }
+    // The writes under /app are counted in its namespace, labelled as Apache labels sets.
+    assert!(
+        value("write_per_namespace_count{key=\"app\",}") >= 3.0,
+        "{text}"
+    );
     assert!(text.contains("# HELP readlatency readlatency\n# TYPE readlatency summary\n"));
     assert!(text.contains("readlatency{quantile=\"0.99\",}"));
     assert_eq!(
