@@ -747,6 +747,51 @@ mod tests {
     }
 
     #[test]
+    fn answers_without_varying_values_are_byte_for_byte_apaches() {
+        let config = config();
+        let snap = view(Role::default(), &config);
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("ruok", "ruok", None),
+            ("hash", "hash", None),
+            ("isro", "is_read_only", None),
+            ("gtmk", "get_trace_mask", None),
+            ("crst", "connection_stat_reset", None),
+            ("srst", "stat_reset", None),
+            ("orst", "observer_connection_stat_reset", None),
+            ("wchs", "watch_summary", None),
+            ("wchc", "watches", None),
+            ("wchp", "watches_by_path", None),
+            ("dump", "dump", None),
+            ("cons", "connections", None),
+            ("obsr", "observers", None),
+            ("voting_view", "voting_view", None),
+            ("zabstate", "zabstate", None),
+            ("leader", "leader", None),
+            ("nosuch", "nosuch", None),
+            ("stmk", "set_trace_mask_missing", None),
+            ("stmk", "set_trace_mask_12", Some("12")),
+            ("stmk", "set_trace_mask_bad", Some("x")),
+        ];
+        for (name, fixture, mask) in cases {
+            let args: Vec<(String, String)> = mask
+                .map(|m| vec![("traceMask".to_string(), m.to_string())])
+                .unwrap_or_default();
+            let ctx = Context {
+                config: &config,
+                args: &args,
+                last_snapshot: None,
+                initial_configuration: None,
+            };
+            let path = format!(
+                "{}/src/http/apache/{fixture}.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(respond(name, &snap, &ctx).pretty(), want, "{name}");
+        }
+    }
+
+    #[test]
     fn aliases_answer_under_the_primary_name() {
         let config = config();
         let snap = view(Role::default(), &config);
