@@ -731,3 +731,27 @@ fn apache_classpath() -> String {
     }
     cp.join(":")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zkrs_test_ensemble_values() {
+        assert_eq!(ensemble_size_from(""), None, "unset or empty: standalone");
+        assert_eq!(ensemble_size_from("3"), Some(3));
+        assert_eq!(ensemble_size_from("5"), Some(5));
+    }
+
+    #[test]
+    #[should_panic(expected = "ZKRS_TEST_ENSEMBLE must be")]
+    fn a_one_member_ensemble_is_refused() {
+        ensemble_size_from("1");
+    }
+
+    #[test]
+    #[should_panic(expected = "ZKRS_TEST_ENSEMBLE must be")]
+    fn a_non_number_is_refused() {
+        ensemble_size_from("three");
+    }
+}
