@@ -34,3 +34,14 @@ python3 -m pytest tests/python -q
 
 echo "== the same suites against a 3-member zkrs ensemble (ZKRS_TEST_ENSEMBLE=3)"
 ZKRS_TEST_ENSEMBLE=3 python3 -m pytest tests/python -q
+
+# --- the Rust end-to-end tests against a 3-member zkrs ensemble (ZKRS_TEST_ENSEMBLE=3) ---
+# Every file whose tests mean something on an ensemble (tests/README.md); disk_full and
+# inprocess only skip there, and replication/election/ensemble start their own ensembles.
+# The differential test gets 100 seeds instead of 500: its ensemble-specific part (writes
+# forwarded by a follower) shows in every seed, and 500 seeds of it take over two minutes.
+echo "== the Rust end-to-end tests against a 3-member zkrs ensemble (ZKRS_TEST_ENSEMBLE=3)"
+ZKRS_TEST_ENSEMBLE=3 ZKRS_DIFF_SEEDS=100 cargo nextest run -p zkrs-tests --no-fail-fast \
+    --test ops --test sessions --test watches --test acl --test durability --test cli \
+    --test four_letter_words --test hostile --test differential
+# --- end of the ensemble block ---

@@ -5,8 +5,10 @@
 //! zkrs against a third party's idea of the protocol, not against our own. The same tests run
 //! against Apache ZooKeeper (`ZKRS_TEST_SERVER=apache`), which is how they are validated.
 //!
-//! * [`ServerUnderTest`] starts a server (zkrs-server or Apache ZooKeeper) on 127.0.0.1 with
-//!   a free port and a fresh data dir, and kills it on drop.
+//! * [`ServerUnderTest`] starts a server (zkrs-server or Apache ZooKeeper) on a loopback
+//!   address of its own with a fresh data dir, and kills it on drop. With
+//!   `ZKRS_TEST_ENSEMBLE=3` it starts a 3-member ensemble of that kind instead, and clients
+//!   get a connect string naming every member ([`server::ensemble_size`]).
 //! * [`RawSession`] is a tiny hand-written client for what the crate cannot do: sessions that
 //!   fall silent, wrong passwords, invalid paths, per-op multi results, oversized frames.
 //! * [`TcpProxy`] sits between a client and the server so a test can cut connections and
@@ -36,7 +38,7 @@ pub use ensemble::{Ensemble, Launch, Mode};
 pub use inprocess::InProcessServer;
 pub use proxy::TcpProxy;
 pub use raw::{Frame, RawSession, Reply};
-pub use server::{ServerConfig, ServerKind, ServerUnderTest};
+pub use server::{ensemble_size, ServerConfig, ServerKind, ServerUnderTest};
 
 /// How long a test waits for anything that should happen promptly (an event, a reply).
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -91,6 +93,50 @@ where
             panic!("condition not met within {limit:?}: {what}");
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `client` after a `sync`: its server has applied every write committed before the sync
+/// began, so a read now sees what other sessions wrote before.
+///
+/// Standalone, every session reads the one tree and this changes nothing; in an ensemble the
+/// sessions may be served by different members, one behind the other (ZooKeeper orders a
+/// session's own operations, not one session's reads after another's writes).
+pub async fn synced(client: &zk::Client) -> &zk::Client {
+    client
+        .sync("/")
+        .await
+        .unwrap_or_else(|e| panic!("sync failed: {e}"));
+    client
+}
+
+/// [`synced`] for a raw session: sends a `sync` of `/` and waits for its reply.
+pub async fn raw_synced(raw: &mut RawSession) {
+    // SyncRequest is just the path (a jute ustring: a 4-byte length, then the bytes).
+    let path = b"/";
+    let mut req = (path.len() as i32).to_be_bytes().to_vec();
+    req.extend_from_slice(path);
+    let reply = raw.call(SYNC_OP, &req).await.expect("sync");
+    assert_eq!(reply.err, 0, "sync failed with error {}", reply.err);
+}
+
+/// The `sync` opcode.
+const SYNC_OP: i32 = 9;
+
+/// Whether the tests run against an ensemble (`ZKRS_TEST_ENSEMBLE`).
+pub fn in_ensemble() -> bool {
+    ensemble_size().is_some()
+}
+
+/// In ensemble mode, says that the calling test is skipped and why, and returns true (the
+/// test then returns at once); standalone, returns false. For tests whose meaning is about
+/// one standalone server (its data dir, its process, its in-process form).
+pub fn skip_in_ensemble(reason: &str) -> bool {
+    if in_ensemble() {
+        eprintln!("SKIPPED with ZKRS_TEST_ENSEMBLE: {reason}");
+        true
+    } else {
+        false
     }
 }
 

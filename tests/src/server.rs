@@ -1,4 +1,5 @@
-//! Starting and stopping the server under test.
+//! Starting and stopping the server under test: a standalone server, or with
+//! `ZKRS_TEST_ENSEMBLE=N` an ensemble of N members of the same kind ([`ensemble_size`]).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::addr::{LoopbackAddr, CLIENT_PORT};
+use crate::ensemble::Ensemble;
 use crate::frame::read_frame_blocking;
 use crate::{digest_id, zk, WAIT};
 
@@ -35,6 +37,27 @@ impl ServerKind {
             Ok("apache") => ServerKind::Apache,
             Ok(other) => panic!("ZKRS_TEST_SERVER must be `zkrs` or `apache`, not {other:?}"),
         }
+    }
+}
+
+/// `ZKRS_TEST_ENSEMBLE` (the variable the Python suites read too): unset or empty for a
+/// standalone server, else the number of members (at least 2) of the ensemble that
+/// [`ServerUnderTest::start`] and its siblings start instead.
+pub fn ensemble_size() -> Option<usize> {
+    let raw = std::env::var("ZKRS_TEST_ENSEMBLE").unwrap_or_default();
+    ensemble_size_from(raw.trim())
+}
+
+/// [`ensemble_size`] for a value of the variable.
+pub fn ensemble_size_from(value: &str) -> Option<usize> {
+    if value.is_empty() {
+        return None;
+    }
+    match value.parse::<usize>() {
+        Ok(n) if n >= 2 => Some(n),
+        _ => panic!(
+            "ZKRS_TEST_ENSEMBLE must be unset (standalone) or a member count >= 2, not {value:?}"
+        ),
     }
 }
 
@@ -131,14 +154,37 @@ impl ServerConfig {
     }
 }
 
-/// A server process started for one test. Killed (by its PID) and reaped on drop; if the test
-/// is failing, the tail of its log is printed then.
+/// The server of one test: a standalone process, or (with `ZKRS_TEST_ENSEMBLE=N`, see
+/// [`ensemble_size`]) an ensemble of N member processes of the same kind. Killed (by PID)
+/// and reaped on drop; if the test is failing, the tail of the log (of every member) is
+/// printed then.
+///
+/// In an ensemble, clients from [`client`](Self::client), [`connect`](Self::connect) and
+/// [`try_connect`](Self::try_connect) get a connect string naming every member (the client
+/// picks one at random), while [`addr`](Self::addr) is one member, a follower when the
+/// ensemble formed, for what talks to a single address (raw sessions, proxies, four-letter
+/// words). A session then sees its own writes at once but another session's only after a
+/// `sync` ([`crate::synced`]): that is ZooKeeper's guarantee, per session.
 pub struct ServerUnderTest {
     kind: ServerKind,
+    config: ServerConfig,
+    backend: Backend,
+}
+
+enum Backend {
+    Standalone(Standalone),
+    Ensemble {
+        ensemble: Ensemble,
+        /// The member behind [`ServerUnderTest::addr`].
+        member: usize,
+    },
+}
+
+/// A standalone server process and its files.
+struct Standalone {
     child: Child,
     addr: SocketAddr,
     log_path: PathBuf,
-    config: ServerConfig,
     // Dropped after the process is killed: zoo.cfg, the data dir and the log, and the
     // address reservation.
     dir: TempDir,
@@ -146,21 +192,53 @@ pub struct ServerUnderTest {
 }
 
 impl ServerUnderTest {
-    /// Starts the server chosen by `ZKRS_TEST_SERVER` with the default configuration.
+    /// Starts the server chosen by `ZKRS_TEST_SERVER` (and `ZKRS_TEST_ENSEMBLE`) with the
+    /// default configuration.
     pub fn start() -> ServerUnderTest {
         Self::start_with(ServerConfig::default())
     }
 
-    /// Starts the server chosen by `ZKRS_TEST_SERVER` with `config`.
+    /// Starts the server chosen by `ZKRS_TEST_SERVER` (and `ZKRS_TEST_ENSEMBLE`) with
+    /// `config`.
     pub fn start_with(config: ServerConfig) -> ServerUnderTest {
         Self::start_kind(ServerKind::from_env(), config)
     }
 
     /// Starts a server of `kind` on its own loopback address (see [`crate::addr`]), port
-    /// [`CLIENT_PORT`].
+    /// [`CLIENT_PORT`]; with `ZKRS_TEST_ENSEMBLE=N`, N members of `kind`, each on its own
+    /// address. [`start_standalone`](Self::start_standalone) ignores the variable.
     pub fn start_kind(kind: ServerKind, config: ServerConfig) -> ServerUnderTest {
+        match ensemble_size() {
+            Some(n) => Self::start_ensemble(kind, n, config),
+            None => Self::start_standalone(kind, config),
+        }
+    }
+
+    /// Starts one standalone server of `kind`, whatever `ZKRS_TEST_ENSEMBLE` says.
+    pub fn start_standalone(kind: ServerKind, config: ServerConfig) -> ServerUnderTest {
         Self::try_start(kind, config)
             .unwrap_or_else(|e| panic!("could not start the {kind:?} server: {e}"))
+    }
+
+    /// Starts `n` members of `kind` and waits until one leads, the others follow, and each
+    /// completes a session handshake.
+    pub fn start_ensemble(kind: ServerKind, n: usize, config: ServerConfig) -> ServerUnderTest {
+        let ensemble = Ensemble::start(kind, n, config.clone());
+        let mut server = ServerUnderTest {
+            kind,
+            config,
+            backend: Backend::Ensemble {
+                ensemble,
+                member: 0,
+            },
+        };
+        let member = server
+            .wait_ready()
+            .unwrap_or_else(|e| panic!("the {kind:?} ensemble of {n} did not serve: {e}"));
+        if let Backend::Ensemble { member: m, .. } = &mut server.backend {
+            *m = member;
+        }
+        server
     }
 
     fn try_start(kind: ServerKind, config: ServerConfig) -> Result<ServerUnderTest, String> {
@@ -185,15 +263,17 @@ impl ServerUnderTest {
         )?;
         let mut server = ServerUnderTest {
             kind,
-            child,
-            addr,
-            log_path,
             config,
-            dir,
-            _ip: ip,
+            backend: Backend::Standalone(Standalone {
+                child,
+                addr,
+                log_path,
+                dir,
+                _ip: ip,
+            }),
         };
         match server.wait_ready() {
-            Ok(()) => Ok(server),
+            Ok(_) => Ok(server),
             Err(e) => {
                 let tail = server.log_tail(40);
                 server.kill();
@@ -203,36 +283,62 @@ impl ServerUnderTest {
     }
 
     /// Polls until the server completes a real session handshake (bounded by [`STARTUP`]).
-    fn wait_ready(&mut self) -> Result<(), String> {
-        wait_until_serving(&mut self.child, self.addr)
+    /// An ensemble: until one member leads and the others follow (each probed with a
+    /// handshake as a standalone server is); returns the index of the first follower, the
+    /// member behind [`addr`](Self::addr) (0 for a standalone server).
+    fn wait_ready(&mut self) -> Result<usize, String> {
+        match &mut self.backend {
+            Backend::Standalone(s) => wait_until_serving(&mut s.child, s.addr).map(|()| 0),
+            Backend::Ensemble { ensemble, .. } => {
+                let leader = ensemble.wait_for_leader(STARTUP);
+                for m in ensemble.members() {
+                    probe_handshake(m.addr(), STARTUP)
+                        .map_err(|e| format!("member {}: the first handshake failed: {e}", m.id))?;
+                }
+                Ok((0..ensemble.members().len())
+                    .find(|&i| i != leader)
+                    .unwrap_or(leader))
+            }
+        }
     }
 
     /// Kills the server with SIGKILL (no chance to flush or clean up), then starts it again
     /// on the same port with the same data dir and waits until it serves. The log keeps
-    /// both runs.
+    /// both runs. An ensemble: every member, at once.
     pub fn kill9_and_restart(&mut self) -> Result<(), String> {
         self.kill9();
         self.restart()
     }
 
-    /// Kills the server with SIGKILL and reaps it.
+    /// Kills the server (every member of an ensemble) with SIGKILL and reaps it.
     pub fn kill9(&mut self) {
         self.kill();
     }
 
     /// Starts the (killed) server again on the same port and data dir, and waits until it
-    /// serves.
+    /// serves. An ensemble: every member, then waits until they elect a leader and serve.
     pub fn restart(&mut self) -> Result<(), String> {
-        let cfg_path = self.dir.path().join("zoo.cfg");
-        self.child = spawn(
-            self.kind,
-            Role::Standalone,
-            &self.config,
-            &cfg_path,
-            self.dir.path(),
-            &self.log_path,
-        )?;
-        self.wait_ready()
+        match &mut self.backend {
+            Backend::Standalone(s) => {
+                let cfg_path = s.dir.path().join("zoo.cfg");
+                s.child = spawn(
+                    self.kind,
+                    Role::Standalone,
+                    &self.config,
+                    &cfg_path,
+                    s.dir.path(),
+                    &s.log_path,
+                )?;
+            }
+            Backend::Ensemble { ensemble, .. } => {
+                for i in 0..ensemble.members().len() {
+                    if !ensemble.member(i).is_running() {
+                        ensemble.restart(i);
+                    }
+                }
+            }
+        }
+        self.wait_ready().map(|_| ())
     }
 
     pub fn kind(&self) -> ServerKind {
@@ -243,84 +349,151 @@ impl ServerUnderTest {
         self.kind == ServerKind::Apache
     }
 
+    /// Whether this is an ensemble (`ZKRS_TEST_ENSEMBLE`) rather than a standalone server.
+    pub fn is_ensemble(&self) -> bool {
+        matches!(self.backend, Backend::Ensemble { .. })
+    }
+
+    /// The ensemble, when this is one.
+    pub fn ensemble(&self) -> Option<&Ensemble> {
+        match &self.backend {
+            Backend::Ensemble { ensemble, .. } => Some(ensemble),
+            Backend::Standalone(_) => None,
+        }
+    }
+
     pub fn config(&self) -> &ServerConfig {
         &self.config
     }
 
-    /// The configuration for the next [`restart`](Self::restart); zoo.cfg is not rewritten,
-    /// so only process-level fields (such as [`ServerConfig::wrapper`]) take effect.
+    /// The configuration for the next [`restart`](Self::restart) of a standalone server;
+    /// zoo.cfg is not rewritten, so only process-level fields (such as
+    /// [`ServerConfig::wrapper`]) take effect.
     pub fn config_mut(&mut self) -> &mut ServerConfig {
         &mut self.config
     }
 
+    /// The client address of the standalone server, or of one member of an ensemble (a
+    /// follower when it formed).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        match &self.backend {
+            Backend::Standalone(s) => s.addr,
+            Backend::Ensemble { ensemble, member } => ensemble.member(*member).addr(),
+        }
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.addr().port()
     }
 
-    /// `<address>:<port>`, for `zookeeper_client`.
+    /// `<address>:<port>` (of every member of an ensemble, comma-separated), for
+    /// `zookeeper_client`.
     pub fn connect_string(&self) -> String {
-        self.addr.to_string()
+        match &self.backend {
+            Backend::Standalone(s) => s.addr.to_string(),
+            Backend::Ensemble { ensemble, .. } => ensemble.connect_string(),
+        }
     }
 
-    /// PID of the server process.
+    /// PID of the server process (of the member at [`addr`](Self::addr)).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.backend {
+            Backend::Standalone(s) => s.child.id(),
+            Backend::Ensemble { ensemble, member } => ensemble
+                .member(*member)
+                .pid()
+                .expect("the member is running"),
+        }
     }
 
-    /// The server's temp dir (zoo.cfg, data dir, log).
+    /// The server's temp dir (zoo.cfg, data dir, log); the member at [`addr`](Self::addr)'s
+    /// for an ensemble.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        match &self.backend {
+            Backend::Standalone(s) => s.dir.path(),
+            Backend::Ensemble { ensemble, member } => ensemble.member_dir(*member),
+        }
     }
 
-    /// Connects a client with default options.
+    /// Connects a client with default options (to any member of an ensemble).
     pub async fn client(&self) -> zk::Client {
-        connect(self.addr, zk::Client::connector()).await
+        self.connect(zk::Client::connector()).await
     }
 
-    /// Connects a client built by `connector`, failing the test after [`WAIT`].
+    /// Connects a client built by `connector` (to any member of an ensemble), failing the
+    /// test after [`WAIT`].
     pub async fn connect(&self, connector: zk::Connector) -> zk::Client {
-        connect(self.addr, connector).await
+        let hosts = self.connect_string();
+        try_connect_to(&hosts, connector)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {hosts}: {e}"))
     }
 
-    /// Connects a client built by `connector` and returns what the connection attempt gave.
+    /// Connects a client built by `connector` (to any member of an ensemble) and returns
+    /// what the connection attempt gave.
     pub async fn try_connect(&self, connector: zk::Connector) -> Result<zk::Client, zk::Error> {
-        try_connect(self.addr, connector).await
+        try_connect_to(&self.connect_string(), connector).await
     }
 
-    /// Sends a four-letter word and returns the whole answer.
+    /// Connects a client built by `connector` to [`addr`](Self::addr) only (the same member
+    /// as raw sessions), failing the test after [`WAIT`].
+    pub async fn connect_one(&self, connector: zk::Connector) -> zk::Client {
+        connect(self.addr(), connector).await
+    }
+
+    /// Like [`connect_one`](Self::connect_one), returning what the attempt gave.
+    pub async fn try_connect_one(&self, connector: zk::Connector) -> Result<zk::Client, zk::Error> {
+        try_connect(self.addr(), connector).await
+    }
+
+    /// Sends a four-letter word (to the member at [`addr`](Self::addr)) and returns the
+    /// whole answer.
     pub fn four_letter_word(&self, word: &str) -> std::io::Result<String> {
-        four_letter_word(self.addr, word, WAIT)
+        four_letter_word(self.addr(), word, WAIT)
     }
 
-    /// The last `lines` lines of the server log.
+    /// The last `lines` lines of the server log (of each member's log, for an ensemble).
     pub fn log_tail(&self, lines: usize) -> String {
-        let text = fs::read_to_string(&self.log_path).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        match &self.backend {
+            Backend::Standalone(s) => {
+                let text = fs::read_to_string(&s.log_path).unwrap_or_default();
+                let all: Vec<&str> = text.lines().collect();
+                all[all.len().saturating_sub(lines)..].join("\n")
+            }
+            Backend::Ensemble { ensemble, .. } => ensemble.log_tails(lines),
+        }
     }
 
     fn kill(&mut self) {
-        // `Child::kill` sends SIGKILL to exactly the PID we spawned; `wait` reaps it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.backend {
+            Backend::Standalone(s) => {
+                // `Child::kill` sends SIGKILL to exactly the PID we spawned; `wait` reaps it.
+                let _ = s.child.kill();
+                let _ = s.child.wait();
+            }
+            Backend::Ensemble { ensemble, .. } => {
+                for i in ensemble.running() {
+                    ensemble.kill9(i);
+                }
+            }
+        }
     }
 }
 
 impl Drop for ServerUnderTest {
     fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- {:?} server log tail (pid {}, {}) ---\n{}\n--- end of server log ---",
-                self.kind,
-                self.child.id(),
-                self.addr,
-                self.log_tail(60)
-            );
+        // An ensemble kills its members and prints their logs itself when it is dropped.
+        if !self.is_ensemble() {
+            self.kill();
+            if std::thread::panicking() {
+                eprintln!(
+                    "--- {:?} server log tail (pid {}, {}) ---\n{}\n--- end of server log ---",
+                    self.kind,
+                    self.pid(),
+                    self.addr(),
+                    self.log_tail(60)
+                );
+            }
         }
     }
 }
@@ -453,11 +626,14 @@ pub(crate) async fn try_connect(
     addr: SocketAddr,
     connector: zk::Connector,
 ) -> Result<zk::Client, zk::Error> {
+    try_connect_to(&addr.to_string(), connector).await
+}
+
+/// Connects a client built by `connector` to the connect string `hosts` and returns what
+/// the attempt gave.
+async fn try_connect_to(hosts: &str, connector: zk::Connector) -> Result<zk::Client, zk::Error> {
     crate::within(WAIT, "a client connection", async {
-        connector
-            .with_fail_eagerly()
-            .connect(&addr.to_string())
-            .await
+        connector.with_fail_eagerly().connect(hosts).await
     })
     .await
 }
@@ -554,4 +730,28 @@ fn apache_classpath() -> String {
         cp.push(simple.to_string());
     }
     cp.join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zkrs_test_ensemble_values() {
+        assert_eq!(ensemble_size_from(""), None, "unset or empty: standalone");
+        assert_eq!(ensemble_size_from("3"), Some(3));
+        assert_eq!(ensemble_size_from("5"), Some(5));
+    }
+
+    #[test]
+    #[should_panic(expected = "ZKRS_TEST_ENSEMBLE must be")]
+    fn a_one_member_ensemble_is_refused() {
+        ensemble_size_from("1");
+    }
+
+    #[test]
+    #[should_panic(expected = "ZKRS_TEST_ENSEMBLE must be")]
+    fn a_non_number_is_refused() {
+        ensemble_size_from("three");
+    }
 }

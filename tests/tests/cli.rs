@@ -2,7 +2,8 @@
 //! server and a stopped port, and `ensemble` starting, serving and stopping its members.
 //!
 //! Always zkrs (these are zkrs's own commands); the binary must be built first
-//! (`cargo build -p zkrs-server`).
+//! (`cargo build -p zkrs-server`). With `ZKRS_TEST_ENSEMBLE=N`, `status` runs against each
+//! member of an N-member zkrs ensemble and must say which one leads.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -26,8 +27,42 @@ fn status(cfg: &Path) -> (i32, String) {
     )
 }
 
+/// `status` of each member of a zkrs ensemble: `Mode: leader` for the one that leads,
+/// `Mode: follower` for the others, as `zkServer.sh status` prints them. Returns the
+/// leader's zoo.cfg and client address for the stopped-server half of the test.
+fn status_of_each_member(server: &ServerUnderTest) -> (std::path::PathBuf, String) {
+    let ensemble = server.ensemble().expect("an ensemble");
+    let leader = ensemble.leader().expect("one leader");
+    for (i, m) in ensemble.members().iter().enumerate() {
+        let (code, out) = status(&ensemble.member_dir(i).join("zoo.cfg"));
+        let mode = if i == leader { "leader" } else { "follower" };
+        assert_eq!(
+            out,
+            format!(
+                "Client port found: {CLIENT_PORT}. Client address: {}. Client SSL: false.\nMode: {mode}\n",
+                m.addr().ip()
+            ),
+            "member {}",
+            m.id
+        );
+        assert_eq!(code, 0, "member {}", m.id);
+    }
+    (
+        ensemble.member_dir(leader).join("zoo.cfg"),
+        ensemble.member(leader).addr().ip().to_string(),
+    )
+}
+
 #[test]
 fn status_reports_the_mode_and_a_stopped_server() {
+    if in_ensemble() {
+        let mut server = ServerUnderTest::start_kind(ServerKind::Zkrs, ServerConfig::default());
+        let (cfg, ip) = status_of_each_member(&server);
+        // The rest is the same for a member's zoo.cfg (with its `server.N` lines). The
+        // members are killed but their files kept: `status` reads the member's myid.
+        check_a_stopped_server(&cfg, &ip, || server.kill9());
+        return;
+    }
     let server = InProcessServer::start();
     let cfg = server.dir().join("zoo.cfg");
     let ip = server.addr().ip();
@@ -37,17 +72,22 @@ fn status_reports_the_mode_and_a_stopped_server() {
         format!("Client port found: {CLIENT_PORT}. Client address: {ip}. Client SSL: false.\nMode: standalone\n")
     );
     assert_eq!(code, 0);
+    check_a_stopped_server(&cfg, &ip.to_string(), || server.stop());
+}
 
+/// `status` with a copy of `cfg` whose client address `ip` is replaced by a reserved one
+/// where nothing listens, after `stop` stopped the server.
+fn check_a_stopped_server(cfg: &Path, ip: &str, stop: impl FnOnce()) {
     // The address stays reserved for this test while nothing listens on it.
     let dir = tempfile::tempdir().unwrap();
     let kept = dir.path().join("zoo.cfg");
-    std::fs::copy(&cfg, &kept).unwrap();
+    std::fs::copy(cfg, &kept).unwrap();
     let reservation = LoopbackAddr::allocate();
     let text = std::fs::read_to_string(&kept)
         .unwrap()
-        .replace(&ip.to_string(), &reservation.ip().to_string());
+        .replace(ip, &reservation.ip().to_string());
     std::fs::write(&kept, text).unwrap();
-    server.stop();
+    stop();
     let (code, out) = status(&kept);
     assert_eq!(code, 1, "{out}");
     assert!(

@@ -8,6 +8,10 @@
 //!
 //! Needs Java and Apache ZooKeeper (Debian `zookeeper`), like `ZKRS_TEST_SERVER=apache`.
 //! `ZKRS_DIFF_SEEDS=0` skips it.
+//!
+//! With `ZKRS_TEST_ENSEMBLE=N` each side is an N-member ensemble (Apache members against
+//! zkrs members) and every session of a workload talks to one follower of its side, so
+//! writes go through forwarding, proposal and commit while the workload stays sequential.
 
 use std::sync::Arc;
 
@@ -23,6 +27,15 @@ async fn apache_and_zkrs_agree_on_random_workloads() {
     let servers = tokio::task::spawn_blocking(Servers::start)
         .await
         .expect("starting the servers");
+    if let Some(ensemble) = servers.zkrs.ensemble() {
+        eprintln!(
+            "differential: {}-member ensembles, sessions on a follower ({} for Apache, {} for \
+             zkrs)",
+            ensemble.members().len(),
+            servers.apache.addr(),
+            servers.zkrs.addr()
+        );
+    }
     let report = run_seeds(Arc::new(servers.targets()), &opts).await;
     eprintln!("{}", report.text);
     if report.seeds.iter().any(|r| r.comparison.is_err()) {

@@ -12,7 +12,7 @@ use zkrs_proto::{
     RequestHeader, Writer,
 };
 use zkrs_tests::frame::{frame, read_frame_blocking};
-use zkrs_tests::{ServerConfig, ServerKind, ServerUnderTest};
+use zkrs_tests::{skip_in_ensemble, ServerConfig, ServerKind, ServerUnderTest};
 
 fn read_frame(s: &mut TcpStream) -> Vec<u8> {
     read_frame_blocking(s).expect("a reply frame")
@@ -71,6 +71,13 @@ fn get(path: &str) -> Request {
 
 #[test]
 fn a_full_disk_stops_writes_keeps_reads_and_loses_nothing() {
+    if skip_in_ensemble(
+        "the file size limit is on one standalone server's data dir; in an ensemble a member \
+         whose log fails leaves the quorum rather than answering writes with an error, \
+         which is a replication fault, not this test",
+    ) {
+        return;
+    }
     // Room for the log header and a few dozen 1 KB creates, no more.
     let config = ServerConfig {
         tick_time_ms: 2000,

@@ -1,6 +1,10 @@
 //! Hostile input against zkrs-server (in-process; a process where its memory is measured):
 //! each bad connection gets an error or is closed, the server stays up, and other sessions
 //! are unaffected.
+//!
+//! With `ZKRS_TEST_ENSEMBLE=N` the same input goes to a follower of an N-member zkrs
+//! ensemble (processes): its client port must hold up the same way while it forwards
+//! writes to the leader.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -13,7 +17,7 @@ use zkrs_proto::{
 };
 
 use zkrs_tests::frame::{frame, read_frame_blocking as read_frame};
-use zkrs_tests::{InProcessServer, ServerConfig, ServerKind, ServerUnderTest};
+use zkrs_tests::{in_ensemble, InProcessServer, ServerConfig, ServerKind, ServerUnderTest};
 
 /// The configuration these tests were written for, plus `extra` (`key=value`).
 fn config(extra: &[(&str, &str)]) -> ServerConfig {
@@ -27,8 +31,28 @@ fn config(extra: &[(&str, &str)]) -> ServerConfig {
     config
 }
 
-fn start(extra: &[(&str, &str)]) -> InProcessServer {
-    InProcessServer::start_with(config(extra))
+/// What the tests attack: the in-process server, or a follower of a zkrs ensemble.
+enum Target {
+    InProcess(InProcessServer),
+    Member(ServerUnderTest),
+}
+
+impl Target {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Target::InProcess(s) => s.addr(),
+            Target::Member(s) => s.addr(),
+        }
+    }
+}
+
+fn start(extra: &[(&str, &str)]) -> Target {
+    if in_ensemble() {
+        // `addr()` of an ensemble is a follower.
+        Target::Member(ServerUnderTest::start_kind(ServerKind::Zkrs, config(extra)))
+    } else {
+        Target::InProcess(InProcessServer::start_with(config(extra)))
+    }
 }
 
 /// A raw session: handshake done, ready for hand-made frames.

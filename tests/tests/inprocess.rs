@@ -4,10 +4,17 @@
 use std::io::Read;
 use std::net::TcpStream;
 
-use zkrs_tests::{open, InProcessServer, WAIT};
+use zkrs_tests::{open, skip_in_ensemble, InProcessServer, WAIT};
+
+/// Why these tests do not run again in ensemble mode.
+const IN_PROCESS_ONLY: &str = "these test the in-process standalone server of the harness, \
+     which has no ensemble form; the standalone run covers them";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_server_frees_its_port_and_data_dir_and_restarts_on_them() {
+    if skip_in_ensemble(IN_PROCESS_ONLY) {
+        return;
+    }
     let mut server = InProcessServer::start();
     let client = server.client().await;
     client.create("/kept", b"x", &open()).await.unwrap();
@@ -36,6 +43,9 @@ async fn a_stopped_server_frees_its_port_and_data_dir_and_restarts_on_them() {
 
 #[test]
 fn servers_in_one_process_get_distinct_addresses() {
+    if skip_in_ensemble(IN_PROCESS_ONLY) {
+        return;
+    }
     let a = InProcessServer::start();
     let b = InProcessServer::start();
     assert_ne!(a.addr().ip(), b.addr().ip());

@@ -3,8 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::io::AsyncWriteExt as _;
 use zk::{CreateMode, Error, EventType, SessionState};
-use zkrs_tests::raw::{body, err, op};
+use zkrs_tests::frame::read_frame;
+use zkrs_tests::raw::{body, connect_frame, err, op, request_frame};
 use zkrs_tests::*;
 
 async fn wait_state(watcher: &mut zk::StateWatcher, wanted: SessionState) {
@@ -37,7 +39,13 @@ async fn ephemerals_vanish_when_the_session_closes() {
         .create("/p/s-", b"", &mode(CreateMode::EphemeralSequential))
         .await
         .unwrap();
-    let (_, watcher) = observer.check_and_watch_stat("/p/e").await.unwrap();
+    // In an ensemble the observer's member may not have the owner's writes yet: sync first,
+    // or the watch would be an exists watch on a missing node.
+    let (_, watcher) = synced(&observer)
+        .await
+        .check_and_watch_stat("/p/e")
+        .await
+        .unwrap();
     let (_, child_watcher) = observer.list_and_watch_children("/p").await.unwrap();
 
     // Dropping the last handle closes the session (closeSession).
@@ -72,7 +80,12 @@ async fn ephemerals_vanish_when_an_abandoned_session_expires() {
     let session = owner.session().clone();
     drop(owner);
     // The session outlives its connection until it times out.
-    assert!(observer.check_stat("/e").await.unwrap().is_some());
+    assert!(synced(&observer)
+        .await
+        .check_stat("/e")
+        .await
+        .unwrap()
+        .is_some());
     let took = wait_gone(&observer, "/e", SLOW_WAIT).await;
     eprintln!("abandoned 1 s session expired after {took:?}");
 
@@ -104,7 +117,13 @@ async fn a_silent_session_expires() {
         .unwrap();
     assert_eq!(r.err, err::OK);
     assert_eq!(
-        observer.get_data("/e").await.unwrap().1.ephemeral_owner,
+        synced(&observer)
+            .await
+            .get_data("/e")
+            .await
+            .unwrap()
+            .1
+            .ephemeral_owner,
         raw.session_id()
     );
 
@@ -132,6 +151,14 @@ async fn the_client_learns_its_session_expired() {
         .await
         .unwrap();
     let mut state = c.state_watcher();
+    // The observer sees the node before it waits for it to go (in an ensemble its member
+    // may be behind the client's).
+    assert!(synced(&observer)
+        .await
+        .check_stat("/e")
+        .await
+        .unwrap()
+        .is_some());
 
     // Cut the client off until the server has expired the session.
     proxy.set_blocked(true);
@@ -212,7 +239,12 @@ async fn reattaching_with_the_wrong_password_is_refused() {
     assert_eq!(unknown.handshake.session_id, 0);
     unknown.expect_closed(WAIT).await;
     // The session itself is unharmed.
-    assert!(observer.check_stat("/e").await.unwrap().is_some());
+    assert!(synced(&observer)
+        .await
+        .check_stat("/e")
+        .await
+        .unwrap()
+        .is_some());
 
     // The right password: same session, same password, and the server drops the session's
     // previous connection.
@@ -263,8 +295,10 @@ async fn session_timeout_is_negotiated_within_bounds() {
 #[tokio::test]
 async fn max_client_cnxns_limits_connections_per_address() {
     let server = ServerUnderTest::start_with(ServerConfig::default().with("maxClientCnxns", 2));
-    let first = server.client().await;
-    let second = server.client().await;
+    // The limit is per server (per member of an ensemble): every connection goes to the one
+    // member at `addr`.
+    let first = server.connect_one(zk::Client::connector()).await;
+    let second = server.connect_one(zk::Client::connector()).await;
     first.create("/n", b"", &open()).await.unwrap();
 
     // The third connection from 127.0.0.1 is closed at once, without a handshake reply.
@@ -274,9 +308,12 @@ async fn max_client_cnxns_limits_connections_per_address() {
         "third connection got a session: {:?}",
         third.map(|r| r.handshake)
     );
-    assert!(server.try_connect(zk::Client::connector()).await.is_err());
+    assert!(server
+        .try_connect_one(zk::Client::connector())
+        .await
+        .is_err());
     // The existing ones are unaffected.
-    second.get_data("/n").await.unwrap();
+    synced(&second).await.get_data("/n").await.unwrap();
 
     // Once one goes away, there is room again.
     drop(first);
@@ -304,4 +341,39 @@ async fn operations_after_close_session_fail() {
         .unwrap();
     assert_eq!(again.handshake.session_id, 0);
     again.expect_closed(WAIT).await;
+}
+
+#[tokio::test]
+async fn a_request_sent_right_after_a_reattach_is_answered() {
+    // Clients do not wait for the connect response before they send: on a reconnect the
+    // crate sends its setWatches (and any queued request) right behind the ConnectRequest.
+    // The server must answer them once the session is attached. In an ensemble the member
+    // at `addr` is a follower, which first asks the leader whether the session is still
+    // valid, so the request arrives while the reattach is pending there.
+    let server = ServerUnderTest::start();
+    let first = RawSession::connect(server.addr(), 10_000).await.unwrap();
+    let (id, passwd) = (first.session_id(), first.handshake.passwd.clone());
+    drop(first);
+
+    let mut stream = within(
+        WAIT,
+        "TCP connect",
+        tokio::net::TcpStream::connect(server.addr()),
+    )
+    .await
+    .unwrap();
+    let mut bytes = connect_frame(0, 10_000, id, &passwd);
+    bytes.extend(request_frame(1, op::EXISTS, &body::path_watch("/", false)));
+    stream.write_all(&bytes).await.unwrap();
+    let handshake = within(WAIT, "the connect response", read_frame(&mut stream))
+        .await
+        .expect("a connect response, not a closed connection");
+    let session_id = i64::from_be_bytes(handshake[8..16].try_into().expect("8 bytes"));
+    assert_eq!(session_id, id, "the session is resumed");
+    let reply = within(WAIT, "the reply to exists", read_frame(&mut stream))
+        .await
+        .expect("the pipelined request answered, not the connection closed");
+    let xid = i32::from_be_bytes(reply[0..4].try_into().expect("4 bytes"));
+    let error = i32::from_be_bytes(reply[12..16].try_into().expect("4 bytes"));
+    assert_eq!((xid, error), (1, err::OK));
 }

@@ -63,13 +63,14 @@ async fn exists_watch_fires_on_create_change_and_delete() {
     other.delete("/x", None).await.unwrap();
     assert_eq!(ev(&fired(watcher).await), (NodeDeleted, "/x"));
 
-    // A child change does not fire an exists watch on the parent.
+    // A child change does not fire an exists watch on the parent. (`synced`: in an ensemble
+    // c's member may not have other's writes yet.)
     other.create("/p", b"", &open()).await.unwrap();
-    let (_, watcher) = c.check_and_watch_stat("/p").await.unwrap();
+    let (_, watcher) = synced(&c).await.check_and_watch_stat("/p").await.unwrap();
     let mut watcher = Box::pin(watcher.changed());
     other.create("/p/kid", b"", &open()).await.unwrap();
     // A read of the changed node is answered after any notification owed to this session.
-    c.get_data("/p/kid").await.unwrap();
+    synced(&c).await.get_data("/p/kid").await.unwrap();
     c.get_children("/p").await.unwrap();
     assert_pending(&mut watcher, "exists watch after a child was created").await;
     other.set_data("/p", b"now", None).await.unwrap();
@@ -98,7 +99,7 @@ async fn child_watch_fires_on_child_create_and_delete_only() {
     other.set_data("/p", b"x", None).await.unwrap();
     other.set_data("/p/a", b"x", None).await.unwrap();
     other.create("/p/a/grand", b"", &open()).await.unwrap();
-    c.get_data("/p").await.unwrap();
+    synced(&c).await.get_data("/p").await.unwrap();
     c.get_data("/p/a").await.unwrap();
     c.get_children("/p/a").await.unwrap();
     assert_pending(&mut watcher, "child watch after data changes").await;
@@ -124,6 +125,8 @@ async fn watches_fire_once_and_before_the_new_data_is_seen() {
     c.create("/w", b"", &open()).await.unwrap();
     c.create("/w/c", b"", &open()).await.unwrap();
     let mut raw = RawSession::connect(server.addr(), 10_000).await.unwrap();
+    // In an ensemble the raw session's member may be behind c's: sync before each look.
+    raw_synced(&mut raw).await;
 
     for (opcode, watch) in [
         (op::GET_DATA, "data"),
@@ -140,6 +143,7 @@ async fn watches_fire_once_and_before_the_new_data_is_seen() {
     // NodeDataChanged, once; the child watch is untouched.
     c.set_data("/w", b"1", None).await.unwrap();
     c.set_data("/w", b"2", None).await.unwrap();
+    raw_synced(&mut raw).await;
     // The notification comes before the reply to a read that sees the change.
     let r = raw
         .call(op::GET_DATA, &body::path_watch("/w", false))
@@ -150,6 +154,7 @@ async fn watches_fire_once_and_before_the_new_data_is_seen() {
 
     c.delete("/w/c", None).await.unwrap();
     c.create("/w/d", b"", &open()).await.unwrap();
+    raw_synced(&mut raw).await;
     raw.call(op::GET_CHILDREN, &body::path_watch("/w", false))
         .await
         .unwrap();
@@ -292,8 +297,10 @@ async fn watches_can_be_removed() {
     let (_, w) = c.list_and_watch_children("/n").await.unwrap();
     w.remove().await.unwrap();
 
-    // Through a raw session, to see that nothing is delivered afterwards.
+    // Through a raw session, to see that nothing is delivered afterwards. (Synced: in an
+    // ensemble its member may not have /n yet.)
     let mut raw = RawSession::connect(server.addr(), 10_000).await.unwrap();
+    raw_synced(&mut raw).await;
     let r = raw
         .call(op::REMOVE_WATCHES, &body::remove_watches("/n", 3))
         .await
@@ -343,6 +350,7 @@ async fn watches_can_be_removed() {
 
     c.set_data("/n", b"x", None).await.unwrap();
     c.create("/n/kid", b"", &open()).await.unwrap();
+    raw_synced(&mut raw).await;
     raw.call(op::GET_CHILDREN, &body::path_watch("/n", false))
         .await
         .unwrap();
@@ -365,7 +373,8 @@ async fn one_shot_watches_survive_a_reconnect() {
     other.create("/d", b"", &open()).await.unwrap();
     other.create("/p", b"", &open()).await.unwrap();
 
-    let (_, _, data_w) = c.get_and_watch_data("/d").await.unwrap();
+    // (In an ensemble c's member may not have other's writes yet.)
+    let (_, _, data_w) = synced(&c).await.get_and_watch_data("/d").await.unwrap();
     let (_, exist_w) = c.check_and_watch_stat("/new").await.unwrap();
     let (_, child_w) = c.list_and_watch_children("/p").await.unwrap();
 
@@ -402,7 +411,8 @@ async fn changes_missed_while_disconnected_fire_on_reconnect() {
     other.create("/gone", b"", &open()).await.unwrap();
     other.create("/p", b"", &open()).await.unwrap();
 
-    let (_, _, data_w) = c.get_and_watch_data("/d").await.unwrap();
+    // (In an ensemble c's member may not have other's writes yet.)
+    let (_, _, data_w) = synced(&c).await.get_and_watch_data("/d").await.unwrap();
     let (_, gone_w) = c.check_and_watch_stat("/gone").await.unwrap();
     let (_, exist_w) = c.check_and_watch_stat("/new").await.unwrap();
     let (_, child_w) = c.list_and_watch_children("/p").await.unwrap();
@@ -438,6 +448,9 @@ async fn persistent_watches_survive_a_reconnect() {
     c.create("/r", b"", &open()).await.unwrap();
 
     let mut raw = RawSession::connect(server.addr(), 10_000).await.unwrap();
+    // In an ensemble the raw session's member may not have /n and /r yet, and their
+    // creation would then be reported too.
+    raw_synced(&mut raw).await;
     raw.call(op::ADD_WATCH, &body::add_watch("/n", 0))
         .await
         .unwrap();
@@ -469,6 +482,7 @@ async fn persistent_watches_survive_a_reconnect() {
     c.create("/r/a", b"", &open()).await.unwrap();
     c.create("/r/a/b", b"", &open()).await.unwrap();
     c.set_data("/n", b"2", None).await.unwrap();
+    raw_synced(&mut raw).await;
     raw.call(op::EXISTS, &body::path_watch("/r/a/b", false))
         .await
         .unwrap();
