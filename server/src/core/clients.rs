@@ -37,6 +37,7 @@ impl Core {
                 session: None,
                 auth,
                 stats: ConnStats::new(self.now.wall_ms),
+                held: None,
             },
         );
         let leader_refuses =
@@ -162,6 +163,9 @@ impl Core {
         if self.mode.is_follower() {
             // The leader owns liveness: it says whether the session is still valid (and
             // makes this member its owner) before the client is answered.
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.held = Some(Vec::new());
+            }
             self.revalidate(conn, sid, timeout_ms, req.passwd.clone(), req.read_only);
             return;
         }
@@ -230,6 +234,10 @@ impl Core {
         if self.mode.is_follower() {
             self.note_touch(sid);
         }
+        let held = self.conns.get_mut(&conn).and_then(|c| c.held.take());
+        for (xid, req, received) in held.into_iter().flatten() {
+            self.on_request(conn, xid, req, received);
+        }
     }
 
     pub(super) fn on_disconnect(&mut self, conn: ConnId) {
@@ -278,13 +286,22 @@ impl Core {
         req: Request,
         received: Instant,
     ) {
-        self.stats.packets_received += 1;
         let Some(conn) = self.conns.get_mut(&conn_id) else {
             return;
         };
+        if let (None, Some(held)) = (conn.session, &mut conn.held) {
+            // Behind a reattach the leader is still revalidating: taken (and counted)
+            // after it.
+            held.push((xid, req, received));
+            return;
+        }
         conn.stats.packets_received += 1;
         conn.stats.last_cxid = xid;
         conn.stats.last_op = req.op();
+        self.stats.packets_received += 1;
+        let Some(conn) = self.conns.get(&conn_id) else {
+            return;
+        };
         let Some(sid) = conn.session else {
             // Requests that race a pending handshake are not answerable; drop the connection.
             self.close_conn(conn_id);

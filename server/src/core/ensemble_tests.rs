@@ -1109,6 +1109,41 @@ fn a_reattach_on_a_follower_waits_for_the_leaders_revalidation() {
     assert_eq!(h.pop(12), Some(Outgoing::Close));
 }
 
+/// Found with the Rust end-to-end suites on an ensemble: a client that reattaches to a
+/// follower sends its watches right behind the ConnectRequest; that request must wait for
+/// the revalidation and be answered after the connect response (it closed the connection).
+#[test]
+fn requests_behind_a_reattach_on_a_follower_are_answered_after_it() {
+    let mut h = follower_with(2, false, 1, DataTree::new());
+    let s = follower_client(&mut h, 10);
+    h.open(
+        11,
+        ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout: 10_000,
+            session_id: s,
+            passwd: crate::session_password::session_password(s).to_vec(),
+            read_only: Some(false),
+        },
+    );
+    h.request(11, 7, get_request("/zookeeper", true));
+    assert!(h.next(11).is_none(), "nothing before the leader answers");
+    assert_ne!(h.pop(11), Some(Outgoing::Close), "the connection stays");
+    let mut w = Writer::new();
+    w.write_i64(s);
+    w.write_bool(true);
+    h.input(Input::FromLeader(QuorumPacket::new(
+        PacketType::REVALIDATE,
+        -1,
+        Some(w.into_inner()),
+    )));
+    let resp = ConnectResponse::decode_exact(&h.next(11).unwrap()[4..]).unwrap();
+    assert_eq!(resp.session_id, s);
+    let (hdr, _) = h.next_reply(11).expect("the held request is answered");
+    assert_eq!((hdr.xid, hdr.err), (7, 0));
+}
+
 #[test]
 fn a_followers_ping_reply_carries_the_touched_sessions() {
     let mut h = follower_with(2, false, 1, DataTree::new());

@@ -181,6 +181,10 @@ struct Conn {
     session: Option<i64>,
     auth: AuthInfo,
     stats: ConnStats,
+    /// Requests pipelined behind a reattach that waits for the leader's revalidation
+    /// (a client sends its watches and auth right after the handshake): taken in order
+    /// once the session is attached, dropped with the connection if it is refused.
+    held: Option<Vec<(i32, Request, Instant)>>,
 }
 
 pub struct Core {
