@@ -1,0 +1,3 @@
+//! The kube-rs glue: watches clusters, applies what the builders produce, writes status.
+
+pub mod run;
