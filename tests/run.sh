@@ -34,3 +34,8 @@ python3 -m pytest tests/python -q
 
 echo "== the same suites against a 3-member zkrs ensemble (ZKRS_TEST_ENSEMBLE=3)"
 ZKRS_TEST_ENSEMBLE=3 python3 -m pytest tests/python -q
+
+# ---- operator: manifests, CRD and Helm chart (owner: operator) ----
+echo "== operator: every rendered object, the CRD, manifests/ and the Helm chart against Kubernetes' schemas; helm lint"
+bash operator/tests/validate.sh
+# ---- end operator ----

@@ -24,6 +24,22 @@ fn the_committed_crd_is_the_generated_one() {
 }
 
 #[test]
+fn the_charts_crd_is_the_generated_one() {
+    let generated = definition_yaml().expect("the CRD serialises");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../charts/zkrs-operator/crds/zookeepercluster.yaml");
+    if std::env::var_os("ZKRS_OPERATOR_BLESS").is_some() {
+        std::fs::write(&path, &generated).expect("write the chart's CRD");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "charts/zkrs-operator/crds/zookeepercluster.yaml differs from `zkrs-operator crd`; \
+         copy manifests/crd.yaml there (or ZKRS_OPERATOR_BLESS=1)"
+    );
+}
+
+#[test]
 fn the_crd_names_scale_and_columns_are_the_documented_ones() {
     let crd = definition();
     assert_eq!(
