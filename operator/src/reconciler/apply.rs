@@ -23,8 +23,13 @@ use crate::crd::ZooKeeperCluster;
 use crate::planner::Plan;
 
 /// Applies `plan.apply` in order, stopping at the first failure (a later object may depend
-/// on an earlier one), then deletes orphans when the plan asks for it.
-pub async fn apply_plan(client: &Client, zkc: &ZooKeeperCluster, plan: &Plan) -> Result<(), Error> {
+/// on an earlier one), then deletes orphans when the plan asks for it. Returns the deleted
+/// objects as `Kind/name`.
+pub async fn apply_plan(
+    client: &Client,
+    zkc: &ZooKeeperCluster,
+    plan: &Plan,
+) -> Result<Vec<String>, Error> {
     let ns = zkc.namespace().unwrap_or_default();
     for object in &plan.apply {
         match object {
@@ -34,13 +39,14 @@ pub async fn apply_plan(client: &Client, zkc: &ZooKeeperCluster, plan: &Plan) ->
             Owned::PodDisruptionBudget(o) => apply(client, &ns, o).await?,
         }
     }
+    let mut deleted = Vec::new();
     if plan.prune {
         let wanted: BTreeSet<(&str, &str)> =
             plan.apply.iter().map(|o| (o.kind(), o.name())).collect();
-        prune::<Service>(client, zkc, &ns, &wanted).await?;
-        prune::<PodDisruptionBudget>(client, zkc, &ns, &wanted).await?;
+        prune::<Service>(client, zkc, &ns, &wanted, &mut deleted).await?;
+        prune::<PodDisruptionBudget>(client, zkc, &ns, &wanted, &mut deleted).await?;
     }
-    Ok(())
+    Ok(deleted)
 }
 
 async fn apply<K>(client: &Client, ns: &str, object: &K) -> Result<(), Error>
@@ -69,6 +75,7 @@ async fn prune<K>(
     zkc: &ZooKeeperCluster,
     ns: &str,
     wanted: &BTreeSet<(&str, &str)>,
+    deleted: &mut Vec<String>,
 ) -> Result<(), Error>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -100,7 +107,12 @@ where
         info!(kind, object = %name, "deleting an object the spec no longer asks for");
         api.delete(&name, &DeleteParams::default())
             .await
-            .map_err(|source| Error::DeleteOrphan { kind, name, source })?;
+            .map_err(|source| Error::DeleteOrphan {
+                kind,
+                name: name.clone(),
+                source,
+            })?;
+        deleted.push(format!("{kind}/{name}"));
     }
     Ok(())
 }

@@ -59,6 +59,14 @@ async fn reconcile_inner(zkc: &ZooKeeperCluster, ctx: &Context) -> Result<Action
     let observed = observe::observe(ctx, zkc, desired.as_ref().ok()).await?;
     let mut plan = planner::plan(&desired, &observed);
     let applied = apply::apply_plan(&ctx.client, zkc, &plan).await;
+    for object in applied.as_ref().map(Vec::as_slice).unwrap_or_default() {
+        plan.events.push(EventSpec {
+            warning: false,
+            reason: "Deleted",
+            note: format!("deleted {object}, which the spec no longer asks for"),
+            action: "Delete",
+        });
+    }
     if let Err(e) = &applied {
         warn!(error = %e, category = e.category(), "apply failed");
         // The status says what went wrong; the error makes the controller retry with

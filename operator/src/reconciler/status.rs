@@ -84,3 +84,108 @@ pub async fn write(
     .map_err(|source| Error::Status { source })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+    use super::*;
+    use crate::crd::Member;
+    use crate::planner::{plan, EnsembleView, StatefulSetView};
+    use crate::testing::cluster_from_yaml;
+    use crate::validate::validate;
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::UNIX_EPOCH + SignedDuration::from_secs(seconds))
+    }
+
+    fn observed(ready: u32, ensemble: Option<EnsembleView>) -> Observed {
+        Observed {
+            statefulset: Some(StatefulSetView {
+                replicas: 3,
+                ready_replicas: ready,
+                updated_replicas: 3,
+                rolled_out: true,
+                config_hash: None,
+            }),
+            ensemble,
+        }
+    }
+
+    fn condition<'a>(s: &'a ZooKeeperClusterStatus, type_: &str) -> &'a Condition {
+        s.conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == type_)
+            .unwrap()
+    }
+
+    #[test]
+    fn an_unchanged_condition_keeps_its_transition_time_and_a_changed_one_gets_now() {
+        let mut zkc =
+            cluster_from_yaml("metadata: {name: zk, namespace: ns, generation: 1}\nspec: {}\n");
+        let desired = validate(&zkc);
+        let o = observed(3, None);
+        let first = build(
+            &zkc,
+            desired.as_ref().ok(),
+            &plan(&desired, &o),
+            &o,
+            at(100),
+        );
+        assert_eq!(condition(&first, "Available").last_transition_time, at(100));
+        zkc.status = Some(first);
+
+        let o = observed(3, None);
+        let again = build(
+            &zkc,
+            desired.as_ref().ok(),
+            &plan(&desired, &o),
+            &o,
+            at(200),
+        );
+        assert_eq!(condition(&again, "Available").last_transition_time, at(100));
+
+        let o = observed(1, None);
+        let lost = build(
+            &zkc,
+            desired.as_ref().ok(),
+            &plan(&desired, &o),
+            &o,
+            at(300),
+        );
+        let available = condition(&lost, "Available");
+        assert_eq!(
+            (available.status.as_str(), &available.last_transition_time),
+            ("False", &at(300))
+        );
+        assert_eq!(available.observed_generation, Some(1));
+    }
+
+    #[test]
+    fn a_silent_ensemble_leaves_the_last_members_and_leader_in_place() {
+        let mut zkc = cluster_from_yaml("metadata: {name: zk, namespace: ns}\nspec: {}\n");
+        let desired = validate(&zkc);
+        let view = EnsembleView {
+            members: vec![Member {
+                id: 1,
+                host: "zk-0.zk-hs.ns.svc.cluster.local".to_string(),
+                role: "participant".to_string(),
+            }],
+            leader: Some("zk-0".to_string()),
+            config_version: Some("100000000".to_string()),
+        };
+        let o = observed(3, Some(view));
+        let first = build(&zkc, desired.as_ref().ok(), &plan(&desired, &o), &o, at(1));
+        assert_eq!(first.leader.as_deref(), Some("zk-0"));
+        zkc.status = Some(first.clone());
+
+        let o = observed(3, None);
+        let later = build(&zkc, desired.as_ref().ok(), &plan(&desired, &o), &o, at(2));
+        assert_eq!(
+            (&later.members, &later.leader, &later.config_version),
+            (&first.members, &first.leader, &first.config_version)
+        );
+        assert_eq!(later.phase.as_deref(), Some("Running"));
+    }
+}

@@ -408,7 +408,7 @@ async fn an_object_the_spec_no_longer_asks_for_is_deleted() {
     }));
     let h = harness(steps, None);
     reconcile(Arc::new(zkc), h.ctx.clone()).await.unwrap();
-    h.finish().await;
+    assert_eq!(h.finish().await.reasons(), ["Deleted"]);
 }
 
 #[tokio::test]
