@@ -92,6 +92,7 @@ EOF
 # --- the chart -----------------------------------------------------------------------
 CHART=charts/zkrs-operator
 ALL_ON=(--set exampleCluster.enabled=true --set serviceMonitor.enabled=true
+        --set clusterServiceMonitor.enabled=true
         --set 'watchNamespaces={team-a,team-b}')
 "$HELM" lint --strict "$CHART"
 "$HELM" lint --strict "$CHART" "${ALL_ON[@]}"

@@ -58,14 +58,15 @@ pub fn admin_service_name(cluster: &str) -> String {
 }
 
 /// The HTTP admin commands and, when metrics are on, Prometheus' `/metrics`. Every member
-/// is listed, ready or not, so a member without a quorum can still be inspected.
+/// is listed, ready or not, so a member without a quorum can still be inspected. Its
+/// component label `admin` is what the chart's ServiceMonitor for clusters selects.
 pub fn admin_service(c: &Cluster) -> Service {
     let mut ports = vec![port("admin", ADMIN_PORT)];
     if let Some(p) = c.metrics_port {
         ports.push(port("metrics", p));
     }
     Service {
-        metadata: metadata(c, admin_service_name(&c.name), "server"),
+        metadata: metadata(c, admin_service_name(&c.name), "admin"),
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".to_string()),
             publish_not_ready_addresses: Some(true),

@@ -120,6 +120,13 @@ fn the_admin_service_has_the_metrics_port_only_when_metrics_are_on() {
             .collect()
     };
     assert_eq!(ports(THREE), [8080, 7000]);
+    let objects = built(THREE);
+    let labels = find(&objects, "Service", "zk-admin")
+        .metadata()
+        .labels
+        .clone()
+        .unwrap();
+    assert_eq!(labels["app.kubernetes.io/component"], "admin");
     assert_eq!(
         ports("metadata: {name: zk, namespace: ns}\nspec: {metrics: {enabled: false}}\n"),
         [8080]
