@@ -165,7 +165,14 @@ async fn run(opts: Options) -> anyhow::Result<()> {
             "watching ZooKeeperClusters"
         );
         Controller::new(clusters, watcher::Config::default())
-            .owns(sets, watcher::Config::default())
+            // Only the StatefulSets this operator made: no cache of everyone else's.
+            .owns(
+                sets,
+                watcher::Config::default().labels(&format!(
+                    "app.kubernetes.io/managed-by={}",
+                    crate::builders::MANAGER
+                )),
+            )
             .graceful_shutdown_on(stopped())
             .run(reconcile, error_policy, ctx.clone())
             .for_each(|result| async move {
