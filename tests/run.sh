@@ -45,3 +45,8 @@ ZKRS_TEST_ENSEMBLE=3 ZKRS_DIFF_SEEDS=100 cargo nextest run -p zkrs-tests --no-fa
     --test ops --test sessions --test watches --test acl --test durability --test cli \
     --test four_letter_words --test hostile --test differential
 # --- end of the ensemble block ---
+
+# ---- operator: manifests, CRD and Helm chart (owner: operator) ----
+echo "== operator: every rendered object, the CRD, manifests/ and the Helm chart against Kubernetes' schemas; helm lint"
+bash operator/tests/validate.sh
+# ---- end operator ----

@@ -1,1 +1,19 @@
-//! zkrs-operator: reconciles `ZooKeeperCluster` resources (not started yet: see the issue tracker).
+//! zkrs-operator: runs `ZooKeeperCluster` resources as StatefulSets of zkrs-server.
+//!
+//! A reconcile is a pipeline of steps, one module each:
+//! * [`crd`]: the resource's types and its CustomResourceDefinition;
+//! * [`validate`]: the raw resource to a validated model with every default filled in;
+//! * [`zoo_cfg`]: the members' zoo.cfg, written by the server's own renderer;
+//! * [`builders`]: pure functions from the model to every object the cluster owns;
+//! * [`planner`]: pure, from what is observed to the next step;
+//! * [`reconciler`]: the kube-rs glue that applies the plan and writes the status.
+
+pub mod builders;
+pub mod crd;
+pub mod planner;
+pub mod reconciler;
+pub mod validate;
+pub mod zoo_cfg;
+
+#[cfg(test)]
+mod testing;

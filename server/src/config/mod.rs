@@ -7,6 +7,7 @@
 //! it into a Java system property) so the operator sees it in the log.
 
 mod properties;
+pub mod render;
 mod servers;
 
 use std::collections::{BTreeMap, HashMap};

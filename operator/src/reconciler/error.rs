@@ -1,0 +1,66 @@
+//! Why a reconcile failed, with the object it failed on.
+
+/// One variant per step, each naming what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading StatefulSet {name}: {source}")]
+    Observe {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("applying {kind} {name}: {source}")]
+    Apply {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("listing {kind}s to find orphans: {source}")]
+    ListOrphans {
+        kind: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("deleting orphaned {kind} {name}: {source}")]
+    DeleteOrphan {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("writing the status: {source}")]
+    Status {
+        #[source]
+        source: kube::Error,
+    },
+    #[error("serialising {kind} {name}: {source}")]
+    Serialize {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Error {
+    /// A stable CamelCase category for conditions, Events, logs and metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Observe { .. } => "ObserveFailed",
+            Error::Apply { source, .. } if http_code(source) == Some(409) => "ApplyConflict",
+            Error::Apply { .. } => "ApplyFailed",
+            Error::ListOrphans { .. } | Error::DeleteOrphan { .. } => "PruneFailed",
+            Error::Status { .. } => "StatusFailed",
+            Error::Serialize { .. } => "SerializeFailed",
+        }
+    }
+}
+
+/// The HTTP status of an API error, if the API server answered.
+pub fn http_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
