@@ -1,6 +1,6 @@
 """The containerised ensemble: deploy/compose/docker-compose.yml run for real.
 
-Builds the image (scripts/build-image.sh, cached), starts the 3-member compose ensemble
+Builds the image (scripts/build-image.sh, cached; tagged per checkout), starts the 3-member compose ensemble
 under a project name of its own with the client ports published on a loopback address
 reserved like the other suites' (tests/python/server.py), and then, from the host, with
 kazoo and Apache's zkCli.sh:
@@ -19,6 +19,7 @@ Without a reachable Docker daemon the module is skipped.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -37,7 +38,11 @@ from server import LoopbackAddr, four_letter_word  # noqa: E402
 from zkcli import run_oneshot  # noqa: E402
 
 COMPOSE_FILE = REPO / "deploy" / "compose" / "docker-compose.yml"
-IMAGE = os.environ.get("ZKRS_IMAGE", "zkrs:dev")
+# A tag of this checkout's own (Docker's layer cache is shared, tags are cheap), so that
+# another checkout building zkrs:dev on the same daemon cannot swap the image mid-test.
+IMAGE = os.environ.get(
+    "ZKRS_IMAGE", "zkrs:test-" + hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
+)
 SERVICES = ("zk-0", "zk-1", "zk-2")
 # Client ports on the reserved loopback address, one per member.
 PORTS = (12181, 12182, 12183)
