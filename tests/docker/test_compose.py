@@ -1,9 +1,9 @@
 """The containerised ensemble: deploy/compose/docker-compose.yml run for real.
 
-Builds the image (scripts/build-image.sh, cached; tagged per checkout), starts the 3-member compose ensemble
-under a project name of its own with the client ports published on a loopback address
-reserved like the other suites' (tests/python/server.py), and then, from the host, with
-kazoo and Apache's zkCli.sh:
+Builds the image (scripts/build-image.sh, cached; tagged per checkout), starts the
+3-member compose ensemble under a project name of its own with the client ports published
+on a loopback address reserved like the other suites' (tests/python/server.py), and then,
+from the host, with kazoo and Apache's zkCli.sh:
 
 1. waits until a leader serves and every member answers ``srvr``;
 2. writes with kazoo and with zkCli.sh;
@@ -92,7 +92,9 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
         except Exception as e:  # noqa: BLE001 - a probe's failure means "not yet"
             last = e
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last!r}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}; last error: {last!r}"
+            )
         time.sleep(every)
 
 
@@ -295,7 +297,9 @@ def test_compose_ensemble_survives_a_leader_kill_and_a_partition(ensemble: Ensem
     finally:
         zk.stop()
         zk.close()
-    r = run_oneshot(ens.hostport(SERVICES[0]), "create", "/compose/zkcli", "written with zkCli.sh", timeout=120)
+    r = run_oneshot(
+        ens.hostport(SERVICES[0]), "create", "/compose/zkcli", "written with zkCli.sh", timeout=120
+    )
     assert "Created /compose/zkcli" in r.raw, r.raw
     r = run_oneshot(ens.hostport(SERVICES[2]), "get", "/compose/zkcli", timeout=120)
     assert "written with zkCli.sh" in r.raw, r.raw
@@ -314,7 +318,9 @@ def test_compose_ensemble_survives_a_leader_kill_and_a_partition(ensemble: Ensem
     run(["docker", "network", "disconnect", ens.network, follower_id], timeout=60)
     try:
         others = [s for s in SERVICES if s != follower]
-        write_through(ens, others, "/compose/during-partition", b"written while a follower was cut off")
+        write_through(
+            ens, others, "/compose/during-partition", b"written while a follower was cut off"
+        )
 
         # Cut off long enough to notice (syncLimit ticks without the leader), so that the
         # reconnect below makes it find the leader and sync again. Asked from inside the
@@ -328,7 +334,12 @@ def test_compose_ensemble_survives_a_leader_kill_and_a_partition(ensemble: Ensem
             # zkServer.sh's words for a member that does not serve.
             return True if rc == 1 and "Error contacting service" in out else None
 
-        wait_for(f"{follower} to stop serving without its network", stopped_serving, SERVE_TIMEOUT_S, every=1.0)
+        wait_for(
+            f"{follower} to stop serving without its network",
+            stopped_serving,
+            SERVE_TIMEOUT_S,
+            every=1.0,
+        )
     finally:
         # The alias is what the other members' zoo.cfg calls it.
         run(
