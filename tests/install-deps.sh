@@ -18,6 +18,7 @@ command -v javac >/dev/null 2>&1 || packages+=(default-jdk-headless)
 command -v gcc >/dev/null 2>&1 || packages+=(gcc)
 command -v prlimit >/dev/null 2>&1 || packages+=(util-linux)
 command -v kill >/dev/null 2>&1 || packages+=(procps)
+[ -x /usr/sbin/debootstrap ] || packages+=(debootstrap) # the image's base: scripts/debian-base.sh
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then

@@ -50,3 +50,16 @@ ZKRS_TEST_ENSEMBLE=3 ZKRS_DIFF_SEEDS=100 cargo nextest run -p zkrs-tests --no-fa
 echo "== operator: every rendered object, the CRD, manifests/ and the Helm chart against Kubernetes' schemas; helm lint"
 bash operator/tests/validate.sh
 # ---- end operator ----
+
+# ---- the container image and the compose ensemble (tests/docker) ----
+# Builds the image (scripts/build-image.sh: release binaries, the Debian base and Docker's
+# layers are all cached) and runs deploy/compose's 3-member ensemble through a leader kill
+# and a network partition. Skipped, loudly, only when no Docker daemon answers.
+echo "== the container image and the compose ensemble (tests/docker)"
+if docker info >/dev/null 2>&1; then
+  python3 -m pytest tests/docker -q
+else
+  echo "!! SKIPPED tests/docker: no Docker daemon is reachable; the image and the compose" >&2
+  echo "!! ensemble were NOT tested" >&2
+fi
+# ---- end of the container image block ----

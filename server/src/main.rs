@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use zkrs_server::config::Config;
 
-const USAGE: &str = "usage: zkrs-server [zoo.cfg | --config zoo.cfg]
+const USAGE: &str = "usage: zkrs-server [--myid-from-hostname] [zoo.cfg | --config zoo.cfg]
        zkrs-server purge <dataDir> [<dataLogDir>] [-n <count>]
        zkrs-server dump-log <log segment file>
        zkrs-server dump-snapshot <snapshot file>
@@ -18,6 +18,10 @@ const USAGE: &str = "usage: zkrs-server [zoo.cfg | --config zoo.cfg]
 Runs a ZooKeeper-compatible server configured by zoo.cfg (the keys Apache ZooKeeper reads).
 Without a config file it runs a standalone server on 127.0.0.1:2181 with its data in
 ./zkrs-data. Logging is controlled by RUST_LOG (default: info).
+
+--myid-from-hostname (or ZKRS_MYID_FROM_HOSTNAME=1): when zoo.cfg lists members and
+dataDir has no myid, write one from the hostname's trailing ordinal, NAME-N being server
+N+1 (a StatefulSet's pods, or containers named like them); an existing myid is kept.
 
 purge keeps the <count> newest snapshots (default and minimum 3) and the log segments they
 need, like zkCleanup.sh -n; dump-log and dump-snapshot print a data file's contents;
@@ -34,9 +38,16 @@ ports from P (default 2181: clients 2181.., quorum 2888.., election 3888..) and 
 runs a zkrs-server per member with its log in its directory, prints the connect string,
 and stops them all on Ctrl-C.";
 
-fn parse_args() -> anyhow::Result<Option<PathBuf>> {
+/// What the command line asks of the server itself (the tools parse their own).
+struct Args {
+    config: Option<PathBuf>,
+    myid_from_hostname: bool,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
     let mut args = std::env::args_os().skip(1);
     let mut config = None;
+    let mut myid_from_hostname = false;
     while let Some(a) = args.next() {
         match a.to_str() {
             Some("-h") | Some("--help") => {
@@ -51,6 +62,7 @@ fn parse_args() -> anyhow::Result<Option<PathBuf>> {
                 let p = args.next().context("--config needs a file")?;
                 config = Some(PathBuf::from(p));
             }
+            Some("--myid-from-hostname") => myid_from_hostname = true,
             Some(s) if s.starts_with('-') => bail!("unknown option {s}\n\n{USAGE}"),
             _ => {
                 if config.is_some() {
@@ -60,7 +72,47 @@ fn parse_args() -> anyhow::Result<Option<PathBuf>> {
             }
         }
     }
-    Ok(config)
+    Ok(Args {
+        config,
+        myid_from_hostname,
+    })
+}
+
+/// `--myid-from-hostname`: writes `dataDir/myid` from the hostname before the config,
+/// which needs it, is loaded.
+fn myid_from_hostname(config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use zkrs_server::config::hostname_myid::{current_hostname, ensure_myid, Outcome};
+    let path = config.context("--myid-from-hostname needs a zoo.cfg that lists the members")?;
+    let hostname = current_hostname()?;
+    match ensure_myid(path, &hostname)? {
+        Outcome::Written { file, id } => tracing::info!(
+            hostname,
+            myid = id,
+            file = %file.display(),
+            "wrote myid from the hostname's ordinal"
+        ),
+        Outcome::Kept {
+            file,
+            existing,
+            derived,
+        } if existing != derived.to_string() => tracing::warn!(
+            hostname,
+            myid = existing,
+            derived,
+            file = %file.display(),
+            "myid exists and differs from the hostname's ordinal: keeping it (was this volume another member's?)"
+        ),
+        Outcome::Kept { file, existing, .. } => tracing::info!(
+            hostname,
+            myid = existing,
+            file = %file.display(),
+            "myid exists and matches the hostname's ordinal"
+        ),
+        Outcome::NotNeeded => {
+            tracing::info!("--myid-from-hostname: zoo.cfg lists no members, so no myid is needed")
+        }
+    }
+    Ok(())
 }
 
 fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
@@ -372,7 +424,14 @@ fn main() -> anyhow::Result<()> {
         return result;
     }
     init_logging();
-    let config = load_config(parse_args()?)?;
+    let args = parse_args()?;
+    let from_env = zkrs_server::config::hostname_myid::env_enabled(
+        std::env::var_os(zkrs_server::config::hostname_myid::ENV_VAR).as_deref(),
+    )?;
+    if args.myid_from_hostname || from_env {
+        myid_from_hostname(args.config.as_deref())?;
+    }
+    let config = load_config(args.config)?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating dataDir {}", config.data_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

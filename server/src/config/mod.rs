@@ -6,6 +6,7 @@
 //! than a silent fallback, and a key we do not know is a warning (Apache would quietly turn
 //! it into a Java system property) so the operator sees it in the log.
 
+pub mod hostname_myid;
 mod properties;
 pub mod render;
 mod servers;
