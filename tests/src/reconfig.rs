@@ -245,6 +245,98 @@ pub async fn wait_config_version(
     texts
 }
 
+/// Clients that write all along a test and keep every error that is not a lost connection:
+/// during a reconfig a client may lose its connection (its member rejoins a new leader, or
+/// was removed and stopped), and nothing else may go wrong. One client per given address
+/// (each connected through that member first, then the others), each setting its own node
+/// every [`POLL`] * 5, bounded by `limit`.
+pub struct Probes {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<Vec<String>>>,
+}
+
+impl Probes {
+    /// Creates `<root>` and one node per probe, then starts them.
+    pub async fn start(ensemble: &Ensemble, root: &str, limit: Duration) -> Probes {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let setup = ensemble.client_of(0).await;
+        within(WAIT, "the probes' nodes", async {
+            setup.create(root, b"", &crate::open()).await.expect("root");
+        })
+        .await;
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let n = ensemble.members().len();
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let path = format!("{root}/p{i}");
+            within(
+                WAIT,
+                "a probe node",
+                setup.create(&path, b"", &crate::open()),
+            )
+            .await
+            .expect("probe node");
+            let cluster = ensemble.connect_string_from(i);
+            let stop = stop.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut unexpected = Vec::new();
+                let connector =
+                    zk::Client::connector().with_session_timeout(Duration::from_secs(10));
+                let client =
+                    match within(WAIT, "a probe's session", connector.connect(&cluster)).await {
+                        Ok(c) => c,
+                        Err(e) => return vec![format!("probe {i}: connect: {e}")],
+                    };
+                let start = Instant::now();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Acquire) && start.elapsed() < limit {
+                    n += 1;
+                    let value = n.to_string();
+                    let write = client.set_data(&path, value.as_bytes(), None);
+                    match tokio::time::timeout(WAIT, write).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            let lost = error_code(&e) == Some(code::CONNECTION_LOSS)
+                                || (error_code(&e).is_none()
+                                    && !matches!(
+                                        e,
+                                        zk::Error::SessionExpired | zk::Error::ClientClosed
+                                    ));
+                            if !lost {
+                                unexpected.push(format!("probe {i}: {e:?}"));
+                                if matches!(e, zk::Error::SessionExpired | zk::Error::ClientClosed)
+                                {
+                                    break;
+                                }
+                            }
+                        }
+                        // No answer within WAIT: the member stalled; the client gives up on
+                        // the connection by itself.
+                        Err(_) => {}
+                    }
+                    tokio::time::sleep(POLL * 5).await;
+                }
+                unexpected
+            }));
+        }
+        Probes { stop, tasks }
+    }
+
+    /// Stops the probes and returns the errors that were not a lost connection.
+    pub async fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let mut all = Vec::new();
+        for t in self.tasks {
+            all.extend(
+                within(WAIT * 2, "a probe to stop", t)
+                    .await
+                    .expect("a probe panicked"),
+            );
+        }
+        all
+    }
+}
+
 /// `ZKRS_CLI_BIN`, else `zkrs-cli` in the target profile directory of this test binary
 /// (build it first: `cargo build -p zkrs-client --bin zkrs-cli`, same profile).
 pub fn zkrs_cli_binary() -> std::path::PathBuf {
