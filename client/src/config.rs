@@ -283,3 +283,79 @@ mod tests {
         assert!(none.connect_string(None).is_err());
     }
 }
+
+/// The server list following a reconfig, against a real dynamic ensemble of the kinds
+/// `ZKRS_ENSEMBLE` chooses (these belong with the client's integration tests; they live
+/// here beside the code they exercise).
+#[cfg(test)]
+mod against_an_ensemble {
+    use std::time::{Duration, Instant};
+
+    use zkrs_tests::reconfig::{config, SUPER_PASSWORD};
+    use zkrs_tests::{zk, Ensemble};
+
+    use crate::{Client, CreateMode, Error};
+
+    const LIMIT: Duration = Duration::from_secs(120);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs reconfig in zkrs-server (issue 12); proven with ZKRS_ENSEMBLE=apache and --include-ignored"]
+    async fn a_session_survives_the_removal_of_its_server() {
+        let mut ensemble =
+            tokio::task::block_in_place(|| Ensemble::from_env_dynamic(3, 0, config()));
+        let leader = ensemble.leader().expect("a leader");
+        let doomed = (leader + 1) % 3;
+        let doomed_addr = ensemble.member(doomed).addr();
+        // The client starts with only the member that will be removed.
+        let client = Client::builder(&doomed_addr.to_string())
+            .session_timeout(Duration::from_secs(10))
+            .connect()
+            .await
+            .expect("connect");
+        let session = client.session_id();
+        let config = client
+            .update_server_list_from_config()
+            .await
+            .expect("the server list from the config");
+        assert_eq!(config.participants(), vec![1, 2, 3]);
+        let follower = client.follow_config();
+
+        let admin = ensemble.super_client_of(leader, SUPER_PASSWORD).await;
+        let id = ensemble.member(doomed).id.to_string();
+        let update = zk::EnsembleUpdate::Incremental {
+            joinings: [""].into_iter(),
+            leavings: [id.as_str()].into_iter(),
+        };
+        tokio::time::timeout(LIMIT, admin.update_ensemble(update, None))
+            .await
+            .expect("the reconfig in time")
+            .expect("the reconfig");
+
+        // The config watch moves the session off the removed member, which may then stop.
+        let start = Instant::now();
+        while client.connected_server() == Some(doomed_addr) {
+            assert!(
+                start.elapsed() < LIMIT,
+                "the session stayed on the removed member"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        ensemble.kill9(doomed);
+        let start = Instant::now();
+        loop {
+            match client.create("/after", b"x", CreateMode::Persistent).await {
+                Ok(_) | Err(Error::NodeExists) => break,
+                Err(Error::ConnectionLoss) if start.elapsed() < LIMIT => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("create after the removal: {e}"),
+            }
+        }
+        assert_eq!(client.session_id(), session, "the same session");
+        assert_ne!(client.connected_server(), Some(doomed_addr));
+        let (data, _) = client.get_data("/after").await.expect("read back");
+        assert_eq!(data, b"x");
+        follower.abort();
+        client.close().await;
+    }
+}
