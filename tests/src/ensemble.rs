@@ -889,6 +889,45 @@ mod tests {
     }
 
     #[test]
+    fn a_dynamic_ensemble_keeps_its_membership_in_a_dynamic_file() {
+        let launches = [Launch::Server(A), Launch::Server(A), Launch::Observer(A)];
+        let config = ServerConfig::default().with("reconfigEnabled", "false");
+        let ensemble = Ensemble::prepare_dynamic(A, &launches, config);
+        let lines: Vec<String> = ensemble
+            .members()
+            .iter()
+            .map(|m| m.server_line(m.is_observer()))
+            .collect();
+        assert!(lines[2].ends_with(&format!(":observer;{}", ensemble.member(2).addr())));
+        assert!(lines[0].contains(":participant;"));
+        for m in ensemble.members() {
+            let statik = m.static_config();
+            assert!(
+                !statik.lines().any(|l| l.starts_with("server.")),
+                "{statik}"
+            );
+            let file = m.dynamic_config_file().expect("dynamicConfigFile=");
+            assert_eq!(file, m.zoo_cfg_path().with_file_name("zoo.cfg.dynamic"));
+            // No version line: Apache refuses one in a dynamic file.
+            assert_eq!(
+                m.dynamic_files(),
+                vec![("zoo.cfg.dynamic".to_string(), lines.join("\n") + "\n")]
+            );
+            // The later reconfigEnabled wins in Apache's Properties.
+            let keys: Vec<&str> = statik
+                .lines()
+                .filter(|l| l.starts_with("reconfigEnabled="))
+                .collect();
+            assert_eq!(keys, ["reconfigEnabled=true", "reconfigEnabled=false"]);
+            assert_eq!(
+                statik.contains("peerType=observer"),
+                m.is_observer(),
+                "{statik}"
+            );
+        }
+    }
+
+    #[test]
     #[should_panic(expected = "ZKRS_ENSEMBLE must be")]
     fn an_unknown_zkrs_ensemble_value_is_refused() {
         kinds_from("java", 3);
