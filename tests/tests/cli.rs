@@ -322,16 +322,22 @@ async fn zkrs_cli_config_and_reconfig_print_what_zkcli_prints() {
     let absent: Vec<String> = (7..=9)
         .map(|id| format!("server.{id}=127.0.0.{id}:2888:3888:participant;127.0.0.{id}:2181"))
         .collect();
+    // A dynamic config file of the current members, for `reconfig -file`.
+    let file_dir = tempfile::tempdir().expect("temp dir");
+    let file = file_dir.path().join("members.cfg");
+    std::fs::write(&file, members.join("\n") + "\n").expect("members file");
     // Without the super user; then a stale version (`-v` is hex, like every config
     // version), every voter removed, members that run nowhere, no arguments; then add and
-    // remove the joiner, the same members in bulk, and the three forms of `config`.
+    // remove the joiner, the same members in bulk and from a file, and the three forms of
+    // `config`.
     let input = format!(
         "reconfig -add {line}\naddauth digest super:{SUPER_PASSWORD}\nreconfig -v 1 -remove 4\n\
          reconfig -remove 1,2,3\nreconfig -add {}\nreconfig\n\
-         reconfig -add {line}\nreconfig -remove 4\nreconfig -members {}\n\
+         reconfig -add {line}\nreconfig -remove 4\nreconfig -members {}\nreconfig -file {}\n\
          config\nconfig -c\nconfig -s\nquit\n",
         absent.join(","),
-        members.join(",")
+        members.join(","),
+        file.display()
     );
     let committed = |out: &[String]| {
         out.iter()
@@ -343,7 +349,7 @@ async fn zkrs_cli_config_and_reconfig_print_what_zkcli_prints() {
     let mut reference = Vec::new();
     for attempt in 0..5 {
         reference = tokio::task::block_in_place(|| shell(true, &server, &input));
-        if committed(&reference) == 3 {
+        if committed(&reference) == 4 {
             break;
         }
         assert!(
@@ -382,6 +388,6 @@ async fn zkrs_cli_config_and_reconfig_print_what_zkcli_prints() {
     }
     assert!(now.ends_with(&format!("version={version:x}")));
     assert_eq!(ConfigData::parse(&now).participants(), vec![1, 2, 3]);
-    // Three committed reconfigs per shell.
-    assert_eq!(committed(&ours), 3, "{ours:#?}");
+    // Four committed reconfigs per shell.
+    assert_eq!(committed(&ours), 4, "{ours:#?}");
 }
