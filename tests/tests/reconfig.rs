@@ -429,7 +429,17 @@ async fn reconfig_errors_are_apaches() {
     // The quorum is checked before the ACL: a client without rights gets the same answer.
     let e = reconfig(&plain, &absent, &[], None).await.unwrap_err();
     assert_eq!(error_code(&e), Some(code::NEW_CONFIG_NO_QUORUM), "{e:?}");
-    // A valid reconfig without the super user: the config node is world-readable only.
+    // A valid reconfig without the super user: the config node is world-readable only
+    // (the leader checks WRITE on it, last of all).
+    let (acl, _) = within(WAIT, "getACL", plain.get_acl("/zookeeper/config"))
+        .await
+        .expect("getACL of the config node");
+    assert_eq!(acl.len(), 1, "{acl:?}");
+    assert_eq!(
+        (acl[0].scheme(), acl[0].id(), acl[0].permission()),
+        ("world", "anyone", zk::Permission::READ),
+        "{acl:?}"
+    );
     let e = reconfig(&plain, &lines[..1], &[], None).await.unwrap_err();
     assert_eq!(error_code(&e), Some(code::NO_AUTH), "{e:?}");
     // A stale (or any other) fromConfig version.
