@@ -391,3 +391,41 @@ async fn zkrs_cli_config_and_reconfig_print_what_zkcli_prints() {
     // Four committed reconfigs per shell.
     assert_eq!(committed(&ours), 4, "{ours:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs reconfig in zkrs-server (issue 12): run with --run-ignored all (nextest) or --include-ignored; ZKRS_ENSEMBLE=apache proves it today"]
+async fn zkrs_cli_reconfig_errors_of_disabled_and_standalone_servers_are_zkclis() {
+    use zkrs_tests::reconfig::{config, SUPER_PASSWORD};
+    let kind = zkrs_tests::ensemble::env_kinds(1)[0];
+    let off = config().with("reconfigEnabled", "false");
+    let ensemble =
+        tokio::task::block_in_place(|| Ensemble::start_dynamic(&[Launch::Server(kind)], off));
+    let line = ensemble.member(0).server_line(false);
+    let input = format!("addauth digest super:{SUPER_PASSWORD}\nreconfig -add {line}\nquit\n");
+    let server = ensemble.member(0).addr().to_string();
+    let reference = tokio::task::block_in_place(|| shell(true, &server, &input));
+    let ours = tokio::task::block_in_place(|| shell(false, &server, &input));
+    assert_eq!(
+        ours, reference,
+        "reconfig disabled: zkrs-cli (left), zkCli.sh (right)"
+    );
+    assert!(
+        reference.iter().any(|l| l.contains("Reconfig is disabled")),
+        "{reference:#?}"
+    );
+    drop(ensemble);
+
+    let on = config().with("reconfigEnabled", "true");
+    let standalone = tokio::task::block_in_place(|| ServerUnderTest::start_kind(kind, on));
+    let server = standalone.connect_string();
+    let reference = tokio::task::block_in_place(|| shell(true, &server, &input));
+    let ours = tokio::task::block_in_place(|| shell(false, &server, &input));
+    assert_eq!(
+        ours, reference,
+        "standalone: zkrs-cli (left), zkCli.sh (right)"
+    );
+    assert!(
+        reference.iter().any(|l| l.contains("Unimplemented")),
+        "{reference:#?}"
+    );
+}
