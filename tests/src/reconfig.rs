@@ -152,6 +152,59 @@ pub async fn config_of(ensemble: &Ensemble, i: usize) -> (String, zk::Stat) {
     }
 }
 
+/// Whether `e` only says that the answer was lost with the connection (`ConnectionLoss`,
+/// or the client's own "no response" when a member stalls), not what the server decided.
+pub fn is_lost_answer(e: &zk::Error) -> bool {
+    error_code(e) == Some(code::CONNECTION_LOSS)
+        || (error_code(e).is_none()
+            && !matches!(e, zk::Error::SessionExpired | zk::Error::ClientClosed))
+}
+
+/// A connector for clients that must ride out stalls (a JVM on a busy machine, a reconfig
+/// waiting for acks): the longest session the test servers grant (20 ticks), so the client
+/// waits longer before it gives a connection up; authenticated as super if `super_user`.
+pub fn patient(super_user: bool) -> zk::Connector {
+    let mut connector = zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(10))
+        .with_fail_eagerly();
+    if super_user {
+        connector = connector.with_auth("digest", format!("super:{SUPER_PASSWORD}").as_bytes());
+    }
+    connector
+}
+
+/// A [`patient`] client of `addr`.
+pub async fn patient_client(addr: std::net::SocketAddr, super_user: bool) -> zk::Client {
+    within(
+        WAIT,
+        "a client connection",
+        patient(super_user).connect(&addr.to_string()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"))
+}
+
+/// The error a reconfig that must be refused gets. A lost answer is asked again (a refused
+/// reconfig changes nothing), for at most [`REJOIN`]; a reconfig that commits fails the
+/// test.
+pub async fn refused(
+    client: &zk::Client,
+    joining: &[String],
+    leaving: &[u32],
+    from_config: Option<i64>,
+) -> zk::Error {
+    let start = Instant::now();
+    loop {
+        match reconfig(client, joining, leaving, from_config).await {
+            Ok(done) => panic!("reconfig +{joining:?} -{leaving:?} committed: {done:?}"),
+            Err(e) if is_lost_answer(&e) && start.elapsed() < REJOIN => {
+                tokio::time::sleep(POLL * 10).await;
+            }
+            Err(e) => return e,
+        }
+    }
+}
+
 /// An incremental reconfig: `joining` server lines (`server.N=...`), `leaving` ids.
 pub async fn reconfig(
     client: &zk::Client,
