@@ -319,6 +319,7 @@ mod against_an_ensemble {
             .expect("the server list from the config");
         assert_eq!(config.participants(), vec![1, 2, 3]);
         let follower = client.follow_config();
+        let (_, before, watcher) = client.get_config_and_watch().await.expect("getConfig");
 
         let admin = ensemble.super_client_of(leader, SUPER_PASSWORD).await;
         let id = ensemble.member(doomed).id.to_string();
@@ -331,6 +332,28 @@ mod against_an_ensemble {
             .expect("the reconfig in time")
             .expect("the reconfig");
 
+        let event = tokio::time::timeout(LIMIT, watcher)
+            .await
+            .expect("the config watch fires");
+        assert_eq!(
+            (event.event_type, event.path.as_str()),
+            (crate::EventType::NodeDataChanged, crate::CONFIG_NODE)
+        );
+        // The session may be moving off the removed member (follow_config) right now.
+        let start = Instant::now();
+        let after = loop {
+            match client.get_config().await {
+                Ok((_, stat)) => break stat,
+                Err(Error::ConnectionLoss) if start.elapsed() < LIMIT => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("getConfig: {e}"),
+            }
+        };
+        assert!(
+            after.mzxid > before.mzxid,
+            "the config's version is its zxid"
+        );
         // The config watch moves the session off the removed member, which may then stop.
         let start = Instant::now();
         while client.connected_server() == Some(doomed_addr) {
