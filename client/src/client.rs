@@ -210,6 +210,29 @@ impl Client {
         tokio::time::timeout(limit, wait).await.ok()
     }
 
+    /// Replaces the servers this client connects to with those of `connect_string` (as the
+    /// Java client's `updateServerList`), e.g. after a reconfig. A chroot in it must be the
+    /// client's own (it cannot change). If the server of the current connection is no
+    /// longer listed, the session moves to a listed one (requests in flight then fail with
+    /// [`Error::ConnectionLoss`]); returns whether it does.
+    pub async fn update_server_list(&self, connect_string: &str) -> Result<bool> {
+        let cs = ConnectString::parse(connect_string)?;
+        if cs.chroot != self.shared.chroot {
+            return Err(Error::InvalidArgument(format!(
+                "{connect_string:?}: the chroot of a client cannot change"
+            )));
+        }
+        let (tx, rx) = oneshot::channel();
+        let cmd = Command::UpdateHosts {
+            hosts: cs.hosts,
+            reply: tx,
+        };
+        if self.tx.send(cmd).is_err() {
+            return Err(self.shared.terminal_error());
+        }
+        rx.await.map_err(|_| self.shared.terminal_error())
+    }
+
     /// Sends a request and waits for its reply.
     pub(crate) async fn call(
         &self,

@@ -9,6 +9,11 @@
 //!   ([`PersistentWatcher`]), and atomic [`Client::multi`].
 //! * Session state changes are observable ([`Client::state_watcher`],
 //!   [`Client::state_events`]). After `Expired` the client is finished: make a new one.
+//! * Dynamic reconfiguration: [`Client::reconfig`] and [`Client::get_config`] with typed
+//!   errors ([`Error::ReconfigInProgress`], [`Error::NewConfigNoQuorum`],
+//!   [`Error::ReconfigDisabled`]), [`EnsembleConfig`] to read `/zookeeper/config`, and
+//!   [`Client::update_server_list`] / [`Client::follow_config`] to keep the server list
+//!   equal to the ensemble's.
 //! * [`recipes`]: service registry, lock, leader election.
 //!
 //! Requests are pipelined: each call sends its request at once and many may be in flight on
@@ -16,6 +21,7 @@
 
 mod chroot;
 mod client;
+mod config;
 mod connect_string;
 mod connection;
 mod error;
@@ -30,6 +36,7 @@ pub use zkrs_proto as proto;
 
 pub use crate::chroot::Chroot;
 pub use crate::client::{Client, ClientBuilder, DEFAULT_MAX_FRAME_SIZE, DEFAULT_SESSION_TIMEOUT};
+pub use crate::config::{EnsembleConfig, ServerEntry, ServerRole};
 pub use crate::connect_string::{ConnectString, DEFAULT_PORT};
 pub use crate::error::{Error, Result};
 pub use crate::multi::{Op, OpResult, ReadOp, ReadResult};

@@ -10,6 +10,7 @@ use zkrs_proto::{
 };
 
 use crate::client::Client;
+use crate::config::EnsembleConfig;
 use crate::error::{Error, Result};
 use crate::multi::{create_request, read_results, write_results, Op, OpResult, ReadOp, ReadResult};
 use crate::types::CreateOptions;
@@ -400,6 +401,72 @@ impl Client {
             Response::GetData(d, s) => Ok((d.unwrap_or_default(), s, watcher)),
             r => unexpected("getConfig", r),
         }
+    }
+
+    /// Reads the ensemble configuration and makes its servers' client addresses this
+    /// client's server list ([`Client::update_server_list`]); returns the configuration.
+    /// Call it after a reconfig (or from a [`Client::get_config_and_watch`] loop) so that
+    /// the session never tries removed members and can use new ones.
+    pub async fn update_server_list_from_config(&self) -> Result<EnsembleConfig> {
+        let (data, _) = self.get_config().await?;
+        let text = String::from_utf8(data)
+            .map_err(|_| Error::Protocol("the configuration is not UTF-8".into()))?;
+        let config = EnsembleConfig::parse(&text)?;
+        let connect_string = config.connect_string(self.chroot())?;
+        self.update_server_list(&connect_string).await?;
+        Ok(config)
+    }
+
+    /// Keeps this client's server list equal to the ensemble's configuration from now on:
+    /// a task that watches `/zookeeper/config` and applies every change. It ends when the
+    /// session does (or when the returned handle is aborted).
+    pub fn follow_config(&self) -> tokio::task::JoinHandle<()> {
+        let client = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let watcher = match client.get_config_and_watch().await {
+                    Ok((data, _, watcher)) => {
+                        let applied = match std::str::from_utf8(&data)
+                            .map_err(|_| Error::Protocol("config is not UTF-8".into()))
+                            .and_then(EnsembleConfig::parse)
+                            .and_then(|c| c.connect_string(client.chroot()))
+                        {
+                            Ok(cs) => client.update_server_list(&cs).await.map(|_| ()),
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = applied {
+                            if e.is_terminal() {
+                                return;
+                            }
+                            tracing::warn!("server list not updated from the config: {e}");
+                        }
+                        watcher
+                    }
+                    Err(e) if e.is_terminal() => return,
+                    Err(_) => {
+                        // Disconnected: try again once the session is back (bounded by the
+                        // session's own life).
+                        if client
+                            .wait_for_state(
+                                crate::SessionState::SyncConnected,
+                                client
+                                    .session_timeout()
+                                    .max(std::time::Duration::from_secs(1)),
+                            )
+                            .await
+                            .is_some_and(|s| s.is_terminal())
+                        {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                let event = watcher.await;
+                if event.event_type == crate::EventType::None && client.state().is_terminal() {
+                    return;
+                }
+            }
+        })
     }
 
     /// Changes the ensemble membership: incrementally (`joining`/`leaving`, comma-separated

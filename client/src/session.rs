@@ -130,6 +130,12 @@ pub(crate) enum Command {
     Close {
         reply: oneshot::Sender<()>,
     },
+    /// Replace the servers to connect to (after a reconfig). The reply says whether the
+    /// session is moving away from its current server because the list no longer has it.
+    UpdateHosts {
+        hosts: Vec<(String, u16)>,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 impl Command {
@@ -143,6 +149,9 @@ impl Command {
             }
             Command::Close { reply } => {
                 let _ = reply.send(());
+            }
+            Command::UpdateHosts { reply, .. } => {
+                let _ = reply.send(false);
             }
         }
     }
@@ -384,6 +393,11 @@ impl SessionTask {
                 self.close_waiters.push(reply);
                 Err(SessionState::Closed)
             }
+            Some(Command::UpdateHosts { hosts, reply }) => {
+                self.replace_hosts(hosts);
+                let _ = reply.send(false);
+                Ok(())
+            }
             Some(cmd) => {
                 self.queued.push_back(cmd);
                 Ok(())
@@ -502,6 +516,19 @@ impl SessionTask {
                         self.close_waiters.push(reply);
                         closing = Some(self.start_close(&mut conn));
                     }
+                    Some(Command::UpdateHosts { hosts, reply }) => {
+                        let keeps_current = contains_addr(&hosts, conn.addr()).await;
+                        self.replace_hosts(hosts);
+                        let _ = reply.send(!keeps_current);
+                        if !keeps_current {
+                            // Like the Java client's updateServerList: a server that is no
+                            // longer listed is left, and the session moves to a listed one.
+                            return Outcome::Lost(format!(
+                                "{} is no longer in the server list",
+                                conn.addr()
+                            ));
+                        }
+                    }
                     Some(cmd) => self.submit(&mut conn, cmd),
                 },
                 _ = &mut timer => {
@@ -557,7 +584,20 @@ impl SessionTask {
                 // Handled by the caller; never reached.
                 let _ = reply.send(());
             }
+            Command::UpdateHosts { hosts, reply } => {
+                // Only queued commands get here (never this one: it is applied at once while
+                // disconnected). Applied without leaving the fresh connection.
+                self.replace_hosts(hosts);
+                let _ = reply.send(false);
+            }
         }
+    }
+
+    /// Replaces the servers to try: the new list, shuffled, from its start.
+    fn replace_hosts(&mut self, hosts: Vec<(String, u16)>) {
+        debug!(?hosts, "server list replaced");
+        self.config.hosts = hosts.clone();
+        self.hosts = HostRing::new(hosts);
     }
 
     /// Sends closeSession; returns how long to wait for its answer.
@@ -724,6 +764,28 @@ impl SessionTask {
             let _ = w.send(());
         }
     }
+}
+
+/// Whether `addr` is one of `hosts` (names are resolved).
+async fn contains_addr(hosts: &[(String, u16)], addr: SocketAddr) -> bool {
+    for (host, port) in hosts {
+        if *port != addr.port() {
+            continue;
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+            if ip == addr.ip() {
+                return true;
+            }
+            continue;
+        }
+        if let Ok(mut addrs) = tokio::net::lookup_host((host.as_str(), *port)).await {
+            if addrs.any(|a| a == addr) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Turns a reply into the result handed to the caller.

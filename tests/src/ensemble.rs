@@ -11,6 +11,13 @@
 //! Which implementation each member runs in the replication tests is chosen by
 //! `ZKRS_ENSEMBLE` ([`env_kinds`]): `zkrs` (the default), `apache`, `mixed`
 //! (alternating, Apache first), or a pattern of `a`/`z` letters repeated over the members.
+//!
+//! A *dynamic* ensemble ([`Ensemble::start_dynamic`]) is configured for reconfiguration as
+//! Apache 3.5+ expects: `reconfigEnabled=true`, `standaloneEnabled=false`, and the
+//! membership in a separate file named by `dynamicConfigFile=` (lines
+//! `server.N=ip:2888:3888:participant;ip:2181`, no `version=` line, which Apache refuses
+//! there). New members join with [`Ensemble::add_joiner`]; the servers rewrite the files
+//! themselves (`zoo.cfg.dynamic.<hex version>`), which [`Member::dynamic_files`] reads.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -129,12 +136,19 @@ pub struct Member {
     paused: bool,
     ip: LoopbackAddr,
     dir: PathBuf,
+    /// The client port ([`CLIENT_PORT`] unless a reconfig moved it).
+    client_port: u16,
 }
 
 impl Member {
     /// Client address.
     pub fn addr(&self) -> SocketAddr {
-        self.ip.at(CLIENT_PORT)
+        self.ip.at(self.client_port)
+    }
+
+    /// The member's loopback address (every port on it belongs to this test).
+    pub fn ip(&self) -> std::net::Ipv4Addr {
+        self.ip.ip()
     }
 
     /// Election address.
@@ -196,6 +210,58 @@ impl Member {
     /// The data dir (`myid`, and the snapshots and logs).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
+    }
+
+    /// Its `zoo.cfg` (the static configuration, which Apache rewrites after a reconfig).
+    pub fn zoo_cfg_path(&self) -> PathBuf {
+        self.dir.join("zoo.cfg")
+    }
+
+    /// Its `zoo.cfg` as it is now.
+    pub fn static_config(&self) -> String {
+        fs::read_to_string(self.zoo_cfg_path()).unwrap_or_default()
+    }
+
+    /// The value of `dynamicConfigFile=` in its `zoo.cfg` now, if any.
+    pub fn dynamic_config_file(&self) -> Option<PathBuf> {
+        self.static_config()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("dynamicConfigFile="))
+            .map(|v| PathBuf::from(v.trim()))
+    }
+
+    /// Every `zoo.cfg.dynamic*` file of the member, `(file name, contents)`, sorted by name.
+    pub fn dynamic_files(&self) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.starts_with("zoo.cfg.dynamic")
+                            .then(|| (name, fs::read_to_string(e.path()).unwrap_or_default()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// Its line in a dynamic configuration: `server.N=ip:2888:3888:<role>;ip:2181`.
+    pub fn server_line(&self, observer: bool) -> String {
+        let role = if observer { "observer" } else { "participant" };
+        format!(
+            "server.{}={}:{QUORUM_PORT}:{ELECTION_PORT}:{role};{}",
+            self.id,
+            self.ip.ip(),
+            self.addr()
+        )
+    }
+
+    /// Whether the harness counts it as an observer now.
+    pub fn is_observer(&self) -> bool {
+        self.launch.is_observer()
     }
 
     /// The mode a serving non-leader member reports.
@@ -329,6 +395,7 @@ impl Ensemble {
                 paused: false,
                 ip,
                 dir: member_dir,
+                client_port: CLIENT_PORT,
             });
         }
         Ensemble {
@@ -610,6 +677,186 @@ impl Ensemble {
     }
 }
 
+/// The settings every member of a dynamic ensemble gets on top of the test configuration.
+const DYNAMIC_SETTINGS: &str = "reconfigEnabled=true\nstandaloneEnabled=false\n";
+
+impl Ensemble {
+    /// Like [`Ensemble::prepare`], for reconfiguration: `reconfigEnabled=true`,
+    /// `standaloneEnabled=false`, and the membership in `zoo.cfg.dynamic` beside each
+    /// member's `zoo.cfg` (named by `dynamicConfigFile=`), with client addresses in the
+    /// server lines. `config` should carry a super password
+    /// ([`ServerConfig::with_super_password`]): a reconfig needs the super user unless ACLs
+    /// are skipped. A `reconfigEnabled=false` in `config.extra` comes later in zoo.cfg and
+    /// wins (Apache reads the last value of a key).
+    pub fn prepare_dynamic(
+        kind: ServerKind,
+        launches: &[Launch],
+        config: ServerConfig,
+    ) -> Ensemble {
+        let ensemble = Self::prepare(kind, launches, config);
+        let lines: Vec<String> = ensemble
+            .members
+            .iter()
+            .map(|m| m.server_line(m.launch.is_observer()))
+            .collect();
+        let dynamic = lines.join("\n") + "\n";
+        for i in 0..ensemble.members.len() {
+            let m = &ensemble.members[i];
+            ensemble.write_dynamic_files(m, &dynamic);
+        }
+        ensemble
+    }
+
+    /// Writes a member's `zoo.cfg` (the static part, with `dynamicConfigFile=`) and its
+    /// `zoo.cfg.dynamic` holding `dynamic`.
+    fn write_dynamic_files(&self, m: &Member, dynamic: &str) {
+        let mut cfg = DYNAMIC_SETTINGS.to_string();
+        cfg.push_str(&self.config.zoo_cfg(&m.data_dir(), m.addr()));
+        cfg.push_str("initLimit=40\nsyncLimit=10\n");
+        if m.launch.is_observer() {
+            cfg.push_str("peerType=observer\n");
+        }
+        let dynamic_path = m.dir.join("zoo.cfg.dynamic");
+        let _ = writeln!(cfg, "dynamicConfigFile={}", dynamic_path.display());
+        fs::write(m.zoo_cfg_path(), cfg).expect("zoo.cfg");
+        fs::write(&dynamic_path, dynamic).expect("zoo.cfg.dynamic");
+    }
+
+    /// Starts a dynamic ensemble ([`Ensemble::prepare_dynamic`]) of `launches` and waits
+    /// until one leader serves with every other member behind it.
+    pub fn start_dynamic(launches: &[Launch], config: ServerConfig) -> Ensemble {
+        let kind = launches
+            .iter()
+            .find_map(Launch::server_kind)
+            .unwrap_or(ServerKind::Zkrs);
+        let mut ensemble = Self::prepare_dynamic(kind, launches, config);
+        for i in 0..launches.len() {
+            ensemble.spawn(i);
+        }
+        ensemble.wait_for_leader(STARTUP * 2);
+        ensemble
+    }
+
+    /// A dynamic ensemble of `participants` voters and `observers` observers of the kinds
+    /// `ZKRS_ENSEMBLE` chooses, started and serving.
+    pub fn from_env_dynamic(
+        participants: usize,
+        observers: usize,
+        config: ServerConfig,
+    ) -> Ensemble {
+        Self::start_dynamic(&env_launches(participants, observers), config)
+    }
+
+    /// Adds a new member (id: one more than the last) and starts it, without waiting. Its
+    /// dynamic configuration is `current` (the ensemble's configuration as a client reads
+    /// it from `/zookeeper/config`; its `version=` line is dropped, since Apache refuses one
+    /// in a dynamic file) plus its own line as participant (or observer). That is how
+    /// Apache's documentation has a server join: it syncs as a non-voting learner until a
+    /// `reconfig` adds it. Returns the new member's index.
+    pub fn add_joiner(&mut self, launch: Launch, current: &str) -> usize {
+        let id = self.members.len() as u32 + 1;
+        let ip = LoopbackAddr::allocate();
+        let dir = self._dir.path().join(format!("member-{id}"));
+        let data_dir = dir.join("data");
+        fs::create_dir_all(&data_dir).expect("member data dir");
+        fs::write(data_dir.join("myid"), format!("{id}\n")).expect("myid");
+        let member = Member {
+            id,
+            launch,
+            child: None,
+            paused: false,
+            ip,
+            dir,
+            client_port: CLIENT_PORT,
+        };
+        let mut dynamic: String = current
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("server."))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        dynamic.push_str(&member.server_line(launch.is_observer()));
+        dynamic.push('\n');
+        self.write_dynamic_files(&member, &dynamic);
+        self.members.push(member);
+        let i = self.members.len() - 1;
+        self.spawn(i);
+        i
+    }
+
+    /// Records that member `i` now serves as an observer (or a participant), after a
+    /// reconfig changed its role, so that the waits expect the right mode of it.
+    pub fn set_observer(&mut self, i: usize, observer: bool) {
+        let m = &mut self.members[i];
+        let kind = m.launch.server_kind().expect("a server member");
+        m.launch = if observer {
+            Launch::Observer(kind)
+        } else {
+            Launch::Server(kind)
+        };
+    }
+
+    /// Records that member `i` serves clients on `port` of its address now (after a
+    /// reconfig moved it there).
+    pub fn set_client_port(&mut self, i: usize, port: u16) {
+        self.members[i].client_port = port;
+    }
+
+    /// Waits (at most `limit`) until the members `among` serve: exactly one of them leads
+    /// and the others follow (or observe, for observers). Members outside `among` (removed
+    /// ones that still run, stopped ones) are not looked at. Returns the leader's index.
+    pub fn wait_serving_among(&self, among: &[usize], limit: Duration) -> usize {
+        let start = Instant::now();
+        loop {
+            let modes: Vec<(usize, Mode)> =
+                among.iter().map(|&i| (i, self.members[i].mode())).collect();
+            let leaders: Vec<usize> = modes
+                .iter()
+                .filter(|(_, mode)| *mode == Mode::Leader)
+                .map(|(i, _)| *i)
+                .collect();
+            let ready = leaders.len() == 1
+                && modes.iter().all(|&(i, mode)| {
+                    mode == Mode::Leader || mode == self.members[i].expected_learner_mode()
+                });
+            if ready {
+                return leaders[0];
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "members {:?} did not serve within {limit:?}: modes {modes:?}\n{}",
+                    among
+                        .iter()
+                        .map(|&i| self.members[i].id)
+                        .collect::<Vec<_>>(),
+                    self.log_tails(30)
+                );
+            }
+            // Polling interval of a bounded wait.
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Connects a client of member `i` only, authenticated as `super` with `password`.
+    pub async fn super_client_of(&self, i: usize, password: &str) -> zk::Client {
+        let auth = format!("super:{password}");
+        server::connect(
+            self.members[i].addr(),
+            zk::Client::connector().with_auth("digest", auth.as_bytes()),
+        )
+        .await
+    }
+
+    /// A connect string of the members `among`, starting with the first of them.
+    pub fn connect_string_of(&self, among: &[usize]) -> String {
+        among
+            .iter()
+            .map(|&i| self.members[i].addr().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
 impl Drop for Ensemble {
     fn drop(&mut self) {
         let failing = std::thread::panicking();
@@ -639,6 +886,45 @@ mod tests {
         assert_eq!(kinds_from("zkrs", 3), vec![Z, Z, Z]);
         assert_eq!(kinds_from("mixed", 5), vec![A, Z, A, Z, A]);
         assert_eq!(kinds_from("zaa", 4), vec![Z, A, A, Z]);
+    }
+
+    #[test]
+    fn a_dynamic_ensemble_keeps_its_membership_in_a_dynamic_file() {
+        let launches = [Launch::Server(A), Launch::Server(A), Launch::Observer(A)];
+        let config = ServerConfig::default().with("reconfigEnabled", "false");
+        let ensemble = Ensemble::prepare_dynamic(A, &launches, config);
+        let lines: Vec<String> = ensemble
+            .members()
+            .iter()
+            .map(|m| m.server_line(m.is_observer()))
+            .collect();
+        assert!(lines[2].ends_with(&format!(":observer;{}", ensemble.member(2).addr())));
+        assert!(lines[0].contains(":participant;"));
+        for m in ensemble.members() {
+            let statik = m.static_config();
+            assert!(
+                !statik.lines().any(|l| l.starts_with("server.")),
+                "{statik}"
+            );
+            let file = m.dynamic_config_file().expect("dynamicConfigFile=");
+            assert_eq!(file, m.zoo_cfg_path().with_file_name("zoo.cfg.dynamic"));
+            // No version line: Apache refuses one in a dynamic file.
+            assert_eq!(
+                m.dynamic_files(),
+                vec![("zoo.cfg.dynamic".to_string(), lines.join("\n") + "\n")]
+            );
+            // The later reconfigEnabled wins in Apache's Properties.
+            let keys: Vec<&str> = statik
+                .lines()
+                .filter(|l| l.starts_with("reconfigEnabled="))
+                .collect();
+            assert_eq!(keys, ["reconfigEnabled=true", "reconfigEnabled=false"]);
+            assert_eq!(
+                statik.contains("peerType=observer"),
+                m.is_observer(),
+                "{statik}"
+            );
+        }
     }
 
     #[test]

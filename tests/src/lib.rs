@@ -23,6 +23,7 @@ pub mod frame;
 pub mod inprocess;
 pub mod proxy;
 pub mod raw;
+pub mod reconfig;
 pub mod replica;
 pub mod server;
 

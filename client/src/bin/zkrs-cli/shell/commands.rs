@@ -957,7 +957,9 @@ async fn reconfig(ctx: &mut Ctx<'_>, argv: &[String]) -> Result<(), CliError> {
             version,
         )
         .await
-        .map_err(|e| CliError::new(cli_error(&e, None)))?;
+        // ZooKeeperAdmin.reconfigure raises its KeeperException with the path "", so the
+        // messages end in ": " where other commands print the path.
+        .map_err(|e| CliError::new(cli_error(&e, Some(""))))?;
     ctx.out(&format!(
         "Committed new configuration:\n{}",
         String::from_utf8_lossy(&data)

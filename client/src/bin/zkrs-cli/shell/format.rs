@@ -161,9 +161,10 @@ pub fn error_code(e: &Error) -> i32 {
 
 /// `KeeperException.getMessage()`: `KeeperErrorCode = <message>[ for <path>]`.
 pub fn keeper_message(code: i32, path: Option<&str>) -> String {
+    // Java leaves out " for <path>" when the path is null or empty (a reconfig's is "").
     match path {
-        Some(p) => format!("KeeperErrorCode = {} for {p}", code_message(code)),
-        None => format!("KeeperErrorCode = {}", code_message(code)),
+        Some(p) if !p.is_empty() => format!("KeeperErrorCode = {} for {p}", code_message(code)),
+        _ => format!("KeeperErrorCode = {}", code_message(code)),
     }
 }
 
@@ -264,16 +265,38 @@ pub fn java_list(items: &[String]) -> String {
 
 /// `ConfigUtils.getClientConfigStr`: `version` and the client addresses of the servers, as
 /// `config -c` prints them.
+///
+/// Java loads the config into a `Properties` and walks its entries, so the servers come in
+/// the iteration order of the `ConcurrentHashMap` behind it, not in id order: bins in
+/// index order (`spread(String.hashCode()) & (table size - 1)`), entries of one bin in
+/// insertion order. The table starts at 16 bins and doubles whenever the entries reach
+/// three quarters of it. (A resize may reorder entries that share a bin; with the few
+/// keys of a config, `server.N` and `version`, they do not share one.)
 pub fn client_config_string(config: &str) -> String {
-    let mut version = String::new();
-    let mut addrs: Vec<String> = Vec::new();
+    let mut entries: Vec<(String, String)> = Vec::new();
     for line in config.lines() {
         let Some((key, value)) = line.split_once('=') else {
             continue;
         };
         let (key, value) = (key.trim(), value.trim());
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value.to_string(),
+            None => entries.push((key.to_string(), value.to_string())),
+        }
+    }
+    let mut table = 16usize;
+    while entries.len() >= table * 3 / 4 {
+        table *= 2;
+    }
+    let bin = |key: &str| (java_spread_hash(key) as usize) & (table - 1);
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&i| (bin(&entries[i].0), i));
+    let mut version = String::new();
+    let mut addrs: Vec<String> = Vec::new();
+    for i in order {
+        let (key, value) = &entries[i];
         if key == "version" {
-            version = value.to_string();
+            version = value.clone();
         }
         if !key.starts_with("server.") {
             continue;
@@ -291,6 +314,14 @@ pub fn client_config_string(config: &str) -> String {
         }
     }
     format!("{version} {}", addrs.join(","))
+}
+
+/// `ConcurrentHashMap.spread(key.hashCode())` for a `String` key.
+fn java_spread_hash(key: &str) -> u32 {
+    let h = key.encode_utf16().fold(0u32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(u32::from(unit))
+    });
+    (h ^ (h >> 16)) & 0x7fff_ffff
 }
 
 #[cfg(test)]
@@ -451,9 +482,18 @@ mod tests {
         assert_eq!(client_config_string(""), " ");
         let cfg = "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\n\
                    server.2=h2:2888:3888;2182\nversion=100000000";
+        // Java's hash order: `server.2` falls in bin 4, `server.1` in bin 5.
         assert_eq!(
             client_config_string(cfg),
-            "100000000 0.0.0.0:2181,0.0.0.0:2182"
+            "100000000 0.0.0.0:2182,0.0.0.0:2181"
+        );
+        // As zkCli.sh 3.8 printed it for a three-member ensemble.
+        let cfg = "server.1=127.1.0.4:2888:3888:participant;127.1.0.4:2181\n\
+                   server.2=127.1.0.5:2888:3888:participant;127.1.0.5:2181\n\
+                   server.3=127.1.0.6:2888:3888:participant;127.1.0.6:2181\nversion=10000000d";
+        assert_eq!(
+            client_config_string(cfg),
+            "10000000d 127.1.0.5:2181,127.1.0.4:2181,127.1.0.6:2181"
         );
     }
 }
