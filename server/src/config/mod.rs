@@ -7,7 +7,7 @@
 //! it into a Java system property) so the operator sees it in the log.
 
 mod properties;
-mod servers;
+pub(crate) mod servers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

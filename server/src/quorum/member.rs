@@ -38,6 +38,7 @@ use super::election_net::{self, config_string, ElectionControl, ElectionSetup};
 use super::leader_net::Learners;
 use super::learner::{sync_with_leader_reporting, LearnerSetup};
 use super::stream::{read_packet, write_packet};
+use super::verifier::QuorumVerifier;
 
 /// What a member runs with.
 pub struct MemberContext {
@@ -357,12 +358,11 @@ async fn lead(
         tick * config.init_limit.max(1),
     );
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
-    let setup = LeaderSetup {
-        voters: voters(config),
-        accepted_epoch: epochs.accepted as u32,
-        current_epoch: epochs.current as u32,
-        config_string: config_string(config).into_bytes(),
-    };
+    let setup = LeaderSetup::of(
+        QuorumVerifier::new(config.servers.iter().cloned(), 0),
+        epochs.accepted as u32,
+        epochs.current as u32,
+    );
     let storage = match install(ctx, role, tree, peer_tx, |c| c.into_leader(setup)) {
         Ok(s) => s,
         Err(e) => return format!("cannot start the role: {e}").into(),
@@ -408,6 +408,9 @@ async fn lead(
                 ctx.words.send_replace(role);
             }
             Some(PeerOut::Ended(why)) => break why,
+            Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
+                note_config(&out)
+            }
             Some(other) => tracing::debug!(?other, "ignored on the leader"),
         }
     };
@@ -415,6 +418,28 @@ async fn lead(
     learners.close_all();
     let tree = uninstall(ctx, storage).await;
     RoleEnd { why, tree }
+}
+
+/// A configuration the role proposed, saw proposed or activated. The member does not yet
+/// keep it across roles, write the dynamic config files, or move to the role it names;
+/// the role itself ends when its leader or its own part changes.
+fn note_config(out: &PeerOut) {
+    match out {
+        PeerOut::ConfigProposed(c) => {
+            tracing::info!(version = %format!("{:x}", c.version), config = %c, "configuration proposed")
+        }
+        PeerOut::ConfigActivated {
+            config,
+            designated_leader,
+        } => tracing::info!(
+            version = %format!("{:x}", config.version),
+            ?designated_leader,
+            voters = ?config.voters(),
+            observers = ?config.observers(),
+            "configuration activated"
+        ),
+        _ => {}
+    }
 }
 
 /// Follows (or observes) `leader` until the connection to it ends; returns why.
@@ -563,6 +588,9 @@ async fn follow(
                     let _ = to_leader.send(p);
                 }
                 Some(PeerOut::Ended(why)) => break why,
+                Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
+                    note_config(&out)
+                }
                 Some(other) => tracing::debug!(?other, "ignored on a learner"),
                 None => break "the core is gone".to_string(),
             },

@@ -10,6 +10,7 @@ pub mod learner;
 pub mod member;
 pub mod queue_stats;
 pub mod stream;
+pub mod verifier;
 pub mod wire;
 
 #[cfg(test)]
