@@ -33,6 +33,7 @@ use crate::storage::writer::{spawn_writer, LogEvent};
 use crate::storage::DataDirs;
 use crate::tree::DataTree;
 
+use super::config_files::ConfigFiles;
 use super::election::{History, Role as Elected};
 use super::election_net::{self, config_string, ElectionControl, ElectionSetup};
 use super::leader_net::Learners;
@@ -359,7 +360,7 @@ async fn lead(
     );
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
     let setup = LeaderSetup::of(
-        QuorumVerifier::new(config.servers.iter().cloned(), 0),
+        QuorumVerifier::from_config(config),
         epochs.accepted as u32,
         epochs.current as u32,
     );
@@ -409,7 +410,7 @@ async fn lead(
             }
             Some(PeerOut::Ended(why)) => break why,
             Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
-                note_config(&out)
+                note_config(&ctx.config, &out)
             }
             Some(other) => tracing::debug!(?other, "ignored on the leader"),
         }
@@ -420,25 +421,40 @@ async fn lead(
     RoleEnd { why, tree }
 }
 
-/// A configuration the role proposed, saw proposed or activated. The member does not yet
-/// keep it across roles, write the dynamic config files, or move to the role it names;
-/// the role itself ends when its leader or its own part changes.
-fn note_config(out: &PeerOut) {
-    match out {
+/// A configuration the role proposed, saw proposed or activated: logged, and with
+/// `reconfigEnabled` kept in the dynamic config files beside zoo.cfg as Apache keeps them.
+/// (The member does not yet carry it into its next role or election, nor move to the
+/// role it names; the role itself ends when its leader or its own part changes.)
+fn note_config(config: &Config, out: &PeerOut) {
+    let files = config
+        .config_file
+        .as_ref()
+        .filter(|_| config.reconfig_enabled)
+        .map(ConfigFiles::new);
+    let written = match out {
         PeerOut::ConfigProposed(c) => {
-            tracing::info!(version = %format!("{:x}", c.version), config = %c, "configuration proposed")
+            tracing::info!(version = %format!("{:x}", c.version), config = %c, "configuration proposed");
+            files.map(|f| f.write_proposed(c))
         }
         PeerOut::ConfigActivated {
-            config,
+            config: c,
             designated_leader,
-        } => tracing::info!(
-            version = %format!("{:x}", config.version),
-            ?designated_leader,
-            voters = ?config.voters(),
-            observers = ?config.observers(),
-            "configuration activated"
-        ),
-        _ => {}
+        } => {
+            tracing::info!(
+                version = %format!("{:x}", c.version),
+                ?designated_leader,
+                voters = ?c.voters(),
+                observers = ?c.observers(),
+                "configuration activated"
+            );
+            let mine = config.my_id.and_then(|id| c.member(id));
+            let erase_client_port = mine.is_some_and(|s| s.client_addr.is_some());
+            files.map(|f| f.write_active(c, erase_client_port))
+        }
+        _ => None,
+    };
+    if let Some(Err(e)) = written {
+        tracing::error!(error = %e, "cannot write the dynamic configuration files");
     }
 }
 
@@ -589,7 +605,7 @@ async fn follow(
                 }
                 Some(PeerOut::Ended(why)) => break why,
                 Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
-                    note_config(&out)
+                    note_config(&ctx.config, &out)
                 }
                 Some(other) => tracing::debug!(?other, "ignored on a learner"),
                 None => break "the core is gone".to_string(),

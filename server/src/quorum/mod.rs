@@ -3,6 +3,7 @@
 //! machine ([`election`]), both without I/O; and [`election_net`], the Tokio driver that runs
 //! election over the election port.
 
+pub mod config_files;
 pub mod election;
 pub mod election_net;
 pub mod leader_net;

@@ -26,7 +26,7 @@ fn invalid(msg: impl Into<String>) -> VerifierError {
 }
 
 /// Members and version of one ensemble configuration (majority quorums).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct QuorumVerifier {
     /// The zxid of the reconfig that made it; 0 for a configuration from `zoo.cfg` alone.
     pub version: i64,
@@ -39,6 +39,12 @@ impl QuorumVerifier {
             version,
             members: members.into_iter().map(|s| (s.id, s)).collect(),
         }
+    }
+
+    /// The membership a config file gave (its `server.N` lines and the dynamic file's
+    /// version).
+    pub fn from_config(config: &crate::config::Config) -> QuorumVerifier {
+        QuorumVerifier::new(config.servers.iter().cloned(), config.config_version)
     }
 
     /// Parses `server.N=...` lines and an optional `version=<hex>` line, the text of
@@ -174,6 +180,31 @@ impl QuorumVerifier {
         Ok(qv)
     }
 }
+
+/// Same version and members (where in a file a member was read does not matter).
+impl PartialEq for QuorumVerifier {
+    fn eq(&self, other: &QuorumVerifier) -> bool {
+        let key = |s: &ServerSpec| {
+            (
+                s.id,
+                s.host.clone(),
+                s.peer_port,
+                s.election_port,
+                s.role,
+                s.client_addr,
+            )
+        };
+        self.version == other.version
+            && self.members.len() == other.members.len()
+            && self
+                .members
+                .values()
+                .zip(other.members.values())
+                .all(|(a, b)| key(a) == key(b))
+    }
+}
+
+impl Eq for QuorumVerifier {}
 
 /// Apache's `QuorumMaj.toString()`: `server.N=host:quorumPort:electionPort:role[;client]`
 /// lines in id order, then `version=<hex>`.
