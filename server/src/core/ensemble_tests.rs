@@ -74,6 +74,7 @@ fn follower_with(id: i64, observer: bool, epoch: u32, tree: DataTree) -> Harness
         epoch,
         voters: 3,
         uncommitted: Vec::new(),
+        config: None,
     };
     h.replace_core(|now| Core::new(settings_for(id), tree, now).into_follower(setup));
     h
@@ -1236,6 +1237,7 @@ fn uncommitted_proposals_from_the_sync_are_acked_at_start() {
         epoch: 1,
         voters: 3,
         uncommitted: vec![e.clone()],
+        config: None,
     };
     h.replace_core(|now| Core::new(settings_for(2), DataTree::new(), now).into_follower(setup));
     assert_eq!(to_leader(&drain(&mut h)), vec![ack(z(1, 1))]);
@@ -1547,6 +1549,7 @@ mod ensemble_loop {
                                 epoch: s.epoch,
                                 voters: 3,
                                 uncommitted: s.uncommitted.drain(..).collect(),
+                                config: None,
                             };
                             let sid = m.sid as i64;
                             let mut h = Harness::with_settings(settings_for(sid));

@@ -125,6 +125,29 @@ impl Core {
         for a in acks {
             self.effects.push(Effect::Peer(PeerOut::ToLeader(a)));
         }
+        if let Some(next) = setup.config {
+            self.activated_at_uptodate(next, setup.leader);
+        }
+    }
+
+    /// The configuration NEWLEADER carried becomes this member's (Apache's learner runs
+    /// `processReconfig` at UPTODATE): written into `/zookeeper/config`, and the role ends
+    /// if it no longer has this member in its place or the leader among the voters.
+    fn activated_at_uptodate(&mut self, next: QuorumVerifier, leader: u64) {
+        let now = self.now.wall_ms;
+        self.tree
+            .set_config(next.to_string().as_bytes(), next.version, now);
+        if next.is_voter(leader) {
+            self.activated(next, leader);
+        } else {
+            // No designated leader at UPTODATE: a leader outside the voters means an
+            // election (Apache's `leaderChange` without a suggested leader).
+            self.effects.push(Effect::Peer(PeerOut::ConfigActivated {
+                config: next,
+                designated_leader: None,
+            }));
+            self.end_role("changes proposed in reconfig: the leader is not a voter".to_string());
+        }
     }
 
     fn following(&mut self) -> Option<&mut Following> {

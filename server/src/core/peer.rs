@@ -120,6 +120,10 @@ pub struct FollowerSetup {
     /// Proposals logged durably during the sync and not yet committed, in zxid order: the
     /// core acknowledges them and applies each when its COMMIT comes.
     pub uncommitted: Vec<crate::storage::writer::LogEntry>,
+    /// The configuration NEWLEADER carried, when reconfig is on and it is newer than the
+    /// member's: it becomes the committed one at UPTODATE (an interrupted reconfig, or the
+    /// version a new epoch stamped), as Apache's learners take it.
+    pub config: Option<QuorumVerifier>,
 }
 
 /// Standalone, or the role in an ensemble.

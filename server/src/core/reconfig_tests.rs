@@ -294,3 +294,35 @@ fn an_observer_applies_inform_and_activate() {
     );
     assert_eq!(h.core.tree.last_zxid(), z(1, 1).raw());
 }
+
+#[test]
+fn a_learner_takes_the_config_newleader_carried_at_uptodate() {
+    let stamped = config_of(&[1, 2, 3], z(2, 0).raw());
+    let start = |config: QuorumVerifier| {
+        let mut h = Harness::with_settings(settings_for(2));
+        let setup = FollowerSetup {
+            leader: 1,
+            observer: false,
+            epoch: 2,
+            voters: 3,
+            uncommitted: Vec::new(),
+            config: Some(config),
+        };
+        h.replace_core(|now| Core::new(settings_for(2), DataTree::new(), now).into_follower(setup));
+        h
+    };
+    let mut h = start(stamped.clone());
+    let outs = drain(&mut h);
+    assert!(outs.iter().any(|o| matches!(o,
+        PeerOut::ConfigActivated { config, designated_leader: Some(1) } if config == &stamped)));
+    assert!(!ended(&outs), "same leader, same place: keeps following");
+    let node = h.core.tree.get("/zookeeper/config").unwrap();
+    assert_eq!(node.data(), Some(stamped.to_string().as_bytes()));
+    assert_eq!(node.stat().mzxid, stamped.version);
+
+    let mut h = start(config_of(&[2, 3, 4], z(2, 0).raw()));
+    assert!(
+        ended(&drain(&mut h)),
+        "the leader left the voters: elect again"
+    );
+}

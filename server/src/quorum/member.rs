@@ -527,6 +527,7 @@ async fn follow(
         epoch: synced.epoch,
         voters: voters(config).len(),
         uncommitted: synced.uncommitted,
+        config: None,
     };
     let storage = match install(ctx, role, synced.tree, peer_tx, |c| {
         c.into_follower(follower)
