@@ -61,7 +61,12 @@ fn leader_with_settings(
     tree: DataTree,
 ) -> Harness {
     let mut h = Harness::with_settings(settings.clone());
-    let setup = LeaderSetup::of(config_of(voters, 0), accepted, current);
+    let setup = LeaderSetup {
+        config: config_of(voters, 0),
+        last_seen: config_of(voters, 0),
+        accepted_epoch: accepted,
+        current_epoch: current,
+    };
     h.replace_core(|now| Core::new(settings, tree, now).into_leader(setup));
     h
 }

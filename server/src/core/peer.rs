@@ -97,18 +97,6 @@ pub struct LeaderSetup {
     pub current_epoch: u32,
 }
 
-impl LeaderSetup {
-    /// A leader of a static configuration (no reconfig seen).
-    pub fn of(config: QuorumVerifier, accepted_epoch: u32, current_epoch: u32) -> LeaderSetup {
-        LeaderSetup {
-            last_seen: config.clone(),
-            config,
-            accepted_epoch,
-            current_epoch,
-        }
-    }
-}
-
 /// What a learner starts from once synced (after UPTODATE).
 #[derive(Debug, Clone)]
 pub struct FollowerSetup {

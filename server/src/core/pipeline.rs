@@ -349,6 +349,12 @@ fn write_reply(xid: i32, zxid: i64, txn: &Txn, rc: &TxnResult) -> Vec<u8> {
                 Response::Create(path)
             }
         }
+        // A reconfig answers with the new configuration and its Stat, as getConfig does.
+        Txn::SetData {
+            reconfig: true,
+            data,
+            ..
+        } => Response::GetData(data.clone(), rc.stat.unwrap_or_default()),
         Txn::SetData { .. } | Txn::SetAcl { .. } | Txn::Check { .. } => {
             Response::Stat(rc.stat.unwrap_or_default())
         }
@@ -389,5 +395,44 @@ fn multi_result(txn: &Txn, rc: &TxnResult) -> MultiResult {
         Txn::Check { .. } => MultiResult::Check,
         Txn::Error { err } => MultiResult::Error(*err),
         _ => MultiResult::Error(ErrorCode::RuntimeInconsistency.code()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zkrs_proto::{OpCode, Stat};
+
+    use super::*;
+    use crate::core::testkit::split_reply;
+
+    #[test]
+    fn a_reconfig_is_answered_with_the_new_config_and_its_stat() {
+        let txn = Txn::SetData {
+            path: "/zookeeper/config".into(),
+            data: Some(b"server.1=a:1:2:participant\nversion=5".to_vec()),
+            version: -1,
+            reconfig: true,
+        };
+        let stat = Stat {
+            mzxid: 5,
+            version: -1,
+            ..Stat::default()
+        };
+        let rc = TxnResult {
+            stat: Some(stat),
+            ..TxnResult::default()
+        };
+        let (hdr, body) = split_reply(&write_reply(3, 5, &txn, &rc));
+        assert_eq!((hdr.xid, hdr.err), (3, 0));
+        match Response::decode(OpCode::Reconfig, &body).unwrap() {
+            Response::GetData(data, s) => {
+                assert_eq!(
+                    data.as_deref(),
+                    Some(&b"server.1=a:1:2:participant\nversion=5"[..])
+                );
+                assert_eq!(s, stat);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod election_net;
 pub mod leader_net;
 pub mod learner;
 pub mod member;
+pub mod membership;
 pub mod queue_stats;
 pub mod stream;
 pub mod verifier;

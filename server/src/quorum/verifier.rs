@@ -82,6 +82,11 @@ impl QuorumVerifier {
         Ok(QuorumVerifier { version, members })
     }
 
+    /// The members in id order.
+    pub fn members(&self) -> impl Iterator<Item = &ServerSpec> {
+        self.members.values()
+    }
+
     pub fn member(&self, id: u64) -> Option<&ServerSpec> {
         self.members.get(&id)
     }
