@@ -2,16 +2,19 @@
 //! tree *plus the changes already proposed but not yet applied*, and turns it into a
 //! transaction or an error. Runs in proposal order, so its checks are exact.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use zkrs_proto::opcode::perms;
 use zkrs_proto::path::{parent, validate_path};
-use zkrs_proto::request::{CreateRequest, PathVersion, SetAclRequest, SetDataRequest};
+use zkrs_proto::request::{
+    CreateRequest, PathVersion, ReconfigRequest, SetAclRequest, SetDataRequest,
+};
 use zkrs_proto::{Acl, CreateMode, ErrorCode, OpCode, Request, Stat};
 
 use crate::acl::{self, AuthInfo};
-use crate::tree::DataTree;
+use crate::quorum::verifier::QuorumVerifier;
+use crate::tree::{DataTree, CONFIG};
 use crate::txn::{owner_kind, CreateKind, OwnerKind, Txn, MAX_TTL};
 
 /// What preparation needs to know of a node: its Stat (with child count) and ACL.
@@ -34,6 +37,8 @@ struct ChangeRecord {
 pub struct PrepConfig {
     pub extended_types_enabled: bool,
     pub reconfig_enabled: bool,
+    /// `standaloneEnabled`: a reconfig must then leave at least two voters.
+    pub standalone_enabled: bool,
 }
 
 /// The outstanding changes, keyed by path.
@@ -52,6 +57,22 @@ pub struct PrepContext<'a> {
     pub auth: &'a AuthInfo,
     pub session_id: i64,
     pub zxid: i64,
+    /// What a leader knows of the ensemble's configuration; `None` standalone.
+    pub ensemble: Option<&'a EnsembleView<'a>>,
+}
+
+/// The leader's view of membership that a `reconfig` is checked against (Apache's
+/// `PrepRequestProcessor` asks the leader for the same things).
+#[derive(Debug)]
+pub struct EnsembleView<'a> {
+    /// The committed configuration.
+    pub committed: &'a QuorumVerifier,
+    /// The last one proposed (equal to `committed` unless a reconfig is in flight).
+    pub last_seen: &'a QuorumVerifier,
+    /// The members connected and synced with the leader, the leader included.
+    pub synced: BTreeSet<u64>,
+    /// `standaloneEnabled`: then a configuration needs at least two voters.
+    pub standalone_enabled: bool,
 }
 
 /// A view of the tree with the outstanding changes and a multi's own changes on top.
@@ -281,14 +302,67 @@ impl Preparer {
             Request::SetData(s) => set_data(ctx, view, s),
             Request::SetAcl(s) => set_acl(ctx, view, s),
             Request::Check(c) => check(ctx, view, c),
-            Request::Reconfig(_) => Err(if self.config.reconfig_enabled {
-                // A standalone server has no ensemble to reconfigure.
-                ErrorCode::Unimplemented
-            } else {
-                ErrorCode::ReconfigDisabled
-            }),
+            Request::Reconfig(r) if !in_multi => self.reconfig(ctx, view, r),
             _ => Err(ErrorCode::BadArguments),
         }
+    }
+
+    /// A `reconfig`, checked in Apache's order: enabled, an ensemble, no reconfig in
+    /// flight, the version, the new membership, a synced quorum of it, then the ACL.
+    fn reconfig(
+        &self,
+        ctx: &PrepContext<'_>,
+        view: &mut View<'_>,
+        r: &ReconfigRequest,
+    ) -> Result<Txn, ErrorCode> {
+        if !self.config.reconfig_enabled {
+            return Err(ErrorCode::ReconfigDisabled);
+        }
+        // A standalone server has no ensemble to reconfigure.
+        let ens = ctx.ensemble.ok_or(ErrorCode::Unimplemented)?;
+        if ens.last_seen.version != ens.committed.version {
+            return Err(ErrorCode::ReconfigInProgress);
+        }
+        if r.cur_config_id != -1 && r.cur_config_id != ens.last_seen.version {
+            return Err(ErrorCode::BadVersion);
+        }
+        let next = match &r.new_members {
+            Some(m) => QuorumVerifier::bulk(m),
+            None => ens
+                .last_seen
+                .incremental(r.joining_servers.as_deref(), r.leaving_servers.as_deref()),
+        };
+        let mut next = next.map_err(|e| {
+            tracing::warn!(error = %e, "reconfig refused");
+            ErrorCode::BadArguments
+        })?;
+        let voters = next.voters().len();
+        if voters < if ens.standalone_enabled { 2 } else { 1 } {
+            tracing::warn!(
+                voters,
+                "reconfig refused: too few voters in the new configuration"
+            );
+            return Err(ErrorCode::BadArguments);
+        }
+        if !next.contains_quorum(&ens.synced) {
+            tracing::warn!(synced = ?ens.synced, "reconfig refused: no connected and synced quorum in the new configuration");
+            return Err(ErrorCode::NewConfigNoQuorum);
+        }
+        let mut node = view.get(CONFIG).ok_or(ErrorCode::NoNode)?;
+        acl::check(&node.acl, perms::WRITE, ctx.auth)?;
+        next.version = ctx.zxid;
+        let data = next.to_string().into_bytes();
+        // Apache writes the new config with version -1 (`SetDataTxn(config, data, -1)`).
+        node.stat.version = -1;
+        node.stat.mzxid = ctx.zxid;
+        node.stat.data_length = data.len() as i32;
+        view.set(CONFIG, Some(node));
+        Ok(Txn::SetData {
+            path: CONFIG.to_string(),
+            data: Some(data),
+            version: -1,
+            reconfig: true,
+        })
     }
 
     fn create(
@@ -475,6 +549,7 @@ mod tests {
         PrepConfig {
             extended_types_enabled: true,
             reconfig_enabled: false,
+            standalone_enabled: true,
         }
     }
 
@@ -499,6 +574,7 @@ mod tests {
             auth: &auth,
             session_id: 5,
             zxid,
+            ensemble: None,
         };
         let txn = p.prepare(&ctx, req)?;
         let hdr = TxnHeader {
@@ -525,6 +601,7 @@ mod tests {
                 auth: &auth,
                 session_id: 5,
                 zxid: z,
+                ensemble: None,
             };
             match p.prepare(&ctx, &create("/s-", 2)).unwrap() {
                 Txn::Create { path, .. } => names.push(path),

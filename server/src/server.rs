@@ -117,6 +117,7 @@ fn core_settings(config: &Config) -> CoreSettings {
         prep: PrepConfig {
             extended_types_enabled: config.extended_types_enabled,
             reconfig_enabled: config.reconfig_enabled,
+            standalone_enabled: config.standalone_enabled,
         },
         container_check_interval: Duration::from_millis(
             config.container_check_interval_ms.max(1) as u64

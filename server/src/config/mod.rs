@@ -9,7 +9,7 @@
 pub mod hostname_myid;
 mod properties;
 pub mod render;
-mod servers;
+pub(crate) mod servers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -94,6 +94,11 @@ pub struct Config {
     /// `dynamicConfigFile`: a file holding the `server.N` (and `group.N`/`weight.N`) lines;
     /// [`Config::from_file`] loads it.
     pub dynamic_config_file: Option<PathBuf>,
+    /// The version of the membership: the hex suffix of the dynamic config file's name
+    /// (`zoo.cfg.dynamic.100000000`), as Apache reads it; 0 without one.
+    pub config_version: i64,
+    /// The file this config was read from (a reconfig rewrites it, as Apache does).
+    pub config_file: Option<PathBuf>,
     /// `globalOutstandingLimit`: queued requests before the server stops reading from
     /// clients. Default 1000.
     pub global_outstanding_limit: u32,
@@ -282,6 +287,8 @@ impl Config {
             standalone_enabled: true,
             reconfig_enabled: false,
             dynamic_config_file: None,
+            config_version: 0,
+            config_file: None,
             global_outstanding_limit: 1000,
             max_cnxns: 0,
             container_check_interval_ms: 60_000,
@@ -404,6 +411,7 @@ impl Config {
         // The file the server.N lines came from, for messages about them.
         let mut members_source = source.clone();
 
+        cfg.config_file = Some(absolute(path)?);
         cfg.data_dir = absolute(&cfg.data_dir)?;
         cfg.data_log_dir = absolute(&cfg.data_log_dir)?;
 
@@ -445,6 +453,9 @@ impl Config {
                 &mut loader.warnings,
             )?;
             warnings.append(&mut loader.warnings);
+            if let Some(v) = version_from_file_name(&dynamic) {
+                cfg.config_version = v;
+            }
             cfg.dynamic_config_file = Some(dynamic);
         }
 
@@ -976,7 +987,15 @@ impl<'a> Loader<'a> {
             return Ok(());
         }
         if p.key == "version" {
-            // Written by reconfig to tell configurations apart; we do not reconfigure.
+            // Apache keeps the version in the file's name and refuses it here; a version
+            // line is harmless, so it counts unless the name says otherwise.
+            cfg.config_version = i64::from_str_radix(p.value.trim(), 16).map_err(|_| {
+                self.invalid(
+                    p.line,
+                    &p.key,
+                    format!("expected a hexadecimal version, got \"{}\"", p.value),
+                )
+            })?;
             return Ok(());
         }
         Err(self.invalid(
@@ -1254,6 +1273,15 @@ fn same_host(a: &str, b: &str) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => a.eq_ignore_ascii_case(b),
     }
+}
+
+/// Apache's `getVersionFromFilename`: the hex number after the last `.` of a dynamic
+/// config file's name (`zoo.cfg.dynamic.100000000`), if there is one.
+fn version_from_file_name(path: &Path) -> Option<i64> {
+    path.file_name()?
+        .to_string_lossy()
+        .rsplit_once('.')
+        .and_then(|(_, v)| i64::from_str_radix(v, 16).ok())
 }
 
 #[cfg(test)]

@@ -1260,6 +1260,34 @@ mod files {
         assert_eq!(c.servers[2].role, PeerType::Observer);
         assert_eq!(c.my_id, Some(1));
         assert_eq!(c.dynamic_config_file.as_deref(), Some(dynamic.as_path()));
+        assert_eq!(c.config_version, 0x1_0000_0000, "the version line");
+        assert_eq!(c.config_file.as_deref(), Some(cfg.as_path()));
+        // As Apache writes it after a reconfig: the version is the name's suffix.
+        let versioned = dir.path().join("zoo.cfg.dynamic.200000003");
+        fs::write(
+            &versioned,
+            "server.1=a:2888:3888;2181
+server.2=b:2888:3888;2181
+server.3=c:2888:3888;2181
+",
+        )
+        .unwrap();
+        let sub = dir.path().join("versioned");
+        fs::create_dir_all(&sub).unwrap();
+        let cfg2 = write_cfg(
+            &sub,
+            &format!(
+                "dataDir={}
+dynamicConfigFile={}
+",
+                data.display(),
+                versioned.display()
+            ),
+        );
+        assert_eq!(
+            Config::from_file(&cfg2).unwrap().0.config_version,
+            0x2_0000_0003
+        );
         fs::write(data.join("myid"), "9").unwrap();
         let e = Config::from_file(&cfg).unwrap_err();
         let want = format!(

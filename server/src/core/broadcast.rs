@@ -48,6 +48,9 @@ pub struct Append(pub LogEntry);
 struct InFlight {
     entry: LogEntry,
     acks: BTreeSet<ServerId>,
+    /// Whose acknowledgements it needs: the committed configuration's quorum, and while a
+    /// reconfig is in flight the proposed configuration's too (Apache's `qvAcksetPairs`).
+    quorums: Vec<Quorum>,
 }
 
 /// The leader side of ZAB's broadcast phase.
@@ -55,6 +58,12 @@ struct InFlight {
 pub struct Broadcast {
     me: ServerId,
     quorum: Quorum,
+    /// The quorum of a proposed configuration (a reconfig in flight): every proposal made
+    /// meanwhile also needs its acknowledgement.
+    pending: Option<Quorum>,
+    /// False once a reconfig committed that hands leadership to another member: nothing
+    /// more commits here (Apache's `allowedToCommit`).
+    may_commit: bool,
     /// The zxid the next proposal gets; `None` once the epoch's counter is used up.
     next: Option<Zxid>,
     /// The last zxid the local log has made durable.
@@ -85,6 +94,8 @@ impl Broadcast {
         Broadcast {
             me,
             quorum,
+            pending: None,
+            may_commit: true,
             next: last.next(),
             durable: last,
             committed: last,
@@ -120,11 +131,38 @@ impl Broadcast {
         self.next = zxid.next();
         entry.hdr.zxid = zxid.raw();
         self.appends.push(Append(entry.clone()));
+        let mut quorums = vec![self.quorum.clone()];
+        quorums.extend(self.pending.clone());
         self.in_flight.push_back(InFlight {
             entry,
             acks: BTreeSet::new(),
+            quorums,
         });
         Ok(zxid)
+    }
+
+    /// Proposes a reconfig whose new configuration has `next` as its quorum: it and every
+    /// proposal after it until it commits need a quorum of the old and of the new voters.
+    pub fn propose_reconfig(
+        &mut self,
+        entry: LogEntry,
+        next: Quorum,
+    ) -> Result<Zxid, ProposeError> {
+        self.next_zxid()?;
+        self.pending = Some(next);
+        self.propose(entry)
+    }
+
+    /// A committed reconfig takes effect: its quorum alone decides from now on.
+    pub fn activate(&mut self) {
+        if let Some(q) = self.pending.take() {
+            self.quorum = q;
+        }
+    }
+
+    /// Stops committing (this leader handed leadership over in a reconfig).
+    pub fn stop_committing(&mut self) {
+        self.may_commit = false;
     }
 
     /// The log appends asked for since the last call, in zxid order.
@@ -149,23 +187,38 @@ impl Broadcast {
         }
     }
 
+    /// The acknowledgements of the proposals in flight, in zxid order.
+    pub fn in_flight_acks(&self) -> impl Iterator<Item = &BTreeSet<ServerId>> {
+        self.in_flight.iter().map(|p| &p.acks)
+    }
+
     /// The next proposal that may commit: the oldest one, once it is durable here and a
     /// quorum has acknowledged it. Commits leave in zxid order, never around a gap.
+    #[cfg(test)]
     pub fn next_commit(&mut self) -> Option<LogEntry> {
+        self.next_commit_acked().map(|(entry, _)| entry)
+    }
+
+    /// [`Broadcast::next_commit`], with who acknowledged it.
+    pub fn next_commit_acked(&mut self) -> Option<(LogEntry, BTreeSet<ServerId>)> {
+        if !self.may_commit {
+            return None;
+        }
         let head = self.in_flight.front()?;
         let zxid = Zxid::from_raw(head.entry.hdr.zxid);
-        if zxid > self.durable || !self.quorum.is_quorum(&head.acks) {
+        if zxid > self.durable || !head.quorums.iter().all(|q| q.is_quorum(&head.acks)) {
             return None;
         }
         let p = self.in_flight.pop_front()?;
         self.committed = zxid;
-        Some(p.entry)
+        Some((p.entry, p.acks))
     }
 
     /// Gives up every proposal in flight (the log failed, or a leader lost its quorum):
     /// none of them will commit. Returned in zxid order so each can be answered.
     pub fn abandon(&mut self) -> Vec<LogEntry> {
         self.appends.clear();
+        self.pending = None;
         self.next = self.committed.next();
         self.in_flight.drain(..).map(|p| p.entry).collect()
     }
@@ -262,6 +315,49 @@ mod tests {
         assert_eq!(b.abandon().len(), 2);
         assert_eq!(b.in_flight(), 0);
         assert_eq!(b.next_zxid(), Ok(Zxid::new(0, 2)));
+    }
+
+    #[test]
+    fn a_reconfig_and_what_follows_it_need_both_quorums_until_it_commits() {
+        let mut b = Broadcast::leading(1, Quorum::majority([1, 2, 3]), Zxid::new(1, 0));
+        let before = b.propose(entry()).unwrap();
+        let reconfig = b
+            .propose_reconfig(entry(), Quorum::majority([1, 4, 5]))
+            .unwrap();
+        let after = b.propose(entry()).unwrap();
+        b.durable(after);
+        b.ack(2, after);
+        assert_eq!(
+            b.next_commit().unwrap().hdr.zxid,
+            before.raw(),
+            "old quorum only"
+        );
+        assert!(b.next_commit().is_none(), "the new voters have not acked");
+        b.ack(4, reconfig);
+        assert_eq!(b.next_commit().unwrap().hdr.zxid, reconfig.raw());
+        b.activate();
+        assert!(
+            b.next_commit().is_none(),
+            "the new voters have not acked it"
+        );
+        b.ack(4, after);
+        assert_eq!(b.next_commit().unwrap().hdr.zxid, after.raw());
+        let later = b.propose(entry()).unwrap();
+        b.durable(later);
+        b.ack(5, later);
+        assert!(
+            b.next_commit().is_some(),
+            "the new configuration alone decides"
+        );
+    }
+
+    #[test]
+    fn a_leader_that_handed_over_commits_nothing_more() {
+        let mut b = Broadcast::standalone(1, Zxid::new(0, 0));
+        let z = b.propose(entry()).unwrap();
+        b.durable(z);
+        b.stop_committing();
+        assert!(b.next_commit().is_none());
     }
 
     #[test]

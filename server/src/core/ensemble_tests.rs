@@ -11,6 +11,7 @@ use zkrs_proto::request::{CreateRequest, SetDataRequest};
 use zkrs_proto::{Acl, AuthPacket, ConnectResponse, Id, OpCode, Reader, Record, Response, Writer};
 
 use crate::ids::Zxid;
+use crate::quorum::verifier::QuorumVerifier;
 use crate::quorum::wire::packet::{ack_epoch, LearnerInfo, PacketType, QuorumPacket};
 use crate::quorum::wire::snap;
 use crate::storage::writer::LogEntry;
@@ -23,6 +24,10 @@ use super::testkit::{
 };
 use super::*;
 
+/// Dynamic reconfiguration in the roles (a child, to share these helpers).
+#[path = "reconfig_tests.rs"]
+mod reconfig_tests;
+
 // ---------------------------------------------------------------------------------------
 // Helpers
 
@@ -33,17 +38,36 @@ fn settings_for(id: i64) -> CoreSettings {
     }
 }
 
-const CONFIG: &[u8] = b"server.1=127.0.0.1:2888:3888:participant\nversion=0";
+/// A configuration of `voters` on 127.0.0.N with client ports, at `version`.
+fn config_of(voters: &[u64], version: i64) -> QuorumVerifier {
+    let text: String = voters
+        .iter()
+        .map(|n| format!("server.{n}=127.0.0.{n}:2888:3888:participant;2181\n"))
+        .collect();
+    let mut qv = QuorumVerifier::parse(&text).expect("a test config");
+    qv.version = version;
+    qv
+}
 
 fn leader_with(voters: &[u64], accepted: u32, current: u32, tree: DataTree) -> Harness {
-    let mut h = Harness::with_settings(settings_for(1));
+    leader_with_settings(settings_for(1), voters, accepted, current, tree)
+}
+
+fn leader_with_settings(
+    settings: CoreSettings,
+    voters: &[u64],
+    accepted: u32,
+    current: u32,
+    tree: DataTree,
+) -> Harness {
+    let mut h = Harness::with_settings(settings.clone());
     let setup = LeaderSetup {
-        voters: voters.iter().copied().collect(),
+        config: config_of(voters, 0),
+        last_seen: config_of(voters, 0),
         accepted_epoch: accepted,
         current_epoch: current,
-        config_string: CONFIG.to_vec(),
     };
-    h.replace_core(|now| Core::new(settings_for(1), tree, now).into_leader(setup));
+    h.replace_core(|now| Core::new(settings, tree, now).into_leader(setup));
     h
 }
 
@@ -55,6 +79,7 @@ fn follower_with(id: i64, observer: bool, epoch: u32, tree: DataTree) -> Harness
         epoch,
         voters: 3,
         uncommitted: Vec::new(),
+        config: None,
     };
     h.replace_core(|now| Core::new(settings_for(id), tree, now).into_follower(setup));
     h
@@ -464,7 +489,9 @@ fn sync_plans_diff_snap_and_trunc() {
         let p = to(&outs, sid);
         assert_eq!(kinds(&p), vec![PacketType::NEWLEADER], "learner {sid}");
         assert_eq!(p[0].zxid, z(4, 0).raw());
-        assert_eq!(p[0].data.as_deref(), Some(CONFIG));
+        let config = std::str::from_utf8(p[0].data.as_deref().unwrap()).unwrap();
+        let config = QuorumVerifier::parse(config).unwrap();
+        assert_eq!(config.version, 0, "reconfig is off: no new version");
         let plan = plan_for(&outs, sid).unwrap();
         let sync = h.trace_pos(&format!("sync {sid} {}", plan.name())).unwrap();
         assert!(sync < h.trace_pos(&format!("to {sid} NEWLEADER")).unwrap());
@@ -1250,6 +1277,7 @@ fn uncommitted_proposals_from_the_sync_are_acked_at_start() {
         epoch: 1,
         voters: 3,
         uncommitted: vec![e.clone()],
+        config: None,
     };
     h.replace_core(|now| Core::new(settings_for(2), DataTree::new(), now).into_follower(setup));
     assert_eq!(to_leader(&drain(&mut h)), vec![ack(z(1, 1))]);
@@ -1400,6 +1428,7 @@ mod ensemble_loop {
                         }
                     }
                     PeerOut::Serving { .. } => self.serving = true,
+                    PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. } => {}
                     PeerOut::DropLearner { sid } => {
                         panic!("seed {}: the leader dropped learner {sid}", self.seed)
                     }
@@ -1560,6 +1589,7 @@ mod ensemble_loop {
                                 epoch: s.epoch,
                                 voters: 3,
                                 uncommitted: s.uncommitted.drain(..).collect(),
+                                config: None,
                             };
                             let sid = m.sid as i64;
                             let mut h = Harness::with_settings(settings_for(sid));

@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use zkrs_proto::{ErrorCode, OpCode, Request, Response, Writer};
 
+use crate::config::PeerType;
 use crate::ids::Zxid;
+use crate::quorum::verifier::QuorumVerifier;
 use crate::quorum::wire::packet::{PacketType, QuorumPacket};
 use crate::reply::reply_frame;
 use crate::storage::writer::LogEntry;
@@ -25,6 +27,7 @@ use crate::txn::apache;
 
 use super::order::{Awaiting, Slot};
 use super::peer::{FollowerSetup, Mode, PeerOut};
+use super::reconfig;
 use super::sessions::LiveSession;
 use super::{ConnId, Core, Effect};
 
@@ -39,6 +42,7 @@ struct Revalidating {
 
 #[derive(Debug)]
 pub struct Following {
+    leader: u64,
     observer: bool,
     epoch: u32,
     voters: usize,
@@ -94,6 +98,7 @@ impl Core {
             "following: broadcast phase"
         );
         let mut f = Following {
+            leader: setup.leader,
             observer: setup.observer,
             epoch: setup.epoch,
             voters: setup.voters,
@@ -119,6 +124,29 @@ impl Core {
         self.mode = Mode::Following(f);
         for a in acks {
             self.effects.push(Effect::Peer(PeerOut::ToLeader(a)));
+        }
+        if let Some(next) = setup.config {
+            self.activated_at_uptodate(next, setup.leader);
+        }
+    }
+
+    /// The configuration NEWLEADER carried becomes this member's (Apache's learner runs
+    /// `processReconfig` at UPTODATE): written into `/zookeeper/config`, and the role ends
+    /// if it no longer has this member in its place or the leader among the voters.
+    fn activated_at_uptodate(&mut self, next: QuorumVerifier, leader: u64) {
+        let now = self.now.wall_ms;
+        self.tree
+            .set_config(next.to_string().as_bytes(), next.version, now);
+        if next.is_voter(leader) {
+            self.activated(next, leader);
+        } else {
+            // No designated leader at UPTODATE: a leader outside the voters means an
+            // election (Apache's `leaderChange` without a suggested leader).
+            self.effects.push(Effect::Peer(PeerOut::ConfigActivated {
+                config: next,
+                designated_leader: None,
+            }));
+            self.end_role("changes proposed in reconfig: the leader is not a voter".to_string());
         }
     }
 
@@ -240,6 +268,8 @@ impl Core {
             PacketType::PROPOSAL => self.on_proposal(&pkt),
             PacketType::COMMIT => self.on_commit(Zxid::from_raw(pkt.zxid)),
             PacketType::INFORM => self.on_inform(&pkt),
+            PacketType::COMMITANDACTIVATE => self.on_commit_and_activate(&pkt),
+            PacketType::INFORMANDACTIVATE => self.on_inform_and_activate(&pkt),
             PacketType::PING => self.on_leader_ping(pkt.zxid),
             PacketType::SYNC => self.on_sync_answer(),
             PacketType::REVALIDATE => self.on_revalidate_answer(&pkt),
@@ -291,6 +321,11 @@ impl Core {
             // A proposal this member has already: the sync replayed it.
             return;
         }
+        if let Some(next) = reconfig::committed_config(&entry) {
+            // Apache's learners keep a proposed configuration as the last one seen.
+            self.effects
+                .push(Effect::Peer(PeerOut::ConfigProposed(next)));
+        }
         if let Some(f) = self.following() {
             if let Some(d) = digest {
                 f.digests.insert(entry.hdr.zxid, d);
@@ -298,6 +333,88 @@ impl Core {
             f.pending.push_back(entry.clone());
         }
         self.effects.push(Effect::Append(entry));
+    }
+
+    /// COMMITANDACTIVATE: the commit of a reconfig, naming who leads under it.
+    fn on_commit_and_activate(&mut self, pkt: &QuorumPacket) {
+        let Some((leader, _)) = reconfig::split_activate(pkt.data.as_deref().unwrap_or_default())
+        else {
+            self.end_role("COMMITANDACTIVATE without a leader id".to_string());
+            return;
+        };
+        let zxid = Zxid::from_raw(pkt.zxid);
+        let next = self
+            .following()
+            .and_then(|f| f.pending.front())
+            .filter(|e| e.hdr.zxid == zxid.raw())
+            .and_then(reconfig::committed_config);
+        self.on_commit(zxid);
+        match next {
+            Some(next) => self.activated(next, leader),
+            None => self.end_role(format!(
+                "COMMITANDACTIVATE {zxid} is not a pending reconfig"
+            )),
+        }
+    }
+
+    /// INFORMANDACTIVATE: an observer's INFORM of a reconfig, naming who leads under it.
+    fn on_inform_and_activate(&mut self, pkt: &QuorumPacket) {
+        let Some((leader, txn)) = reconfig::split_activate(pkt.data.as_deref().unwrap_or_default())
+        else {
+            self.end_role("INFORMANDACTIVATE without a leader id".to_string());
+            return;
+        };
+        let Some((entry, digest)) = self.decode_txn(Some(txn)) else {
+            return;
+        };
+        let next = reconfig::committed_config(&entry);
+        if entry.hdr.zxid > self.tree.last_zxid() {
+            if self.settings.sync_enabled {
+                self.effects.push(Effect::Append(entry.clone()));
+            }
+            self.apply_committed(entry, digest);
+        }
+        match next {
+            Some(next) => self.activated(next, leader),
+            None => self
+                .end_role("INFORMANDACTIVATE of a transaction that is not a reconfig".to_string()),
+        }
+    }
+
+    /// A configuration became active (Apache's `processReconfig` on a learner): the member
+    /// keeps it; if this member's role in it or the leader changes, the role ends so the
+    /// member can take its new place (Apache: "changes proposed in reconfig").
+    fn activated(&mut self, next: QuorumVerifier, leader: u64) {
+        let me = self.settings.server_id as u64;
+        let Some(f) = self.following() else {
+            return;
+        };
+        let now_observer = next
+            .member(me)
+            .is_some_and(|s| s.role == PeerType::Observer);
+        let role_change = next.member(me).is_some() && now_observer != f.observer;
+        let leader_change = leader != f.leader;
+        f.voters = next.voters().len();
+        tracing::info!(
+            version = %format!("{:x}", next.version),
+            leader,
+            voters = ?next.voters(),
+            "configuration activated"
+        );
+        self.effects.push(Effect::Peer(PeerOut::ConfigActivated {
+            config: next,
+            designated_leader: Some(leader),
+        }));
+        if role_change || leader_change {
+            self.end_role(format!(
+                "changes proposed in reconfig: {}",
+                if leader_change {
+                    "a new leader"
+                } else {
+                    "a new role"
+                }
+            ));
+        }
     }
 
     fn on_commit(&mut self, zxid: Zxid) {

@@ -28,6 +28,7 @@ use zkrs_proto::{ErrorCode, OpCode, Reader, Request, Writer};
 
 use crate::acl::AuthInfo;
 use crate::ids::Zxid;
+use crate::quorum::verifier::QuorumVerifier;
 use crate::quorum::wire::packet::{
     decode_int_payload, leader_info, LearnerInfo, PacketType, QuorumPacket,
 };
@@ -36,6 +37,7 @@ use crate::txn::{apache, Txn};
 
 use super::broadcast::{Broadcast, Quorum, ServerId};
 use super::peer::{EpochFile, LeaderSetup, Mode, PeerOut, SyncPlan};
+use super::reconfig;
 use super::{Core, Effect};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -132,7 +134,33 @@ impl Leading {
     }
 
     pub fn voters(&self) -> usize {
-        self.setup.voters.len()
+        self.setup.config.voters().len()
+    }
+
+    /// The committed configuration, and the last one proposed.
+    pub fn configs(&self) -> (&QuorumVerifier, &QuorumVerifier) {
+        (&self.setup.config, &self.setup.last_seen)
+    }
+
+    /// Whether `ids` make a quorum of the committed configuration and, while a newer one
+    /// is proposed, of that one too (Apache's `qvAcksetPairs`).
+    fn has_quorums(&self, ids: &BTreeSet<ServerId>) -> bool {
+        self.quorum.is_quorum(ids)
+            && (self.setup.last_seen.version <= self.setup.config.version
+                || self.setup.last_seen.contains_quorum(ids))
+    }
+
+    /// The learners that follow (not observers) and have synced, and this leader: who
+    /// could acknowledge a new configuration now (`Leader.isQuorumSynced`).
+    pub(super) fn synced_members(&self, me: ServerId) -> BTreeSet<ServerId> {
+        let mut ids: BTreeSet<ServerId> = self
+            .learners
+            .iter()
+            .filter(|(_, x)| !x.observer && x.stage == Stage::Synced)
+            .map(|(&sid, _)| sid)
+            .collect();
+        ids.insert(me);
+        ids
     }
 }
 
@@ -147,7 +175,7 @@ fn revalidate_answer(session_id: i64, valid: bool) -> QuorumPacket {
 impl Core {
     pub(super) fn start_leading(&mut self, setup: LeaderSetup) {
         let me = self.settings.server_id as ServerId;
-        let quorum = Quorum::majority(setup.voters.iter().copied());
+        let quorum = Quorum::majority(setup.config.voters());
         tracing::info!(
             me,
             accepted_epoch = setup.accepted_epoch,
@@ -252,7 +280,7 @@ impl Core {
         let Some(l) = self.leading() else {
             return;
         };
-        let voter = !observer && l.setup.voters.contains(&sid);
+        let voter = !observer && l.setup.config.is_voter(sid);
         if !observer && !voter {
             tracing::warn!(
                 sid,
@@ -263,7 +291,9 @@ impl Core {
             sid,
             Learner {
                 conn,
-                observer: !voter,
+                // A follower outside the voters (a joiner) gets proposals and commits
+                // like any follower; only its acknowledgements do not count.
+                observer,
                 accepted_epoch,
                 stage: Stage::Joined,
                 last_heard: now,
@@ -286,6 +316,7 @@ impl Core {
     /// With a quorum of voters joined, the new epoch is one past the highest accepted.
     fn try_choose_epoch(&mut self) {
         let me = self.me();
+        let reconfig_enabled = self.settings.prep.reconfig_enabled;
         let Some(l) = self.leading() else {
             return;
         };
@@ -299,7 +330,7 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         joined.insert(me);
-        if !l.quorum.is_quorum(&joined) {
+        if !l.has_quorums(&joined) {
             return;
         }
         // Every learner that joined raises the epoch past what it accepted (observers too,
@@ -322,6 +353,9 @@ impl Core {
             }
         }
         tracing::info!(epoch, "new epoch chosen with a quorum of followers");
+        if reconfig_enabled {
+            restamp_initial_config(l, epoch);
+        }
         self.broadcast = Broadcast::leading(me, quorum, Zxid::new(epoch, 0));
         self.effects.push(Effect::WriteEpoch {
             file: EpochFile::Accepted,
@@ -384,7 +418,7 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         acked.insert(me);
-        if !l.quorum.is_quorum(&acked) {
+        if !l.has_quorums(&acked) {
             return;
         }
         l.phase = Phase::NewLeaderAcks;
@@ -420,7 +454,7 @@ impl Core {
         let peer = x.last_zxid;
         let observer = x.observer;
         x.stage = Stage::Syncing;
-        let config = l.setup.config_string.clone();
+        let config = l.setup.last_seen.to_string().into_bytes();
         let plan = if peer == have {
             SyncPlan::Diff {
                 after: peer,
@@ -528,7 +562,7 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         synced.insert(me);
-        if !l.quorum.is_quorum(&synced) {
+        if !l.has_quorums(&synced) {
             return;
         }
         l.phase = Phase::Broadcast;
@@ -549,6 +583,9 @@ impl Core {
             self.send_to_learner(sid, QuorumPacket::new(PacketType::UPTODATE, -1, None));
         }
         self.effects.push(Effect::Peer(PeerOut::Serving { epoch }));
+        if self.settings.prep.reconfig_enabled {
+            self.activate_last_seen(&synced);
+        }
     }
 
     /// A learner's client request (REQUEST): prepared here with the client's auth ids, as
@@ -730,8 +767,14 @@ impl Core {
         }
     }
 
-    /// A commit: COMMIT to voting learners, INFORM (with the transaction) to observers.
-    pub(super) fn tell_learners_committed(&mut self, entry: &LogEntry) {
+    /// A commit: COMMIT to voting learners, INFORM (with the transaction) to observers;
+    /// for a reconfig COMMITANDACTIVATE and INFORMANDACTIVATE naming the leader under the
+    /// new configuration (this leader, unless it left the voters).
+    pub(super) fn tell_learners_committed(&mut self, entry: &LogEntry, acks: &BTreeSet<ServerId>) {
+        if let Some(next) = reconfig::committed_config(entry) {
+            self.commit_reconfig(entry, next, acks);
+            return;
+        }
         let Some(l) = self.leading() else {
             return;
         };
@@ -760,6 +803,100 @@ impl Core {
             };
             self.send_to_learner(sid, pkt);
         }
+    }
+
+    fn commit_reconfig(
+        &mut self,
+        entry: &LogEntry,
+        next: QuorumVerifier,
+        acks: &BTreeSet<ServerId>,
+    ) {
+        let me = self.me();
+        let later: Vec<BTreeSet<ServerId>> = self.broadcast.in_flight_acks().cloned().collect();
+        let Some(l) = self.leading() else {
+            return;
+        };
+        let designated =
+            reconfig::designated_leader(&next, me, l.setup.config.member(me), acks, later.iter());
+        let zxid = entry.hdr.zxid;
+        tracing::info!(
+            version = %format!("{:x}", next.version),
+            designated_leader = designated,
+            voters = ?next.voters(),
+            "reconfig committed"
+        );
+        let targets: Vec<(ServerId, bool)> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| x.gets_broadcast())
+            .map(|(&sid, x)| (sid, x.observer))
+            .collect();
+        l.setup.config = next.clone();
+        l.setup.last_seen = next.clone();
+        l.quorum = Quorum::majority(next.voters());
+        let commit = reconfig::commit_and_activate(zxid, designated);
+        let inform = proposal_packet(entry).map(|p| reconfig::inform_and_activate(&p, designated));
+        for (sid, observer) in targets {
+            let pkt = if observer {
+                match &inform {
+                    Some(p) => p.clone(),
+                    None => continue,
+                }
+            } else {
+                commit.clone()
+            };
+            self.send_to_learner(sid, pkt);
+        }
+        self.broadcast.activate();
+        if designated != me {
+            // The followers go to the designated leader; nothing more commits here.
+            self.broadcast.stop_committing();
+        }
+        self.effects.push(Effect::Peer(PeerOut::ConfigActivated {
+            config: next,
+            designated_leader: Some(designated),
+        }));
+    }
+
+    /// A reconfig is proposed: it and what follows need the new voters too.
+    pub(super) fn reconfig_proposed(&mut self, next: &QuorumVerifier) {
+        if let Some(l) = self.leading() {
+            l.setup.last_seen = next.clone();
+        }
+        self.effects
+            .push(Effect::Peer(PeerOut::ConfigProposed(next.clone())));
+    }
+
+    /// At the start of serving: the configuration NEWLEADER carried becomes the committed
+    /// one (an interrupted reconfig completes; a version-0 config gets its first version).
+    fn activate_last_seen(&mut self, synced: &BTreeSet<ServerId>) {
+        let me = self.me();
+        let Some(l) = self.leading() else {
+            return;
+        };
+        let next = l.setup.last_seen.clone();
+        if next.version <= l.setup.config.version && next == l.setup.config {
+            return;
+        }
+        let designated = reconfig::designated_leader(
+            &next,
+            me,
+            l.setup.config.member(me),
+            synced,
+            std::iter::empty(),
+        );
+        l.setup.config = next.clone();
+        l.quorum = Quorum::majority(next.voters());
+        let now = self.now.wall_ms;
+        self.tree
+            .set_config(next.to_string().as_bytes(), next.version, now);
+        if designated != me {
+            self.broadcast.stop_committing();
+        }
+        self.effects.push(Effect::Peer(PeerOut::ConfigActivated {
+            config: next,
+            designated_leader: Some(designated),
+        }));
     }
 
     /// Answers every forwarded `sync` whose proposals before it have all committed.
@@ -813,7 +950,7 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         live.insert(me);
-        if !l.quorum.is_quorum(&live) {
+        if !l.has_quorums(&live) {
             let why = format!(
                 "lost the quorum: only {live:?} heard from within syncLimit ({sync_limit} ticks)"
             );
@@ -834,6 +971,15 @@ impl Core {
 }
 
 /// PROPOSAL with Apache's bytes for the transaction.
+/// ZOOKEEPER-1783: with reconfig on, a configuration still at version 0 (from zoo.cfg) is
+/// stamped with the new epoch's first zxid, through NEWLEADER, so that it ranks above the
+/// partial configurations of servers that have not joined yet.
+fn restamp_initial_config(l: &mut Leading, epoch: u32) {
+    if l.setup.config.version == 0 && l.setup.last_seen.version == 0 {
+        l.setup.last_seen.version = Zxid::new(epoch, 0).raw();
+    }
+}
+
 fn proposal_packet(entry: &LogEntry) -> Option<QuorumPacket> {
     match apache::encode(&entry.hdr, &entry.txn, None) {
         Ok(bytes) => Some(QuorumPacket::new(

@@ -23,6 +23,7 @@ mod leader;
 mod order;
 pub mod peer;
 mod pipeline;
+mod reconfig;
 mod sessions;
 mod timers;
 

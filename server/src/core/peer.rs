@@ -6,10 +6,10 @@
 //! and the log at one consistent point, and a follower's commits answer its clients. The
 //! network side only moves packets and reads the log for a DIFF.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::ids::Zxid;
+use crate::quorum::verifier::QuorumVerifier;
 use crate::quorum::wire::packet::QuorumPacket;
 
 use super::broadcast::ServerId;
@@ -40,6 +40,16 @@ pub enum PeerOut {
     /// The leader has a synced quorum in `epoch` and serves clients (the role says so, and
     /// election advertises the epoch: peers that join later compare it).
     Serving { epoch: u32 },
+    /// A reconfig was proposed (or, on a learner, logged): the member keeps it as the last
+    /// configuration seen (Apache's `zoo.cfg.dynamic.next`) until it commits.
+    ConfigProposed(QuorumVerifier),
+    /// A configuration committed (a reconfig, or the one a new epoch settled on):
+    /// `designated_leader` leads under it. The member writes it to its dynamic config
+    /// file and, when its own role or its leader changes, ends the role.
+    ConfigActivated {
+        config: QuorumVerifier,
+        designated_leader: Option<ServerId>,
+    },
     /// The role cannot go on: back to leader election.
     Ended(String),
 }
@@ -76,12 +86,15 @@ impl SyncPlan {
 /// What a new leader starts from.
 #[derive(Debug, Clone)]
 pub struct LeaderSetup {
-    pub voters: BTreeSet<ServerId>,
+    /// The committed configuration: its voters make the quorum.
+    pub config: QuorumVerifier,
+    /// The last configuration this member saw proposed (a reconfig that may not have
+    /// committed); equal to `config` without one. NEWLEADER carries it, so an interrupted
+    /// reconfig completes in the new epoch.
+    pub last_seen: QuorumVerifier,
     /// This member's `acceptedEpoch` and `currentEpoch`.
     pub accepted_epoch: u32,
     pub current_epoch: u32,
-    /// Apache's `QuorumVerifier.toString()`, sent in NEWLEADER.
-    pub config_string: Vec<u8>,
 }
 
 /// What a learner starts from once synced (after UPTODATE).
@@ -95,6 +108,10 @@ pub struct FollowerSetup {
     /// Proposals logged durably during the sync and not yet committed, in zxid order: the
     /// core acknowledges them and applies each when its COMMIT comes.
     pub uncommitted: Vec<crate::storage::writer::LogEntry>,
+    /// The configuration NEWLEADER carried, when reconfig is on and it is newer than the
+    /// member's: it becomes the committed one at UPTODATE (an interrupted reconfig, or the
+    /// version a new epoch stamped), as Apache's learners take it.
+    pub config: Option<QuorumVerifier>,
 }
 
 /// Standalone, or the role in an ensemble.

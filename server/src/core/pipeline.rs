@@ -13,14 +13,16 @@ use zkrs_proto::{ConnectResponse, ErrorCode, MultiResult, Request, Response};
 
 use crate::acl::AuthInfo;
 use crate::ids::Zxid;
-use crate::prep::PrepContext;
+use crate::prep::{EnsembleView, PrepContext};
 use crate::reply::{connect_frame, error_frame, reply_frame};
 use crate::session_password;
 use crate::storage::writer::LogEntry;
 use crate::tree::{Trigger, TxnResult};
 use crate::txn::{Txn, TxnHeader};
 
+use super::broadcast::Quorum;
 use super::order::{Awaiting, Committed, Slot};
+use super::peer::Mode;
 use super::{ConnId, Core, Effect};
 
 impl Core {
@@ -72,11 +74,24 @@ impl Core {
         req: &Request,
     ) -> Option<Txn> {
         let next = self.broadcast.next_zxid().ok()?;
+        let view = match &self.mode {
+            Mode::Leading(l) => {
+                let (committed, last_seen) = l.configs();
+                Some(EnsembleView {
+                    committed,
+                    last_seen,
+                    synced: l.synced_members(self.settings.server_id as u64),
+                    standalone_enabled: self.settings.prep.standalone_enabled,
+                })
+            }
+            _ => None,
+        };
         let ctx = PrepContext {
             tree: &self.tree,
             auth,
             session_id,
             zxid: next.raw(),
+            ensemble: view.as_ref(),
         };
         // A write that fails preparation is still a transaction, as in Apache: an error
         // (or a multi of errors) takes the next zxid, goes through the log, and is answered
@@ -99,7 +114,20 @@ impl Core {
             },
             txn: Arc::new(txn),
         };
-        match self.broadcast.propose(entry) {
+        let reconfig = match self.mode {
+            Mode::Leading(_) => super::reconfig::committed_config(&entry),
+            _ => None,
+        };
+        let proposed = match &reconfig {
+            Some(next) => self
+                .broadcast
+                .propose_reconfig(entry, Quorum::majority(next.voters())),
+            None => self.broadcast.propose(entry),
+        };
+        if let (Ok(_), Some(next)) = (&proposed, &reconfig) {
+            self.reconfig_proposed(next);
+        }
+        match proposed {
             Ok(zxid) => {
                 for a in self.broadcast.take_appends() {
                     self.send_proposal(&a.0);
@@ -133,6 +161,7 @@ impl Core {
             auth: &AuthInfo::default(),
             session_id: sid,
             zxid: next.raw(),
+            ensemble: None,
         };
         let txn = self.prep.prepare_close_session(&ctx);
         self.propose(sid, cxid, txn).is_some()
@@ -151,8 +180,8 @@ impl Core {
     /// the learners).
     pub(super) fn commit_ready(&mut self) {
         let mut applied = false;
-        while let Some(entry) = self.broadcast.next_commit() {
-            self.tell_learners_committed(&entry);
+        while let Some((entry, acks)) = self.broadcast.next_commit_acked() {
+            self.tell_learners_committed(&entry, &acks);
             self.apply(entry);
             // A learner's `sync` is answered right after the COMMIT it waited for, before
             // any later one: the learner completes its syncs and writes in that order.
@@ -320,6 +349,12 @@ fn write_reply(xid: i32, zxid: i64, txn: &Txn, rc: &TxnResult) -> Vec<u8> {
                 Response::Create(path)
             }
         }
+        // A reconfig answers with the new configuration and its Stat, as getConfig does.
+        Txn::SetData {
+            reconfig: true,
+            data,
+            ..
+        } => Response::GetData(data.clone(), rc.stat.unwrap_or_default()),
         Txn::SetData { .. } | Txn::SetAcl { .. } | Txn::Check { .. } => {
             Response::Stat(rc.stat.unwrap_or_default())
         }
@@ -360,5 +395,44 @@ fn multi_result(txn: &Txn, rc: &TxnResult) -> MultiResult {
         Txn::Check { .. } => MultiResult::Check,
         Txn::Error { err } => MultiResult::Error(*err),
         _ => MultiResult::Error(ErrorCode::RuntimeInconsistency.code()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zkrs_proto::{OpCode, Stat};
+
+    use super::*;
+    use crate::core::testkit::split_reply;
+
+    #[test]
+    fn a_reconfig_is_answered_with_the_new_config_and_its_stat() {
+        let txn = Txn::SetData {
+            path: "/zookeeper/config".into(),
+            data: Some(b"server.1=a:1:2:participant\nversion=5".to_vec()),
+            version: -1,
+            reconfig: true,
+        };
+        let stat = Stat {
+            mzxid: 5,
+            version: -1,
+            ..Stat::default()
+        };
+        let rc = TxnResult {
+            stat: Some(stat),
+            ..TxnResult::default()
+        };
+        let (hdr, body) = split_reply(&write_reply(3, 5, &txn, &rc));
+        assert_eq!((hdr.xid, hdr.err), (3, 0));
+        match Response::decode(OpCode::Reconfig, &body).unwrap() {
+            Response::GetData(data, s) => {
+                assert_eq!(
+                    data.as_deref(),
+                    Some(&b"server.1=a:1:2:participant\nversion=5"[..])
+                );
+                assert_eq!(s, stat);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -23,6 +23,7 @@ pub(super) fn settings() -> CoreSettings {
         prep: PrepConfig {
             extended_types_enabled: true,
             reconfig_enabled: false,
+            standalone_enabled: true,
         },
         container_check_interval: Duration::from_secs(60),
         sync_limit: 5,
@@ -186,6 +187,8 @@ pub(super) fn describe(out: &super::peer::PeerOut) -> String {
         PeerOut::SyncLearner { sid, plan } => format!("sync {sid} {}", plan.name()),
         PeerOut::DropLearner { sid } => format!("drop {sid}"),
         PeerOut::Serving { .. } => "serving".into(),
+        PeerOut::ConfigProposed(c) => format!("config proposed {:x}", c.version),
+        PeerOut::ConfigActivated { config, .. } => format!("config activated {:x}", config.version),
         PeerOut::Ended(_) => "ended".into(),
     }
 }

@@ -71,6 +71,7 @@ impl Core {
                 auth: &nobody,
                 session_id: 0,
                 zxid: next.raw(),
+                ensemble: None,
             };
             // A child created meanwhile (even one still in flight) makes this NotEmpty.
             if let Ok(txn) = self.prep.prepare_delete_container(&ctx, &path) {

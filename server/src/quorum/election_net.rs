@@ -157,6 +157,13 @@ pub enum ElectionControl {
     },
     /// Synced with a leader of this epoch: advertise it in answers to looking peers.
     PeerEpoch(u64),
+    /// The committed configuration changed (a reconfig): who votes from the next round
+    /// on, where to reach them, and the config string notifications carry.
+    Membership {
+        members: Members,
+        peers: BTreeMap<Sid, String>,
+        config_string: Vec<u8>,
+    },
 }
 
 /// [`run`], with a member's control over rounds.
@@ -321,6 +328,13 @@ impl Driver {
                         let _ = done.send(());
                     }
                     ElectionControl::PeerEpoch(e) => election.update_peer_epoch(e),
+                    ElectionControl::Membership { members, peers, config_string } => {
+                        tracing::info!(voters = ?members.voters, observers = ?members.observers, "election membership changed");
+                        election.set_members(members.clone());
+                        self.setup.members = members;
+                        self.setup.peers = peers;
+                        self.setup.config_string = config_string;
+                    }
                 },
                 _ = decisions.closed() => return,
             }

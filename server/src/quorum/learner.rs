@@ -78,6 +78,9 @@ pub struct Synced {
     pub epoch: u32,
     /// Logged durably, not yet committed, in zxid order.
     pub uncommitted: Vec<LogEntry>,
+    /// The configuration NEWLEADER carried (the leader's last seen, `QuorumVerifier`'s
+    /// string), for the member to take at UPTODATE when it is newer than its own.
+    pub newleader_config: Option<Vec<u8>>,
     pub reader: BufReader<TcpStream>,
     pub writer: TcpStream,
 }
@@ -176,6 +179,7 @@ pub fn sync_with_leader_reporting(
         unlogged: Vec::new(),
         log: None,
     };
+    let mut newleader_config = None;
     loop {
         let pkt = read_packet(&mut reader, setup.max_buffer)?;
         match pkt.kind {
@@ -238,6 +242,7 @@ pub fn sync_with_leader_reporting(
                 }
             }
             PacketType::NEWLEADER => {
+                newleader_config = pkt.data.clone().filter(|d| d.len() > 1);
                 sync.persist(&tree)?;
                 epoch::write_current(&setup.dirs.snap_dir, u64::from(new_epoch))
                     .map_err(storage)?;
@@ -266,6 +271,7 @@ pub fn sync_with_leader_reporting(
                     tree,
                     epoch: new_epoch,
                     uncommitted: sync.uncommitted.into_iter().collect(),
+                    newleader_config,
                     reader,
                     writer: stream,
                 });

@@ -9,7 +9,6 @@
 //! uninstalls it at the end, which ends every client connection, as Apache's server does
 //! when it leaves a role.
 
-use std::collections::BTreeSet;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,9 +20,7 @@ use crate::config::{Config, PeerType};
 use crate::core::peer::PeerOut;
 use crate::core::Core;
 use crate::core::{CoreMsg, CoreSettings, FollowerSetup, Input, Installed, LeaderSetup, Now};
-use crate::fourlw::{
-    Membership, MetricsSource, QuorumInfo, Role as WordsRole, ServerMode, SyncMode, ZabPhase,
-};
+use crate::fourlw::{MetricsSource, QuorumInfo, Role as WordsRole, ServerMode, SyncMode, ZabPhase};
 use crate::ids::Zxid;
 use crate::storage::epoch::{self, Epochs};
 use crate::storage::recovery::recover;
@@ -33,11 +30,14 @@ use crate::storage::writer::{spawn_writer, LogEvent};
 use crate::storage::DataDirs;
 use crate::tree::DataTree;
 
+use super::config_files::ConfigFiles;
 use super::election::{History, Role as Elected};
 use super::election_net::{self, config_string, ElectionControl, ElectionSetup};
 use super::leader_net::Learners;
 use super::learner::{sync_with_leader_reporting, LearnerSetup};
+use super::membership::{Ensemble, Place};
 use super::stream::{read_packet, write_packet};
+use super::verifier::QuorumVerifier;
 
 /// What a member runs with.
 pub struct MemberContext {
@@ -70,55 +70,42 @@ fn load(dirs: &DataDirs, config: &Config) -> anyhow::Result<(DataTree, Epochs)> 
 }
 
 /// What the four-letter words show of this member: serving or not, its mode, and the
-/// ensemble's membership (`conf`).
-fn words_role(config: &Config, serving: bool, mode: ServerMode, phase: ZabPhase) -> WordsRole {
-    let servers = config
-        .servers
-        .iter()
-        .map(|s| {
-            let mut line = format!(
-                "server.{}={}:{}:{}",
-                s.id,
-                crate::config::join_host_port(&s.host, s.peer_port),
-                s.election_port,
-                s.role
-            );
-            if let Some(c) = s.client_addr {
-                line.push_str(&format!(";{c}"));
-            }
-            line
-        })
-        .collect();
+/// ensemble's committed membership (`conf`).
+fn words_role(ensemble: &Ensemble, serving: bool, mode: ServerMode, phase: ZabPhase) -> WordsRole {
     WordsRole {
         serving,
         mode,
         quorum: mode.in_quorum().then(|| QuorumInfo {
             zab_phase: phase,
-            membership: Some(Membership {
-                servers,
-                version: 0,
-            }),
+            membership: Some(ensemble.words()),
             ..QuorumInfo::default()
         }),
     }
 }
 
-fn not_serving(config: &Config, mode: ServerMode, phase: ZabPhase) -> WordsRole {
-    words_role(config, false, mode, phase)
+fn not_serving(ensemble: &Ensemble, mode: ServerMode, phase: ZabPhase) -> WordsRole {
+    words_role(ensemble, false, mode, phase)
 }
 
-fn serving(config: &Config, mode: ServerMode) -> WordsRole {
-    words_role(config, true, mode, ZabPhase::Broadcast)
+fn serving(ensemble: &Ensemble, mode: ServerMode) -> WordsRole {
+    words_role(ensemble, true, mode, ZabPhase::Broadcast)
 }
 
 /// Runs the member until the process ends.
 pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
+    let files = ctx.config.config_file.as_ref().map(ConfigFiles::new);
+    let mut ensemble = Ensemble::load(&ctx.config, files.as_ref());
     let (mut tree, mut epochs) = load(&ctx.dirs, &ctx.config)?;
     let history = |tree: &DataTree, e: &Epochs| History {
         last_zxid: Zxid::from_raw(tree.last_zxid()),
         current_epoch: e.current,
     };
-    let setup = ElectionSetup::from_config(&ctx.config, history(&tree, &epochs))?;
+    let mut setup = ElectionSetup::from_config(&ctx.config, history(&tree, &epochs))?;
+    // The membership a reconfig left (zoo.cfg's, or a newer committed one).
+    setup.members = ensemble.election_members();
+    setup.peers = ensemble.election_peers();
+    setup.config_string = ensemble.committed().to_string().into_bytes();
+    let mut told = ensemble.committed().clone();
     let (decisions_tx, mut decisions) = watch::channel(None);
     let (control, control_rx) = mpsc::unbounded_channel();
     let election = tokio::spawn(election_net::run_with_control(
@@ -130,7 +117,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
     let read_only_after =
         Duration::from_millis(u64::from(ctx.config.tick_time_ms)).max(Duration::from_secs(2));
     loop {
-        let looking = not_serving(&ctx.config, ServerMode::Standalone, ZabPhase::Election);
+        let looking = not_serving(&ensemble, ServerMode::Standalone, ZabPhase::Election);
         ctx.words.send_replace(looking.clone());
         // With read-only mode on, a member that finds no quorum for a while serves
         // read-only clients from what it has, until a leader is found (Apache waits the
@@ -156,7 +143,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
                     let (peer_tx, _) = mpsc::unbounded_channel();
                     match install(&ctx, role_no, tree, peer_tx, Core::into_read_only) {
                         Ok(s) => {
-                            let role = words_role(&ctx.config, true, ServerMode::ReadOnly, ZabPhase::Election);
+                            let role = words_role(&ensemble, true, ServerMode::ReadOnly, ZabPhase::Election);
                             ctx.words.send_replace(role);
                             read_only = Some(s);
                         }
@@ -173,14 +160,14 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
         }
         role_no += 1;
         let end = match decision.role {
-            Elected::Lead => lead(&ctx, role_no, tree, epochs, &control).await,
+            Elected::Lead => lead(&ctx, &mut ensemble, role_no, tree, epochs, &control).await,
             Elected::Follow(leader) | Elected::Observe(leader) => {
-                follow(&ctx, role_no, leader, tree, epochs, &control).await
+                follow(&ctx, &mut ensemble, role_no, leader, tree, epochs, &control).await
             }
         };
         tracing::warn!(reason = %end.why, "role ended: looking for a leader again");
         ctx.words.send_replace(not_serving(
-            &ctx.config,
+            &ensemble,
             ServerMode::Standalone,
             ZabPhase::Election,
         ));
@@ -197,6 +184,19 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
             }
             None => load(&ctx.dirs, &ctx.config)?,
         };
+        if *ensemble.committed() != told {
+            told = ensemble.committed().clone();
+            if ensemble.place() == Place::Outside {
+                tracing::warn!(
+                    "this member is not in the committed configuration: it follows without voting"
+                );
+            }
+            let _ = control.send(ElectionControl::Membership {
+                members: ensemble.election_members(),
+                peers: ensemble.election_peers(),
+                config_string: told.to_string().into_bytes(),
+            });
+        }
         let (done, ack) = oneshot::channel();
         let _ = control.send(ElectionControl::Look {
             history: history(&tree, &epochs),
@@ -315,25 +315,17 @@ impl From<&str> for RoleEnd {
     }
 }
 
-fn voters(config: &Config) -> BTreeSet<u64> {
-    config
-        .servers
-        .iter()
-        .filter(|s| s.role == PeerType::Participant)
-        .map(|s| s.id)
-        .collect()
-}
-
 /// Leads until the core gives up the role (no quorum); returns why.
 async fn lead(
     ctx: &MemberContext,
+    ensemble: &mut Ensemble,
     role: u64,
     tree: DataTree,
     epochs: Epochs,
     control: &mpsc::UnboundedSender<ElectionControl>,
 ) -> RoleEnd {
     let config = &ctx.config;
-    let Some(mine) = config.my_server() else {
+    let Some(mine) = ensemble.me().cloned() else {
         return "this member is not in its own config".into();
     };
     let listen = if config.quorum_listen_on_all_ips {
@@ -346,8 +338,11 @@ async fn lead(
         Err(e) => return format!("cannot listen on the quorum port {listen}: {e}").into(),
     };
     tracing::info!(addr = %listen, "leading: quorum port listening");
-    ctx.words
-        .send_replace(not_serving(config, ServerMode::Leader, ZabPhase::Discovery));
+    ctx.words.send_replace(not_serving(
+        ensemble,
+        ServerMode::Leader,
+        ZabPhase::Discovery,
+    ));
     let tick = Duration::from_millis(u64::from(config.tick_time_ms));
     let learners = Learners::new(
         role,
@@ -358,10 +353,10 @@ async fn lead(
     );
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
     let setup = LeaderSetup {
-        voters: voters(config),
+        config: ensemble.committed().clone(),
+        last_seen: ensemble.last_seen().clone(),
         accepted_epoch: epochs.accepted as u32,
         current_epoch: epochs.current as u32,
-        config_string: config_string(config).into_bytes(),
     };
     let storage = match install(ctx, role, tree, peer_tx, |c| c.into_leader(setup)) {
         Ok(s) => s,
@@ -397,7 +392,7 @@ async fn lead(
                 // Peers that join later compare the leader's advertised epoch with its
                 // followers' (Apache's `updateElectionVote`).
                 let _ = control.send(ElectionControl::PeerEpoch(u64::from(epoch)));
-                let mut role = serving(&ctx.config, ServerMode::Leader);
+                let mut role = serving(ensemble, ServerMode::Leader);
                 if let Some(q) = &mut role.quorum {
                     // `mntr` reads the learners' send queue figures as it answers.
                     let learners = learners.clone();
@@ -408,6 +403,14 @@ async fn lead(
                 ctx.words.send_replace(role);
             }
             Some(PeerOut::Ended(why)) => break why,
+            Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
+                note_config(&ctx.config, ensemble, &out);
+                ctx.words.send_modify(|w| {
+                    if let Some(q) = &mut w.quorum {
+                        q.membership = Some(ensemble.words());
+                    }
+                });
+            }
             Some(other) => tracing::debug!(?other, "ignored on the leader"),
         }
     };
@@ -417,9 +420,50 @@ async fn lead(
     RoleEnd { why, tree }
 }
 
+/// A configuration the role proposed, saw proposed or activated: the member keeps it for
+/// its next roles and, with `reconfigEnabled`, in the dynamic config files beside zoo.cfg
+/// as Apache keeps them. (The role itself ends when its leader or its own part changes.)
+fn note_config(config: &Config, ensemble: &mut Ensemble, out: &PeerOut) {
+    let files = config
+        .config_file
+        .as_ref()
+        .filter(|_| config.reconfig_enabled)
+        .map(ConfigFiles::new);
+    let written = match out {
+        PeerOut::ConfigProposed(c) => {
+            tracing::info!(version = %format!("{:x}", c.version), config = %c, "configuration proposed");
+            ensemble.proposed(c);
+            files.map(|f| f.write_proposed(c))
+        }
+        PeerOut::ConfigActivated {
+            config: c,
+            designated_leader,
+        } => {
+            tracing::info!(
+                version = %format!("{:x}", c.version),
+                ?designated_leader,
+                voters = ?c.voters(),
+                observers = ?c.observers(),
+                "configuration activated"
+            );
+            if !ensemble.activated(c) {
+                return;
+            }
+            let mine = config.my_id.and_then(|id| c.member(id));
+            let erase_client_port = mine.is_some_and(|s| s.client_addr.is_some());
+            files.map(|f| f.write_active(c, erase_client_port))
+        }
+        _ => None,
+    };
+    if let Some(Err(e)) = written {
+        tracing::error!(error = %e, "cannot write the dynamic configuration files");
+    }
+}
+
 /// Follows (or observes) `leader` until the connection to it ends; returns why.
 async fn follow(
     ctx: &MemberContext,
+    ensemble: &mut Ensemble,
     role: u64,
     leader: u64,
     tree: DataTree,
@@ -427,20 +471,26 @@ async fn follow(
     control: &mpsc::UnboundedSender<ElectionControl>,
 ) -> RoleEnd {
     let config = &ctx.config;
-    let observer = config.peer_type == PeerType::Observer
-        || config
-            .my_server()
-            .is_some_and(|s| s.role == PeerType::Observer);
+    // A member outside the committed configuration (a joiner) follows without voting,
+    // unless it was configured as an observer.
+    let observer = match ensemble.place() {
+        Place::Observer => true,
+        Place::Voter => false,
+        Place::Outside => {
+            config.peer_type == PeerType::Observer
+                || ensemble.me().is_some_and(|s| s.role == PeerType::Observer)
+        }
+    };
     let mode = if observer {
         ServerMode::Observer
     } else {
         ServerMode::Follower
     };
-    let Some(leader_spec) = config.servers.iter().find(|s| s.id == leader) else {
+    let Some(leader_spec) = ensemble.server(leader).cloned() else {
         return format!("the elected leader {leader} is not in the config").into();
     };
     ctx.words
-        .send_replace(not_serving(config, mode, ZabPhase::Synchronization));
+        .send_replace(not_serving(ensemble, mode, ZabPhase::Synchronization));
     let setup = LearnerSetup {
         me: config.my_id.unwrap_or(0),
         observer,
@@ -452,7 +502,7 @@ async fn follow(
         max_buffer: config.jute_max_buffer as usize + crate::txn::apache::MAX_BUFFER / 2,
         force_sync: config.force_sync,
         segment_limit: ctx.segment_limit,
-        config_string: config_string(config).into_bytes(),
+        config_string: ensemble.committed().to_string().into_bytes(),
     };
     tracing::info!(leader, addr = %setup.leader_addr, observer, "following: connecting to the leader");
     let synced = {
@@ -480,12 +530,24 @@ async fn follow(
     };
     let _ = control.send(ElectionControl::PeerEpoch(u64::from(synced.epoch)));
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
+    // With reconfig on, NEWLEADER's configuration becomes this member's at UPTODATE
+    // when it is newer (an interrupted reconfig, or the version the epoch stamped).
+    let newer = synced
+        .newleader_config
+        .as_deref()
+        .filter(|_| config.reconfig_enabled)
+        .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok())
+        .filter(|qv| qv.version > ensemble.committed().version);
+    if let Some(qv) = &newer {
+        ensemble.proposed(qv);
+    }
     let follower = FollowerSetup {
         leader,
         observer,
         epoch: synced.epoch,
-        voters: voters(config).len(),
+        voters: ensemble.committed().voters().len(),
         uncommitted: synced.uncommitted,
+        config: newer,
     };
     let storage = match install(ctx, role, synced.tree, peer_tx, |c| {
         c.into_follower(follower)
@@ -493,7 +555,7 @@ async fn follow(
         Ok(s) => s,
         Err(e) => return format!("cannot start the role: {e}").into(),
     };
-    ctx.words.send_replace(serving(config, mode));
+    ctx.words.send_replace(serving(ensemble, mode));
 
     // The leader's packets go to the core; a read error (the leader gone, or silent for
     // syncLimit ticks) ends the role.
@@ -563,6 +625,14 @@ async fn follow(
                     let _ = to_leader.send(p);
                 }
                 Some(PeerOut::Ended(why)) => break why,
+                Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
+                    note_config(&ctx.config, ensemble, &out);
+                    ctx.words.send_modify(|w| {
+                        if let Some(q) = &mut w.quorum {
+                            q.membership = Some(ensemble.words());
+                        }
+                    });
+                }
                 Some(other) => tracing::debug!(?other, "ignored on a learner"),
                 None => break "the core is gone".to_string(),
             },

@@ -3,13 +3,16 @@
 //! machine ([`election`]), both without I/O; and [`election_net`], the Tokio driver that runs
 //! election over the election port.
 
+pub mod config_files;
 pub mod election;
 pub mod election_net;
 pub mod leader_net;
 pub mod learner;
 pub mod member;
+pub mod membership;
 pub mod queue_stats;
 pub mod stream;
+pub mod verifier;
 pub mod wire;
 
 #[cfg(test)]

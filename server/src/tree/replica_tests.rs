@@ -174,6 +174,7 @@ fn history(seed: u64, len: usize) -> Vec<(TxnHeader, Txn)> {
     let mut prep = Preparer::new(PrepConfig {
         extended_types_enabled: true,
         reconfig_enabled: false,
+        standalone_enabled: true,
     });
     let auth = AuthInfo::default();
     let mut sessions: Vec<i64> = Vec::new();
@@ -199,6 +200,7 @@ fn history(seed: u64, len: usize) -> Vec<(TxnHeader, Txn)> {
                 auth: &auth,
                 session_id: session,
                 zxid: zxid + 1,
+                ensemble: None,
             };
             let roll = rng.below(100);
             let (sid, txn) = if roll < 6 || sessions.is_empty() {

@@ -265,6 +265,11 @@ impl Election {
         e
     }
 
+    /// A new configuration (a reconfig committed): who votes from the next round on.
+    pub fn set_members(&mut self, members: Members) {
+        self.members = members;
+    }
+
     /// Starts a new round (the member lost its leader or its followers): the logical clock
     /// moves on and the member proposes itself with its history as it is now.
     pub fn look(&mut self, now: Millis, history: History) {
