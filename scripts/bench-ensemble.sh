@@ -588,6 +588,35 @@ def row(label, kind, field):
 row("failover: leader killed to writes acknowledged again", "failover", "write_outage_ms")
 row(f"catch-up DIFF: follower down during {int(txns):,} writes, start to synced", "diff", "synced_ms")
 row(f"catch-up SNAP: follower wiped, {int(znodes):,} znodes, start to synced", "snap", "synced_ms")
+# Where the failover time went (from the members' logs; medians over the kills, ms after
+# the kill): the first survivor to notice, the last to start looking (a zkrs member loads
+# its state in between), the new leader's decision, its first learner, its serving, and
+# the writer's first acknowledged write after the pause.
+steps = [
+    ("a survivor noticed", lambda b, l: min(v.get("noticed", 1e9) for v in b.values())),
+    ("both survivors looking", lambda b, l: max(v.get("looking", -1) for v in b.values())),
+    ("the new leader decided", lambda b, l: b.get(l, {}).get("decided", -1)),
+    ("its first learner connected", lambda b, l: b.get(l, {}).get("learner_connected", -1)),
+    ("it serves (quorum synced)", lambda b, l: b.get(l, {}).get("serving", -1)),
+]
+fo = {s: [r for r in rows if r["kind"] == "failover" and r["server"] == s and r.get("breakdown")]
+      for s in K}
+if any(fo.values()):
+    print()
+    print("| failover step, ms after the kill (median) | " + " | ".join(s for s in K if fo[s]) + " |")
+    print("|---|" + "--:|" * sum(1 for s in K if fo[s]))
+    for label, f in steps + [("writes acknowledged again", None)]:
+        cells = []
+        for s in K:
+            if not fo[s]:
+                continue
+            if f is None:
+                vals = [r["write_outage_ms"] for r in fo[s]]
+            else:
+                vals = [f(r["breakdown"], f"m{r['new_leader']}") for r in fo[s]]
+            vals = [v for v in vals if 0 <= v < 1e9]
+            cells.append(f"{med(vals):.0f}" if vals else "")
+        print(f"| {label} | " + " | ".join(cells) + " |")
 for s in K:
     p = [r for r in rows if r["kind"] == "populate" and r["server"] == s]
     if p:
