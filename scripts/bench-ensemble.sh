@@ -108,8 +108,16 @@ fi
 
 declare -A PID
 WRITER=""
+# The writer's process: under WRITER_STRACE, strace's child (strace itself does not stop
+# its tracee when told to end).
+writer_pids() {
+  if [ -n "$WRITER" ]; then
+    if [ -n "$WRITER_STRACE" ]; then pgrep -P "$WRITER" || true; fi
+    echo "$WRITER"
+  fi
+}
 cleanup() {
-  for p in "${PID[@]}" ${WRITER:+"$WRITER"}; do
+  for p in "${PID[@]}" $(writer_pids); do
     if [ -n "$p" ]; then kill -9 "$p" 2> /dev/null || true; fi
   done
   if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
@@ -476,7 +484,7 @@ for kind in $KINDS; do
     start_member "$kind" "$l"
     wait_ensemble
   done
-  kill "$WRITER" 2> /dev/null || true
+  for p in $(writer_pids); do kill "$p" 2> /dev/null || true; done
   wait "$WRITER" 2> /dev/null || true
   WRITER=""
 
