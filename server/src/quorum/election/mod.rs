@@ -574,13 +574,13 @@ impl Election {
     /// the quorum that voted for it (each voter proposes the best of its own history and
     /// of what it heard), and a committed transaction is on a quorum, which meets that
     /// one, so every committed transaction is in the elected member's history. ZAB's
-    /// discovery, which turns away a follower that is ahead of its leader, is unchanged.
+    /// discovery and sync, which bring the others to that history, are unchanged.
     ///
     /// Why it rarely changes the outcome: every vote that could still come is from a
     /// voter I have no connection to (after a leader dies, usually that leader), and it
     /// cannot send one before a connection is made. If such a vote does come later and is
     /// better, it is answered with the decided vote as a late joiner's is; its extra
-    /// transactions were never committed, and the new leader truncates them. Apache
+    /// transactions were never committed, and the new leader's sync drops them. Apache
     /// members keep their finalize wait: seeing the same votes, they decide the same way
     /// 200 ms later; one that sees a better vote first is the case of a vote arriving
     /// just after Apache's own wait, a matter of liveness only (the round fails in
