@@ -3,6 +3,7 @@
 # in one run (only one ensemble runs at a time), both driven by `zkrs-cli bench`.
 #
 # usage: scripts/bench-ensemble.sh [seconds per run, default 10] [runs, default 3]
+#        (runs 0: no throughput runs)
 #        (also: scripts/bench-vs-apache.sh ensemble [seconds] [runs])
 #
 # Each ensemble: members 1-3 on their own loopback address ($IP_BASE.1-3) with the standard
@@ -19,7 +20,10 @@
 #      until writes are acknowledged again (the end of the longest pause between the
 #      writer's acks after the kill: a write committed just before it may still be
 #      acknowledged after it). The member is restarted and the next kill waits until it
-#      serves again (KILLS kills, median);
+#      serves again (KILLS kills, median). Each kill also gets a breakdown from the
+#      surviving members' logs: when each noticed, started looking, decided, and when the
+#      new leader listened, saw its first learner, served; when each follower connected
+#      and served (ms after the kill; in the JSON line and summed up in the summary);
 #   3. catch-up: SNAP_ZNODES znodes of 100 bytes are loaded (`bench populate`, pipelined);
 #      DIFF: a follower is killed, DIFF_TXNS setData are written (pipelined), the follower
 #      is restarted: time from its start until srvr reports it serving as a follower with
@@ -30,8 +34,14 @@
 # Environment: WORKLOADS ("read write mixed90"), SESSIONS (64), INFLIGHT (1), WARMUP (2),
 #   JIT_WARMUP (5 s of reads and of writes before measuring), KILLS (3), DIFF_TXNS (100000),
 #   SNAP_ZNODES (1000000), CATCHUP_RUNS (2), POP_SESSIONS (64), POP_INFLIGHT (8),
+#   (CATCHUP_RUNS=0 also skips the load: `JIT_WARMUP=0 CATCHUP_RUNS=0 KILLS=5
+#   scripts/bench-ensemble.sh 10 0` measures failover only), WRITER_STRACE (unset; 1: the failover writer runs under strace, its
+#   connect() calls in $LOGS/KIND-writer.strace, to see the client's reconnect attempts;
+#   slows the client a little, so not for the figures),
 #   KINDS ("zkrs apache"; one of them to run a single ensemble), OUT (the JSON lines file,
 #   default target/bench/ensemble.jsonl; appended to when only one kind runs),
+#   BIN_DIR (unset: builds and uses target/release; else a directory holding the
+#   zkrs-server and zkrs-cli to measure, e.g. an earlier build kept for a before/after),
 #   APACHE_HEAP (2g), IP_BASE (127.0.77), SYNC_LIMIT (120 s: a follower not synced by then
 #   counts as failed and is restarted), QUIET (20), QUIET_WAIT (60): before each
 #   throughput run, wait (at most 2 x QUIET_WAIT s) until other processes use at most
@@ -65,6 +75,7 @@ IP_BASE=${IP_BASE:-127.0.77}
 QUIET=${QUIET:-20}
 QUIET_WAIT=${QUIET_WAIT:-60}
 SYNC_LIMIT=${SYNC_LIMIT:-120}
+WRITER_STRACE=${WRITER_STRACE:-}
 JAR=/usr/share/java/zookeeper.jar
 SLF4J=/usr/share/java/slf4j-simple.jar
 N=3
@@ -81,8 +92,12 @@ fi
 WORK=""
 LOGS=target/bench/ensemble-logs
 if [ -z "$SUMMARY" ]; then
-  cargo build --release -q -p zkrs-server --bin zkrs-server -p zkrs-client --bin zkrs-cli
-  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+  if [ -n "${BIN_DIR:-}" ]; then
+    BIN=$(cd "$BIN_DIR" && pwd)
+  else
+    cargo build --release -q -p zkrs-server --bin zkrs-server -p zkrs-client --bin zkrs-cli
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+  fi
   CLI=$BIN/zkrs-cli
   mkdir -p target/bench
   WORK=$(mktemp -d -p "$ROOT/target/bench" ensemble.XXXXXX)
@@ -93,8 +108,16 @@ fi
 
 declare -A PID
 WRITER=""
+# The writer's process: under WRITER_STRACE, strace's child (strace itself does not stop
+# its tracee when told to end).
+writer_pids() {
+  if [ -n "$WRITER" ]; then
+    if [ -n "$WRITER_STRACE" ]; then pgrep -P "$WRITER" || true; fi
+    echo "$WRITER"
+  fi
+}
 cleanup() {
-  for p in "${PID[@]}" ${WRITER:+"$WRITER"}; do
+  for p in "${PID[@]}" $(writer_pids); do
     if [ -n "$p" ]; then kill -9 "$p" 2> /dev/null || true; fi
   done
   if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
@@ -196,6 +219,7 @@ start_member() { # kind member
   else
     java "-Xmx$APACHE_HEAP" -Dzookeeper.forceSync=yes -Dorg.slf4j.simpleLogger.defaultLogLevel=info \
       -Dorg.slf4j.simpleLogger.showDateTime=true \
+      "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSXXX" \
       -cp "$JAR:$SLF4J" org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/zoo.cfg" \
       > "$LOGS/$1-m$2.$nlog.log" 2>&1 &
   fi
@@ -305,6 +329,85 @@ print(-1)
 PY
 }
 
+# Where a failover's time went, from the surviving members' logs: the first time each
+# event was logged after the kill at T0 (Unix ns), in ms after T0, as a JSON object
+# {"m<i>": {"event": ms, ...}, ...}. Each LOG:FROM pair is a member's log and the line it
+# had reached at the kill.
+failover_breakdown() { # kind t0_ns member:log:from...
+  python3 - "$@" <<'PY'
+import datetime, json, re, sys
+kind, t0 = sys.argv[1], int(sys.argv[2])
+EVENTS = {
+    "zkrs": [
+        ("noticed", r"role ended: looking for a leader again"),
+        ("looking", r"looking for a leader: round"),
+        ("decided", r"election decided"),
+        ("listening", r"leading: quorum port listening"),
+        ("learner_connected", r"learner connected"),
+        ("connecting", r"following: connecting to the leader"),
+        ("serving", r"a quorum has synced: serving|synced with the leader: serving"),
+    ],
+    "apache": [
+        ("noticed", r"Exception when following the leader|Disconnected from leader|PeerState set to LOOKING"),
+        ("looking", r"Peer state changed: looking"),
+        ("decided", r"LEADER ELECTION TOOK"),
+        ("learner_connected", r"Follower sid: \d+ : info :|Synchronizing with Learner sid"),
+        ("serving", r"Have quorum of supporters|Learner received UPTODATE"),
+    ],
+}[kind]
+stamp = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(Z|[+-]\d\d:?\d\d)?")
+def ns(line):
+    m = stamp.search(line[:60])
+    if not m:
+        return None
+    text, tz = m.group(1), m.group(2) or "Z"
+    if "." in text:
+        head, frac = text.split(".")
+        text = head + "." + (frac + "000000")[:6]
+    tz = "+00:00" if tz == "Z" else (tz if ":" in tz else tz[:3] + ":" + tz[3:])
+    t = datetime.datetime.fromisoformat(text + tz)
+    return int(t.timestamp() * 1e9)
+out = {}
+for spec in sys.argv[3:]:
+    member, path, start = spec.split(":")
+    seen = {}
+    with open(path, errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            if n < int(start):
+                continue
+            line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+            t = ns(line)
+            if t is None or t < t0:
+                continue
+            for name, pat in EVENTS:
+                if name not in seen and re.search(pat, line):
+                    seen[name] = round((t - t0) / 1e6, 1)
+    out[member] = seen
+print(json.dumps(out))
+PY
+}
+
+# The writer's connect() calls after T0 (from WRITER_STRACE's file): how many, to where,
+# and at what ms after the kill, as JSON.
+writer_connects() { # strace_file t0_ns
+  python3 - "$@" <<'PY'
+import datetime, json, re, sys
+path, t0 = sys.argv[1], int(sys.argv[2])
+day = datetime.datetime.now(datetime.timezone.utc).astimezone()
+out = []
+for line in open(path, errors="replace"):
+    m = re.search(r"(\d\d):(\d\d):(\d\d)\.(\d+) connect\(.*sin_port=htons\((\d+)\).*inet_addr\(\"([\d.]+)\"\)", line)
+    if not m:
+        continue
+    h, mi, s, us, port, addr = m.groups()
+    t = day.replace(hour=int(h), minute=int(mi), second=int(s), microsecond=int(us[:6]))
+    ms = (int(t.timestamp() * 1e9) - t0) / 1e6
+    if 0 <= ms < 60_000:
+        out.append([round(ms, 1), addr])
+print(json.dumps(out))
+PY
+}
+
 # How the leader synchronised learners (zkrs: "synchronising learner ... mode=diff|snap|trunc";
 # Apache: "Sending DIFF|TRUNC|snapshot"), as logged since line FROM of its log.
 sync_lines() { # log from
@@ -347,7 +450,11 @@ for kind in $KINDS; do
   # 2. failover
   acks=$WORK/$kind-acks
   : > "$acks"
-  "$CLI" bench write -c "$ALL" --no-spread --sessions 1 --keys 100 --duration 86400 --warmup 0 \
+  trace=()
+  if [ -n "$WRITER_STRACE" ]; then
+    trace=(strace -f -tt --seccomp-bpf -e trace=connect -o "$LOGS/$kind-writer.strace")
+  fi
+  "${trace[@]}" "$CLI" bench write -c "$ALL" --no-spread --sessions 1 --keys 100 --duration 86400 --warmup 0 \
     --ack-log "$acks" --no-progress > "$LOGS/$kind-writer.log" 2>&1 &
   WRITER=$!
   for _ in $(seq 1 3000); do [ -s "$acks" ] && break; sleep 0.01; done
@@ -357,56 +464,67 @@ for kind in $KINDS; do
     [ "$l" = 0 ] && { echo "no leader; logs in $LOGS" >&2; exit 1; }
     sleep 2
     n0=$(wc -l < "$acks")
+    survivors=()
+    for i in $(seq 1 $N); do
+      if [ "$i" != "$l" ]; then survivors+=("m$i:${LOG[$i]}:$(( $(wc -l < "${LOG[$i]}") + 1 ))"); fi
+    done
     t0=$(date +%s%N)
     kill -9 "${PID[$kind.$l]}"
     ms=$(failover_ms "$acks" "$t0")
     kill_member "$kind" "$l"
     nl=$(leader)
+    parts=$(failover_breakdown "$kind" "$t0" "${survivors[@]}")
+    connects=null
+    if [ -n "$WRITER_STRACE" ]; then connects=$(writer_connects "$LOGS/$kind-writer.strace" "$t0"); fi
     echo "failover $k: $kind, killed leader $l, new leader $nl, writes acknowledged again $ms ms after the kill" >&2
-    echo "{\"kind\":\"failover\",\"server\":\"$kind\",\"kill\":$k,\"killed\":$l,\"new_leader\":$nl,\"write_outage_ms\":$ms,\"acks_before\":$n0}" >> "$OUT"
+    echo "  members (ms after the kill): $parts" >&2
+    if [ "$connects" != null ]; then echo "  writer's connects (ms, member): $connects" >&2; fi
+    echo "{\"kind\":\"failover\",\"server\":\"$kind\",\"kill\":$k,\"killed\":$l,\"new_leader\":$nl,\"write_outage_ms\":$ms,\"acks_before\":$n0,\"breakdown\":$parts,\"writer_connects\":$connects}" >> "$OUT"
     [ "$ms" = -1 ] && { echo "no write acknowledged within 60 s of the kill; logs in $LOGS" >&2; exit 1; }
     start_member "$kind" "$l"
     wait_ensemble
   done
-  kill "$WRITER" 2> /dev/null || true
+  for p in $(writer_pids); do kill "$p" 2> /dev/null || true; done
   wait "$WRITER" 2> /dev/null || true
   WRITER=""
 
   # 3. catch-up
-  echo "loading $SNAP_ZNODES znodes ..." >&2
-  line=$(bench populate -c "$ALL" --sessions "$POP_SESSIONS" --inflight "$POP_INFLIGHT" \
-           --count "$SNAP_ZNODES" --value-size 100)
-  echo "{\"kind\":\"populate\",\"server\":\"$kind\",\"znodes\":$SNAP_ZNODES,\"bench\":$line}" >> "$OUT"
-  for r in $(seq 1 "$CATCHUP_RUNS"); do
-    for how in diff snap; do
-      l=$(leader)
-      f=$(( l % N + 1 ))
-      kill_member "$kind" "$f"
-      if [ "$how" = diff ]; then
-        others=$(for i in $(seq 1 $N); do if [ "$i" != "$f" ]; then printf '%s:2181,' "$(ip "$i")"; fi; done)
-        bench write -c "${others%,}" --sessions "$POP_SESSIONS" --inflight "$POP_INFLIGHT" \
-          --ops "$DIFF_TXNS" --warmup 0 > /dev/null
-      else
-        find "$WORK/$kind/m$f/data" -mindepth 1 ! -name myid -exec rm -rf {} +
-      fi
-      z=$(leader_zxid "$l")
-      from=$(( $(wc -l < "${LOG[$l]}") + 1 ))
-      t0=$(date +%s%N)
-      start_member "$kind" "$f"
-      ms=$(wait_synced "$(ip "$f")" "$z" "$t0" "$SYNC_LIMIT")
-      sleep 1
-      echo "$how $r: $kind, follower $f synced to zxid $(printf '%#x' "$z") after $ms ms" >&2
-      echo "{\"kind\":\"$how\",\"server\":\"$kind\",\"run\":$r,\"leader\":$l,\"follower\":$f,\"zxid\":$z,\"synced_ms\":$ms,\"log\":\"${LOG[$f]}\",\"leader_log\":$(sync_lines "${LOG[$l]}" "$from")}" >> "$OUT"
-      if [ "$ms" = -1 ]; then
-        # Recorded as a failure (the summary counts it); the member is restarted once more
-        # so that the run goes on.
-        echo "follower $f did not sync within $SYNC_LIMIT s (its log: ${LOG[$f]}); restarting it" >&2
+  if [ "$CATCHUP_RUNS" != 0 ]; then
+    echo "loading $SNAP_ZNODES znodes ..." >&2
+    line=$(bench populate -c "$ALL" --sessions "$POP_SESSIONS" --inflight "$POP_INFLIGHT" \
+             --count "$SNAP_ZNODES" --value-size 100)
+    echo "{\"kind\":\"populate\",\"server\":\"$kind\",\"znodes\":$SNAP_ZNODES,\"bench\":$line}" >> "$OUT"
+    for r in $(seq 1 "$CATCHUP_RUNS"); do
+      for how in diff snap; do
+        l=$(leader)
+        f=$(( l % N + 1 ))
         kill_member "$kind" "$f"
+        if [ "$how" = diff ]; then
+          others=$(for i in $(seq 1 $N); do if [ "$i" != "$f" ]; then printf '%s:2181,' "$(ip "$i")"; fi; done)
+          bench write -c "${others%,}" --sessions "$POP_SESSIONS" --inflight "$POP_INFLIGHT" \
+            --ops "$DIFF_TXNS" --warmup 0 > /dev/null
+        else
+          find "$WORK/$kind/m$f/data" -mindepth 1 ! -name myid -exec rm -rf {} +
+        fi
+        z=$(leader_zxid "$l")
+        from=$(( $(wc -l < "${LOG[$l]}") + 1 ))
+        t0=$(date +%s%N)
         start_member "$kind" "$f"
-      fi
-      wait_ensemble
+        ms=$(wait_synced "$(ip "$f")" "$z" "$t0" "$SYNC_LIMIT")
+        sleep 1
+        echo "$how $r: $kind, follower $f synced to zxid $(printf '%#x' "$z") after $ms ms" >&2
+        echo "{\"kind\":\"$how\",\"server\":\"$kind\",\"run\":$r,\"leader\":$l,\"follower\":$f,\"zxid\":$z,\"synced_ms\":$ms,\"log\":\"${LOG[$f]}\",\"leader_log\":$(sync_lines "${LOG[$l]}" "$from")}" >> "$OUT"
+        if [ "$ms" = -1 ]; then
+          # Recorded as a failure (the summary counts it); the member is restarted once more
+          # so that the run goes on.
+          echo "follower $f did not sync within $SYNC_LIMIT s (its log: ${LOG[$f]}); restarting it" >&2
+          kill_member "$kind" "$f"
+          start_member "$kind" "$f"
+        fi
+        wait_ensemble
+      done
     done
-  done
+  fi
   du -sk "$WORK/$kind"/m*/data | awk -v k="$kind" '{ printf "{\"kind\":\"du\",\"server\":\"%s\",\"kib\":%s}\n", k, $1 }' >> "$OUT"
 
   for i in $(seq 1 $N); do kill_member "$kind" "$i"; done
@@ -478,6 +596,35 @@ def row(label, kind, field):
 row("failover: leader killed to writes acknowledged again", "failover", "write_outage_ms")
 row(f"catch-up DIFF: follower down during {int(txns):,} writes, start to synced", "diff", "synced_ms")
 row(f"catch-up SNAP: follower wiped, {int(znodes):,} znodes, start to synced", "snap", "synced_ms")
+# Where the failover time went (from the members' logs; medians over the kills, ms after
+# the kill): the first survivor to notice, the last to start looking (a zkrs member loads
+# its state in between), the new leader's decision, its first learner, its serving, and
+# the writer's first acknowledged write after the pause.
+steps = [
+    ("a survivor noticed", lambda b, l: min(v.get("noticed", 1e9) for v in b.values())),
+    ("both survivors looking", lambda b, l: max(v.get("looking", -1) for v in b.values())),
+    ("the new leader decided", lambda b, l: b.get(l, {}).get("decided", -1)),
+    ("its first learner connected", lambda b, l: b.get(l, {}).get("learner_connected", -1)),
+    ("it serves (quorum synced)", lambda b, l: b.get(l, {}).get("serving", -1)),
+]
+fo = {s: [r for r in rows if r["kind"] == "failover" and r["server"] == s and r.get("breakdown")]
+      for s in K}
+if any(fo.values()):
+    print()
+    print("| failover step, ms after the kill (median) | " + " | ".join(s for s in K if fo[s]) + " |")
+    print("|---|" + "--:|" * sum(1 for s in K if fo[s]))
+    for label, f in steps + [("writes acknowledged again", None)]:
+        cells = []
+        for s in K:
+            if not fo[s]:
+                continue
+            if f is None:
+                vals = [r["write_outage_ms"] for r in fo[s]]
+            else:
+                vals = [f(r["breakdown"], f"m{r['new_leader']}") for r in fo[s]]
+            vals = [v for v in vals if 0 <= v < 1e9]
+            cells.append(f"{med(vals):.0f}" if vals else "")
+        print(f"| {label} | " + " | ".join(cells) + " |")
 for s in K:
     p = [r for r in rows if r["kind"] == "populate" and r["server"] == s]
     if p:

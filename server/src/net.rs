@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
@@ -226,6 +226,11 @@ async fn handle_connection(
         }
     };
     let req = ConnectRequest::read(&mut Reader::new(&connect))?;
+    let hold = hold_limit(&req, &settings.config);
+    if !hold_until_serving(settings.role.clone(), hold, &mut reader, &mut rd).await? {
+        tracing::debug!(conn = id, %remote, ?hold, "not serving: connection closed unanswered");
+        return Ok(());
+    }
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel::<()>();
     let outstanding = Arc::new(Semaphore::new(MAX_OUTSTANDING_PER_CONNECTION));
@@ -266,6 +271,56 @@ async fn handle_connection(
     .await;
     let _ = core.send(CoreMsg::Input(Input::Disconnected { conn: id }));
     result
+}
+
+/// How long a handshake may be held while the member is not serving: the session timeout
+/// the client asked for, at most two ticks (about what an election and sync take when
+/// they go well; a client that waits longer than that is better off trying another
+/// member).
+fn hold_limit(req: &ConnectRequest, config: &crate::config::Config) -> Duration {
+    let asked = Duration::from_millis(req.timeout.max(0) as u64);
+    asked.min(Duration::from_millis(2 * u64::from(config.tick_time_ms)))
+}
+
+/// Bytes a held connection may send before the server stops reading it (a Java client
+/// sends its watches and credentials right behind the handshake).
+const HELD_INPUT: usize = 64 * 1024;
+
+/// Holds a handshake while the member is not serving (electing, or syncing with a new
+/// leader), instead of closing the connection at once as Apache does: a client refused
+/// backs off before its next attempt (the Java client up to a second, zkrs's and kazoo's
+/// growing delays), and that back-off, not the election, would then decide when it is
+/// served again. The handshake is answered as soon as the member serves; true if it
+/// does within `limit`. False if it does not, or the client closes the connection first.
+/// What the client sends meanwhile stays buffered in `reader` for after the handshake.
+async fn hold_until_serving(
+    mut role: tokio::sync::watch::Receiver<crate::fourlw::Role>,
+    limit: Duration,
+    reader: &mut FrameReader,
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+) -> Result<bool, ConnError> {
+    if role.borrow_and_update().serving {
+        return Ok(true);
+    }
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            changed = role.changed() => {
+                let serving = role.borrow_and_update().serving;
+                // A sender gone means the role never changes again.
+                if serving || changed.is_err() {
+                    return Ok(serving);
+                }
+            }
+            () = &mut deadline => return Ok(false),
+            more = reader.fill(rd), if reader.buf.len() - reader.start < HELD_INPUT => {
+                if !more? {
+                    return Ok(false);
+                }
+            }
+        }
+    }
 }
 
 /// Decodes one request frame and passes it to the core.
@@ -369,4 +424,100 @@ async fn answer_four_letter_word(
     wr.write_all(text.as_bytes()).await?;
     let _ = wr.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fourlw::{Role, ServerMode};
+    use tokio::sync::watch;
+
+    fn role(serving: bool) -> Role {
+        Role {
+            serving,
+            mode: ServerMode::Standalone,
+            quorum: None,
+        }
+    }
+
+    /// A client socket and the server side's halves of the same connection.
+    async fn pair() -> (TcpStream, tokio::net::tcp::OwnedReadHalf, OwnedWriteHalf) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let (rd, wr) = server.into_split();
+        (client, rd, wr)
+    }
+
+    #[tokio::test]
+    async fn a_member_that_serves_takes_the_handshake_at_once() {
+        let (_tx, rx) = watch::channel(role(true));
+        let (_client, mut rd, _wr) = pair().await;
+        let mut reader = FrameReader::new(1 << 20);
+        let served = hold_until_serving(rx, Duration::from_secs(60), &mut reader, &mut rd);
+        assert!(served.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_held_handshake_goes_on_once_the_member_serves_and_keeps_what_came_meanwhile() {
+        let (tx, rx) = watch::channel(role(false));
+        let (mut client, mut rd, _wr) = pair().await;
+        client.write_all(b"sent while held").await.unwrap();
+        let held = tokio::spawn(async move {
+            let mut reader = FrameReader::new(1 << 20);
+            let served = hold_until_serving(rx, Duration::from_secs(60), &mut reader, &mut rd)
+                .await
+                .unwrap();
+            (served, reader, rd)
+        });
+        tx.send_modify(|r| r.serving = true);
+        let (served, mut reader, mut rd) = held.await.unwrap();
+        assert!(served);
+        // Whatever was read while held is still there for the connection's loop.
+        while reader.buf.len() - reader.start < 15 {
+            assert!(reader.fill(&mut rd).await.unwrap());
+        }
+        assert_eq!(&reader.buf[reader.start..], b"sent while held");
+    }
+
+    #[tokio::test]
+    async fn a_handshake_held_past_its_limit_is_let_go() {
+        let (_tx, rx) = watch::channel(role(false));
+        let (_client, mut rd, _wr) = pair().await;
+        let mut reader = FrameReader::new(1 << 20);
+        let served = hold_until_serving(rx, Duration::from_millis(20), &mut reader, &mut rd);
+        assert!(!served.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_client_that_gives_up_while_held_is_let_go() {
+        let (_tx, rx) = watch::channel(role(false));
+        let (client, mut rd, _wr) = pair().await;
+        drop(client);
+        let mut reader = FrameReader::new(1 << 20);
+        let served = hold_until_serving(rx, Duration::from_secs(60), &mut reader, &mut rd);
+        assert!(!served.await.unwrap());
+    }
+
+    #[test]
+    fn the_hold_is_the_asked_session_timeout_at_most_two_ticks() {
+        let mut config = crate::config::Config::standalone_default("unused".into());
+        config.tick_time_ms = 2_000;
+        let req = |timeout| ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout,
+            session_id: 0,
+            passwd: vec![0; 16],
+            read_only: None,
+        };
+        assert_eq!(hold_limit(&req(30_000), &config), Duration::from_secs(4));
+        assert_eq!(
+            hold_limit(&req(1_500), &config),
+            Duration::from_millis(1_500)
+        );
+        assert_eq!(hold_limit(&req(-1), &config), Duration::ZERO);
+    }
 }

@@ -234,8 +234,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     })
 }
 
-/// Starts an ensemble member: the client port (refusing clients until the member has a
-/// role), the core's host, and the member's life of elections and roles.
+/// Starts an ensemble member: the client port (holding new clients' handshakes while the
+/// member does not serve), the core's host, and the member's life of elections and roles.
 async fn start_member(config: Config) -> Result<RunningServer, StartError> {
     let dirs = DataDirs::open(&config.data_dir, &config.data_log_dir)?;
     let (listener, client_addr) = open_client_port(&config).await?;

@@ -218,3 +218,58 @@ fn a_restarted_zkrs_member_finds_the_established_leader() {
     let again = decisions(&e, 0).remove(1);
     assert!(again.starts_with("elected: follow 3 "), "{again}");
 }
+
+/// A client that connects to a member while it looks for a leader is not turned away: its
+/// handshake is held (at most its session timeout or two ticks) and answered on the same
+/// connection once the member serves, so the client need not back off and retry.
+#[test]
+fn a_handshake_sent_during_an_election_is_answered_once_a_leader_is_elected() {
+    // Ten-second ticks: the handshake may be held for 20 s, ample for a member to start
+    // and elect on a busy machine.
+    let config = ServerConfig {
+        tick_time_ms: 10_000,
+        ..ServerConfig::default()
+    };
+    let mut e = Ensemble::prepare(
+        ServerKind::Zkrs,
+        &[Launch::Server(ServerKind::Zkrs); 3],
+        config,
+    );
+    // Member 2 alone has no quorum: it looks for a leader and serves nobody.
+    e.restart(1);
+    wait_accepting(e.member(1).addr());
+    let mut client = TcpStream::connect_timeout(&e.member(1).addr(), Duration::from_secs(5))
+        .expect("connect to member 2");
+    client
+        .write_all(&zkrs_tests::raw::connect_frame(0, 30_000, 0, &[0; 16]))
+        .expect("send the handshake");
+    // Held, not closed: nothing comes back while there is no leader.
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match std::io::Read::read(&mut client, &mut byte) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("expected the handshake to be held, got {other:?}"),
+    }
+    // Member 1 starts: a quorum elects, and the held handshake is answered.
+    e.restart(0);
+    client.set_read_timeout(Some(ELECT)).unwrap();
+    let body = zkrs_tests::frame::read_frame_blocking(&mut client).unwrap_or_else(|err| {
+        panic!(
+            "no answer to the held handshake: {err}\n{}",
+            e.log_tails(20)
+        )
+    });
+    let timeout = i32::from_be_bytes(body[4..8].try_into().unwrap());
+    let session = i64::from_be_bytes(body[8..16].try_into().unwrap());
+    assert!(
+        timeout > 0 && session != 0,
+        "timeout {timeout}, session {session:#x}"
+    );
+    assert!(e.member(1).mode() != Mode::NotServing);
+}

@@ -325,6 +325,12 @@ impl Driver {
                     ElectionControl::Look { history, done } => {
                         decisions.send_replace(None);
                         election.look(self.now(), history);
+                        tracing::info!(
+                            round = election.round(),
+                            zxid = %history.last_zxid,
+                            epoch = history.current_epoch,
+                            "looking for a leader: round started"
+                        );
                         let _ = done.send(());
                     }
                     ElectionControl::PeerEpoch(e) => election.update_peer_epoch(e),

@@ -85,14 +85,23 @@ pub struct Synced {
     pub writer: TcpStream,
 }
 
+/// The first pause between attempts to reach the leader, doubled up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(5);
+const RETRY_MAX: Duration = Duration::from_millis(100);
+
 /// Connects to the leader, retrying for `initLimit` ticks (the leader may still be
-/// starting its port).
+/// starting its port). After an election this member usually decides at about the time
+/// the leader does, and a zkrs leader listens within milliseconds of its decision, so
+/// the first retries come quickly; an Apache leader still in its 200 ms finalize wait is
+/// reached within one `RETRY_MAX` of opening its port. A refused connection on a
+/// reachable host costs next to nothing.
 fn connect(setup: &LearnerSetup) -> Result<TcpStream, LearnerError> {
     let deadline = Instant::now() + setup.tick * setup.init_limit.max(1);
     let err = |source| LearnerError::Connect {
         addr: setup.leader_addr.clone(),
         source,
     };
+    let mut pause = RETRY_FIRST;
     loop {
         let addrs: Vec<SocketAddr> = setup.leader_addr.to_socket_addrs().map_err(err)?.collect();
         let mut last = std::io::Error::other("no address");
@@ -105,7 +114,8 @@ fn connect(setup: &LearnerSetup) -> Result<TcpStream, LearnerError> {
         if Instant::now() >= deadline {
             return Err(err(last));
         }
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(RETRY_MAX);
     }
 }
 

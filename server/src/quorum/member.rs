@@ -87,6 +87,11 @@ fn not_serving(ensemble: &Ensemble, mode: ServerMode, phase: ZabPhase) -> WordsR
     words_role(ensemble, false, mode, phase)
 }
 
+/// A member looking for a leader.
+fn looking_role(ensemble: &Ensemble) -> WordsRole {
+    not_serving(ensemble, ServerMode::Standalone, ZabPhase::Election)
+}
+
 fn serving(ensemble: &Ensemble, mode: ServerMode) -> WordsRole {
     words_role(ensemble, true, mode, ZabPhase::Broadcast)
 }
@@ -117,7 +122,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
     let read_only_after =
         Duration::from_millis(u64::from(ctx.config.tick_time_ms)).max(Duration::from_secs(2));
     loop {
-        let looking = not_serving(&ensemble, ServerMode::Standalone, ZabPhase::Election);
+        let looking = looking_role(&ensemble);
         ctx.words.send_replace(looking.clone());
         // With read-only mode on, a member that finds no quorum for a while serves
         // read-only clients from what it has, until a leader is found (Apache waits the
@@ -166,11 +171,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
             }
         };
         tracing::warn!(reason = %end.why, "role ended: looking for a leader again");
-        ctx.words.send_replace(not_serving(
-            &ensemble,
-            ServerMode::Standalone,
-            ZabPhase::Election,
-        ));
+        ctx.words.send_replace(looking_role(&ensemble));
         (tree, epochs) = match end.tree {
             // Everything the role logged is in this tree: no need to read it all again
             // (for a large tree, most of the time between a leader's death and the vote).
@@ -414,6 +415,8 @@ async fn lead(
             Some(other) => tracing::debug!(?other, "ignored on the leader"),
         }
     };
+    // New clients are held from now on, not handed to a core that is going away.
+    ctx.words.send_replace(looking_role(ensemble));
     acceptor.abort();
     learners.close_all();
     let tree = uninstall(ctx, storage).await;
@@ -639,6 +642,7 @@ async fn follow(
             Some(why) = ended_rx.recv() => break why,
         }
     };
+    ctx.words.send_replace(looking_role(ensemble));
     drop(to_leader);
     let _ = socket.shutdown(std::net::Shutdown::Both);
     let tree = uninstall(ctx, storage).await;

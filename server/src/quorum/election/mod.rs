@@ -10,11 +10,14 @@
 //! - votes are ordered by (peer epoch, zxid, sid) (`totalOrderPredicate`);
 //! - a notification from a higher election epoch (round) is adopted and resets the round;
 //! - a quorum of voters agreeing with my proposal starts the finalize wait, and any better
-//!   vote arriving during it reopens the round (`lookForLeader`);
+//!   vote arriving during it reopens the round (`lookForLeader`); unlike Apache, the wait is
+//!   skipped when no vote that could still arrive can change the outcome (see
+//!   [`Election::settled`]);
 //! - FOLLOWING/LEADING notifications let a late joiner find an established leader, either
 //!   in its own round or through the out-of-election votes, if `checkLeader` passes;
 //! - a member that is not looking answers a looking one with its decided vote, and a
-//!   looking member answers a looking one that is behind in rounds (`WorkerReceiver`);
+//!   looking member answers a looking one that is behind in rounds (`WorkerReceiver`) or,
+//!   unlike Apache, one of its round that proposes a worse candidate;
 //! - while nothing arrives, re-sends back off from 200 ms to 60 s.
 //!
 //! Driving it: [`Election::start`] when the member starts looking (its last zxid and
@@ -135,6 +138,10 @@ pub struct Timing {
     pub min_interval: Millis,
     /// The cap of the doubling re-send interval.
     pub max_interval: Millis,
+    /// Apache's rules exactly, without zkrs's two additions: the finalize wait runs even
+    /// when the round is settled ([`Election::settled`]), and a looking peer of my round
+    /// is not answered. Off in zkrs; the simulator turns it on to play Apache members.
+    pub apache_rules: bool,
 }
 
 impl Default for Timing {
@@ -143,6 +150,7 @@ impl Default for Timing {
             finalize_wait: 200,
             min_interval: 200,
             max_interval: 60_000,
+            apache_rules: false,
         }
     }
 }
@@ -225,6 +233,12 @@ pub struct Election {
     finalize_at: Option<Millis>,
     armed: Option<Millis>,
     connected: BTreeSet<Sid>,
+    /// Whether a settled round may be decided without the finalize wait
+    /// ([`Election::settled`]). Not in the rounds after the member starts: the voters it
+    /// has no connection to then are most likely starting too, and a whole ensemble
+    /// started at once should elect its best member, as Apache's does. After a role
+    /// ended, the voter it has no connection to is most likely the one that failed.
+    settle_early: bool,
     effects: Vec<Effect>,
 }
 
@@ -259,9 +273,10 @@ impl Election {
             finalize_at: None,
             armed: None,
             connected: BTreeSet::new(),
+            settle_early: false,
             effects: Vec::new(),
         };
-        e.look(now, history);
+        e.begin_round(now, history);
         e
     }
 
@@ -273,6 +288,11 @@ impl Election {
     /// Starts a new round (the member lost its leader or its followers): the logical clock
     /// moves on and the member proposes itself with its history as it is now.
     pub fn look(&mut self, now: Millis, history: History) {
+        self.settle_early = true;
+        self.begin_round(now, history);
+    }
+
+    fn begin_round(&mut self, now: Millis, history: History) {
         self.state = PeerState::Looking;
         self.clock += 1;
         self.init = if self.is_voter() {
@@ -320,7 +340,16 @@ impl Election {
             }
             return;
         }
-        if n.state == PeerState::Looking && n.vote.election_epoch < self.clock {
+        let behind = n.vote.election_epoch < self.clock;
+        let worse_in_my_round = !self.timing.apache_rules
+            && n.vote.election_epoch == self.clock
+            && self.proposal.beats(&n.vote);
+        if n.state == PeerState::Looking && (behind || worse_in_my_round) {
+            // Apache answers only a peer behind in rounds. A peer of my round that proposes
+            // a worse candidate is answered too (zkrs's addition): it has not heard my
+            // proposal, typically because it was still following when I sent it, and would
+            // otherwise wait for the next re-send (200 ms or more). Once it adopts my
+            // proposal its votes equal mine and get no answer, so this cannot ping-pong.
             self.send(n.from, self.proposal);
         }
 
@@ -328,7 +357,25 @@ impl Election {
         self.resend_at = Some(now + self.interval);
         if self.finalize_at.is_some() {
             if !n.vote.beats(&self.proposal) {
-                // Apache drops what cannot change the outcome and waits again.
+                // Apache drops what cannot change the outcome and waits again. A vote of
+                // this round is still recorded: it may be the last one the wait was for.
+                if n.state == PeerState::Looking
+                    && n.vote.election_epoch == self.clock
+                    && self.members.voters.contains(&n.vote.leader)
+                {
+                    self.round.insert(
+                        n.from,
+                        Ballot {
+                            state: n.state,
+                            vote: n.vote,
+                        },
+                    );
+                    if self.settled() {
+                        let vote = self.proposal;
+                        self.decide(vote);
+                        return;
+                    }
+                }
                 self.finalize_at = Some(now + self.timing.finalize_wait);
                 self.arm();
                 return;
@@ -374,9 +421,14 @@ impl Election {
         }
     }
 
-    /// The connection to `peer` is down.
+    /// The connection to `peer` is down. If the finalize wait was only waiting for that
+    /// peer's vote, the round is settled without it.
     pub fn lost(&mut self, peer: Sid) {
         self.connected.remove(&peer);
+        if self.state == PeerState::Looking && self.finalize_at.is_some() && self.settled() {
+            let vote = self.proposal;
+            self.decide(vote);
+        }
     }
 
     /// After syncing with a leader of a new epoch, advertise it (Apache's
@@ -402,13 +454,6 @@ impl Election {
     }
 
     /// The logical clock (the round).
-    #[cfg_attr(
-        not(test),
-        allow(
-            dead_code,
-            reason = "diagnostics of the state machine; the tests read them"
-        )
-    )]
     pub fn round(&self) -> u64 {
         self.clock
     }
@@ -514,9 +559,56 @@ impl Election {
             state: PeerState::Looking,
             vote: self.proposal,
         };
-        if self.has_quorum(&self.round, &mine, Agreement::Round) && self.finalize_at.is_none() {
+        if self.settled() {
+            let vote = self.proposal;
+            self.decide(vote);
+        } else if self.has_quorum(&self.round, &mine, Agreement::Round)
+            && self.finalize_at.is_none()
+        {
             self.finalize_at = Some(now + self.timing.finalize_wait);
         }
+    }
+
+    /// Whether the round can be decided now, without the finalize wait: a quorum agrees
+    /// with my proposal, and every other voter I hold an election connection to has voted
+    /// in this round, for my proposal too (only in rounds after a role ended, see
+    /// `settle_early`).
+    ///
+    /// Why this is safe: the finalize wait only gives better votes time to arrive, it is
+    /// not what makes election safe. The elected member has the highest (epoch, zxid) of
+    /// the quorum that voted for it (each voter proposes the best of its own history and
+    /// of what it heard), and a committed transaction is on a quorum, which meets that
+    /// one, so every committed transaction is in the elected member's history. ZAB's
+    /// discovery and sync, which bring the others to that history, are unchanged.
+    ///
+    /// Why it rarely changes the outcome: every vote that could still come is from a
+    /// voter I have no connection to (after a leader dies, usually that leader), and it
+    /// cannot send one before a connection is made. If such a vote does come later and is
+    /// better, it is answered with the decided vote as a late joiner's is; its extra
+    /// transactions were never committed, and the new leader's sync drops them. Apache
+    /// members keep their finalize wait: seeing the same votes, they decide the same way
+    /// 200 ms later; one that sees a better vote first is the case of a vote arriving
+    /// just after Apache's own wait, a matter of liveness only (the round fails in
+    /// discovery and the next one converges).
+    fn settled(&self) -> bool {
+        let mine = Ballot {
+            state: PeerState::Looking,
+            vote: self.proposal,
+        };
+        self.settle_early
+            && !self.timing.apache_rules
+            && self.state == PeerState::Looking
+            && self.is_voter()
+            && self.has_quorum(&self.round, &mine, Agreement::Round)
+            && self
+                .connected
+                .iter()
+                .filter(|&&sid| sid != self.me && self.members.voters.contains(&sid))
+                .all(|sid| {
+                    self.round
+                        .get(sid)
+                        .is_some_and(|b| b.agrees(&mine, Agreement::Round))
+                })
     }
 
     /// A FOLLOWING or LEADING notification (`receivedFollowingNotification`).

@@ -49,6 +49,8 @@ enum Event {
         incarnation: u32,
     },
     Start(Sid),
+    /// The member's role ended (it noticed its leader is gone): it looks again.
+    Look(Sid),
     Crash(Sid),
     Repartition,
     Heal,
@@ -78,6 +80,9 @@ struct Net {
     /// Percent of messages lost.
     loss: u64,
     max_delay: Millis,
+    /// Messages between two members arrive in the order sent, as on the TCP connection a
+    /// real pair of members uses; otherwise any order.
+    fifo: bool,
 }
 
 struct Sim {
@@ -93,6 +98,10 @@ struct Sim {
     decisions: Vec<Record>,
     /// What happened, for a failure's report.
     trace: Vec<String>,
+    /// When the newest message on each link is due (for [`Net::fifo`]).
+    last_delivery: BTreeMap<(Sid, Sid), Millis>,
+    /// Members that play Apache's rules (see [`Timing::apache_rules`]): a mixed ensemble.
+    apache: BTreeSet<Sid>,
 }
 
 const GRACE: Millis = 1_000;
@@ -135,6 +144,8 @@ impl Sim {
             net,
             decisions: Vec::new(),
             trace: Vec::new(),
+            apache: BTreeSet::new(),
+            last_delivery: BTreeMap::new(),
         }
     }
 
@@ -196,7 +207,12 @@ impl Sim {
         if !self.linked(from, to) || self.rng.percent(self.net.loss) {
             return;
         }
-        let at = self.now + self.rng.range(1, self.net.max_delay);
+        let mut at = self.now + self.rng.range(1, self.net.max_delay);
+        if self.net.fifo {
+            let last = self.last_delivery.entry((from, to)).or_insert(0);
+            at = at.max(*last);
+            *last = at;
+        }
         let incarnation = self.members[&to].incarnation;
         self.schedule(
             at,
@@ -258,17 +274,15 @@ impl Sim {
         self.trace.push(format!("{now} ms: {sid} starts"));
         self.retopologize(before, |sim| {
             let config = sim.config.clone();
+            let timing = Timing {
+                apache_rules: sim.apache.contains(&sid),
+                ..Timing::default()
+            };
             let m = sim.members.get_mut(&sid).unwrap();
             m.incarnation += 1;
             m.decided_at = None;
             m.synced = None;
-            m.election = Some(Election::start(
-                now,
-                sid,
-                config,
-                m.history,
-                Timing::default(),
-            ));
+            m.election = Some(Election::start(now, sid, config, m.history, timing));
         });
         self.flush(sid);
     }
@@ -442,6 +456,15 @@ impl Sim {
                 }
             }
             Event::Start(sid) => self.start(sid),
+            Event::Look(sid) => {
+                if self.up(sid) {
+                    self.trace.push(format!("{at} ms: {sid} looks again"));
+                    let history = self.members[&sid].history;
+                    self.election(sid).look(at, history);
+                    self.members.get_mut(&sid).unwrap().decided_at = None;
+                    self.flush(sid);
+                }
+            }
             Event::Crash(sid) => self.crash(sid),
             Event::Repartition => self.repartition(),
             Event::Heal => self.heal(),
@@ -585,6 +608,7 @@ fn healthy(seed: u64, voters: u64) -> Result<(), String> {
         Net {
             loss: 0,
             max_delay: 40,
+            fifo: false,
         },
     );
     for sid in sim.all() {
@@ -626,6 +650,7 @@ fn chaos(seed: u64, voters: u64) -> Result<(), String> {
         Net {
             loss,
             max_delay: 400,
+            fifo: false,
         },
     );
     for sid in sim.all() {
@@ -673,6 +698,7 @@ fn rejoin(seed: u64, voters: u64) -> Result<(), String> {
         Net {
             loss: 0,
             max_delay: 40,
+            fifo: false,
         },
     );
     for sid in sim.all() {
@@ -736,6 +762,109 @@ fn rejoin(seed: u64, voters: u64) -> Result<(), String> {
     check(&mut sim).map_err(|p| sim.report("rejoin", seed, &p))
 }
 
+/// A healthy ensemble elects and settles into an epoch; its leader is killed, and each
+/// other member notices within 50 ms (its connection to the leader ends) and looks again.
+/// The survivors must elect the best of themselves, every surviving voter before a
+/// finalize wait could have ended. When `mixed`, some voters play Apache's rules and all
+/// must still agree on one leader. Each
+/// link delivers in order, as the TCP connection between two members does.
+fn failover(seed: u64, voters: u64, mixed: bool) -> Result<(), String> {
+    let mut sim = Sim::new(
+        seed,
+        voters,
+        seed % 2,
+        Net {
+            loss: 0,
+            max_delay: 40,
+            fifo: true,
+        },
+    );
+    if mixed {
+        // At least one of each kind.
+        let all: Vec<Sid> = sim.config.voters.iter().copied().collect();
+        for &sid in &all {
+            if sim.rng.percent(50) {
+                sim.apache.insert(sid);
+            }
+        }
+        sim.apache.insert(all[(seed % voters) as usize]);
+        sim.apache.remove(&all[((seed + 1) % voters) as usize]);
+    }
+    for sid in sim.all() {
+        let at = sim.rng.range(0, 100);
+        sim.schedule(at, Event::Start(sid));
+    }
+    sim.schedule(500, Event::ZabCheck);
+    sim.run_until(3_000);
+    let check = |sim: &mut Sim| -> Result<(), String> {
+        let old = sim.converged()?;
+        let kill = sim.now;
+        sim.crash(old);
+        let before = sim.decisions.len();
+        let best = sim
+            .config
+            .voters
+            .iter()
+            .copied()
+            .filter(|&s| s != old)
+            .max_by_key(|s| {
+                let h = sim.members[s].history;
+                (h.current_epoch, h.last_zxid, *s)
+            })
+            .unwrap();
+        for sid in sim.all() {
+            if sid != old {
+                let at = kill + sim.rng.range(0, 50);
+                sim.schedule(at, Event::Look(sid));
+            }
+        }
+        // Apache members do not answer a peer of their round, so a survivor's vote sent
+        // while the others still followed may go unheard until its re-send: a mixed
+        // ensemble may elect another survivor, and takes longer.
+        sim.run_until(kill + if mixed { 5_000 } else { 2_000 });
+        let mut leaders = BTreeSet::new();
+        for (&sid, m) in &sim.members {
+            if sid == old {
+                continue;
+            }
+            let e = m.election.as_ref().unwrap();
+            if e.state() == PeerState::Looking || (!mixed && e.current_vote().leader != best) {
+                return Err(format!(
+                    "{sid} is {:?} with {:?}; the best survivor is {best}",
+                    e.state(),
+                    e.current_vote()
+                ));
+            }
+            leaders.insert(e.current_vote().leader);
+        }
+        if leaders.len() != 1 {
+            return Err(format!("the survivors name several leaders: {leaders:?}"));
+        }
+        let new_leader = *leaders.first().unwrap();
+        let late: Vec<&Record> = sim.decisions[before..]
+            .iter()
+            .filter(|r| sim.config.voters.contains(&r.who) && r.at >= kill + 200)
+            .collect();
+        if !mixed && !late.is_empty() {
+            return Err(format!("decided no sooner than a finalize wait: {late:?}"));
+        }
+        // The old leader comes back and follows the new one.
+        let back = sim.now;
+        sim.schedule(back, Event::Start(old));
+        sim.run_until(back + 3_000);
+        if sim.converged()? != new_leader {
+            return Err(format!("the restarted {old} moved the leadership"));
+        }
+        sim.one_leader_per_round()
+    };
+    let scenario = if mixed {
+        "failover (mixed)"
+    } else {
+        "failover"
+    };
+    check(&mut sim).map_err(|p| sim.report(scenario, seed, &p))
+}
+
 fn run(scenario: fn(u64, u64) -> Result<(), String>, voters: u64) {
     let failures: Vec<String> = seeds()
         .into_iter()
@@ -780,6 +909,26 @@ fn a_restarted_follower_rejoins_the_leader_of_five() {
 }
 
 #[test]
+fn three_members_elect_the_best_survivor_without_the_finalize_wait() {
+    run(|seed, voters| failover(seed, voters, false), 3);
+}
+
+#[test]
+fn five_members_elect_the_best_survivor_without_the_finalize_wait() {
+    run(|seed, voters| failover(seed, voters, false), 5);
+}
+
+#[test]
+fn mixed_with_apache_members_three_agree_on_the_best_survivor() {
+    run(|seed, voters| failover(seed, voters, true), 3);
+}
+
+#[test]
+fn mixed_with_apache_members_five_agree_on_the_best_survivor() {
+    run(|seed, voters| failover(seed, voters, true), 5);
+}
+
+#[test]
 fn a_run_replays_exactly_from_its_seed() {
     let trace = |seed| {
         let mut sim = Sim::new(
@@ -789,6 +938,7 @@ fn a_run_replays_exactly_from_its_seed() {
             Net {
                 loss: 20,
                 max_delay: 300,
+                fifo: false,
             },
         );
         for sid in sim.all() {

@@ -41,6 +41,18 @@ fn three(me: Sid, h: History) -> Election {
     Election::start(0, me, members(&[1, 2, 3], &[]), h, Timing::default())
 }
 
+/// [`three`] with election connections up to both others, its effects so far taken.
+fn three_connected(me: Sid, h: History) -> Election {
+    let mut e = three(me, h);
+    for peer in [1, 2, 3] {
+        if peer != me {
+            e.connected(peer);
+        }
+    }
+    e.take_effects();
+    e
+}
+
 #[test]
 fn votes_order_by_peer_epoch_then_zxid_then_sid() {
     assert!(vote(1, 2, 0, 1).beats(&vote(3, 1, 9, 1)));
@@ -77,8 +89,8 @@ fn a_round_starts_by_proposing_myself_to_every_voter() {
 
 #[test]
 fn a_quorum_decides_only_after_the_finalize_wait() {
-    let mut e = three(1, history(1, 5));
-    e.take_effects();
+    // 3 is connected but has not voted yet: its vote could still change the outcome.
+    let mut e = three_connected(1, history(1, 5));
     e.receive(10, note(2, PeerState::Looking, vote(1, 1, 5, 1)));
     assert_eq!(e.take_effects(), vec![Effect::ArmTimer { at: 210 }]);
     e.tick(100);
@@ -92,12 +104,24 @@ fn a_quorum_decides_only_after_the_finalize_wait() {
 
 #[test]
 fn a_better_vote_during_the_finalize_wait_reopens_the_round() {
-    let mut e = three(1, history(1, 5));
+    let mut e = three_connected(1, history(1, 5));
     e.receive(10, note(2, PeerState::Looking, vote(1, 1, 5, 1)));
     e.take_effects();
-    // Not better: dropped, and the wait starts over.
+    // Not better: 2 is told my proposal, and the wait starts over.
     e.receive(100, note(2, PeerState::Looking, vote(2, 1, 4, 1)));
-    assert_eq!(e.take_effects(), vec![Effect::ArmTimer { at: 300 }]);
+    assert_eq!(
+        e.take_effects(),
+        vec![
+            Effect::Send {
+                to: 2,
+                msg: Outgoing {
+                    state: PeerState::Looking,
+                    vote: vote(1, 1, 5, 1)
+                }
+            },
+            Effect::ArmTimer { at: 300 }
+        ]
+    );
     e.receive(150, note(3, PeerState::Looking, vote(3, 1, 6, 1)));
     let fx = e.take_effects();
     assert!(fx.contains(&Effect::SendToVoters(Outgoing {
@@ -143,8 +167,7 @@ fn a_later_round_is_adopted_and_resets_the_votes() {
 
 #[test]
 fn a_later_round_with_a_better_candidate_is_adopted_with_it() {
-    let mut e = three(1, history(1, 5));
-    e.take_effects();
+    let mut e = three_connected(1, history(1, 5));
     e.receive(10, note(2, PeerState::Looking, vote(2, 1, 7, 3)));
     assert_eq!(e.round(), 3);
     assert_eq!(e.current_vote(), vote(2, 1, 7, 3));
@@ -222,6 +245,7 @@ fn resends_back_off_and_dial_when_no_connection_is_up() {
         finalize_wait: 200,
         min_interval: 200,
         max_interval: 1000,
+        apache_rules: false,
     };
     let mut e = Election::start(0, 1, members(&[1, 2, 3], &[]), history(1, 0), timing);
     e.take_effects();
@@ -319,4 +343,168 @@ fn votes_for_non_voters_and_members_without_history_are_ignored() {
     );
     e.receive(10, note(2, PeerState::Looking, vote(2, 1, 5, 1)));
     assert_eq!(e.current_vote().leader, 1);
+}
+
+/// A member of three whose role ended: connected to both others but for those in `gone`,
+/// looking again in round 2 at 1000 ms, its effects so far taken.
+fn looking_again(me: Sid, h: History, gone: &[Sid]) -> Election {
+    let mut e = three_connected(me, h);
+    for &peer in gone {
+        e.lost(peer);
+    }
+    e.look(1_000, h);
+    e.take_effects();
+    e
+}
+
+/// The leader (3) died: 1 and 2 look again without it.
+fn survivor(me: Sid, h: History) -> Election {
+    looking_again(me, h, &[3])
+}
+
+#[test]
+fn every_connected_voter_agreeing_decides_without_the_finalize_wait() {
+    let mut e = survivor(1, history(1, 5));
+    assert_eq!(e.round(), 2);
+    // 2 is better (same zxid, higher sid): 1 adopts it, and with 2's own vote every voter
+    // 1 can hear from agrees.
+    e.receive(1_010, note(2, PeerState::Looking, vote(2, 1, 5, 2)));
+    let fx = e.take_effects();
+    assert!(fx.contains(&Effect::SendToVoters(Outgoing {
+        state: PeerState::Looking,
+        vote: vote(2, 1, 5, 2)
+    })));
+    let d = decided(&fx).expect("decided at once");
+    assert_eq!(d.role, Role::Follow(2));
+    assert_eq!(d.vote, vote(2, 1, 5, 2));
+
+    // 2's side: 1's first vote (for itself) is worse, then 1's vote for 2 completes it.
+    let mut e = survivor(2, history(1, 5));
+    e.receive(1_010, note(1, PeerState::Looking, vote(1, 1, 5, 2)));
+    assert!(decided(&e.take_effects()).is_none());
+    e.receive(1_020, note(1, PeerState::Looking, vote(2, 1, 5, 2)));
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Lead);
+}
+
+#[test]
+fn with_apaches_rule_a_settled_round_still_waits() {
+    let apache = Timing {
+        apache_rules: true,
+        ..Timing::default()
+    };
+    let mut e = Election::start(0, 1, members(&[1, 2, 3], &[]), history(1, 5), apache);
+    e.connected(2);
+    e.look(1_000, history(1, 5));
+    e.take_effects();
+    e.receive(1_010, note(2, PeerState::Looking, vote(2, 1, 5, 2)));
+    let fx = e.take_effects();
+    assert!(decided(&fx).is_none());
+    assert!(fx.contains(&Effect::ArmTimer { at: 1_210 }));
+    e.tick(1_210);
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Follow(2));
+}
+
+#[test]
+fn the_rounds_after_start_keep_the_finalize_wait() {
+    // The whole ensemble may be starting: 3, not connected yet, could be the best.
+    let mut e = three(1, history(1, 5));
+    e.connected(2);
+    e.take_effects();
+    e.receive(10, note(2, PeerState::Looking, vote(2, 1, 5, 1)));
+    let fx = e.take_effects();
+    assert!(decided(&fx).is_none());
+    assert!(fx.contains(&Effect::ArmTimer { at: 210 }));
+    e.receive(100, note(3, PeerState::Looking, vote(3, 1, 5, 1)));
+    e.take_effects();
+    e.tick(300);
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Follow(3));
+}
+
+#[test]
+fn losing_the_only_silent_voter_ends_the_finalize_wait() {
+    let mut e = looking_again(1, history(1, 5), &[]);
+    e.receive(1_010, note(2, PeerState::Looking, vote(1, 1, 5, 2)));
+    assert!(decided(&e.take_effects()).is_none());
+    // 3 never voted and its connection goes: nothing can come from it any more.
+    e.lost(3);
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Lead);
+}
+
+#[test]
+fn a_vote_arriving_during_the_wait_can_settle_the_round() {
+    let mut e = looking_again(1, history(1, 9), &[]);
+    e.receive(1_010, note(2, PeerState::Looking, vote(1, 1, 9, 2)));
+    e.take_effects();
+    // 3 first proposes itself (worse than 1): recorded, but it disagrees, so the wait
+    // goes on; 3 is told my proposal.
+    e.receive(1_020, note(3, PeerState::Looking, vote(3, 1, 5, 2)));
+    let fx = e.take_effects();
+    assert!(decided(&fx).is_none());
+    assert_eq!(fx.last(), Some(&Effect::ArmTimer { at: 1_220 }));
+    // Then 3 adopts 1: every connected voter agrees, no need to wait any longer.
+    e.receive(1_030, note(3, PeerState::Looking, vote(1, 1, 9, 2)));
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Lead);
+}
+
+#[test]
+fn a_better_vote_from_an_unreachable_voter_arriving_late_is_answered_not_adopted() {
+    // 3 is unreachable when 1 and 2 settle on 2.
+    let mut e = survivor(1, history(1, 5));
+    e.receive(1_010, note(2, PeerState::Looking, vote(2, 1, 5, 2)));
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Follow(2));
+    // 3 comes back with a better history: it learns the decided vote, as any late joiner.
+    e.connected(3);
+    e.receive(1_300, note(3, PeerState::Looking, vote(3, 1, 7, 2)));
+    assert_eq!(
+        e.take_effects(),
+        vec![Effect::Send {
+            to: 3,
+            msg: Outgoing {
+                state: PeerState::Following,
+                vote: vote(2, 1, 5, 2)
+            }
+        }]
+    );
+    assert_eq!(e.state(), PeerState::Following);
+}
+
+#[test]
+fn a_better_vote_from_a_connected_voter_is_waited_for() {
+    // 3 is connected and slow: 1 and 2 agree on 2, but 3 has not voted, so the wait runs
+    // and 3's better vote, arriving in it, wins.
+    let mut e = looking_again(1, history(1, 5), &[]);
+    e.receive(1_010, note(2, PeerState::Looking, vote(2, 1, 5, 2)));
+    let fx = e.take_effects();
+    assert!(decided(&fx).is_none());
+    e.receive(1_150, note(3, PeerState::Looking, vote(3, 1, 7, 2)));
+    let fx = e.take_effects();
+    assert!(decided(&fx).is_none(), "2 has not agreed with 3 yet");
+    e.receive(1_160, note(2, PeerState::Looking, vote(3, 1, 7, 2)));
+    assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Follow(3));
+}
+
+#[test]
+fn a_peer_of_my_round_proposing_a_worse_candidate_is_told_mine() {
+    // 2 looked first and sent its proposal while 1 was still following; 1 now looks and
+    // proposes itself. 2 answers at once instead of waiting for its next re-send.
+    let mut e = survivor(2, history(1, 5));
+    e.receive(1_010, note(1, PeerState::Looking, vote(1, 1, 5, 2)));
+    assert_eq!(
+        e.take_effects(),
+        vec![
+            Effect::Send {
+                to: 1,
+                msg: Outgoing {
+                    state: PeerState::Looking,
+                    vote: vote(2, 1, 5, 2)
+                }
+            },
+            Effect::ArmTimer { at: 1_210 }
+        ]
+    );
+    // A vote equal to mine gets no answer (here it also settles the round).
+    e.receive(1_020, note(1, PeerState::Looking, vote(2, 1, 5, 2)));
+    let fx = e.take_effects();
+    assert!(!fx.iter().any(|f| matches!(f, Effect::Send { .. })));
+    assert_eq!(decided(&fx).unwrap().role, Role::Lead);
 }
