@@ -159,12 +159,18 @@ pub struct QuorumFigures {
     pub leader: Option<LeaderFigures>,
     /// Transactions whose leader-computed digest differed from this member's tree.
     pub digest_mismatches: u64,
+    /// On a learner: PROPOSAL and COMMIT packets received from the leader
+    /// (`learner_proposal_received_count`, `learner_commit_received_count`).
+    pub proposals_received: u64,
+    pub commits_received: u64,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct LeaderFigures {
     pub learners: u64,
     pub synced_followers: u64,
+    /// Of the synced followers, those outside the voters (joiners, removed members).
+    pub synced_non_voting_followers: u64,
     pub synced_observers: u64,
     pub pending_syncs: u64,
     pub uptime_ms: u64,

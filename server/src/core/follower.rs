@@ -42,6 +42,9 @@ struct Revalidating {
 
 #[derive(Debug)]
 pub struct Following {
+    /// PROPOSAL and COMMIT(ANDACTIVATE) packets received (`mntr`'s learner counters).
+    pub(super) proposals_received: u64,
+    pub(super) commits_received: u64,
     leader: u64,
     observer: bool,
     epoch: u32,
@@ -98,6 +101,8 @@ impl Core {
             "following: broadcast phase"
         );
         let mut f = Following {
+            proposals_received: 0,
+            commits_received: 0,
             leader: setup.leader,
             observer: setup.observer,
             epoch: setup.epoch,
@@ -263,6 +268,13 @@ impl Core {
     pub(super) fn on_leader_packet(&mut self, pkt: QuorumPacket) {
         if self.following().is_none() {
             return;
+        }
+        if let Some(f) = self.following() {
+            match pkt.kind {
+                PacketType::PROPOSAL => f.proposals_received += 1,
+                PacketType::COMMIT | PacketType::COMMITANDACTIVATE => f.commits_received += 1,
+                _ => {}
+            }
         }
         match pkt.kind {
             PacketType::PROPOSAL => self.on_proposal(&pkt),

@@ -123,9 +123,17 @@ impl Leading {
                 .filter(|l| l.observer == observer && l.stage == Stage::Synced)
                 .count() as u64
         };
+        let non_voting = self
+            .learners
+            .iter()
+            .filter(|(sid, l)| {
+                !l.observer && l.stage == Stage::Synced && !self.setup.config.is_voter(**sid)
+            })
+            .count() as u64;
         crate::stats::LeaderFigures {
             learners: self.learners.len() as u64,
             synced_followers: synced(false),
+            synced_non_voting_followers: non_voting,
             synced_observers: synced(true),
             pending_syncs: self.syncs.len() as u64,
             uptime_ms: now.saturating_duration_since(self.started).as_millis() as u64,

@@ -376,11 +376,14 @@ impl Core {
                 quorum_size: l.voters() as u64,
                 leader: Some(l.figures(self.now.mono)),
                 digest_mismatches: self.digest_mismatches,
+                ..Default::default()
             }),
             Mode::Following(f) => Some(crate::stats::QuorumFigures {
                 quorum_size: f.voters() as u64,
                 leader: None,
                 digest_mismatches: self.digest_mismatches,
+                proposals_received: f.proposals_received,
+                commits_received: f.commits_received,
             }),
         }
     }

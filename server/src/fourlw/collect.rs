@@ -36,6 +36,15 @@ impl ServerSnapshot {
             "digest_mismatches_count".to_string(),
             MetricValue::Int(i64::try_from(q.digest_mismatches).unwrap_or(i64::MAX)),
         );
+        for (name, n) in [
+            ("learner_proposal_received_count", q.proposals_received),
+            ("learner_commit_received_count", q.commits_received),
+        ] {
+            self.metrics.insert(
+                name.to_string(),
+                MetricValue::Int(i64::try_from(n).unwrap_or(i64::MAX)),
+            );
+        }
         if !self.role.mode.in_quorum() {
             return;
         }
@@ -44,6 +53,7 @@ impl ServerSnapshot {
         if let Some(l) = &q.leader {
             info.leader = Some(LeaderInfo {
                 synced_followers: l.synced_followers,
+                synced_non_voting_followers: l.synced_non_voting_followers,
                 synced_observers: l.synced_observers,
                 pending_syncs: l.pending_syncs,
                 leader_uptime_ms: l.uptime_ms,

@@ -117,23 +117,11 @@ impl ElectionSetup {
     }
 }
 
-/// Apache's `QuorumMaj.toString()` for a static config: one `server.N=host:quorumPort:
-/// electionPort:participant|observer` line per member, then `version=0`.
+/// Apache's `QuorumMaj.toString()` for a config file's membership: one
+/// `server.N=host:quorumPort:electionPort:participant|observer[;client]` line per member,
+/// then `version=<hex>`.
 pub fn config_string(config: &Config) -> String {
-    let mut out = String::new();
-    for s in &config.servers {
-        let host = if s.host.contains(':') {
-            format!("[{}]", s.host)
-        } else {
-            s.host.clone()
-        };
-        out.push_str(&format!(
-            "server.{}={}:{}:{}:{}\n",
-            s.id, host, s.peer_port, s.election_port, s.role
-        ));
-    }
-    out.push_str("version=0");
-    out
+    super::verifier::QuorumVerifier::from_config(config).to_string()
 }
 
 /// Binds the election port and runs election over it until `decisions` has no receiver

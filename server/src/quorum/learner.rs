@@ -62,8 +62,10 @@ pub struct LearnerSetup {
     pub max_buffer: usize,
     pub force_sync: bool,
     pub segment_limit: u64,
-    /// This member's `QuorumVerifier.toString()`: what it keeps in `/zookeeper/config`.
+    /// This member's `QuorumVerifier.toString()`: what it keeps in `/zookeeper/config`,
+    /// and its version (the node's mzxid, as Apache writes it).
     pub config_string: Vec<u8>,
+    pub config_version: i64,
 }
 
 fn wall_ms() -> i64 {
@@ -203,7 +205,7 @@ pub fn sync_with_leader_reporting(
                 tracing::info!(to = %Zxid::from_raw(pkt.zxid), "truncating the log as the leader says");
                 truncate_after(&setup.dirs, pkt.zxid).map_err(storage)?;
                 tree = recover(&setup.dirs).map_err(storage)?.0;
-                tree.set_config(&setup.config_string, 0, wall_ms());
+                tree.set_config(&setup.config_string, setup.config_version, wall_ms());
             }
             PacketType::SNAP => {
                 sync.mode = "snap";
@@ -214,7 +216,7 @@ pub fn sync_with_leader_reporting(
                     .map_err(|e| LearnerError::Protocol(format!("bad snapshot signature: {e}")))?;
                 // The leader's copy of `/zookeeper/config` is the leader's: keep our own,
                 // as Apache's learner does (ZOOKEEPER-2819).
-                tree.set_config(&setup.config_string, 0, wall_ms());
+                tree.set_config(&setup.config_string, setup.config_version, wall_ms());
                 sync.snapped = true;
                 tracing::info!(zxid = %Zxid::from_raw(pkt.zxid), nodes = tree.node_count(), "snapshot received from the leader");
             }

@@ -97,6 +97,7 @@ impl Member {
             max_buffer: DEFAULT_MAX_BUFFER,
             force_sync: false,
             segment_limit: 1 << 26,
+            config_version: 0,
             config_string: b"server.1=127.0.0.1:2888:3888:participant\nversion=0".to_vec(),
         }
     }

@@ -32,7 +32,7 @@ use crate::tree::DataTree;
 
 use super::config_files::ConfigFiles;
 use super::election::{History, Role as Elected};
-use super::election_net::{self, config_string, ElectionControl, ElectionSetup};
+use super::election_net::{self, ElectionControl, ElectionSetup};
 use super::leader_net::Learners;
 use super::learner::{sync_with_leader_reporting, LearnerSetup};
 use super::membership::{Ensemble, Place};
@@ -51,11 +51,11 @@ pub struct MemberContext {
 
 /// Loads the member's state from disk: the tree (snapshot plus every logged txn) and the
 /// epoch files.
-fn load(dirs: &DataDirs, config: &Config) -> anyhow::Result<(DataTree, Epochs)> {
+fn load(dirs: &DataDirs, config: &QuorumVerifier) -> anyhow::Result<(DataTree, Epochs)> {
     let (mut tree, report) = recover(dirs)?;
     tree.set_config(
-        config_string(config).as_bytes(),
-        0,
+        config.to_string().as_bytes(),
+        config.version,
         crate::core::Now::system().wall_ms,
     );
     let epochs = epoch::load(&dirs.snap_dir, Zxid::from_raw(tree.last_zxid()))?;
@@ -100,7 +100,7 @@ fn serving(ensemble: &Ensemble, mode: ServerMode) -> WordsRole {
 pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
     let files = ctx.config.config_file.as_ref().map(ConfigFiles::new);
     let mut ensemble = Ensemble::load(&ctx.config, files.as_ref());
-    let (mut tree, mut epochs) = load(&ctx.dirs, &ctx.config)?;
+    let (mut tree, mut epochs) = load(&ctx.dirs, ensemble.committed())?;
     let history = |tree: &DataTree, e: &Epochs| History {
         last_zxid: Zxid::from_raw(tree.last_zxid()),
         current_epoch: e.current,
@@ -155,7 +155,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
                         Err(e) => tracing::error!(error = %e, "cannot serve read-only"),
                     }
                     // The read-only core took the tree; the role after reloads it.
-                    (tree, epochs) = load(&ctx.dirs, &ctx.config)?;
+                    (tree, epochs) = load(&ctx.dirs, ensemble.committed())?;
                 }
             }
         };
@@ -183,7 +183,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
                 );
                 (kept, epochs)
             }
-            None => load(&ctx.dirs, &ctx.config)?,
+            None => load(&ctx.dirs, ensemble.committed())?,
         };
         if *ensemble.committed() != told {
             told = ensemble.committed().clone();
@@ -506,6 +506,7 @@ async fn follow(
         force_sync: config.force_sync,
         segment_limit: ctx.segment_limit,
         config_string: ensemble.committed().to_string().into_bytes(),
+        config_version: ensemble.committed().version,
     };
     tracing::info!(leader, addr = %setup.leader_addr, observer, "following: connecting to the leader");
     let synced = {
