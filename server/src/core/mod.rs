@@ -429,3 +429,6 @@ mod simulation;
 
 #[cfg(test)]
 mod ensemble_tests;
+
+#[cfg(test)]
+mod cluster_sim;
