@@ -10,11 +10,12 @@ use super::world::{Role, Sim, TICK_MS};
 impl Sim {
     pub(super) fn fail(&self, what: impl std::fmt::Display) -> ! {
         panic!(
-            "seed {} step {} ({} members): {what}\n  {}\n(replay: ZKRS_CLUSTER_SIM_SEED={} \
+            "seed {} step {} ({} members, {} voting): {what}\n  {}\n(replay: ZKRS_CLUSTER_SIM_SEED={} \
              ZKRS_CLUSTER_SIM_TRACE=1 cargo nextest run -p zkrs-server cluster_sim)",
             self.seed,
             self.step,
             self.n,
+            self.voters,
             self.state(),
             self.seed
         )
@@ -28,6 +29,12 @@ impl Sim {
         let Some(last) = m.served_last() else {
             return;
         };
+        if m.log_failed {
+            // A follower applies what the quorum committed before its own log has it (as
+            // Apache's does); when its log fails those are not on its disk. Its role is
+            // ending: it syncs again from what its disk holds.
+            return;
+        }
         let mut i = m.verified;
         let mut problem = None;
         while let Some(e) = m.logged_at(i).filter(|e| e.hdr.zxid <= last) {

@@ -30,6 +30,7 @@ pub(super) enum Down {
 
 pub(super) struct Learning {
     pub leader: Sid,
+    pub observer: bool,
     /// When this member started looking for its leader (connect and read timeouts).
     pub since: u64,
     pub conn: Option<u64>,
@@ -61,9 +62,16 @@ fn decode(p: &QuorumPacket) -> Result<LogEntry, String> {
 }
 
 impl Learning {
-    pub fn new(leader: Sid, now: u64, tree: DataTree, hist: Vec<LogEntry>) -> Learning {
+    pub fn new(
+        leader: Sid,
+        observer: bool,
+        now: u64,
+        tree: DataTree,
+        hist: Vec<LogEntry>,
+    ) -> Learning {
         Learning {
             leader,
+            observer,
             since: now,
             conn: None,
             last_heard: now,
@@ -136,6 +144,14 @@ impl Learning {
                     }
                 } else if pkt.zxid > self.tree.last_zxid() {
                     return Err(format!("COMMIT {:#x} without its proposal", pkt.zxid));
+                }
+            }
+            PacketType::INFORM => {
+                let e = decode(&pkt)?;
+                if e.hdr.zxid > self.tree.last_zxid() {
+                    self.tree.apply(&e.hdr, &e.txn, &mut Vec::new());
+                    self.hist.push(e.clone());
+                    self.unlogged.push(e);
                 }
             }
             PacketType::NEWLEADER => {

@@ -163,7 +163,9 @@ pub(super) struct Sim {
     pub seed: u64,
     pub step: usize,
     pub rng: StdRng,
+    /// Members: voters `1..=voters`, then observers up to `n`.
     pub n: usize,
+    pub voters: usize,
     pub now_ms: u64,
     origin: Now,
     pub members: Vec<Member>,
@@ -198,7 +200,8 @@ fn pair(a: Sid, b: Sid) -> (Sid, Sid) {
 }
 
 impl Sim {
-    pub fn new(seed: u64, n: usize) -> Sim {
+    pub fn new(seed: u64, voters: usize, observers: usize) -> Sim {
+        let n = voters + observers;
         let origin = Now {
             mono: Instant::now(),
             wall_ms: 1_700_000_000_000,
@@ -208,6 +211,7 @@ impl Sim {
             step: 0,
             rng: StdRng::seed_from_u64(seed),
             n,
+            voters,
             now_ms: 0,
             origin,
             members: Vec::new(),
@@ -284,8 +288,8 @@ impl Sim {
 
     fn voters(&self) -> Members {
         Members {
-            voters: (1..=self.n as Sid).collect(),
-            observers: BTreeSet::new(),
+            voters: (1..=self.voters as Sid).collect(),
+            observers: (self.voters as Sid + 1..=self.n as Sid).collect(),
         }
     }
 
@@ -305,12 +309,12 @@ impl Sim {
                 match e {
                     election::Effect::Send { to, msg } => self.esend(sid, to, msg),
                     election::Effect::SendToVoters(msg) => {
-                        for to in 1..=self.n as Sid {
+                        for to in 1..=self.voters as Sid {
                             self.esend(sid, to, msg);
                         }
                     }
                     election::Effect::ConnectAll => {
-                        for to in 1..=self.n as Sid {
+                        for to in 1..=self.voters as Sid {
                             self.econnect(sid, to);
                         }
                     }
@@ -419,7 +423,7 @@ impl Sim {
     fn decide(&mut self, sid: Sid, d: Decision) {
         let now = self.now();
         let now_ms = self.now_ms;
-        let n = self.n;
+        let n = self.voters;
         let m = self.m(sid);
         let tree = match std::mem::replace(&mut m.role, Role::Down) {
             Role::Looking(t) => t,
@@ -449,9 +453,12 @@ impl Sim {
                 self.absorb(sid);
             }
             Elected::Follow(leader) | Elected::Observe(leader) => {
+                let observer = matches!(d.role, Elected::Observe(_));
                 let m = self.m(sid);
                 let hist = m.disk.history();
-                m.role = Role::Learning(Box::new(Learning::new(leader, now_ms, tree, hist)));
+                m.role = Role::Learning(Box::new(Learning::new(
+                    leader, observer, now_ms, tree, hist,
+                )));
                 self.qconnect(sid);
             }
         }
@@ -766,8 +773,10 @@ impl Sim {
     /// can be reached, and sends FOLLOWERINFO.
     pub fn qconnect(&mut self, sid: Sid) {
         let now = self.now_ms;
-        let (leader, accepted) = match &self.mr(sid).role {
-            Role::Learning(l) if l.conn.is_none() => (l.leader, self.mr(sid).disk.accepted),
+        let (leader, observer, accepted) = match &self.mr(sid).role {
+            Role::Learning(l) if l.conn.is_none() => {
+                (l.leader, l.observer, self.mr(sid).disk.accepted)
+            }
             _ => return,
         };
         if !self.reachable(sid, leader) || !matches!(self.mr(leader).role, Role::Leading { .. }) {
@@ -779,8 +788,13 @@ impl Sim {
             l.conn = Some(conn);
             l.last_heard = now;
         }
+        let kind = if observer {
+            PacketType::OBSERVERINFO
+        } else {
+            PacketType::FOLLOWERINFO
+        };
         let info = QuorumPacket::new(
-            PacketType::FOLLOWERINFO,
+            kind,
             Zxid::new(accepted, 0).raw(),
             Some(LearnerInfo::new(sid as i64, 0).encode()),
         );
@@ -857,7 +871,8 @@ impl Sim {
             self.log(|| format!("{leader} -> {l}: {:?} {:#x}", p.kind.name(), p.zxid));
         }
         let now = self.now_ms;
-        let disk_fails = self.faults && self.rng.gen_bool(0.01);
+        // The fsync at NEWLEADER or UPTODATE fails now and then.
+        let disk_fails = self.faults && self.rng.gen_bool(0.05);
         let m = self.m(l);
         match &mut m.role {
             Role::Following {
@@ -896,7 +911,7 @@ impl Sim {
     fn start_following(&mut self, sid: Sid, conn: u64) {
         let now = self.now();
         let now_ms = self.now_ms;
-        let n = self.n;
+        let n = self.voters;
         let m = self.m(sid);
         let Role::Learning(x) = std::mem::replace(&mut m.role, Role::Down) else {
             return;
@@ -904,7 +919,7 @@ impl Sim {
         let epoch = x.epoch.unwrap_or(0);
         let setup = FollowerSetup {
             leader: x.leader,
-            observer: false,
+            observer: x.observer,
             epoch,
             voters: n,
             uncommitted: x.uncommitted.into_iter().collect(),
@@ -1021,10 +1036,6 @@ impl Sim {
     // -----------------------------------------------------------------------------------
     // The run
 
-    fn down_count(&self) -> usize {
-        self.members.iter().filter(|m| !m.alive()).count()
-    }
-
     fn random_member(&mut self) -> Sid {
         self.rng.gen_range(1..=self.n as Sid)
     }
@@ -1090,8 +1101,10 @@ impl Sim {
             }
             9940..=9954 => self.drop_a_connection(),
             9955..=9969 => {
+                // Any member, even the last one running: what a quorum fsynced must
+                // survive every member losing what it did not.
                 let sid = self.random_member();
-                if self.mr(sid).alive() && self.down_count() < (self.n - 1) / 2 {
+                if self.mr(sid).alive() {
                     self.crash(sid);
                 }
             }
@@ -1112,9 +1125,7 @@ impl Sim {
                 let leader = (1..=self.n as Sid)
                     .find(|&s| matches!(self.mr(s).role, Role::Leading { serving: true, .. }));
                 if let Some(l) = leader {
-                    if self.down_count() < (self.n - 1) / 2 {
-                        self.crash(l);
-                    }
+                    self.crash(l);
                 }
             }
         }
