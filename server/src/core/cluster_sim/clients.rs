@@ -165,6 +165,14 @@ impl Sim {
                             self.fail(format!("client {c}: a bad connect response: {e}"))
                         });
                         self.log(|| format!("client {c} has session {:#x}", resp.session_id));
+                        let new = self.clients[c].session.is_none();
+                        if new && resp.session_id != 0 && !self.creation_committed(resp.session_id)
+                        {
+                            self.fail(format!(
+                                "client {c}: session {:#x} announced before its creation committed",
+                                resp.session_id
+                            ));
+                        }
                         let cl = &mut self.clients[c];
                         cl.handshaking = false;
                         cl.session =
@@ -174,6 +182,12 @@ impl Sim {
                 }
             }
         }
+    }
+
+    fn creation_committed(&self, session: i64) -> bool {
+        self.committed.iter().any(|e| {
+            e.hdr.session_id == session && matches!(*e.txn, crate::txn::Txn::CreateSession { .. })
+        })
     }
 
     fn client_reply(&mut self, c: usize, frame: &[u8]) {

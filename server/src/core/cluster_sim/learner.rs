@@ -107,6 +107,9 @@ impl Learning {
             }
             let e = Zxid::from_raw(pkt.zxid).epoch();
             let current = if e > disk.accepted {
+                if disk_fails {
+                    return Err("cannot write acceptedEpoch".into());
+                }
                 disk.accepted = e;
                 disk.current as i32
             } else if e == disk.accepted {

@@ -497,7 +497,15 @@ impl Sim {
             })
             .collect();
         m.unsynced.extend(appended);
+        let mut epoch_failed = None;
         for (file, epoch) in epochs {
+            // Writing an epoch file fails now and then: the driver ends the role before
+            // anything the core said after it reaches a peer.
+            if self.faults && self.rng.gen_bool(0.02) {
+                epoch_failed = Some(file);
+                break;
+            }
+            let m = self.m(sid);
             match file {
                 EpochFile::Accepted => m.disk.accepted = epoch,
                 EpochFile::Current => m.disk.current = epoch,
@@ -505,6 +513,10 @@ impl Sim {
         }
         self.check_served(sid);
         self.client_outputs(sid, outs);
+        if let Some(file) = epoch_failed {
+            self.end_role(sid, &format!("cannot write {file:?} epoch"));
+            return;
+        }
         for out in peer {
             if self.mr(sid).harness_ref().is_none() {
                 // The role ended: the rest of what it said goes nowhere.
