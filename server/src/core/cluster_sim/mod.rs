@@ -50,7 +50,11 @@
 mod checks;
 mod clients;
 mod disk;
+mod elections;
 mod learner;
+mod quorum_links;
+mod roles;
+mod run;
 mod world;
 
 use world::Sim;
