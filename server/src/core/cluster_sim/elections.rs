@@ -105,6 +105,7 @@ impl Sim {
             return false;
         };
         let now = self.now_ms;
+        self.log(|| format!("{from} -> {to}: {:?} {:?}", msg.state, msg.vote));
         if let Some(e) = self.m(to).election.as_mut() {
             e.receive(
                 now,

@@ -52,6 +52,7 @@ mod clients;
 mod disk;
 mod elections;
 mod learner;
+mod observer_ping_pong;
 mod quorum_links;
 mod roles;
 mod run;
