@@ -53,9 +53,31 @@ impl Sim {
                 data: Some(vec![self.rng.gen_range_u(0..256) as u8]),
                 version: -1,
             }),
-            45..=54 => Request::Delete(PathVersion { path, version: -1 }),
-            55..=79 => Request::GetData(PathWatch { path, watch: false }),
-            80..=89 => Request::Ping,
+            45..=51 => Request::Delete(PathVersion { path, version: -1 }),
+            52..=56 => {
+                let other = format!("/n{}", self.rng.gen_range_u(0..6));
+                Request::Multi(
+                    OpCode::Multi,
+                    vec![
+                        Request::Check(PathVersion {
+                            path: path.clone(),
+                            version: -1,
+                        }),
+                        Request::SetData(SetDataRequest {
+                            path,
+                            data: None,
+                            version: -1,
+                        }),
+                        Request::Delete(PathVersion {
+                            path: other,
+                            version: -1,
+                        }),
+                    ],
+                )
+            }
+            57..=76 => Request::GetData(PathWatch { path, watch: false }),
+            77..=81 => Request::Sync("/".into()),
+            82..=89 => Request::Ping,
             90..=93 => Request::CloseSession,
             _ => {
                 self.log(|| format!("client {c} disconnects from {sid}"));
@@ -66,7 +88,7 @@ impl Sim {
         };
         let tracked = matches!(
             req,
-            Request::Create(..) | Request::SetData(_) | Request::Delete(_)
+            Request::Create(..) | Request::SetData(_) | Request::Delete(_) | Request::Multi(..)
         );
         let cl = &mut self.clients[c];
         cl.next_xid += 1;
