@@ -95,7 +95,10 @@ impl Sim {
 
     /// One random step: mostly clients, deliveries, fsyncs and time; now and then a fault.
     pub fn random_step(&mut self) {
-        let roll = self.rng.gen_range(0..10_000);
+        let mut roll = self.rng.gen_range(0..10_000);
+        if self.rng.gen_bool(self.extra_faults) {
+            roll = self.rng.gen_range(9940..10_000);
+        }
         match roll {
             0..=2499 => {
                 let c = self.rng.gen_range(0..self.clients.len());
@@ -134,7 +137,7 @@ impl Sim {
                 }
             }
             7700..=8699 => {
-                let d = self.rng.gen_range(5..=120);
+                let d = self.rng.gen_range(5..=self.max_advance);
                 self.advance(d);
             }
             8700..=9839 => {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 use crate::quorum::election::{self, Election, Members, Sid, Timing};
 use crate::quorum::wire::packet::QuorumPacket;
@@ -187,6 +187,11 @@ pub(super) struct Sim {
     pub faults: bool,
     /// Writes acknowledged to clients.
     pub acked: usize,
+    /// This seed's weather: how many more faults than usual (the chance that a step is
+    /// replaced by one), and how far the clock may jump in one step (far jumps make
+    /// learners and leaders time out).
+    pub extra_faults: f64,
+    pub max_advance: u64,
     pub trace: bool,
 }
 
@@ -223,6 +228,8 @@ impl Sim {
             leaders: BTreeMap::new(),
             faults: true,
             acked: 0,
+            extra_faults: 0.0,
+            max_advance: 120,
             trace: std::env::var("ZKRS_CLUSTER_SIM_TRACE").is_ok(),
         };
         for sid in 1..=n as Sid {
@@ -237,6 +244,8 @@ impl Sim {
                 log_failed: false,
             });
         }
+        sim.extra_faults = [0.0, 0.0, 0.005, 0.02][sim.rng.gen_range(0..4)];
+        sim.max_advance = [120, 120, 400][sim.rng.gen_range(0..3)];
         for sid in 1..=n as Sid {
             sim.restart(sid);
         }
