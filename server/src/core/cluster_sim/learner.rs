@@ -50,6 +50,9 @@ pub(super) struct Took {
     pub up: Vec<QuorumPacket>,
     /// UPTODATE came: the member follows now.
     pub synced: bool,
+    /// The member crashed right after persisting the sync at NEWLEADER, before it wrote
+    /// `currentEpoch` (what `quorum::learner` does in two steps).
+    pub crashed: bool,
 }
 
 fn decode(p: &QuorumPacket) -> Result<LogEntry, String> {
@@ -86,8 +89,15 @@ impl Learning {
 
     /// Takes one message from the leader. `disk_fails` makes a persist fail (the fsync of
     /// the sync's transactions), which ends the sync as an I/O error would.
-    pub fn take(&mut self, disk: &mut Disk, msg: Down, disk_fails: bool) -> Result<Took, String> {
+    pub fn take(
+        &mut self,
+        disk: &mut Disk,
+        msg: Down,
+        disk_fails: bool,
+        crash_after_persist: bool,
+    ) -> Result<Took, String> {
         let mut up = Vec::new();
+        let mut crashed = false;
         let pkt = match msg {
             Down::Snap { zxid, tree, hist } => {
                 // Through Apache's stream and back, as the real learner reads it.
@@ -97,7 +107,11 @@ impl Learning {
                     .map_err(|e| format!("bad snapshot: {e}"))?;
                 self.hist = hist;
                 self.snapped = true;
-                return Ok(Took { up, synced: false });
+                return Ok(Took {
+                    up,
+                    synced: false,
+                    crashed,
+                });
             }
             Down::Pkt(p) => p,
         };
@@ -119,7 +133,11 @@ impl Learning {
             };
             self.epoch = Some(e);
             up.push(ack_epoch(self.tree.last_zxid(), current));
-            return Ok(Took { up, synced: false });
+            return Ok(Took {
+                up,
+                synced: false,
+                crashed,
+            });
         };
         match pkt.kind {
             PacketType::DIFF | PacketType::PING => {}
@@ -159,8 +177,12 @@ impl Learning {
             }
             PacketType::NEWLEADER => {
                 self.persist(disk, disk_fails)?;
-                disk.current = epoch;
-                up.push(QuorumPacket::new(PacketType::ACK, pkt.zxid, None));
+                if crash_after_persist {
+                    crashed = true;
+                } else {
+                    disk.current = epoch;
+                    up.push(QuorumPacket::new(PacketType::ACK, pkt.zxid, None));
+                }
             }
             PacketType::UPTODATE => {
                 self.persist(disk, disk_fails)?;
@@ -169,12 +191,20 @@ impl Learning {
                     Zxid::new(epoch, 0).raw(),
                     None,
                 ));
-                return Ok(Took { up, synced: true });
+                return Ok(Took {
+                    up,
+                    synced: true,
+                    crashed,
+                });
             }
             // Ignored during the sync, as the real learner does.
             _ => {}
         }
-        Ok(Took { up, synced: false })
+        Ok(Took {
+            up,
+            synced: false,
+            crashed,
+        })
     }
 
     /// After a SNAP the snapshot replaces the history on disk; then what was received goes

@@ -119,6 +119,7 @@ impl Sim {
         let now = self.now_ms;
         // The fsync at NEWLEADER or UPTODATE fails now and then.
         let disk_fails = self.faults && self.rng.gen_bool(0.05);
+        let crash_window = self.faults && self.crash_in_sync_window && self.rng.gen_bool(0.3);
         let m = self.m(l);
         match &mut m.role {
             Role::Following {
@@ -134,8 +135,12 @@ impl Sim {
             }
             Role::Learning(x) if x.conn == Some(conn) => {
                 x.last_heard = now;
-                match x.take(&mut m.disk, msg, disk_fails) {
+                match x.take(&mut m.disk, msg, disk_fails, crash_window) {
                     Ok(took) => {
+                        if took.crashed {
+                            self.crash(l);
+                            return true;
+                        }
                         if let Some(q) = self.qlinks.get_mut(&l) {
                             q.up.extend(took.up);
                         }

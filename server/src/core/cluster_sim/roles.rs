@@ -336,6 +336,16 @@ impl Sim {
             last_zxid: Zxid::from_raw(tree.last_zxid()),
             current_epoch: u64::from(m.disk.current),
         };
+        // `storage::epoch::load` refuses a currentEpoch behind the log's last epoch.
+        let of_log = history.last_zxid.epoch();
+        if m.disk.current < of_log {
+            let current = m.disk.current;
+            self.fail(format!(
+                "member {sid} cannot start: its currentEpoch {current} is behind its log's \
+                 epoch {of_log} (storage::epoch::load refuses it)"
+            ));
+        }
+        let m = self.m(sid);
         m.role = Role::Looking(tree);
         m.verified = 0;
         m.election = Some(Election::start(now, sid, members, history, timing()));

@@ -192,6 +192,9 @@ pub(super) struct Sim {
     /// learners and leaders time out).
     pub extra_faults: f64,
     pub max_advance: u64,
+    /// A learner may crash between persisting its sync and writing `currentEpoch` at
+    /// NEWLEADER (see the ignored test in `mod.rs`).
+    pub crash_in_sync_window: bool,
     pub trace: bool,
 }
 
@@ -230,6 +233,7 @@ impl Sim {
             acked: 0,
             extra_faults: 0.0,
             max_advance: 120,
+            crash_in_sync_window: false,
             trace: std::env::var("ZKRS_CLUSTER_SIM_TRACE").is_ok(),
         };
         for sid in 1..=n as Sid {
