@@ -38,7 +38,9 @@
 //! - each session is closed at most once; replies to a connection come in request order;
 //! - a role's kept tree holds exactly what its log holds.
 //!
-//! At the end the network heals, every member restarts, and the ensemble must settle:
+//! At the end the network heals, every member restarts, and the ensemble must settle
+//! (restarting its leader once when a member promised a higher epoch than the leader's,
+//! which by ZAB's rule keeps that member out until the next epoch):
 //! one leader serving, everybody else following it, every tree identical (the same
 //! serialization and digest, equal to the committed sequence replayed), and once every
 //! client is gone every session expires exactly once.

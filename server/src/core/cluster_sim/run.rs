@@ -297,7 +297,10 @@ impl Sim {
     /// Runs settle rounds until the ensemble is settled and stays so for a while.
     pub fn settle(&mut self, what: &str) {
         let mut calm = 0;
-        for _ in 0..4000 {
+        for round in 0..4000 {
+            if round % 300 == 299 {
+                self.move_past_promised_epochs();
+            }
             self.settle_round();
             self.check_all();
             let settled = self.settled();
@@ -316,5 +319,32 @@ impl Sim {
             self.busy_elinks(),
             self.busy_qlinks()
         ));
+    }
+
+    /// ZAB's rule, Apache's too: a member that promised a higher epoch (its
+    /// `acceptedEpoch`, from a leader that then failed) refuses the LEADERINFO of an
+    /// established leader of a lower epoch, and joins only once the ensemble moves to a
+    /// new epoch. When such a member is left out at the end, the leader restarts, so that
+    /// the next election chooses an epoch above every promise.
+    fn move_past_promised_epochs(&mut self) {
+        let leader = self.members.iter().find_map(|m| match &m.role {
+            Role::Leading { h, serving: true } => Some((m.sid, h.core.known_zxid())),
+            _ => None,
+        });
+        let Some((leader, known)) = leader else {
+            return;
+        };
+        let epoch = crate::ids::Zxid::from_raw(known).epoch();
+        let promised = self
+            .members
+            .iter()
+            .any(|m| m.disk.accepted > epoch && !matches!(m.role, Role::Following { .. }));
+        if promised {
+            self.log(|| {
+                format!("leader {leader} restarts: a member promised an epoch above {epoch}")
+            });
+            self.crash(leader);
+            self.restart(leader);
+        }
     }
 }
