@@ -3,9 +3,21 @@
 use crate::quorum::election::Sid;
 use crate::storage::snapshot;
 use crate::tree::DataTree;
-use crate::txn::Txn;
+use crate::txn::{owner_kind, OwnerKind, Txn};
 
 use super::world::{Role, Sim, TICK_MS};
+
+/// An ephemeral node whose session is gone, if the tree has one.
+fn orphaned_ephemeral(sid: Sid, tree: &DataTree) -> Option<String> {
+    tree.iter_nodes().find_map(
+        |(path, node)| match owner_kind(node.stored().ephemeral_owner) {
+            OwnerKind::Ephemeral(owner) if tree.session(owner).is_none() => Some(format!(
+                "member {sid}: {path} outlived its session {owner:#x}"
+            )),
+            _ => None,
+        },
+    )
+}
 
 impl Sim {
     pub(super) fn fail(&self, what: impl std::fmt::Display) -> ! {
@@ -83,6 +95,9 @@ impl Sim {
                     "member {sid}'s tree is at {last:#x} but its log reaches {reached:#x} there"
                 ));
             }
+        }
+        if problem.is_none() {
+            problem = orphaned_ephemeral(sid, &m.harness_ref().expect("a serving core").core.tree);
         }
         if let Some(p) = problem {
             self.fail(p);
