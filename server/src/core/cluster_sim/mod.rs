@@ -34,9 +34,12 @@
 //!   after UPTODATE) are a prefix of one committed sequence, so the committed prefix is
 //!   the same on every member, and a committed zxid is never lost or changed, across
 //!   crashes, TRUNCs and SNAPs too;
-//! - an acknowledged client write is in the committed sequence, with its session and cxid;
-//! - each session is closed at most once; replies to a connection come in request order;
-//! - a role's kept tree holds exactly what its log holds.
+//! - an acknowledged client write is in the committed sequence, with its session and cxid,
+//!   and a new session is announced only once its creation is committed;
+//! - each session is closed at most once, and no ephemeral outlives its session; replies
+//!   to a connection come in request order;
+//! - a role's kept tree holds exactly what its log holds, and a member restarts only with
+//!   a `currentEpoch` that is not behind its log (as `storage::epoch::load` demands).
 //!
 //! At the end the network heals, every member restarts, and the ensemble must settle
 //! (restarting its leader once when a member promised a higher epoch than the leader's,
