@@ -7,7 +7,7 @@ use rand::Rng;
 
 use crate::quorum::election::{self, Notification, Sid};
 
-use super::world::*;
+use super::world::{pair, Sim};
 
 impl Sim {
     pub fn eapply(&mut self, sid: Sid) {

@@ -12,7 +12,7 @@ use crate::quorum::wire::packet::{LearnerInfo, PacketType, QuorumPacket};
 use super::super::testkit::Harness;
 use super::super::{Core, FollowerSetup, Input};
 use super::learner::Down;
-use super::world::*;
+use super::world::{settings_for, QLink, Role, Sim};
 
 impl Sim {
     /// A learning member connects to its leader's quorum port, if that member leads and

@@ -13,7 +13,7 @@ use super::super::peer::{EpochFile, PeerOut, SyncPlan};
 use super::super::testkit::Harness;
 use super::super::{Core, Input, LeaderSetup};
 use super::learner::{Down, Learning};
-use super::world::*;
+use super::world::{settings_for, timing, Role, Sim, CONFIG};
 
 impl Sim {
     pub fn decide(&mut self, sid: Sid, d: Decision) {

@@ -7,7 +7,7 @@ use rand::Rng;
 use crate::quorum::election::Sid;
 
 use super::super::Input;
-use super::world::*;
+use super::world::{Role, Sim, INIT_LIMIT, SYNC_LIMIT, TICK_MS};
 
 impl Sim {
     /// The clock moves on by `d` ms: election timers, the leader's half-ticks, session

@@ -20,7 +20,7 @@ use super::learner::{Down, Learning};
 pub(super) const TICK_MS: u64 = 500;
 pub(super) const SYNC_LIMIT: u32 = 5;
 pub(super) const INIT_LIMIT: u32 = 10;
-pub(super) const CLIENTS: usize = 4;
+const CLIENTS: usize = 4;
 pub(super) const CONFIG: &[u8] = b"version=0";
 
 pub(super) fn settings_for(sid: Sid) -> CoreSettings {
