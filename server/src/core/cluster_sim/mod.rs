@@ -29,7 +29,8 @@
 //! their sessions elsewhere.
 //!
 //! **Invariants, after every step** ([`checks`]):
-//! - at most one leader per epoch reaches a quorum of NEWLEADER acks (`Serving`);
+//! - at most one leader per epoch reaches a quorum of NEWLEADER acks (`Serving`), and a
+//!   learner starts following only that epoch's leader;
 //! - the transactions every serving member holds (the leader once serving, followers
 //!   after UPTODATE) are a prefix of one committed sequence, so the committed prefix is
 //!   the same on every member, and a committed zxid is never lost or changed, across

@@ -163,6 +163,17 @@ impl Sim {
         let now = self.now();
         let now_ms = self.now_ms;
         let n = self.voters;
+        let Role::Learning(x) = &self.mr(sid).role else {
+            return;
+        };
+        // UPTODATE comes only from a leader that a quorum acknowledged in this epoch.
+        let (epoch, leader) = (x.epoch.unwrap_or(0), x.leader);
+        let served_by = self.leaders.get(&epoch).copied();
+        if served_by != Some(leader) {
+            self.fail(format!(
+                "member {sid} follows {leader} in epoch {epoch}, which {served_by:?} serves"
+            ));
+        }
         let m = self.m(sid);
         let Role::Learning(x) = std::mem::replace(&mut m.role, Role::Down) else {
             return;
