@@ -49,9 +49,10 @@
 //! serialization and digest, equal to the committed sequence replayed), and once every
 //! client is gone every session expires exactly once.
 //!
-//! `ZKRS_CLUSTER_SIM_SEEDS=n` runs n seeds per ensemble shape; `ZKRS_CLUSTER_SIM_SEED=s`
-//! replays one seed; `ZKRS_CLUSTER_SIM_TRACE=1` prints what happens. A failure names its
-//! seed and step.
+//! `ZKRS_CLUSTER_SIM_SEEDS=n` runs n seeds per ensemble shape (from
+//! `ZKRS_CLUSTER_SIM_FIRST_SEED`, 0 by default); `ZKRS_CLUSTER_SIM_SEED=s` replays one
+//! seed; `ZKRS_CLUSTER_SIM_TRACE=1` prints what happens. A failure names its seed and
+//! step.
 
 mod checks;
 mod clients;
@@ -70,11 +71,10 @@ fn seeds(default: u64) -> Vec<u64> {
     if let Ok(s) = std::env::var("ZKRS_CLUSTER_SIM_SEED") {
         return vec![s.parse().expect("ZKRS_CLUSTER_SIM_SEED is a number")];
     }
-    let n: u64 = std::env::var("ZKRS_CLUSTER_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default);
-    (0..n).collect()
+    let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    let n = var("ZKRS_CLUSTER_SIM_SEEDS").unwrap_or(default);
+    let first = var("ZKRS_CLUSTER_SIM_FIRST_SEED").unwrap_or(0);
+    (first..first + n).collect()
 }
 
 /// Runs the seeds on `n` members and checks that the runs did something: a simulation
