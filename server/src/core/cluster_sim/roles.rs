@@ -16,6 +16,8 @@ use super::learner::{Down, Learning};
 use super::world::{settings_for, timing, Role, Sim, CONFIG};
 
 impl Sim {
+    /// The election decided: the member starts its role from the tree it looked with (a
+    /// leader's core, or a learner that dials its leader).
     pub fn decide(&mut self, sid: Sid, d: Decision) {
         let now = self.now();
         let now_ms = self.now_ms;
