@@ -8,7 +8,8 @@
 //! core's tree when it matches the log, and look again. A learner's sync is played here as
 //! `quorum::learner` does it (that code is blocking I/O), see [`learner`]. Each member has
 //! a disk ([`disk`]): a snapshot, the fsynced log, `acceptedEpoch` and `currentEpoch`;
-//! what the role's log writer was given but did not fsync yet is lost in a crash. An
+//! what the role's log writer was given but did not fsync yet is lost in a crash, except
+//! a prefix of it that may have reached the disk anyway. An
 //! observer elects as a non-voter, syncs with OBSERVERINFO and learns commits by INFORM.
 //!
 //! **The network.** Every link is a FIFO queue, as TCP is: it delivers in order or breaks,

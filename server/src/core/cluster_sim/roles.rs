@@ -301,7 +301,16 @@ impl Sim {
 
     pub fn crash(&mut self, sid: Sid) {
         self.log(|| format!("member {sid} crashes"));
+        // What was written but not fsynced may reach the disk anyway, in order (the page
+        // cache flushed a prefix), unless the log had failed.
+        let kept = if self.faults && !self.mr(sid).log_failed {
+            self.rng.gen_range(0..=self.mr(sid).unsynced.len())
+        } else {
+            0
+        };
         let m = self.m(sid);
+        let survived: Vec<LogEntry> = m.unsynced.drain(..kept).collect();
+        m.disk.log.extend(survived);
         m.unsynced.clear();
         m.role = Role::Down;
         m.election = None;
