@@ -437,3 +437,6 @@ mod simulation;
 
 #[cfg(test)]
 mod ensemble_tests;
+
+#[cfg(test)]
+mod cluster_sim;
