@@ -185,6 +185,7 @@ impl Sim {
             epoch,
             voters: n,
             uncommitted: x.uncommitted.into_iter().collect(),
+            config: None,
         };
         let tree = x.tree;
         let mut h = Harness::with_settings(settings_for(sid));

@@ -13,7 +13,7 @@ use super::super::peer::{EpochFile, PeerOut, SyncPlan};
 use super::super::testkit::Harness;
 use super::super::{Core, Input, LeaderSetup};
 use super::learner::{Down, Learning};
-use super::world::{settings_for, timing, Role, Sim, CONFIG};
+use super::world::{config_of, settings_for, timing, Role, Sim};
 
 impl Sim {
     /// The election decided: the member starts its role from the tree it looked with (a
@@ -35,11 +35,12 @@ impl Sim {
         match d.role {
             Elected::Lead => {
                 let m = self.m(sid);
+                let config = config_of(n);
                 let setup = LeaderSetup {
-                    voters: (1..=n as Sid).collect(),
+                    last_seen: config.clone(),
+                    config,
                     accepted_epoch: m.disk.accepted,
                     current_epoch: m.disk.current,
-                    config_string: CONFIG.to_vec(),
                 };
                 let mut h = Harness::with_settings(settings_for(sid));
                 h.now = now;
@@ -145,6 +146,8 @@ impl Sim {
                     None => self.qbreak(l, "the leader's log lacks the DIFF"),
                 }
             }
+            // Reconfig is off in the simulation: the first epoch keeps version 0.
+            PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. } => {}
             PeerOut::DropLearner { sid: l } => {
                 if self.qlinks.get(&l).is_some_and(|q| q.leader == sid) {
                     self.qbreak(l, "dropped by the leader");

@@ -21,7 +21,13 @@ pub(super) const TICK_MS: u64 = 500;
 pub(super) const SYNC_LIMIT: u32 = 5;
 pub(super) const INIT_LIMIT: u32 = 10;
 const CLIENTS: usize = 4;
-pub(super) const CONFIG: &[u8] = b"version=0";
+/// The simulated ensemble's configuration: voters 1..=n on 127.0.0.N (reconfig off).
+pub(super) fn config_of(n: usize) -> crate::quorum::verifier::QuorumVerifier {
+    let text: String = (1..=n)
+        .map(|i| format!("server.{i}=127.0.0.{i}:2888:3888:participant\n"))
+        .collect();
+    crate::quorum::verifier::QuorumVerifier::parse(&text).expect("the simulated config")
+}
 
 pub(super) fn settings_for(sid: Sid) -> CoreSettings {
     CoreSettings {
@@ -40,6 +46,7 @@ pub(super) fn timing() -> Timing {
         finalize_wait: 200,
         min_interval: 200,
         max_interval: 1600,
+        ..Timing::default()
     }
 }
 
