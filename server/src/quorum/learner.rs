@@ -255,6 +255,10 @@ pub fn sync_with_leader_reporting(
             }
             PacketType::NEWLEADER => {
                 newleader_config = pkt.data.clone().filter(|d| d.len() > 1);
+                // The sync may hold transactions of the new epoch: announce the epoch
+                // first, so that a crash before `currentEpoch` is written still restarts.
+                epoch::prepare_current(&setup.dirs.snap_dir, u64::from(new_epoch))
+                    .map_err(storage)?;
                 sync.persist(&tree)?;
                 epoch::write_current(&setup.dirs.snap_dir, u64::from(new_epoch))
                     .map_err(storage)?;

@@ -114,6 +114,20 @@ pub fn write_current(dir: &Path, epoch: u64) -> Result<(), EpochError> {
     write(dir, CURRENT_EPOCH, epoch)
 }
 
+/// Announces, durably, the current epoch a learner is about to take: `currentEpoch.tmp`
+/// holds it before the learner persists its sync (which may hold transactions of that
+/// epoch) and before [`write_current`] renames it into place. A crash in between leaves a
+/// log ahead of `currentEpoch`, and [`load`] then takes the epoch from this file instead of
+/// refusing to start.
+pub fn prepare_current(dir: &Path, epoch: u64) -> Result<(), EpochError> {
+    let tmp = dir.join(format!("{CURRENT_EPOCH}{TMP_SUFFIX}"));
+    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(epoch.to_string().as_bytes())
+        .map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    super::fsync_dir(dir).map_err(io_err(dir))
+}
+
 /// The epoch in `path`, `None` if the file does not exist. Like Apache's reader, only the
 /// first line counts (a trailing newline from a hand edit is fine).
 fn read(path: &Path) -> Result<Option<u64>, EpochError> {
@@ -159,6 +173,24 @@ fn write(dir: &Path, name: &str, value: u64) -> Result<(), EpochError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_announced_current_epoch_repairs_a_crash_before_its_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        write_current(dir.path(), 1).unwrap();
+        write_accepted(dir.path(), 2).unwrap();
+        prepare_current(dir.path(), 2).unwrap();
+        // The sync of epoch 2 was persisted; the crash came before write_current.
+        let e = load(dir.path(), Zxid::new(2, 5)).unwrap();
+        assert_eq!((e.accepted, e.current), (2, 2));
+        assert_eq!(read(&dir.path().join(CURRENT_EPOCH)).unwrap(), Some(2));
+        // A crash before anything of epoch 2 was persisted: the log decides, not the tmp.
+        let dir = tempfile::tempdir().unwrap();
+        write_current(dir.path(), 1).unwrap();
+        write_accepted(dir.path(), 2).unwrap();
+        prepare_current(dir.path(), 2).unwrap();
+        assert_eq!(load(dir.path(), Zxid::new(1, 9)).unwrap().current, 1);
+    }
 
     fn put(dir: &Path, name: &str, text: &str) {
         fs::write(dir.join(name), text).unwrap();

@@ -14,6 +14,8 @@ pub(super) struct Disk {
     pub log: Vec<LogEntry>,
     pub accepted: u32,
     pub current: u32,
+    /// `currentEpoch.tmp`: the epoch a learner announced before persisting its sync.
+    pub current_tmp: Option<u32>,
 }
 
 impl Disk {

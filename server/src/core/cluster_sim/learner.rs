@@ -176,11 +176,14 @@ impl Learning {
                 }
             }
             PacketType::NEWLEADER => {
+                disk.current_tmp = Some(epoch);
                 self.persist(disk, disk_fails)?;
                 if crash_after_persist {
                     crashed = true;
                 } else {
+                    // The rename: the tmp file becomes currentEpoch.
                     disk.current = epoch;
+                    disk.current_tmp = None;
                     up.push(QuorumPacket::new(PacketType::ACK, pkt.zxid, None));
                 }
             }

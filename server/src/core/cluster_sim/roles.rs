@@ -346,6 +346,16 @@ impl Sim {
             return;
         }
         let tree = m.disk.load();
+        // `storage::epoch::load`'s repair: a log ahead of currentEpoch takes the epoch a
+        // learner announced in currentEpoch.tmp before persisting its sync.
+        let of_log = Zxid::from_raw(tree.last_zxid()).epoch();
+        if let Some(tmp) = m
+            .disk
+            .current_tmp
+            .filter(|&t| m.disk.current < of_log && t >= of_log)
+        {
+            m.disk.current = tmp;
+        }
         let history = History {
             last_zxid: Zxid::from_raw(tree.last_zxid()),
             current_epoch: u64::from(m.disk.current),
