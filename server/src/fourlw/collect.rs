@@ -61,7 +61,6 @@ impl ServerSnapshot {
                 last_proposal_size: l.proposal_sizes.0,
                 min_proposal_size: l.proposal_sizes.1,
                 max_proposal_size: l.proposal_sizes.2,
-                ..info.leader.unwrap_or_default()
             });
         }
     }
