@@ -299,7 +299,6 @@ mod against_an_ensemble {
     const LIMIT: Duration = Duration::from_secs(120);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs reconfig in zkrs-server (issue 12); proven with ZKRS_ENSEMBLE=apache and --include-ignored"]
     async fn a_session_survives_the_removal_of_its_server() {
         let mut ensemble =
             tokio::task::block_in_place(|| Ensemble::from_env_dynamic(3, 0, config()));

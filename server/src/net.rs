@@ -82,11 +82,45 @@ pub async fn serve(
     core: mpsc::UnboundedSender<CoreMsg>,
     settings: NetSettings,
 ) -> std::io::Result<()> {
+    serve_movable(listener, core, settings, None).await
+}
+
+/// [`serve`] on a client port a reconfig may move: each address `moves` announces is bound
+/// and replaces the listener (the old port closes, as Apache's `reconfigure` closes it);
+/// connections already open stay, and connection ids go on from where they were.
+pub async fn serve_movable(
+    mut listener: TcpListener,
+    core: mpsc::UnboundedSender<CoreMsg>,
+    settings: NetSettings,
+    mut moves: Option<tokio::sync::watch::Receiver<SocketAddr>>,
+) -> std::io::Result<()> {
     let counts = Arc::new(ConnCounts::default());
     let next_id = Arc::new(AtomicU64::new(1));
     let settings = Arc::new(settings);
     loop {
-        let (stream, remote) = match listener.accept().await {
+        let moved = async {
+            match &mut moves {
+                Some(m) => m.changed().await.map(|()| *m.borrow_and_update()),
+                None => std::future::pending().await,
+            }
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            to = moved => {
+                match to {
+                    Ok(addr) => match TcpListener::bind(addr).await {
+                        Ok(l) => {
+                            tracing::info!(%addr, "client port moved");
+                            listener = l;
+                        }
+                        Err(e) => tracing::error!(%addr, error = %e, "cannot move the client port"),
+                    },
+                    Err(_) => moves = None,
+                }
+                continue;
+            }
+        };
+        let (stream, remote) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 // Running out of file descriptors must not end the server.

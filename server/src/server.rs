@@ -239,6 +239,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 async fn start_member(config: Config) -> Result<RunningServer, StartError> {
     let dirs = DataDirs::open(&config.data_dir, &config.data_log_dir)?;
     let (listener, client_addr) = open_client_port(&config).await?;
+    // What a reconfig compares with: this member's client address as its server line
+    // gives it (Apache's `clientAddr`), else where the port was opened.
+    let configured = config
+        .my_server()
+        .and_then(|s| s.client_addr)
+        .unwrap_or(client_addr);
+    let (client_port_tx, client_port_rx) = tokio::sync::watch::channel(configured);
     let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreMsg>();
     let core = tokio::spawn(driver::host(None, core_rx));
     let (words_tx, words_rx) = tokio::sync::watch::channel(crate::fourlw::Role {
@@ -255,6 +262,7 @@ async fn start_member(config: Config) -> Result<RunningServer, StartError> {
         core: core_tx.clone(),
         words: Arc::new(words_tx),
         segment_limit: SEGMENT_LIMIT,
+        client_port: Some(client_port_tx),
     };
     let member = tokio::spawn(crate::quorum::member::run(ctx));
     let settings = NetSettings {
@@ -264,7 +272,12 @@ async fn start_member(config: Config) -> Result<RunningServer, StartError> {
         role: words_rx,
     };
     tracing::info!(%client_addr, "client port open (serving once the member has a role)");
-    let acceptor = tokio::spawn(serve(listener, core_tx, settings));
+    let acceptor = tokio::spawn(crate::net::serve_movable(
+        listener,
+        core_tx,
+        settings,
+        Some(client_port_rx),
+    ));
     Ok(RunningServer {
         client_addr,
         acceptor,

@@ -335,7 +335,6 @@ fn mask_versions(lines: &[String]) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs reconfig in zkrs-server (issue 12): run with --run-ignored all (nextest) or --include-ignored; ZKRS_ENSEMBLE=apache proves it today"]
 async fn zkrs_cli_config_and_reconfig_print_what_zkcli_prints() {
     use zkrs_tests::reconfig::{config, config_of, ConfigData, SUPER_PASSWORD};
     let kinds = zkrs_tests::ensemble::env_kinds(4);
@@ -433,7 +432,6 @@ async fn zkrs_cli_config_and_reconfig_print_what_zkcli_prints() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs reconfig in zkrs-server (issue 12): run with --run-ignored all (nextest) or --include-ignored; ZKRS_ENSEMBLE=apache proves it today"]
 async fn zkrs_cli_reconfig_errors_of_disabled_and_standalone_servers_are_zkclis() {
     use zkrs_tests::reconfig::{config, SUPER_PASSWORD};
     let kind = zkrs_tests::ensemble::env_kinds(1)[0];

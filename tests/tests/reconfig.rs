@@ -14,11 +14,8 @@
 //!   before any ACL check), NoAuth, ReconfigInProgress (a reconfig held between proposal
 //!   and commit), BadArguments, ReconfigDisabled, and Unimplemented on a standalone server.
 //!
-//! zkrs-server has no reconfig yet, so the tests are ignored by default (the default
-//! `ZKRS_ENSEMBLE` is zkrs); run them with
-//! `ZKRS_ENSEMBLE=apache cargo nextest run -p zkrs-tests --test reconfig --run-ignored all`
-//! (or `cargo test ... -- --include-ignored`). Remove the `ignore` attributes when the
-//! server side lands.
+//! They run against zkrs by default; `ZKRS_ENSEMBLE=apache` runs the same tests against
+//! Apache 3.8, which is how their expectations were established.
 //!
 //! Apache 3.8 facts these tests pin (the zkrs server must match them):
 //! * a member removed from the configuration keeps running as a *non-voting follower* of the
@@ -201,7 +198,6 @@ async fn reconfig_settled(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs reconfig in zkrs-server (issue 12): run with --run-ignored all (nextest) or --include-ignored; ZKRS_ENSEMBLE=apache proves it today"]
 async fn membership_changes_under_writes_lose_no_acknowledged_write() {
     let started = Instant::now();
     let mut ensemble = blocking(|| Ensemble::from_env_dynamic(3, 0, config()));
@@ -400,7 +396,6 @@ async fn membership_changes_under_writes_lose_no_acknowledged_write() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs reconfig in zkrs-server (issue 12): run with --run-ignored all (nextest) or --include-ignored; ZKRS_ENSEMBLE=apache proves it today"]
 async fn reconfig_errors_are_apaches() {
     let mut ensemble = blocking(|| Ensemble::from_env_dynamic(3, 0, config()));
     let leader = ensemble.leader().expect("a leader");
@@ -589,7 +584,6 @@ async fn reconfig_errors_are_apaches() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs reconfig in zkrs-server (issue 12): run with --run-ignored all (nextest) or --include-ignored; ZKRS_ENSEMBLE=apache proves it today"]
 async fn reconfig_is_refused_when_disabled_and_on_a_standalone_server() {
     let kind = env_kinds(1)[0];
     // An ensemble of one voter (standaloneEnabled=false) with reconfigEnabled=false: the
@@ -643,7 +637,6 @@ async fn reconfig_is_refused_when_disabled_and_on_a_standalone_server() {
 /// then the leader is killed and the others resume. Whatever the next leader decides, every
 /// member ends with the same config, the old one or the new one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs reconfig in zkrs-server (issue 12): run with --run-ignored all (nextest) or --include-ignored; ZKRS_ENSEMBLE=apache proves it today"]
 async fn a_reconfig_interrupted_before_its_commit_ends_the_same_everywhere() {
     let mut ensemble = blocking(|| Ensemble::from_env_dynamic(3, 0, config()));
     let kinds = env_kinds(4);

@@ -47,6 +47,9 @@ pub struct MemberContext {
     pub core: mpsc::UnboundedSender<CoreMsg>,
     pub words: Arc<watch::Sender<WordsRole>>,
     pub segment_limit: u64,
+    /// Where the client port listens; a reconfig that gives this member another client
+    /// address moves it.
+    pub client_port: Option<watch::Sender<std::net::SocketAddr>>,
 }
 
 /// Loads the member's state from disk: the tree (snapshot plus every logged txn) and the
@@ -405,7 +408,7 @@ async fn lead(
             }
             Some(PeerOut::Ended(why)) => break why,
             Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
-                note_config(&ctx.config, ensemble, &out);
+                note_config(&ctx.config, ctx.client_port.as_ref(), ensemble, &out);
                 ctx.words.send_modify(|w| {
                     if let Some(q) = &mut w.quorum {
                         q.membership = Some(ensemble.words());
@@ -426,7 +429,12 @@ async fn lead(
 /// A configuration the role proposed, saw proposed or activated: the member keeps it for
 /// its next roles and, with `reconfigEnabled`, in the dynamic config files beside zoo.cfg
 /// as Apache keeps them. (The role itself ends when its leader or its own part changes.)
-fn note_config(config: &Config, ensemble: &mut Ensemble, out: &PeerOut) {
+fn note_config(
+    config: &Config,
+    client_port: Option<&watch::Sender<std::net::SocketAddr>>,
+    ensemble: &mut Ensemble,
+    out: &PeerOut,
+) {
     let files = config
         .config_file
         .as_ref()
@@ -454,6 +462,9 @@ fn note_config(config: &Config, ensemble: &mut Ensemble, out: &PeerOut) {
             }
             let mine = config.my_id.and_then(|id| c.member(id));
             let erase_client_port = mine.is_some_and(|s| s.client_addr.is_some());
+            if let (Some(port), Some(addr)) = (client_port, mine.and_then(|s| s.client_addr)) {
+                port.send_if_modified(|now| std::mem::replace(now, addr) != addr);
+            }
             files.map(|f| f.write_active(c, erase_client_port))
         }
         _ => None,
@@ -630,7 +641,7 @@ async fn follow(
                 }
                 Some(PeerOut::Ended(why)) => break why,
                 Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
-                    note_config(&ctx.config, ensemble, &out);
+                    note_config(&ctx.config, ctx.client_port.as_ref(), ensemble, &out);
                     ctx.words.send_modify(|w| {
                         if let Some(q) = &mut w.quorum {
                             q.membership = Some(ensemble.words());
