@@ -5,7 +5,8 @@
 # cargo's, the staging (a binary is re-stripped only when cargo rebuilt it) and Docker's
 # layers, so a second run with nothing changed takes seconds.
 #
-#   scripts/build-image.sh [TAG]        TAG defaults to zkrs:dev
+#   scripts/build-image.sh [TAG]        TAG defaults to zkrs:dev (also tagged zkrs:<version>,
+#                                       the operator's default image)
 #   ZKRS_BASE_IMAGE=debian:bookworm-slim scripts/build-image.sh
 #                                       another base (default zkrs-base:bookworm, made here)
 #
@@ -56,4 +57,11 @@ done
 echo "== build-image: docker build --target prebuilt (base $base) -t $tag"
 docker build --target prebuilt --build-arg BASE_IMAGE="$base" -t "$tag" .
 docker run --rm --network none "$tag" zkrs-server --version
+# The operator's default image is zkrs:<version>: the default build carries that tag too.
+if [ "$tag" = zkrs:dev ]; then
+  version=$(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "zkrs-server"))')
+  docker tag "$tag" "zkrs:$version"
+fi
 docker image ls "$tag"

@@ -79,6 +79,21 @@ fn proposed_config(t: &apache::ApacheTxn) -> QuorumVerifier {
     }
 }
 
+/// The reconfig transaction that commits `next`, at zxid (1, 1).
+fn reconfig_entry(next: &QuorumVerifier) -> LogEntry {
+    entry(
+        z(1, 1),
+        SESSION,
+        1,
+        Txn::SetData {
+            path: "/zookeeper/config".into(),
+            data: Some(next.to_string().into_bytes()),
+            version: -1,
+            reconfig: true,
+        },
+    )
+}
+
 const JOINER: &str = "server.4=127.0.0.4:2888:3888:participant;2181";
 
 #[test]
@@ -232,17 +247,7 @@ fn a_removed_leader_designates_the_most_up_to_date_voter_and_stops_committing() 
 fn a_follower_activates_the_config_and_leaves_for_a_new_leader() {
     let mut h = follower_with(2, false, 1, DataTree::new());
     let next = config_of(&[2, 3, 4], z(1, 1).raw());
-    let e = entry(
-        z(1, 1),
-        SESSION,
-        1,
-        Txn::SetData {
-            path: "/zookeeper/config".into(),
-            data: Some(next.to_string().into_bytes()),
-            version: -1,
-            reconfig: true,
-        },
-    );
+    let e = reconfig_entry(&next);
     h.input(Input::FromLeader(proposal(&e)));
     let outs = drain(&mut h);
     assert!(outs
@@ -265,17 +270,7 @@ fn a_follower_activates_the_config_and_leaves_for_a_new_leader() {
 fn an_observer_applies_inform_and_activate() {
     let mut h = follower_with(9, true, 1, DataTree::new());
     let next = config_of(&[1, 2, 3], z(1, 1).raw());
-    let e = entry(
-        z(1, 1),
-        SESSION,
-        1,
-        Txn::SetData {
-            path: "/zookeeper/config".into(),
-            data: Some(next.to_string().into_bytes()),
-            version: -1,
-            reconfig: true,
-        },
-    );
+    let e = reconfig_entry(&next);
     h.input(Input::FromLeader(reconfig::inform_and_activate(
         &proposal(&e),
         1,
