@@ -454,7 +454,7 @@ async fn zkrs_cli_reconfig_errors_of_disabled_and_standalone_servers_are_zkclis(
     drop(ensemble);
 
     let on = config().with("reconfigEnabled", "true");
-    let standalone = tokio::task::block_in_place(|| ServerUnderTest::start_kind(kind, on));
+    let standalone = tokio::task::block_in_place(|| ServerUnderTest::start_standalone(kind, on));
     let server = standalone.connect_string();
     let reference = tokio::task::block_in_place(|| shell(true, &server, &input));
     let ours = tokio::task::block_in_place(|| shell(false, &server, &input));
