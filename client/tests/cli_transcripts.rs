@@ -509,22 +509,53 @@ fn check_script(name: &str) {
     }
 
     let r = script_run(&Shell::ZkrsCli, ServerKind::Zkrs, &script);
-    assert_transcript(
-        "zkrs-cli against zkrs-server",
-        &expected.remask(ZKRS_SERVER),
-        &Transcript::of(&r, ZKRS_SERVER),
-        &raw_text(&r),
-    );
-
-    if java_available() {
-        let r = script_run(&Shell::ZkrsCli, ServerKind::Apache, &script);
+    let actual = Transcript::of(&r, ZKRS_SERVER);
+    let expected_here = expected.remask(ZKRS_SERVER);
+    let raced = (name == "authfail")
+        .then(|| auth_failure_seen_first(&expected_here))
+        .flatten();
+    if raced.as_ref() != Some(&actual) {
         assert_transcript(
-            "zkrs-cli against Apache ZooKeeper",
-            &expected,
-            &Transcript::of(&r, STRICT),
+            "zkrs-cli against zkrs-server",
+            &expected_here,
+            &actual,
             &raw_text(&r),
         );
     }
+
+    if java_available() {
+        let r = script_run(&Shell::ZkrsCli, ServerKind::Apache, &script);
+        let actual = Transcript::of(&r, STRICT);
+        let raced = (name == "authfail")
+            .then(|| auth_failure_seen_first(&expected))
+            .flatten();
+        if raced.as_ref() != Some(&actual) {
+            assert_transcript(
+                "zkrs-cli against Apache ZooKeeper",
+                &expected,
+                &actual,
+                &raw_text(&r),
+            );
+        }
+    }
+}
+
+/// The other outcome of a race in the `authfail` script, as correct as the recorded one:
+/// `addauth` does not wait for the server, so the `ls /` right behind it is either sent
+/// before the rejection arrives (it fails with AuthFailed, as zkCli.sh against Apache
+/// printed it) or read after it, when the session is already closed (`Not connected`, as
+/// zkCli.sh prints for a session that is not alive). A server that answers in microseconds
+/// makes the second likely.
+fn auth_failure_seen_first(expected: &Transcript) -> Option<Transcript> {
+    let mut t = expected.clone();
+    let failed = t
+        .stderr
+        .iter()
+        .position(|l| l == "KeeperErrorCode = AuthFailed for /")?;
+    t.stderr.remove(failed);
+    let history = t.stdout.iter().position(|l| l == "0 - ls /")?;
+    t.stdout.insert(history, "Not connected".to_string());
+    Some(t)
 }
 
 /// The zkCli chapter of a ZooKeeper tutorial and then some: nodes of every kind, versions,
