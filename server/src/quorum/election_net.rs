@@ -104,7 +104,12 @@ impl ElectionSetup {
         let handshake_ms = u64::from(config.tick_time_ms) * u64::from(config.sync_limit.max(1));
         Ok(ElectionSetup {
             me: mine.id,
-            listen: mine.election_addr(),
+            // Apache's `quorumListenOnAllIPs` binds the election port on every interface too.
+            listen: if config.quorum_listen_on_all_ips {
+                format!("0.0.0.0:{}", mine.election_port)
+            } else {
+                mine.election_addr()
+            },
             advertised: ElectionAddr::new(mine.host.clone(), mine.election_port),
             peers,
             members: Members { voters, observers },
@@ -687,6 +692,27 @@ fn from_wire(from: Sid, n: &wire::Notification) -> Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quorum_listen_on_all_ips_binds_the_election_port_everywhere() {
+        let text = "dataDir=/d\nserver.1=zk-0.example:2888:3888\nserver.2=zk-1.example:2888:3888\nserver.3=zk-2.example:2888:3888\n";
+        let history = History {
+            last_zxid: Zxid::from_raw(0),
+            current_epoch: 0,
+        };
+        let (mut config, _) = Config::parse(text, "zoo.cfg").unwrap();
+        config.my_id = Some(2);
+        let setup = ElectionSetup::from_config(&config, history).unwrap();
+        assert_eq!(setup.listen, "zk-1.example:3888");
+        config.quorum_listen_on_all_ips = true;
+        let setup = ElectionSetup::from_config(&config, history).unwrap();
+        assert_eq!(setup.listen, "0.0.0.0:3888");
+        assert_eq!(
+            setup.advertised,
+            ElectionAddr::new("zk-1.example", 3888),
+            "peers still dial the member's own name"
+        );
+    }
 
     #[test]
     fn needed_initial_never_reads_past_the_message() {
