@@ -31,7 +31,7 @@ pub(super) fn round4_half_up(v: f64) -> f64 {
 }
 
 /// Formats like Java's `Double.toString`: `0.0`, `2.0667`, `1.0E7`, `5.0E-4`.
-pub(super) fn java_double(v: f64) -> String {
+pub(crate) fn java_double(v: f64) -> String {
     if v.is_nan() {
         return "NaN".to_string();
     }

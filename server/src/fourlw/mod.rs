@@ -59,6 +59,7 @@ mod connections;
 mod dump;
 mod envi;
 mod java;
+pub(crate) use java::java_double;
 mod mntr;
 mod process;
 mod role;

@@ -108,33 +108,8 @@ fn quote(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Java's `Double.toString`: plain between 10^-3 and 10^7 with at least one decimal,
-/// otherwise `d.dddE<exp>`; both are the shortest digits that read back the same value.
-pub fn java_double(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_string();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
-    }
-    let a = v.abs();
-    if a == 0.0 || (1e-3..1e7).contains(&a) {
-        let s = format!("{v}");
-        if s.contains('.') {
-            s
-        } else {
-            format!("{s}.0")
-        }
-    } else {
-        let s = format!("{v:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        if mantissa.contains('.') {
-            format!("{mantissa}E{exp}")
-        } else {
-            format!("{mantissa}.0E{exp}")
-        }
-    }
-}
+/// Java's `Double.toString`, as the four-letter words print doubles.
+pub(crate) use crate::fourlw::java_double;
 
 #[cfg(test)]
 mod tests {
