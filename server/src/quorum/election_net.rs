@@ -32,6 +32,7 @@ use super::election::{
     Decision, Effect, Election, History, Members, Notification, Outgoing, PeerState, Sid, Timing,
     Vote,
 };
+use super::verifier::QuorumVerifier;
 use super::wire::handshake::{
     election_frame, frame_election_message, ElectionAddr, InitialMessage, MAX_ADDRESS_BYTES,
     OBSERVER_ID,
@@ -81,6 +82,9 @@ pub struct ElectionSetup {
     /// How many times binding the election port is retried, a second apart (0: forever).
     pub bind_retry: u32,
     pub timing: Timing,
+    /// With `reconfigEnabled`: where a newer configuration heard in a notification goes
+    /// (see [`Driver::adopt`]). `None`: notifications' configurations are ignored.
+    pub adopted: Option<mpsc::UnboundedSender<QuorumVerifier>>,
 }
 
 impl ElectionSetup {
@@ -118,6 +122,7 @@ impl ElectionSetup {
             handshake_timeout: Duration::from_millis(handshake_ms.clamp(1_000, 30_000)),
             bind_retry: config.election_port_bind_retry,
             timing: Timing::default(),
+            adopted: None,
         })
     }
 }
@@ -150,6 +155,14 @@ pub enum ElectionControl {
     },
     /// Synced with a leader of this epoch: advertise it in answers to looking peers.
     PeerEpoch(u64),
+    /// The role ended because a committed reconfig designated `leader`: take the role
+    /// under it without a round ([`Election::hand_over`]); the decision comes out as one
+    /// of a round would.
+    HandOver {
+        leader: Sid,
+        zxid: Zxid,
+        done: tokio::sync::oneshot::Sender<()>,
+    },
     /// The committed configuration changed (a reconfig): who votes from the next round
     /// on, where to reach them, and the config string notifications carry.
     Membership {
@@ -317,6 +330,7 @@ impl Driver {
                 Some(c) = control.recv() => match c {
                     ElectionControl::Look { history, done } => {
                         decisions.send_replace(None);
+                        self.setup.history = history;
                         election.look(self.now(), history);
                         tracing::info!(
                             round = election.round(),
@@ -327,6 +341,12 @@ impl Driver {
                         let _ = done.send(());
                     }
                     ElectionControl::PeerEpoch(e) => election.update_peer_epoch(e),
+                    ElectionControl::HandOver { leader, zxid, done } => {
+                        decisions.send_replace(None);
+                        tracing::info!(leader, %zxid, "a reconfig designated the leader: no round");
+                        election.hand_over(leader, zxid);
+                        let _ = done.send(());
+                    }
                     ElectionControl::Membership { members, peers, config_string } => {
                         tracing::info!(voters = ?members.voters, observers = ?members.observers, "election membership changed");
                         election.set_members(members.clone());
@@ -411,6 +431,9 @@ impl Driver {
             }
             Event::Message { sid, conn, n } => {
                 if self.conns.get(&sid).is_some_and(|c| c.id == conn) {
+                    if let Some(newer) = self.newer_config(election, &n) {
+                        self.adopt(election, sid, newer);
+                    }
                     election.receive(self.now(), from_wire(sid, &n));
                 }
             }
@@ -422,6 +445,52 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// The configuration `n` carries, if this member is looking, adopts configurations
+    /// (`reconfigEnabled`) and it is newer than its own (Apache's `WorkerReceiver`).
+    fn newer_config(&self, election: &Election, n: &wire::Notification) -> Option<QuorumVerifier> {
+        self.setup.adopted.as_ref()?;
+        if election.state() != PeerState::Looking {
+            return None;
+        }
+        let qv = QuorumVerifier::parse(&String::from_utf8_lossy(n.config.as_deref()?)).ok()?;
+        let mine = QuorumVerifier::parse(&String::from_utf8_lossy(&self.setup.config_string))
+            .map_or(i64::MIN, |q| q.version);
+        (qv.version > mine).then_some(qv)
+    }
+
+    /// A looking member that hears of a configuration newer than its own (it missed a
+    /// reconfig's commit, or was down when it committed) takes it and starts its round
+    /// again under it, as Apache's `processReconfig` then a restarted election do; the
+    /// member keeps it too, in its files. Without this, a member whose old configuration
+    /// has no quorum among the members now serving (after a shrink) would look forever.
+    fn adopt(&mut self, election: &mut Election, from: Sid, qv: QuorumVerifier) {
+        tracing::info!(
+            from,
+            version = %format!("{:x}", qv.version),
+            "a newer configuration heard while looking: adopted, election restarted"
+        );
+        let mut observers = qv.observers();
+        if qv.member(self.setup.me).is_none()
+            && self.setup.members.observers.contains(&self.setup.me)
+        {
+            observers.insert(self.setup.me);
+        }
+        let members = Members {
+            voters: qv.voters(),
+            observers,
+        };
+        for s in qv.members().filter(|s| s.id != self.setup.me) {
+            self.setup.peers.insert(s.id, s.election_addr());
+        }
+        self.setup.config_string = qv.to_string().into_bytes();
+        election.set_members(members.clone());
+        self.setup.members = members;
+        if let Some(adopted) = &self.setup.adopted {
+            let _ = adopted.send(qv);
+        }
+        election.look(self.now(), self.setup.history);
     }
 
     /// Starts using `stream` as the connection to `sid`, replacing any older one.

@@ -113,6 +113,11 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
     setup.members = ensemble.election_members();
     setup.peers = ensemble.election_peers();
     setup.config_string = ensemble.committed().to_string().into_bytes();
+    // With reconfig on, a configuration newer than ours heard while looking is adopted.
+    let (adopted_tx, mut adopted) = mpsc::unbounded_channel();
+    if ctx.config.reconfig_enabled {
+        setup.adopted = Some(adopted_tx);
+    }
     let mut told = ensemble.committed().clone();
     let (decisions_tx, mut decisions) = watch::channel(None);
     let (control, control_rx) = mpsc::unbounded_channel();
@@ -134,6 +139,21 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
         let mut read_only = None;
         let decision = loop {
             if let Some(d) = *decisions.borrow_and_update() {
+                // The election sends what it adopted before it can decide under it.
+                let mut adopted_any = false;
+                while let Ok(qv) = adopted.try_recv() {
+                    adopt(&ctx, &mut ensemble, &control, qv);
+                    adopted_any = true;
+                }
+                if adopted_any {
+                    // `/zookeeper/config` shows the committed configuration, as after a load.
+                    let committed = ensemble.committed();
+                    tree.set_config(
+                        committed.to_string().as_bytes(),
+                        committed.version,
+                        crate::core::Now::system().wall_ms,
+                    );
+                }
                 break d;
             }
             tokio::select! {
@@ -195,11 +215,21 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
                     "this member is not in the committed configuration: it follows without voting"
                 );
             }
-            let _ = control.send(ElectionControl::Membership {
-                members: ensemble.election_members(),
-                peers: ensemble.election_peers(),
-                config_string: told.to_string().into_bytes(),
+            tell_election(&ensemble, &control);
+        }
+        if let Some(leader) = end.handover {
+            tracing::info!(
+                leader,
+                "a reconfig handed leadership over: taking the role under it"
+            );
+            let (done, ack) = oneshot::channel();
+            let _ = control.send(ElectionControl::HandOver {
+                leader,
+                zxid: Zxid::from_raw(tree.last_zxid()),
+                done,
             });
+            let _ = ack.await;
+            continue;
         }
         let (done, ack) = oneshot::channel();
         let _ = control.send(ElectionControl::Look {
@@ -302,20 +332,35 @@ async fn uninstall(ctx: &MemberContext, storage: RoleStorage) -> Option<DataTree
 struct RoleEnd {
     why: String,
     tree: Option<DataTree>,
+    /// The leader a committed reconfig designated, when it is not the role's leader: the
+    /// next role is under it, without an election.
+    handover: Option<u64>,
 }
 
 impl From<String> for RoleEnd {
     fn from(why: String) -> Self {
-        RoleEnd { why, tree: None }
+        RoleEnd {
+            why,
+            tree: None,
+            handover: None,
+        }
     }
 }
 
 impl From<&str> for RoleEnd {
     fn from(why: &str) -> Self {
-        RoleEnd {
-            why: why.to_string(),
-            tree: None,
-        }
+        why.to_string().into()
+    }
+}
+
+/// The leader a configuration activation designates, if it is not `leader` (the role's).
+fn designated_other(out: &PeerOut, leader: u64) -> Option<u64> {
+    match out {
+        PeerOut::ConfigActivated {
+            designated_leader: Some(d),
+            ..
+        } if *d != leader => Some(*d),
+        _ => None,
     }
 }
 
@@ -386,6 +431,7 @@ async fn lead(
             }
         })
     };
+    let mut handover = None;
     let why = loop {
         let Some(out) = peer_rx.recv().await else {
             break "the core is gone".to_string();
@@ -408,7 +454,8 @@ async fn lead(
             }
             Some(PeerOut::Ended(why)) => break why,
             Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
-                note_config(&ctx.config, ctx.client_port.as_ref(), ensemble, &out);
+                handover = designated_other(&out, ctx.config.my_id.unwrap_or(0)).or(handover);
+                note_config(ctx, ensemble, control, &out);
                 ctx.words.send_modify(|w| {
                     if let Some(q) = &mut w.quorum {
                         q.membership = Some(ensemble.words());
@@ -423,18 +470,51 @@ async fn lead(
     acceptor.abort();
     learners.close_all();
     let tree = uninstall(ctx, storage).await;
-    RoleEnd { why, tree }
+    RoleEnd {
+        why,
+        tree,
+        handover,
+    }
+}
+
+/// A configuration newer than the committed one, heard in an election notification: it
+/// is committed (a quorum of its members serves under it), so this member takes it, as a
+/// synced learner takes NEWLEADER's.
+fn adopt(
+    ctx: &MemberContext,
+    ensemble: &mut Ensemble,
+    control: &mpsc::UnboundedSender<ElectionControl>,
+    qv: QuorumVerifier,
+) {
+    let out = PeerOut::ConfigActivated {
+        config: qv,
+        designated_leader: None,
+    };
+    note_config(ctx, ensemble, control, &out);
+    ctx.words.send_replace(looking_role(ensemble));
+}
+
+/// Gives the election port the committed configuration: who votes, where peers are, and
+/// the config string its notifications carry.
+fn tell_election(ensemble: &Ensemble, control: &mpsc::UnboundedSender<ElectionControl>) {
+    let _ = control.send(ElectionControl::Membership {
+        members: ensemble.election_members(),
+        peers: ensemble.election_peers(),
+        config_string: ensemble.committed().to_string().into_bytes(),
+    });
 }
 
 /// A configuration the role proposed, saw proposed or activated: the member keeps it for
 /// its next roles and, with `reconfigEnabled`, in the dynamic config files beside zoo.cfg
 /// as Apache keeps them. (The role itself ends when its leader or its own part changes.)
 fn note_config(
-    config: &Config,
-    client_port: Option<&watch::Sender<std::net::SocketAddr>>,
+    ctx: &MemberContext,
     ensemble: &mut Ensemble,
+    control: &mpsc::UnboundedSender<ElectionControl>,
     out: &PeerOut,
 ) {
+    let config = &ctx.config;
+    let client_port = ctx.client_port.as_ref();
     let files = config
         .config_file
         .as_ref()
@@ -460,6 +540,9 @@ fn note_config(
             if !ensemble.activated(c) {
                 return;
             }
+            // Peers that look for a leader now must hear the new configuration and this
+            // member's new place in it (a joiner now votes: it answers FOLLOWING).
+            tell_election(ensemble, control);
             let mine = config.my_id.and_then(|id| c.member(id));
             let erase_client_port = mine.is_some_and(|s| s.client_addr.is_some());
             if let (Some(port), Some(addr)) = (client_port, mine.and_then(|s| s.client_addr)) {
@@ -633,6 +716,7 @@ async fn follow(
             let _ = ended_tx.send(format!("cannot use the leader connection: {e}"));
         }
     }
+    let mut handover = None;
     let why = loop {
         tokio::select! {
             out = peer_rx.recv() => match out {
@@ -641,7 +725,8 @@ async fn follow(
                 }
                 Some(PeerOut::Ended(why)) => break why,
                 Some(out @ (PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. })) => {
-                    note_config(&ctx.config, ctx.client_port.as_ref(), ensemble, &out);
+                    handover = designated_other(&out, leader).or(handover);
+                    note_config(ctx, ensemble, control, &out);
                     ctx.words.send_modify(|w| {
                         if let Some(q) = &mut w.quorum {
                             q.membership = Some(ensemble.words());
@@ -658,5 +743,9 @@ async fn follow(
     drop(to_leader);
     let _ = socket.shutdown(std::net::Shutdown::Both);
     let tree = uninstall(ctx, storage).await;
-    RoleEnd { why, tree }
+    RoleEnd {
+        why,
+        tree,
+        handover,
+    }
 }

@@ -108,11 +108,22 @@ impl Ensemble {
             .or_else(|| (id == self.me).then_some(self.own.as_ref()).flatten())
     }
 
-    /// Who votes and who observes, for the election.
+    /// Who votes and who observes, for the election. A joiner whose own line says
+    /// observer observes (Apache's learner type comes from its own line until a
+    /// configuration lists it).
     pub fn election_members(&self) -> Members {
+        let mut observers = self.committed.observers();
+        if self.place() == Place::Outside
+            && self
+                .own
+                .as_ref()
+                .is_some_and(|s| s.role == PeerType::Observer)
+        {
+            observers.insert(self.me);
+        }
         Members {
             voters: self.committed.voters(),
-            observers: self.committed.observers(),
+            observers,
         }
     }
 

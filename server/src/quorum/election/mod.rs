@@ -155,7 +155,8 @@ impl Default for Timing {
     }
 }
 
-/// The ensemble as election sees it: voters vote, observers only learn the outcome.
+/// The ensemble as election sees it: voters vote, observers only learn the outcome. A
+/// member in neither set (a joiner, a removed member) learns the outcome as a follower.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Members {
     pub voters: BTreeSet<Sid>,
@@ -280,9 +281,40 @@ impl Election {
         e
     }
 
-    /// A new configuration (a reconfig committed): who votes from the next round on.
+    /// A new configuration (a reconfig committed): who votes from the next round on. A
+    /// member in a role announces the state of its new place from now on: a joiner that
+    /// was added, or an observer that became a participant, answers FOLLOWING, as Apache's
+    /// `learningState` does after `updateLearnerType`.
     pub fn set_members(&mut self, members: Members) {
         self.members = members;
+        if matches!(self.state, PeerState::Following | PeerState::Observing) {
+            self.state = self.learning_state();
+        }
+    }
+
+    /// How a member that learns from a leader announces itself (`learningState`): only an
+    /// observer observes; a voter, a joiner not yet added and a removed member follow.
+    fn learning_state(&self) -> PeerState {
+        if self.members.observers.contains(&self.me) {
+            PeerState::Observing
+        } else {
+            PeerState::Following
+        }
+    }
+
+    /// A committed reconfig named `leader` to lead the new configuration
+    /// (COMMITANDACTIVATE / INFORMANDACTIVATE): the member takes its role under that
+    /// leader at once, without a round, as Apache's `updateVote` and `updateServerState`
+    /// do, and answers looking peers with that vote. If the designated leader does not
+    /// come up, the role fails and [`Election::look`] starts a round as usual.
+    pub fn hand_over(&mut self, leader: Sid, zxid: Zxid) {
+        let vote = Vote {
+            leader,
+            zxid,
+            election_epoch: self.clock,
+            peer_epoch: self.current.peer_epoch,
+        };
+        self.decide(vote);
     }
 
     /// Starts a new round (the member lost its leader or its followers): the logical clock
@@ -442,13 +474,6 @@ impl Election {
         std::mem::take(&mut self.effects)
     }
 
-    #[cfg_attr(
-        not(test),
-        allow(
-            dead_code,
-            reason = "diagnostics of the state machine; the tests read them"
-        )
-    )]
     pub fn state(&self) -> PeerState {
         self.state
     }
@@ -667,10 +692,10 @@ impl Election {
     fn decide(&mut self, vote: Vote) {
         let role = if vote.leader == self.me {
             Role::Lead
-        } else if self.is_voter() {
-            Role::Follow(vote.leader)
-        } else {
+        } else if self.learning_state() == PeerState::Observing {
             Role::Observe(vote.leader)
+        } else {
+            Role::Follow(vote.leader)
         };
         self.state = match role {
             Role::Lead => PeerState::Leading,

@@ -508,3 +508,53 @@ fn a_peer_of_my_round_proposing_a_worse_candidate_is_told_mine() {
     assert!(!fx.iter().any(|f| matches!(f, Effect::Send { .. })));
     assert_eq!(decided(&fx).unwrap().role, Role::Lead);
 }
+
+/// A joiner (in neither set of the committed configuration) learns the leader as a
+/// follower, as Apache's non-voting participant does, and announces FOLLOWING; once its
+/// addition commits it still follows. A looking member counts only voters, so a peer that
+/// announced OBSERVING here would be left out of its quorum of the new configuration.
+#[test]
+fn a_joiner_follows_without_a_vote_and_answers_following() {
+    let mut j = Election::start(
+        0,
+        4,
+        members(&[1, 2, 3], &[]),
+        history(1, 9),
+        Timing::default(),
+    );
+    j.take_effects();
+    j.receive(10, note(1, PeerState::Following, vote(2, 1, 5, 3)));
+    j.receive(20, note(2, PeerState::Leading, vote(2, 1, 5, 3)));
+    assert_eq!(decided(&j.take_effects()).unwrap().role, Role::Follow(2));
+    assert_eq!(j.state(), PeerState::Following);
+
+    j.set_members(members(&[1, 2, 3, 4], &[]));
+    assert_eq!(j.state(), PeerState::Following);
+    j.receive(30, note(3, PeerState::Looking, vote(3, 1, 9, 9)));
+    match j.take_effects()[..] {
+        [Effect::Send { to: 3, msg }] => assert_eq!(msg.state, PeerState::Following),
+        ref other => panic!("{other:?}"),
+    }
+}
+
+/// A member whose role changes by reconfig (participant to observer and back) announces
+/// its new place in answers to looking peers.
+#[test]
+fn a_reconfig_that_changes_a_members_role_changes_what_it_announces() {
+    let mut o = Election::start(
+        0,
+        4,
+        members(&[1, 2, 3], &[4]),
+        history(1, 9),
+        Timing::default(),
+    );
+    o.take_effects();
+    o.receive(10, note(1, PeerState::Following, vote(2, 1, 5, 3)));
+    o.receive(20, note(2, PeerState::Leading, vote(2, 1, 5, 3)));
+    assert_eq!(decided(&o.take_effects()).unwrap().role, Role::Observe(2));
+    assert_eq!(o.state(), PeerState::Observing);
+    o.set_members(members(&[1, 2, 3, 4], &[]));
+    assert_eq!(o.state(), PeerState::Following);
+    o.set_members(members(&[1, 2, 3], &[4]));
+    assert_eq!(o.state(), PeerState::Observing);
+}
