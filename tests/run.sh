@@ -23,8 +23,8 @@ cargo build --workspace --bins
 echo "== rust tests (the replication tests against a 3-member zkrs ensemble)"
 cargo nextest run --workspace --no-fail-fast
 
-echo "== the replication tests again with mixed zkrs/Apache ensembles (ZKRS_ENSEMBLE=mixed)"
-ZKRS_ENSEMBLE=mixed cargo nextest run -p zkrs-tests --test replication --no-fail-fast
+echo "== the replication and reconfig tests again with mixed zkrs/Apache ensembles (ZKRS_ENSEMBLE=mixed)"
+ZKRS_ENSEMBLE=mixed cargo nextest run -p zkrs-tests --test replication --test reconfig --no-fail-fast
 
 echo "== fuzz targets over a seeded corpus (stable Rust; libFuzzer runs are in fuzz/README.md)"
 cargo test --manifest-path fuzz/Cargo.toml

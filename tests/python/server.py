@@ -218,6 +218,9 @@ class ServerProcess:
         self._addr: LoopbackAddr | None = None
         self.proc: subprocess.Popen | None = None
         self._log_file = None
+        # zoo.cfg lines appended to the defaults (e.g. reconfigEnabled=true); Apache also
+        # gets the `zookeeper.`-prefixed system properties some of them need at start.
+        self.extra_config: list[str] = []
 
     # -- public -----------------------------------------------------------
     @property
@@ -308,6 +311,7 @@ class ServerProcess:
                 "extendedTypesEnabled=true",
                 "admin.enableServer=false",
                 "znode.container.checkIntervalMs=100",
+                *self.extra_config,
                 "",
             ]
         )
@@ -340,6 +344,11 @@ class ServerProcess:
             "-Dzookeeper.extendedTypesEnabled=true",
             "-Dznode.container.checkIntervalMs=100",
             "-Dzookeeper.admin.enableServer=false",
+            *(
+                f"-Dzookeeper.{line}"
+                for line in self.extra_config
+                if line.startswith("DigestAuthenticationProvider.")
+            ),
             "-cp",
             classpath,
             self.APACHE_MAIN,
@@ -452,7 +461,13 @@ class Ensemble:
     Offers what the tests use of a ServerProcess: ``hosts`` (every member's
     ``HOST:2181``, comma-separated), ``is_running``, ``log_tail``, ``describe``, ``stop``."""
 
-    def __init__(self, n: int, kind: str | None = None, workdir: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        n: int,
+        kind: str | None = None,
+        workdir: str | os.PathLike | None = None,
+        extra_config: list[str] | None = None,
+    ):
         self.kind = kind or server_kind()
         if workdir is None:
             workdir = tempfile.mkdtemp(prefix="zkrs-pytest-ensemble-")
@@ -474,6 +489,7 @@ class Ensemble:
                 i + 1, a, kind=self.kind, workdir=self.workdir / f"member-{i + 1}"
             )
             m.server_lines = lines
+            m.extra_config = list(extra_config or [])
             self.members.append(m)
 
     @property
