@@ -710,3 +710,96 @@ async fn a_reconfig_interrupted_before_its_commit_ends_the_same_everywhere() {
         }
     );
 }
+
+/// A joiner killed with SIGKILL while it syncs (as soon as its log says it reached the
+/// leader, with a tree of a few megabytes to copy): the ensemble keeps serving and keeps
+/// its configuration; the joiner restarts from whatever it left on disk, syncs, and its
+/// addition then commits on every member. No acknowledged write is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joiner_killed_while_it_syncs_restarts_and_is_added() {
+    let mut ensemble = blocking(|| Ensemble::from_env_dynamic(3, 0, config()));
+    let kinds = env_kinds(4);
+    let admin = patient_client(ensemble.member(0).addr(), true).await;
+    // A tree worth copying: 40 multis of 50 creates of 2 KB (4 MB).
+    admin.create("/bulk", b"", &open()).await.expect("/bulk");
+    let payload = vec![7u8; 2048];
+    for batch in 0..40 {
+        let mut multi = admin.new_multi_writer();
+        for k in 0..50 {
+            multi
+                .add_create(&format!("/bulk/n{batch:02}-{k:02}"), &payload, &open())
+                .expect("a create in the multi");
+        }
+        within(WAIT, "a bulk multi", multi.commit())
+            .await
+            .expect("bulk multi");
+    }
+    let limits = WriterLimits {
+        max_time: Duration::from_secs(300),
+        ..WriterLimits::default()
+    };
+    let writers = Writers::start(&ensemble, "/joiner-killed", 2, limits).await;
+    writers
+        .wait_for_progress(10, ELECTION, "writes before the joiner")
+        .await;
+
+    let (before, _) = config_of(&ensemble, 0).await;
+    let j = blocking(|| ensemble.add_joiner(Launch::Server(kinds[3]), &before));
+    // zkrs logs "connecting to the leader"; Apache's learner "Getting a snapshot/diff".
+    let reached = |log: &str| {
+        log.contains("following: connecting to the leader")
+            || log.contains("Getting a snapshot from leader")
+            || log.contains("Getting a diff from the leader")
+    };
+    let started = Instant::now();
+    while !reached(&ensemble.member(j).log()) {
+        assert!(
+            started.elapsed() < ELECTION,
+            "the joiner never reached the leader:\n{}",
+            ensemble.member(j).log_tail(40)
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    ensemble.kill9(j);
+    let synced_first = ensemble.member(j).log().contains("synced with the leader");
+    eprintln!(
+        "joiner killed; it had {}finished its sync",
+        if synced_first { "" } else { "not " }
+    );
+
+    // The ensemble goes on with its configuration, without the joiner.
+    writers
+        .wait_for_progress(20, ELECTION, "writes after the joiner died")
+        .await;
+    let texts = wait_config_version(
+        &ensemble,
+        &[0, 1, 2],
+        ConfigData::parse(&before).version.expect("version"),
+        ELECTION,
+    )
+    .await;
+    assert!(texts.iter().all(|t| *t == before), "{texts:#?}");
+
+    // It restarts from what it left, syncs, and is added.
+    ensemble.restart(j);
+    blocking(|| ensemble.wait_serving_among(&[0, 1, 2, j], ELECTION));
+    let line = ensemble.member(j).server_line(false);
+    let id = ensemble.member(j).id;
+    let returned = reconfig_settled(&ensemble, &admin, &[line], &[], |c| {
+        c.participants().contains(&id)
+    })
+    .await;
+    let committed = assert_committed(&ensemble, &[0, 1, 2, j], &returned).await;
+    assert_eq!(committed.participants(), vec![1, 2, 3, id]);
+    writers
+        .wait_for_progress(20, ELECTION, "writes after the joiner was added")
+        .await;
+    let log = writers.stop().await;
+    assert_acked_everywhere(&ensemble, &log).await;
+    let bulk = patient_client(ensemble.member(j).addr(), false).await;
+    let children = bulk
+        .list_children("/bulk")
+        .await
+        .expect("/bulk on the joiner");
+    assert_eq!(children.len(), 2000, "the joiner has the whole tree");
+}

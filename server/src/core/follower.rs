@@ -63,6 +63,12 @@ pub struct Following {
     revalidating: HashMap<i64, Revalidating>,
     /// Forwarded `sync`s in the order they were sent: the leader answers them in order.
     syncs: VecDeque<(i64, i32, String)>,
+    /// The role ended (the member is told through `PeerOut::Ended`): nothing the leader
+    /// sends after that is taken. Apache's follower stops reading at the packet that ends
+    /// it, so after a COMMITANDACTIVATE that hands leadership over, every follower's log
+    /// ends where the designated leader's does; logging proposals read after it would put
+    /// followers ahead of that leader, which refuses them (`Follower is ahead`).
+    ended: bool,
 }
 
 impl Following {
@@ -114,6 +120,7 @@ impl Core {
             touched: BTreeMap::new(),
             revalidating: HashMap::new(),
             syncs: VecDeque::new(),
+            ended: false,
         };
         // Logged durably during the sync: acknowledged now, after UPTODATE's ACK.
         let mut acks = Vec::new();
@@ -266,7 +273,7 @@ impl Core {
     }
 
     pub(super) fn on_leader_packet(&mut self, pkt: QuorumPacket) {
-        if self.following().is_none() {
+        if self.following().is_none_or(|f| f.ended) {
             return;
         }
         if let Some(f) = self.following() {
@@ -316,6 +323,12 @@ impl Core {
     }
 
     fn end_role(&mut self, why: String) {
+        if let Some(f) = self.following() {
+            if f.ended {
+                return;
+            }
+            f.ended = true;
+        }
         tracing::error!(reason = %why, "leaving the leader");
         self.effects.push(Effect::Peer(PeerOut::Ended(why)));
     }

@@ -5,7 +5,7 @@
 //!    accepted epoch. Once a quorum of voters (this member included) has, the new epoch is
 //!    one more than the highest accepted epoch among them; it is written to
 //!    `acceptedEpoch` and sent in LEADERINFO. Learners answer ACKEPOCH with their current
-//!    epoch and last zxid; a learner ahead of this leader is refused.
+//!    epoch and last zxid; until a quorum has, a learner ahead of this leader is refused.
 //! 2. **Synchronisation.** With a quorum of ACKEPOCHs the leader writes `currentEpoch`
 //!    and brings each learner up to date: a DIFF from its log, a TRUNC of a tail it lacks,
 //!    or a SNAP of its tree; then the proposals in flight and NEWLEADER. When a quorum has
@@ -386,7 +386,13 @@ impl Core {
             return;
         };
         let last = Zxid::from_raw(pkt.zxid);
-        if current != -1 {
+        // Only while the epoch is being chosen (Apache's `waitForEpochAck` until
+        // `electionFinished`): a learner ahead of this leader then means the leader may
+        // lack committed transactions. Once a quorum acknowledged the epoch, the leader has
+        // every committed transaction, so what a late learner has beyond it was never
+        // committed and the sync truncates it (TRUNC), as Apache's `syncFollower` does; a
+        // member that led before a reconfig handed leadership over is such a learner.
+        if current != -1 && l.phase < Phase::NewLeaderAcks {
             let ahead = (current as i64, last) > (my_current as i64, my_last);
             if ahead {
                 self.drop_learner(sid, "learner is ahead of this leader");

@@ -94,15 +94,27 @@ impl ConfigFiles {
     /// file pointing at it, and no leftover proposal of the same or an older version.
     /// `erase_client_port`: this member's server line names its client address, so the
     /// static `clientPort` keys go (Apache's `needEraseClientInfoFromStaticConfig`).
+    ///
+    /// `listed`: whether `qv` lists this member. If it does not (a joiner not added yet, a
+    /// removed member), the dynamic file is written but zoo.cfg keeps naming the last
+    /// configuration that lists it. Apache points zoo.cfg at the new file regardless, and
+    /// then cannot start that member again (its myid has no line, so no addresses); a
+    /// zkrs member restarts from its older configuration, and takes the ensemble's newer
+    /// one from the first notification or NEWLEADER it hears, as a non-voter.
     pub fn write_active(
         &self,
         qv: &QuorumVerifier,
         erase_client_port: bool,
+        listed: bool,
     ) -> Result<(), ConfigFileError> {
         let dynamic = self.dynamic_path(qv.version);
         let mut lines = apache_lines(qv);
         lines.sort();
         write_atomically(&dynamic, lines.join("\n").as_bytes())?;
+        if !listed {
+            self.drop_committed_proposal(qv);
+            return Ok(());
+        }
 
         let old = fs::read_to_string(&self.static_path).map_err(io(&self.static_path))?;
         let dynamic_abs = fs::canonicalize(&dynamic).map_err(io(&dynamic))?;
@@ -115,13 +127,17 @@ impl ConfigFiles {
         }
         out.push_str(&format!("dynamicConfigFile={}\n", dynamic_abs.display()));
         write_atomically(&self.static_path, out.as_bytes())?;
+        self.drop_committed_proposal(qv);
+        Ok(())
+    }
 
+    /// Removes the proposal file once `qv`, as new or newer, committed.
+    fn drop_committed_proposal(&self, qv: &QuorumVerifier) {
         if let Some(next) = self.read_proposed().ok().flatten() {
             if next.version <= qv.version {
                 let _ = fs::remove_file(self.next_path());
             }
         }
-        Ok(())
     }
 }
 
@@ -193,7 +209,7 @@ mod tests {
         files.write_proposed(&qv(0x1_0000_0002)).unwrap();
         assert_eq!(files.read_proposed().unwrap(), Some(qv(0x1_0000_0002)));
 
-        files.write_active(&qv(0x1_0000_0002), true).unwrap();
+        files.write_active(&qv(0x1_0000_0002), true, true).unwrap();
         let dynamic = fs::read_to_string(dir.path().join("zoo.cfg.dynamic.100000002")).unwrap();
         assert_eq!(
             dynamic,
@@ -221,15 +237,37 @@ mod tests {
         fs::write(&cfg, "dataDir=/d\n").unwrap();
         let files = ConfigFiles::new(&cfg);
         files.write_proposed(&qv(9)).unwrap();
-        files.write_active(&qv(5), false).unwrap();
+        files.write_active(&qv(5), false, true).unwrap();
         assert_eq!(files.read_proposed().unwrap().map(|q| q.version), Some(9));
         let again = fs::read_to_string(&cfg).unwrap();
-        files.write_active(&qv(5), false).unwrap();
+        files.write_active(&qv(5), false, true).unwrap();
         assert_eq!(
             fs::read_to_string(&cfg).unwrap(),
             again,
             "rewriting is idempotent: one dynamicConfigFile line"
         );
+    }
+
+    #[test]
+    fn a_config_that_does_not_list_the_member_leaves_zoo_cfg_on_the_last_that_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("zoo.cfg");
+        fs::write(&cfg, "dataDir=/d\n").unwrap();
+        let files = ConfigFiles::new(&cfg);
+        files.write_active(&qv(5), false, true).unwrap();
+        let listed = fs::read_to_string(&cfg).unwrap();
+        files.write_proposed(&qv(9)).unwrap();
+        files.write_active(&qv(9), false, false).unwrap();
+        assert!(
+            files.dynamic_path(9).exists(),
+            "the new config is kept on disk"
+        );
+        assert_eq!(
+            fs::read_to_string(&cfg).unwrap(),
+            listed,
+            "zoo.cfg unchanged"
+        );
+        assert!(!files.next_path().exists(), "the proposal committed");
     }
 
     #[test]

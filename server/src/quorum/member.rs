@@ -548,7 +548,8 @@ fn note_config(
             if let (Some(port), Some(addr)) = (client_port, mine.and_then(|s| s.client_addr)) {
                 port.send_if_modified(|now| std::mem::replace(now, addr) != addr);
             }
-            files.map(|f| f.write_active(c, erase_client_port))
+            let listed = ensemble.place() != Place::Outside;
+            files.map(|f| f.write_active(c, erase_client_port, listed))
         }
         _ => None,
     };
