@@ -94,16 +94,7 @@ fn srvr_zxid(e: &Ensemble, i: usize) -> Option<u64> {
 /// counted a digest mismatch (zkrs members count them too). Returns the leader.
 async fn preflight(e: &Ensemble, step: &str) -> usize {
     let leader = blocking(|| e.wait_for_leader(ELECTION));
-    let others = (e.members().len() - 1).to_string();
-    eventually(
-        ELECTION,
-        &format!("{step}: the leader's zk_synced_followers to be {others}"),
-        || async {
-            (blocking(|| mntr_value(e, leader, "zk_synced_followers")) == Some(others.clone()))
-                .then_some(())
-        },
-    )
-    .await;
+    wait_synced_followers(e, leader, e.members().len() - 1, step).await;
     // zkrs members report the count too (they check an Apache leader's digests).
     let reported = blocking(|| assert_no_digest_mismatches(e));
     assert_eq!(
@@ -112,6 +103,20 @@ async fn preflight(e: &Ensemble, step: &str) -> usize {
         "{step}: every member reports zk_digest_mismatches_count"
     );
     leader
+}
+
+/// Waits until the leader's `mntr` counts `count` synced followers.
+async fn wait_synced_followers(e: &Ensemble, leader: usize, count: usize, step: &str) {
+    let expected = count.to_string();
+    eventually(
+        ELECTION,
+        &format!("{step}: the leader's zk_synced_followers to be {count}"),
+        || async {
+            (blocking(|| mntr_value(e, leader, "zk_synced_followers")) == Some(expected.clone()))
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 /// After a step: member `i` follows, runs `kind` (its `zk_version` says which), and the
@@ -131,19 +136,7 @@ async fn assert_follows_as(e: &Ensemble, i: usize, kind: ServerKind, step: &str)
         i + 1,
         kind_name(kind)
     );
-    let others = (e.members().len() - 1).to_string();
-    eventually(
-        ELECTION,
-        &format!(
-            "{step}: the leader to count member {} as a synced follower",
-            i + 1
-        ),
-        || async {
-            (blocking(|| mntr_value(e, leader, "zk_synced_followers")) == Some(others.clone()))
-                .then_some(())
-        },
-    )
-    .await;
+    wait_synced_followers(e, leader, e.members().len() - 1, step).await;
     leader
 }
 
@@ -564,11 +557,16 @@ impl Migration {
             "{step}: member {} did not exit on its signal",
             victim + 1
         );
+        // The rest still serves: one leader (a new one if the leader stopped) that counts
+        // every remaining follower as synced.
+        let others: Vec<usize> = (0..n).filter(|&j| j != victim).collect();
+        let serving = blocking(|| e.wait_serving_among(&others, ELECTION));
         if victim == leader {
-            let others: Vec<usize> = (0..n).filter(|&j| j != victim).collect();
-            let new = blocking(|| e.wait_serving_among(&others, ELECTION));
-            eprintln!("{step}: the leadership moved to member {}", new + 1);
+            eprintln!("{step}: the leadership moved to member {}", serving + 1);
+        } else {
+            assert_eq!(serving, leader, "{step}: the leader did not change");
         }
+        wait_synced_followers(e, serving, n - 2, &step).await;
         writers
             .wait_for_progress(
                 PROGRESS,
@@ -578,11 +576,26 @@ impl Migration {
             .await;
 
         // The new server on the same id, addresses and zoo.cfg.
+        let log_before = e.member(victim).log().len();
+        let from_empty = matches!(data, Data::Empty);
         let aside = blocking(|| match data {
             Data::Empty => e.replace_in_place(victim, kind),
             Data::Restore(old) => e.put_back(victim, kind, &old),
         });
         let leader_after = assert_follows_as(e, victim, kind, &step).await;
+        if from_empty {
+            // An empty member can only have been brought up to date with a snapshot; the
+            // runbook tells the operator to look for this line.
+            let log = e.member(victim).log();
+            let synced = log.get(log_before..).unwrap_or("");
+            assert!(
+                synced.lines().any(|l| (l.contains("synced with the leader")
+                    && l.contains("mode=\"snap\""))
+                    || l.contains("Getting a snapshot from leader")),
+                "{step}: member {} logged no sync by snapshot",
+                victim + 1
+            );
+        }
         if victim == leader {
             assert_eq!(
                 kind_of(e, leader_after),
