@@ -857,6 +857,102 @@ impl Ensemble {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Replacing a member in place: live migration between Apache ZooKeeper and zkrs.
+// ---------------------------------------------------------------------------------------
+
+/// How long a member may take to exit after [`Ensemble::stop`]'s signal before it is
+/// killed.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+impl Ensemble {
+    /// Stops member `i` as an operator does: SIGTERM to Apache (what `zkServer.sh stop` and
+    /// systemd send), SIGINT to zkrs-server (its graceful shutdown, Ctrl-C); SIGKILL if it
+    /// has not exited after [`STOP_GRACE`]. Returns whether it exited on the signal.
+    pub fn stop(&mut self, i: usize) -> bool {
+        let m = &mut self.members[i];
+        assert!(!m.paused, "member {} is paused", m.id);
+        let signal = if m.is_apache() { "TERM" } else { "INT" };
+        m.signal(signal);
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if !m.is_alive() {
+                // Exited (and reaped by try_wait).
+                m.child = None;
+                return true;
+            }
+            // Polling interval of a bounded wait.
+            std::thread::sleep(POLL);
+        }
+        m.kill();
+        false
+    }
+
+    /// Replaces stopped member `i` in place by a server of `kind`: same `myid`, addresses,
+    /// ports and zoo.cfg, and an empty data dir (but `myid`), so it syncs from the leader
+    /// with a snapshot. What was in the data dir is moved aside, not deleted, into a new
+    /// directory beside it, whose path is returned. Starts the new server; does not wait.
+    pub fn replace_in_place(&mut self, i: usize, kind: ServerKind) -> PathBuf {
+        let aside = self.move_data_aside(i);
+        self.start_as(i, kind);
+        aside
+    }
+
+    /// Puts a server of `kind` back on stopped member `i` with the data that an earlier
+    /// [`Ensemble::replace_in_place`] moved to `aside` (a rollback that keeps the old data):
+    /// what is in the data dir now is moved aside in turn (its path is returned), `aside`'s
+    /// contents are moved back, and the server starts; does not wait.
+    pub fn put_back(&mut self, i: usize, kind: ServerKind, aside: &Path) -> PathBuf {
+        let current = self.move_data_aside(i);
+        let data = self.members[i].data_dir();
+        for entry in fs::read_dir(aside).unwrap_or_else(|e| panic!("{}: {e}", aside.display())) {
+            let entry = entry.expect("aside entry");
+            let to = data.join(entry.file_name());
+            fs::rename(entry.path(), &to)
+                .unwrap_or_else(|e| panic!("moving {} back: {e}", entry.path().display()));
+        }
+        self.start_as(i, kind);
+        current
+    }
+
+    /// Moves everything in stopped member `i`'s data dir but `myid` into a new directory
+    /// `data.aside-<n>` in the member's directory, and returns its path.
+    fn move_data_aside(&mut self, i: usize) -> PathBuf {
+        let m = &self.members[i];
+        assert!(
+            m.child.is_none(),
+            "member {} must be stopped before its data is moved",
+            m.id
+        );
+        let aside = (1..)
+            .map(|n| m.dir.join(format!("data.aside-{n}")))
+            .find(|p| !p.exists())
+            .expect("a free name");
+        fs::create_dir(&aside).unwrap_or_else(|e| panic!("{}: {e}", aside.display()));
+        let data = m.data_dir();
+        for entry in fs::read_dir(&data).unwrap_or_else(|e| panic!("{}: {e}", data.display())) {
+            let entry = entry.expect("data dir entry");
+            if entry.file_name() == "myid" {
+                continue;
+            }
+            fs::rename(entry.path(), aside.join(entry.file_name()))
+                .unwrap_or_else(|e| panic!("moving {} aside: {e}", entry.path().display()));
+        }
+        aside
+    }
+
+    /// Starts stopped member `i` as a server of `kind` (a voter stays a voter, an observer
+    /// an observer).
+    fn start_as(&mut self, i: usize, kind: ServerKind) {
+        let m = &mut self.members[i];
+        m.launch = match m.launch {
+            Launch::Observer(_) => Launch::Observer(kind),
+            _ => Launch::Server(kind),
+        };
+        self.spawn(i);
+    }
+}
+
 impl Drop for Ensemble {
     fn drop(&mut self) {
         let failing = std::thread::panicking();
