@@ -155,9 +155,10 @@ impl Replay {
         zxid: i64,
         digest: Option<ZxidDigest>,
     ) -> Result<Replay, MigrationError> {
-        // A digest taken before the snapshot started, or by another digest version, is
-        // not comparable (Apache skips it too).
-        let usable = digest.filter(|d| d.zxid >= zxid && d.version == DIGEST_VERSION);
+        // An empty digest (zxid 0: none was computed yet), one taken before the snapshot
+        // started, or one of another digest version is not comparable (Apache skips it
+        // too).
+        let usable = digest.filter(|d| d.zxid > 0 && d.zxid >= zxid && d.version == DIGEST_VERSION);
         let mut replay = Replay {
             tree,
             last: zxid,
