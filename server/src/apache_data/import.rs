@@ -338,3 +338,133 @@ fn report(snap_dir: &Path, log_dir: &Path, loaded: &Loaded, written: &Written) -
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::apache::{self, TxnDigest};
+    use crate::txn::{CreateKind, Txn, TxnHeader};
+    use zkrs_proto::Acl;
+
+    fn hdr(zxid: i64) -> TxnHeader {
+        TxnHeader {
+            session_id: 0x42,
+            cxid: zxid as i32,
+            zxid,
+            time: 1_700_000_000_000 + zxid,
+        }
+    }
+
+    fn create(zxid: i64) -> Txn {
+        Txn::Create {
+            path: format!("/n{zxid}"),
+            data: Some(vec![zxid as u8]),
+            acl: Acl::open_unsafe(),
+            kind: CreateKind::Create { ephemeral: false },
+            parent_cversion: zxid as i32,
+        }
+    }
+
+    /// An Apache `version-2` directory: a snapshot at `snap_at` and one log of
+    /// transactions 1..=`last` carrying the digest after each (`wrong_digest_at` gets a
+    /// wrong one).
+    fn apache_dir(snap_at: i64, last: i64, wrong_digest_at: Option<i64>) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let mut tree = DataTree::new();
+        let mut entries = Vec::new();
+        for z in 1..=last {
+            tree.apply(&hdr(z), &create(z), &mut Vec::new());
+            let mut digest = tree.digest();
+            if wrong_digest_at == Some(z) {
+                digest ^= 1;
+            }
+            let recorded = Some(TxnDigest {
+                version: DIGEST_VERSION,
+                tree_digest: digest,
+            });
+            entries.push(apache::encode(&hdr(z), &create(z), recorded).unwrap());
+            if z == snap_at {
+                snapshot::write(d.path(), &tree).unwrap();
+            }
+        }
+        std::fs::write(d.path().join("log.1"), txnlog::encode(&entries)).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_log_after_the_snapshot_is_replayed_and_its_digests_checked() {
+        let d = apache_dir(3, 8, None);
+        let loaded = load(d.path(), d.path()).unwrap();
+        assert_eq!(loaded.tree.last_zxid(), 8);
+        assert_eq!(loaded.replayed, 5);
+        assert_eq!(
+            loaded.digests_checked,
+            1 + 5,
+            "the snapshot's and each transaction's"
+        );
+        assert!(loaded.tree.get("/n8").is_some());
+        assert!(loaded.epochs.derived);
+    }
+
+    #[test]
+    fn a_digest_that_differs_from_apaches_is_refused() {
+        let d = apache_dir(3, 8, Some(6));
+        let err = load(d.path(), d.path()).unwrap_err();
+        assert!(err.to_string().contains("zxid 0x6"), "{err}");
+        assert!(err.to_string().contains("would differ"), "{err}");
+    }
+
+    #[test]
+    fn a_gap_in_the_log_is_refused() {
+        let d = apache_dir(3, 8, None);
+        let log = d.path().join("log.1");
+        let bytes = std::fs::read(&log).unwrap();
+        let parsed = txnlog::parse(&log, &bytes).unwrap();
+        // Cut record 5 out of the file.
+        let (a, b) = (parsed.records[4].offset, parsed.records[5].offset);
+        let mut cut = bytes[..a as usize].to_vec();
+        cut.extend_from_slice(&bytes[b as usize..]);
+        std::fs::write(&log, cut).unwrap();
+        let err = load(d.path(), d.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("jumps from zxid 0x4 to 0x6"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_logs_read_are_those_apache_reads() {
+        let f = |zxid| NamedFile {
+            zxid,
+            path: PathBuf::from(files::log_name(zxid)),
+        };
+        let logs = [f(1), f(10), f(20)];
+        assert_eq!(logs_after(&logs, 0), &logs[..]);
+        assert_eq!(logs_after(&logs, 9), &logs[1..]);
+        assert_eq!(logs_after(&logs, 15), &logs[1..]);
+        assert_eq!(logs_after(&logs, 25), &logs[2..]);
+    }
+
+    #[test]
+    fn a_target_that_is_not_empty_is_refused_and_nothing_is_written_on_failure() {
+        let src = apache_dir(3, 8, Some(6));
+        let to = tempfile::tempdir().unwrap();
+        std::fs::create_dir(src.path().join(files::VERSION_DIR)).unwrap();
+        for entry in std::fs::read_dir(src.path()).unwrap().flatten() {
+            if entry.file_type().unwrap().is_file() {
+                let target = src.path().join(files::VERSION_DIR).join(entry.file_name());
+                std::fs::rename(entry.path(), target).unwrap();
+            }
+        }
+        let req = ImportRequest {
+            snapshots: src.path().to_path_buf(),
+            logs: src.path().to_path_buf(),
+            to: to.path().join("new"),
+        };
+        assert!(run(&req).is_err());
+        assert!(!req.to.join("zkrs").exists());
+        std::fs::write(to.path().join("new/other"), "x").unwrap();
+        let err = run(&req).unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
+    }
+}
