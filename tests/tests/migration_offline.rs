@@ -494,8 +494,23 @@ async fn damaged_apache_data_is_refused_or_recovered_as_apache_does() {
         "{}",
         torn.stdout
     );
-    assert_eq!(last_zxid(&torn.stdout), format!("{:#x}", last.zxid - 1));
     assert_eq!(last_zxid(&whole.stdout), format!("{:#x}", last.zxid));
+    // Without its last record the log ends a transaction earlier, unless the newest
+    // snapshot already holds that transaction (Apache's snapshot thread, late on a busy
+    // machine, may have walked the tree after it was applied): the files then still
+    // give the state after it, to Apache and to the import alike.
+    let newest_snapshot = files(&v2, "snapshot").last().expect("a snapshot").0;
+    let expected = if newest_snapshot >= last.zxid {
+        last.zxid
+    } else {
+        last.zxid - 1
+    };
+    assert_eq!(
+        last_zxid(&torn.stdout),
+        format!("{expected:#x}"),
+        "{}",
+        torn.stdout
+    );
     assert!(
         whole.stdout.contains("the source has no epoch files"),
         "{}",
