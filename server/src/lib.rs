@@ -5,11 +5,13 @@
 //! its effects.
 //!
 //! The public surface is what the binary, embedders and the project's tests use: the
-//! configuration ([`config`]), starting and stopping a server ([`server`]), and the offline
-//! tools ([`tools`]). Everything else is private to the crate.
+//! configuration ([`config`]), starting and stopping a server ([`server`]), the offline
+//! tools ([`tools`]), and the offline migrations from and to Apache ZooKeeper's data files
+//! ([`apache_data`]). Everything else is private to the crate.
 
 mod acl;
 mod admin;
+pub mod apache_data;
 pub mod config;
 mod core;
 mod fourlw;

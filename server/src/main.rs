@@ -14,6 +14,8 @@ const USAGE: &str = "usage: zkrs-server [--myid-from-hostname] [zoo.cfg | --conf
        zkrs-server elect <zoo.cfg>
        zkrs-server status [zoo.cfg]
        zkrs-server ensemble <N> [--dir DIR] [--base-port P] [--host IP] [--allow-even]
+       zkrs-server import-apache --snapshots <dataDir> [--logs <dataLogDir>] --to <dir>
+       zkrs-server export-apache --from <dataDir> [--from-logs <dataLogDir>] --to <dir>
 
 Runs a ZooKeeper-compatible server configured by zoo.cfg (the keys Apache ZooKeeper reads).
 Without a config file it runs a standalone server on 127.0.0.1:2181 with its data in
@@ -36,7 +38,10 @@ ensemble writes N (1 to 9, odd unless --allow-even) member directories under DIR
 ./zkrs-ensemble), each with a zoo.cfg listing all of them on IP (default 127.0.0.1) with
 ports from P (default 2181: clients 2181.., quorum 2888.., election 3888..) and its myid,
 runs a zkrs-server per member with its log in its directory, prints the connect string,
-and stops them all on Ctrl-C.";
+and stops them all on Ctrl-C.
+import-apache converts a stopped Apache ZooKeeper's data (its dataDir and dataLogDir) into
+a new zkrs dataDir <dir>; export-apache converts a stopped zkrs server's data into a new
+Apache dataDir <dir>. Both only read their source; see docs/migration-offline.md.";
 
 /// What the command line asks of the server itself (the tools parse their own).
 struct Args {
@@ -189,6 +194,12 @@ fn run_tool(args: &[String]) -> Option<anyhow::Result<()>> {
             _ => Err(anyhow::anyhow!("usage: zkrs-server status [zoo.cfg]")),
         },
         "ensemble" => ensemble(rest),
+        "import-apache" => zkrs_server::apache_data::import_command(rest)
+            .map(|s| print!("{s}"))
+            .map_err(Into::into),
+        "export-apache" => zkrs_server::apache_data::export_command(rest)
+            .map(|s| print!("{s}"))
+            .map_err(Into::into),
         "elect" => match rest {
             [file] => elect(file.as_ref()),
             _ => Err(anyhow::anyhow!("usage: zkrs-server elect <zoo.cfg>")),

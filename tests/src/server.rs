@@ -702,7 +702,7 @@ pub fn zkrs_binary() -> PathBuf {
 
 /// `ZKRS_APACHE_CLASSPATH`, else the jars of `ZOOKEEPER_HOME` (an unpacked Apache release:
 /// `*.jar` and `lib/*.jar`), else Debian's `zookeeper` package layout.
-fn apache_classpath() -> String {
+pub fn apache_classpath() -> String {
     if let Ok(cp) = std::env::var("ZKRS_APACHE_CLASSPATH") {
         return cp;
     }
