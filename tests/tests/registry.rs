@@ -4,8 +4,9 @@
 //! instances) and Apache's Java client (the course's code path, compiled with `javac` at test
 //! time). Checked through the gateway's HTTP API and the EndpointSlices it renders: every
 //! provider appears; a provider killed with SIGKILL disappears when its session expires and
-//! wakes a long poll; the gateway keeps serving through the loss of the ensemble's leader and
-//! sees a registration made after it.
+//! wakes a long poll; a member the gateway may not read (its ACL) hides no other; the gateway
+//! keeps serving through the loss of the ensemble's leader and sees a registration made after
+//! it.
 //!
 //! Needs `cargo build -p zkrs-server -p zkrs-operator --bins`, python3 with kazoo, and a JDK
 //! with Debian's ZooKeeper jars (`tests/install-deps.sh`).
@@ -227,6 +228,17 @@ async fn providers_of_three_clients_appear_expire_and_survive_a_member_loss() {
         .register("hello", "rmi://127.0.0.2:1099/Hello")
         .await
         .expect("registering with zkrs-client");
+
+    // A znode the gateway may not read: left out, and it hides nothing else.
+    own.create(
+        "/registry/hello/private",
+        b"127.0.0.9:1",
+        zkrs_client::CreateOptions::new(zkrs_client::CreateMode::Ephemeral).acl(vec![
+            zkrs_client::digest_acl(zkrs_client::perms::ALL, "owner", "secret"),
+        ]),
+    )
+    .await
+    .expect("creating an unreadable member");
 
     // kazoo: the course's layout, and a Curator instance of another service.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/registry_provider.py");

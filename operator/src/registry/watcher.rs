@@ -159,6 +159,13 @@ async fn apply_event(
                 Ok((data, _)) => Ok(tree.insert(rel.to_string(), data.clone()) != Some(data)),
                 // Deleted again already: its NodeDeleted event follows.
                 Err(ZkError::NoNode) => Ok(false),
+                Err(ZkError::NoAuth) => {
+                    warn!(
+                        znode = path,
+                        "the gateway may not read this znode; left out"
+                    );
+                    Ok(false)
+                }
                 Err(e) => Err(e),
             }
         }
@@ -208,16 +215,27 @@ pub async fn read_all(client: &Client, base: &str) -> Result<RawTree, ZkError> {
                 }
             }
             (Err(ZkError::NoNode), _) | (_, Err(ZkError::NoNode)) => {}
+            (Err(ZkError::NoAuth), _) | (_, Err(ZkError::NoAuth)) => {
+                warn!(
+                    znode = path,
+                    "the gateway may not read this znode; left out"
+                );
+            }
             (Err(e), _) | (_, Err(e)) => return Err(e),
         }
     }
     let data = join_all(level2.iter().map(|(_, path)| client.get_data(path))).await;
-    for ((rel, _), data) in level2.into_iter().zip(data) {
+    for ((rel, path), data) in level2.into_iter().zip(data) {
         match data {
             Ok((data, _)) => {
                 tree.insert(rel, data);
             }
             Err(ZkError::NoNode) => {}
+            // One provider's ACL must not hide the others.
+            Err(ZkError::NoAuth) => warn!(
+                znode = path,
+                "the gateway may not read this znode; left out"
+            ),
             Err(e) => return Err(e),
         }
     }
