@@ -7,11 +7,15 @@
 //! * [`builders`]: pure functions from the model to every object the cluster owns;
 //! * [`planner`]: pure, from what is observed to the next step;
 //! * [`reconciler`]: the kube-rs glue that applies the plan and writes the status.
+//!
+//! [`registry`] is the `registry-gateway` command: the service registry over HTTP and as
+//! EndpointSlices.
 
 pub mod builders;
 pub mod crd;
 pub mod planner;
 pub mod reconciler;
+pub mod registry;
 pub mod validate;
 pub mod zoo_cfg;
 

@@ -18,7 +18,13 @@ const USAGE: &str = "usage:
       -f reads a ZooKeeperCluster (its spec is used; --name/--namespace/--replicas win)
   zkrs-operator [run] [--namespace NS]... [--http-port PORT]
       reconcile ZooKeeperCluster resources (all namespaces unless some are named;
-      also ZKRS_WATCH_NAMESPACES=a,b); /metrics and /healthz on PORT (default 8080)";
+      also ZKRS_WATCH_NAMESPACES=a,b); /metrics and /healthz on PORT (default 8080)
+  zkrs-operator registry-gateway --connect HOST:PORT[,HOST:PORT...] [--listen ADDR]
+        [--base PATH] [--session-timeout SECONDS] [--namespace NS --cluster NAME
+        [--mirror-endpointslices] [--owner-uid UID]]
+      serve the service registry under PATH (default /registry) as HTTP/JSON on ADDR
+      (default 0.0.0.0:8081); with a namespace and cluster, GET /endpointslices shows the
+      Services and EndpointSlices that mirror it, which --mirror-endpointslices applies";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +32,7 @@ fn main() -> anyhow::Result<()> {
         Some("crd") if args.len() == 1 => print(&definition_yaml()?),
         Some("render") => print(&render(&args[1..])?),
         Some("-h" | "--help" | "help") => print(&format!("{USAGE}\n")),
+        Some("registry-gateway") => zkrs_operator::registry::cli::main(&args[1..]),
         Some("run") => zkrs_operator::reconciler::run::main(&args[1..]),
         None => zkrs_operator::reconciler::run::main(&[]),
         Some(a) if a.starts_with("--") => zkrs_operator::reconciler::run::main(&args),

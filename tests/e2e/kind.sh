@@ -56,4 +56,33 @@ for _ in $(seq 30); do
 done
 [ "$reason" = ScalingNotSupportedYet ] || { echo "Progressing reason: $reason" >&2; exit 1; }
 [ "$(kubectl get -n "$NS" statefulset/zk -o jsonpath='{.spec.replicas}')" = 3 ]
+# ---- registry (spec.registry) ----
+# Turn the registry on, register a provider the course's way (an ephemeral sequential znode
+# holding its address, kept by an open zkrs-cli session), see it in the gateway's API, in
+# its EndpointSlice and in cluster DNS, then kill the provider's pod and see it go.
+kubectl patch -n "$NS" zkc/zk --type merge -p '{"spec":{"registry":{"enabled":true}}}'
+kubectl rollout status -n "$NS" deployment/zk-registry --timeout=180s
+kubectl run -n "$NS" provider --image "$IMAGE" --image-pull-policy=Never --restart=Never \
+    --command -- sh -c 'ip=$(hostname -i);
+        { printf "create /registry \"\"\ncreate /registry/hello \"\"\n";
+          printf "create -e -s /registry/hello/provider rmi://%s:1099/Hello\n" "$ip";
+          exec sleep 3600; } | zkrs-cli -server zk:2181'
+kubectl wait -n "$NS" pod/provider --for=condition=Ready --timeout=120s
+kubectl port-forward -n "$NS" svc/zk-registry 18081:8081 >/dev/null & PF=$!
+members=
+for _ in $(seq 30); do
+    members="$(curl -sf localhost:18081/services/hello | grep -c '"host"' || true)"
+    [ "$members" = 1 ] && break
+    sleep 2
+done
+[ "$members" = 1 ] || { echo "the gateway lists $members members of hello" >&2; exit 1; }
+kubectl get endpointslices -n "$NS" -l kubernetes.io/service-name=zk-svc-hello
+kubectl exec -n "$NS" zk-0 -- getent hosts "zk-svc-hello.$NS.svc.cluster.local"
+# SIGKILL-like: the provider's session expires, and the long poll answers without it.
+index="$(curl -sf localhost:18081/services/hello | sed -n 's/^  "index": \([0-9]*\).*/\1/p')"
+kubectl delete -n "$NS" pod/provider --grace-period=0 --force
+curl -sf "localhost:18081/services/hello?index=$index&wait=120" | grep -q '"members": \[\]'
+kill "$PF"
+# ---- end registry ----
+
 echo "kind e2e: passed"

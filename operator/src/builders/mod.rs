@@ -6,14 +6,16 @@
 
 mod configmap;
 mod pdb;
+mod registry;
 mod services;
 mod statefulset;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde::Serialize;
 
@@ -22,10 +24,10 @@ use crate::validate::Cluster;
 
 pub use configmap::{config_hash, configmap, configmap_name, ZOO_CFG_KEY};
 pub use pdb::pdb;
-pub use services::{
-    admin_service, admin_service_name, client_service, headless_service, registry_service,
-    registry_service_name,
+pub use registry::{
+    registry_objects, registry_service, registry_service_name, GATEWAY_CLUSTER_ROLE,
 };
+pub use services::{admin_service, admin_service_name, client_service, headless_service};
 pub use statefulset::{statefulset, CONFIG_HASH_ANNOTATION, CONTAINER_NAME};
 
 /// The label every owned object carries, naming the cluster; orphans are found by it.
@@ -43,6 +45,9 @@ pub enum Owned {
     Service(Service),
     StatefulSet(StatefulSet),
     PodDisruptionBudget(PodDisruptionBudget),
+    ServiceAccount(ServiceAccount),
+    RoleBinding(RoleBinding),
+    Deployment(Deployment),
 }
 
 impl Owned {
@@ -53,6 +58,9 @@ impl Owned {
             Owned::Service(_) => "Service",
             Owned::StatefulSet(_) => "StatefulSet",
             Owned::PodDisruptionBudget(_) => "PodDisruptionBudget",
+            Owned::ServiceAccount(_) => "ServiceAccount",
+            Owned::RoleBinding(_) => "RoleBinding",
+            Owned::Deployment(_) => "Deployment",
         }
     }
 
@@ -62,6 +70,9 @@ impl Owned {
             Owned::Service(o) => &o.metadata,
             Owned::StatefulSet(o) => &o.metadata,
             Owned::PodDisruptionBudget(o) => &o.metadata,
+            Owned::ServiceAccount(o) => &o.metadata,
+            Owned::RoleBinding(o) => &o.metadata,
+            Owned::Deployment(o) => &o.metadata,
         }
     }
 
@@ -72,7 +83,8 @@ impl Owned {
 
 /// Every object, in the order they are applied: the ConfigMap first (the StatefulSet's pods
 /// mount it), the Services (peers must resolve before they start), the StatefulSet, then
-/// the PodDisruptionBudget.
+/// the PodDisruptionBudget. The registry gateway's objects, when enabled, come before the
+/// StatefulSet.
 pub fn build_all(c: &Cluster) -> Vec<Owned> {
     let mut out = vec![
         Owned::ConfigMap(configmap(c)),
@@ -80,9 +92,7 @@ pub fn build_all(c: &Cluster) -> Vec<Owned> {
         Owned::Service(client_service(c)),
         Owned::Service(admin_service(c)),
     ];
-    if let Some(svc) = registry_service(c) {
-        out.push(Owned::Service(svc));
-    }
+    out.extend(registry_objects(c));
     out.push(Owned::StatefulSet(statefulset(c)));
     if c.pdb {
         out.push(Owned::PodDisruptionBudget(pdb(c)));

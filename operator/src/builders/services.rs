@@ -1,10 +1,10 @@
-//! The cluster's Services: headless (members' DNS names), client, admin/metrics, registry.
+//! The cluster's Services: headless (members' DNS names), client, admin/metrics. The
+//! registry's is in `registry.rs`.
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{metadata, selector_labels};
-use crate::crd::ServiceType;
 use crate::validate::Cluster;
 use crate::zoo_cfg::{headless_service_name, ADMIN_PORT, CLIENT_PORT, ELECTION_PORT, PEER_PORT};
 
@@ -76,34 +76,4 @@ pub fn admin_service(c: &Cluster) -> Service {
         }),
         ..Default::default()
     }
-}
-
-pub fn registry_service_name(cluster: &str) -> String {
-    format!("{cluster}-registry")
-}
-
-/// The service registry gateway's Service, when enabled. It selects the gateway's pods
-/// (component `registry`), which the registry feature runs beside the members.
-pub fn registry_service(c: &Cluster) -> Option<Service> {
-    let (registry_port, service_type) = c.registry?;
-    let mut selector = selector_labels(c);
-    selector.insert(
-        "app.kubernetes.io/component".to_string(),
-        "registry".to_string(),
-    );
-    let type_ = match service_type {
-        ServiceType::ClusterIP => "ClusterIP",
-        ServiceType::NodePort => "NodePort",
-        ServiceType::LoadBalancer => "LoadBalancer",
-    };
-    Some(Service {
-        metadata: metadata(c, registry_service_name(&c.name), "registry"),
-        spec: Some(ServiceSpec {
-            type_: Some(type_.to_string()),
-            selector: Some(selector),
-            ports: Some(vec![port("registry", registry_port)]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
 }

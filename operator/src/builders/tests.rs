@@ -289,6 +289,57 @@ fn the_registry_service_exists_only_when_enabled() {
 }
 
 #[test]
+fn the_registry_gateway_runs_in_the_same_image_apart_from_the_members() {
+    let objects = built(
+        "metadata: {name: zk, namespace: ns, uid: u-1}\nspec: {registry: {enabled: true}, image: 'zkrs:1'}\n",
+    );
+    let kinds: Vec<(&str, &str)> = objects.iter().map(|o| (o.kind(), o.name())).collect();
+    let at = |k: &str| kinds.iter().position(|x| *x == (k, "zk-registry")).unwrap();
+    assert!(at("ServiceAccount") < at("Deployment") && at("RoleBinding") < at("Deployment"));
+    let Owned::Deployment(d) = find(&objects, "Deployment", "zk-registry") else {
+        unreachable!()
+    };
+    let pod = d.spec.template.spec.as_ref().unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some("zk-registry"));
+    let c = &pod.containers[0];
+    assert_eq!(c.image.as_deref(), Some("zkrs:1"));
+    let cmd = c.command.as_ref().unwrap().join(" ");
+    assert_eq!(
+        cmd,
+        "zkrs-operator registry-gateway --connect zk.ns.svc.cluster.local:2181 --listen 0.0.0.0:8081 \
+         --namespace ns --cluster zk --mirror-endpointslices --owner-uid u-1"
+    );
+    // No selector of the members matches the gateway's pods, and the registry Service
+    // selects exactly them.
+    let pod_labels = d
+        .spec
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .labels
+        .as_ref()
+        .unwrap();
+    let members = selector_labels(&validate(&cluster_from_yaml(THREE)).unwrap());
+    assert!(!members.iter().all(|(k, v)| pod_labels.get(k) == Some(v)));
+    let Owned::Service(svc) = find(&objects, "Service", "zk-registry") else {
+        unreachable!()
+    };
+    let selector = svc.spec.as_ref().unwrap().selector.as_ref().unwrap();
+    assert!(selector.iter().all(|(k, v)| pod_labels.get(k) == Some(v)));
+    let Owned::RoleBinding(rb) = find(&objects, "RoleBinding", "zk-registry") else {
+        unreachable!()
+    };
+    assert_eq!(
+        (rb.role_ref.kind.as_str(), rb.role_ref.name.as_str()),
+        ("ClusterRole", GATEWAY_CLUSTER_ROLE)
+    );
+    assert!(built(THREE)
+        .iter()
+        .all(|o| !matches!(o.kind(), "Deployment" | "RoleBinding" | "ServiceAccount")));
+}
+
+#[test]
 fn the_yaml_stream_has_one_document_per_object() {
     let objects = built(THREE);
     let yaml = to_yaml_stream(&objects).unwrap();

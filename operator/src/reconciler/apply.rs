@@ -9,8 +9,10 @@
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -37,6 +39,9 @@ pub async fn apply_plan(
             Owned::Service(o) => apply(client, &ns, o).await?,
             Owned::StatefulSet(o) => apply(client, &ns, o).await?,
             Owned::PodDisruptionBudget(o) => apply(client, &ns, o).await?,
+            Owned::ServiceAccount(o) => apply(client, &ns, o).await?,
+            Owned::RoleBinding(o) => apply(client, &ns, o).await?,
+            Owned::Deployment(o) => apply(client, &ns, o).await?,
         }
     }
     let mut deleted = Vec::new();
@@ -45,6 +50,10 @@ pub async fn apply_plan(
             plan.apply.iter().map(|o| (o.kind(), o.name())).collect();
         prune::<Service>(client, zkc, &ns, &wanted, &mut deleted).await?;
         prune::<PodDisruptionBudget>(client, zkc, &ns, &wanted, &mut deleted).await?;
+        // The registry gateway's, once spec.registry is turned off.
+        prune::<Deployment>(client, zkc, &ns, &wanted, &mut deleted).await?;
+        prune::<RoleBinding>(client, zkc, &ns, &wanted, &mut deleted).await?;
+        prune::<ServiceAccount>(client, zkc, &ns, &wanted, &mut deleted).await?;
     }
     Ok(deleted)
 }

@@ -195,6 +195,7 @@ impl Harness {
 const NS: &str = "/api/v1/namespaces/ns";
 const APPS: &str = "/apis/apps/v1/namespaces/ns";
 const POLICY: &str = "/apis/policy/v1/namespaces/ns";
+const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1/namespaces/ns";
 const ZKC: &str = "/apis/zkrs.io/v1alpha1/namespaces/ns/zookeeperclusters/zk/status";
 
 fn cluster(spec: &str) -> ZooKeeperCluster {
@@ -298,7 +299,7 @@ fn list(kind: &str, api_version: &str, names: &[&str]) -> Value {
 
 fn prune_steps(services: &[&str], pdbs: &[&str]) -> Vec<Step> {
     let selector = |b: &Value| assert_eq!(b, &Value::Null);
-    vec![
+    let mut steps = vec![
         checked(
             step(
                 Method::GET,
@@ -313,6 +314,32 @@ fn prune_steps(services: &[&str], pdbs: &[&str]) -> Vec<Step> {
             &format!("{POLICY}/poddisruptionbudgets"),
             200,
             list("PodDisruptionBudget", "policy/v1", pdbs),
+        ),
+    ];
+    steps.extend(registry_prune_steps(&[]));
+    steps
+}
+
+/// The lists of the registry gateway's kinds, each holding `names`.
+fn registry_prune_steps(names: &[&str]) -> Vec<Step> {
+    vec![
+        step(
+            Method::GET,
+            &format!("{APPS}/deployments"),
+            200,
+            list("Deployment", "apps/v1", names),
+        ),
+        step(
+            Method::GET,
+            &format!("{RBAC}/rolebindings"),
+            200,
+            list("RoleBinding", "rbac.authorization.k8s.io/v1", names),
+        ),
+        step(
+            Method::GET,
+            &format!("{NS}/serviceaccounts"),
+            200,
+            list("ServiceAccount", "v1", names),
         ),
     ]
 }
@@ -392,8 +419,12 @@ async fn an_object_the_spec_no_longer_asks_for_is_deleted() {
         &["zk-hs", "zk", "zk-admin", "zk-registry"],
         &["zk"],
     ));
+    let after_services_list = 1 + steps
+        .iter()
+        .position(|s| s.method == Method::GET && s.path == format!("{NS}/services"))
+        .unwrap();
     steps.insert(
-        steps.len() - 1,
+        after_services_list,
         step(
             Method::DELETE,
             &format!("{NS}/services/zk-registry"),
@@ -409,6 +440,43 @@ async fn an_object_the_spec_no_longer_asks_for_is_deleted() {
     let h = harness(steps, None);
     reconcile(Arc::new(zkc), h.ctx.clone()).await.unwrap();
     assert_eq!(h.finish().await.reasons(), ["Deleted"]);
+}
+
+#[tokio::test]
+async fn the_registry_gateway_is_deleted_when_the_registry_is_turned_off() {
+    let zkc = cluster("{}");
+    let mut steps = vec![step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        running_sts(&zkc, 3, 3),
+    )];
+    steps.extend(apply_steps());
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    // The gateway's objects, left from when spec.registry.enabled was true.
+    steps.truncate(steps.len() - 3);
+    let gone = |path: String| {
+        step(
+            Method::DELETE,
+            &path,
+            200,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
+        )
+    };
+    let mut lists = registry_prune_steps(&["zk-registry"]).into_iter();
+    steps.push(lists.next().unwrap());
+    steps.push(gone(format!("{APPS}/deployments/zk-registry")));
+    steps.push(lists.next().unwrap());
+    steps.push(gone(format!("{RBAC}/rolebindings/zk-registry")));
+    steps.push(lists.next().unwrap());
+    steps.push(gone(format!("{NS}/serviceaccounts/zk-registry")));
+    steps.push(status_step(&zkc, |s| assert_eq!(s["phase"], "Running")));
+    let h = harness(steps, None);
+    reconcile(Arc::new(zkc), h.ctx.clone()).await.unwrap();
+    assert_eq!(
+        h.finish().await.reasons(),
+        ["Deleted", "Deleted", "Deleted"]
+    );
 }
 
 #[tokio::test]
