@@ -34,6 +34,16 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("reading or creating Secret {name}: {source}")]
+    Secret {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("Secret {name} has no password (delete it to have a new one made, which restarts no member but needs every member restarted to take the new digest)")]
+    BadSecret { name: String },
+    #[error("making a random password: {0}")]
+    Random(#[source] std::io::Error),
     #[error("serialising {kind} {name}: {source}")]
     Serialize {
         kind: &'static str,
@@ -53,6 +63,7 @@ impl Error {
             Error::ListOrphans { .. } | Error::DeleteOrphan { .. } => "PruneFailed",
             Error::Status { .. } => "StatusFailed",
             Error::Serialize { .. } => "SerializeFailed",
+            Error::Secret { .. } | Error::BadSecret { .. } | Error::Random(_) => "SecretFailed",
         }
     }
 }
