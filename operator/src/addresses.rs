@@ -40,7 +40,10 @@ impl MemberAddresses for PodDns {
             replicas: c.replicas,
             metrics_port: c.metrics_port,
         };
-        member_host(&layout, u32::try_from(id.saturating_sub(1)).unwrap_or(u32::MAX))
+        member_host(
+            &layout,
+            u32::try_from(id.saturating_sub(1)).unwrap_or(u32::MAX),
+        )
     }
 
     fn client_bind(&self, _c: &Cluster, _id: u64) -> String {

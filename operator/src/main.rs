@@ -10,8 +10,8 @@ use zkrs_operator::addresses::PodDns;
 use zkrs_operator::builders::{
     build_all, members_configmap, to_yaml_stream, with_members, POD_NAME_ENV, SUPER_DIGEST_ENV,
 };
-use zkrs_operator::member_start::{self, Membership, Paths};
 use zkrs_operator::crd::{definition_yaml, ZooKeeperCluster, ZooKeeperClusterSpec};
+use zkrs_operator::member_start::{self, Membership, Paths};
 use zkrs_operator::validate::validate;
 
 const USAGE: &str = "usage:
@@ -142,7 +142,11 @@ fn prepare_member(args: &[String]) -> anyhow::Result<()> {
         }
         Membership::FromConfigMap { voters, joiner } => format!(
             "the committed voters {voters:?}{}",
-            if joiner { ", joining as a new member" } else { "" }
+            if joiner {
+                ", joining as a new member"
+            } else {
+                ""
+            }
         ),
     };
     eprintln!("{pod}: {} written from {how}", zoo_cfg.display());

@@ -201,8 +201,7 @@ pub fn prepare(
     pod_name: &str,
     super_digest: Option<&str>,
 ) -> Result<(PathBuf, Membership), StartError> {
-    let id =
-        myid_from_hostname(pod_name).map_err(|_| StartError::PodName(pod_name.to_string()))?;
+    let id = myid_from_hostname(pod_name).map_err(|_| StartError::PodName(pod_name.to_string()))?;
     fs::create_dir_all(&paths.data).map_err(|source| StartError::Io {
         path: paths.data.clone(),
         source,
@@ -293,7 +292,12 @@ mod tests {
         )
         .unwrap();
         let servers: String = (1..=5)
-            .map(|id| format!("server.{id}=zk-{}.zk-hs:2888:3888:participant;0.0.0.0:2181\n", id - 1))
+            .map(|id| {
+                format!(
+                    "server.{id}=zk-{}.zk-hs:2888:3888:participant;0.0.0.0:2181\n",
+                    id - 1
+                )
+            })
             .collect();
         fs::write(conf.join(SERVERS_KEY), servers).unwrap();
         fs::write(conf.join(VOTERS_KEY), voters).unwrap();

@@ -48,14 +48,16 @@ async fn voters(hosts: &str) -> Option<BTreeSet<u64>> {
 }
 
 fn progressing_reason(store: &Store) -> String {
-    store.get(ZKC).and_then(|z| {
-        z["status"]["conditions"]
-            .as_array()?
-            .iter()
-            .find(|c| c["type"] == "Progressing")
-            .and_then(|c| c["reason"].as_str().map(str::to_string))
-    })
-    .unwrap_or_default()
+    store
+        .get(ZKC)
+        .and_then(|z| {
+            z["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "Progressing")
+                .and_then(|c| c["reason"].as_str().map(str::to_string))
+        })
+        .unwrap_or_default()
 }
 
 /// The pieces a test drives.
@@ -89,7 +91,12 @@ impl Scene {
         let hosts = self.addresses.connect_string();
         let start = Instant::now();
         loop {
-            let tripwire = self.operator.as_ref().expect("an operator").tripwire.clone();
+            let tripwire = self
+                .operator
+                .as_ref()
+                .expect("an operator")
+                .tripwire
+                .clone();
             tokio::select! {
                 () = tripwire.tripped.notified() => {
                     self.operator.take().expect("an operator").kill();
@@ -100,7 +107,10 @@ impl Scene {
                 }
                 () = tokio::time::sleep(RECONCILE_EVERY) => {}
             }
-            let pods = self.store.get(STS).and_then(|s| s["spec"]["replicas"].as_u64());
+            let pods = self
+                .store
+                .get(STS)
+                .and_then(|s| s["spec"]["replicas"].as_u64());
             let running: Vec<u32> = self.kubelet.running();
             let done = pods == Some(size)
                 && running.len() as u64 == size
@@ -245,10 +255,16 @@ async fn three_to_five_to_three_under_writes_with_the_operator_and_members_kille
     assert!(reasons.contains(&"AddingMember") && reasons.contains(&"RemovingPods"));
     let pod_events = kubelet.events();
     assert!(
-        pod_events.iter().filter(|e| matches!(e, PodEvent::Died(_))).count() >= 2,
+        pod_events
+            .iter()
+            .filter(|e| matches!(e, PodEvent::Died(_)))
+            .count()
+            >= 2,
         "the killed members died and came back: {pod_events:?}"
     );
-    assert!(pod_events.contains(&PodEvent::Stopped(4)) && pod_events.contains(&PodEvent::Stopped(3)));
+    assert!(
+        pod_events.contains(&PodEvent::Stopped(4)) && pod_events.contains(&PodEvent::Stopped(3))
+    );
     eprintln!(
         "3 -> 5 -> 3: {} acknowledged writes, events {reasons:?}",
         acked.len()

@@ -30,7 +30,11 @@ pub fn members_configmap_name(cluster: &str) -> String {
 
 /// The membership a starting member reads: every possible member's line (a joiner finds its
 /// own there) and the voters of the committed configuration, as the operator last read it.
-pub fn members_configmap(c: &Cluster, addresses: &dyn MemberAddresses, voters: &[u64]) -> ConfigMap {
+pub fn members_configmap(
+    c: &Cluster,
+    addresses: &dyn MemberAddresses,
+    voters: &[u64],
+) -> ConfigMap {
     let max = u64::try_from(MAX_REPLICAS).unwrap_or(15);
     let servers: String = (1..=max)
         .map(|id| format!("{}\n", addresses.server_line(c, id)))

@@ -169,7 +169,14 @@ fn the_statefulset_runs_the_server_with_probes_volumes_and_a_non_root_user() {
     let init = &pod.init_containers.as_ref().unwrap()[0];
     assert_eq!(
         init.command.as_deref().unwrap(),
-        ["zkrs-operator", "prepare-member", "--conf", "/conf", "--data", "/data"]
+        [
+            "zkrs-operator",
+            "prepare-member",
+            "--conf",
+            "/conf",
+            "--data",
+            "/data"
+        ]
     );
     let env: Vec<&str> = init.env.iter().flatten().map(|e| e.name.as_str()).collect();
     assert_eq!(env, ["POD_NAME", "ZKRS_SUPER_DIGEST"]);

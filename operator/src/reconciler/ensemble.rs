@@ -59,9 +59,7 @@ pub struct ZkEnsemble {
 impl ZkEnsemble {
     fn connect_string(&self, c: &Cluster, pods: u32) -> String {
         let ids = 1..=u64::from(pods.max(1));
-        let all: Vec<String> = ids
-            .map(|id| self.addresses.client_address(c, id))
-            .collect();
+        let all: Vec<String> = ids.map(|id| self.addresses.client_address(c, id)).collect();
         all.join(",")
     }
 

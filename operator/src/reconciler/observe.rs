@@ -30,7 +30,8 @@ pub async fn observe(
     let statefulset = sts.as_ref().map(view);
     let ensemble = match (desired, &statefulset) {
         (Some(c), Some(s)) if s.ready_replicas > 0 => {
-            match tokio::time::timeout(ENSEMBLE_TIMEOUT, ctx.ensemble.observe(c, s.replicas)).await {
+            match tokio::time::timeout(ENSEMBLE_TIMEOUT, ctx.ensemble.observe(c, s.replicas)).await
+            {
                 Ok(Ok(v)) => Some(v),
                 Ok(Err(e)) => {
                     debug!(error = %e, "the ensemble did not answer");

@@ -16,18 +16,17 @@ use crate::validate::Cluster;
 pub async fn super_password(client: &Client, c: &Cluster) -> Result<String, Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), &c.namespace);
     let name = super_secret_name(&c.name);
-    if let Some(secret) = api
-        .get_opt(&name)
-        .await
-        .map_err(|source| Error::Secret {
-            name: name.clone(),
-            source,
-        })?
-    {
+    if let Some(secret) = api.get_opt(&name).await.map_err(|source| Error::Secret {
+        name: name.clone(),
+        source,
+    })? {
         return password_of(&name, &secret);
     }
     let password = random_password().map_err(Error::Random)?;
-    match api.create(&PostParams::default(), &super_secret(c, &password)).await {
+    match api
+        .create(&PostParams::default(), &super_secret(c, &password))
+        .await
+    {
         Ok(_) => Ok(password),
         // Another reconcile made it first: use theirs.
         Err(kube::Error::Api(s)) if s.code == 409 => {

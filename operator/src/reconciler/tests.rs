@@ -79,7 +79,11 @@ fn secret_steps(exists: bool) -> Vec<Step> {
             step(Method::POST, "/api/v1/namespaces/ns/secrets", 201, secret),
             |b| {
                 assert_eq!(b["metadata"]["ownerReferences"][0]["uid"], "u-1");
-                assert_eq!(b["data"]["password"].as_str().unwrap().len(), 64, "48 hex digits");
+                assert_eq!(
+                    b["data"]["password"].as_str().unwrap().len(),
+                    64,
+                    "48 hex digits"
+                );
                 assert!(b["data"]["superDigest"].is_string());
             },
         ),
@@ -277,7 +281,10 @@ fn apply_steps(replicas: i32, voters: Option<&'static str>) -> Vec<Step> {
                 assert_eq!(b["metadata"]["ownerReferences"][0]["uid"], "u-1");
                 let cfg = b["data"]["zoo.cfg"].as_str().unwrap();
                 assert!(cfg.contains("reconfigEnabled=true\n"), "{cfg}");
-                assert!(!cfg.contains("server."), "the members are in their own ConfigMap");
+                assert!(
+                    !cfg.contains("server."),
+                    "the members are in their own ConfigMap"
+                );
             },
         ),
         checked(

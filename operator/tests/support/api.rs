@@ -60,7 +60,10 @@ impl Store {
                         .map(|(_, o)| o.clone())
                         .collect();
                     if is_collection(path) {
-                        (200, json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}))
+                        (
+                            200,
+                            json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}),
+                        )
                     } else {
                         not_found()
                     }
@@ -139,11 +142,11 @@ async fn serve(store: Store, mut handle: Handle) {
             .unwrap_or_default();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let (status, response) = store.answer(&method, &path, body);
-        send.send_response(
-            Response::builder()
-                .status(status)
-                .body(Body::from(serde_json::to_vec(&response).unwrap_or_default()))
-                .unwrap_or_default(),
-        );
+        let mut reply = Response::new(Body::from(
+            serde_json::to_vec(&response).unwrap_or_default(),
+        ));
+        *reply.status_mut() =
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        send.send_response(reply);
     }
 }

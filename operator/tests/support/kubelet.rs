@@ -24,7 +24,6 @@ use serde_json::{json, Value};
 
 use super::api::Store;
 
-pub const NS: &str = "ns";
 pub const NAME: &str = "zk";
 pub const STS: &str = "/apis/apps/v1/namespaces/ns/statefulsets/zk";
 const CONFIG: &str = "/api/v1/namespaces/ns/configmaps/zk-config";
@@ -79,8 +78,12 @@ impl Kubelet {
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (state, stop, root, addresses) =
-                (state.clone(), stop.clone(), root.to_path_buf(), addresses.clone());
+            let (state, stop, root, addresses) = (
+                state.clone(),
+                stop.clone(),
+                root.to_path_buf(),
+                addresses.clone(),
+            );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Acquire) {
                     step(&store, &state, &root, &addresses);
@@ -158,16 +161,20 @@ fn step(store: &Store, state: &Mutex<State>, root: &Path, addresses: &[SocketAdd
     let died: Vec<u32> = state
         .pods
         .iter_mut()
-        .filter(|(_, p)| matches!(p.child.try_wait(), Ok(Some(_))))
-        .map(|(i, _)| *i)
+        .filter_map(|(i, p)| matches!(p.child.try_wait(), Ok(Some(_))).then_some(*i))
         .collect();
     for i in died {
         state.pods.remove(&i);
         state.events.push(PodEvent::Died(i));
     }
-    let delete_volumes = sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"]
-        == "Delete";
-    let above: Vec<u32> = state.pods.keys().copied().filter(|&i| i >= replicas).collect();
+    let delete_volumes =
+        sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Delete";
+    let above: Vec<u32> = state
+        .pods
+        .keys()
+        .copied()
+        .filter(|&i| i >= replicas)
+        .collect();
     for i in above {
         if let Some(mut pod) = state.pods.remove(&i) {
             let _ = pod.child.kill();
@@ -229,7 +236,9 @@ fn serves(addr: SocketAddr) -> bool {
 fn materialise(store: &Store, conf: &Path) -> Result<(), String> {
     std::fs::create_dir_all(conf).map_err(|e| e.to_string())?;
     for path in [CONFIG, MEMBERS] {
-        let cm = store.get(path).ok_or(format!("{path} does not exist yet"))?;
+        let cm = store
+            .get(path)
+            .ok_or(format!("{path} does not exist yet"))?;
         let data = cm["data"].as_object().cloned().unwrap_or_default();
         for (key, value) in data {
             let text = value.as_str().unwrap_or_default();
@@ -280,7 +289,11 @@ fn start_pod(store: &Store, sts: &Value, root: &Path, i: u32) -> Result<Child, S
         .append(true)
         .open(pod.join("server.log"))
         .map_err(|e| e.to_string())?;
-    for init in spec["initContainers"].as_array().cloned().unwrap_or_default() {
+    for init in spec["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let out = command(&init)?
             .output()
             .map_err(|e| format!("init container: {e}"))?;

@@ -54,7 +54,11 @@ impl Loopback {
 
     /// A connect string of every member's client address.
     pub fn connect_string(&self) -> String {
-        let all: Vec<String> = self.client_addrs().iter().map(ToString::to_string).collect();
+        let all: Vec<String> = self
+            .client_addrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         all.join(",")
     }
 }
@@ -79,7 +83,10 @@ pub struct Events(Mutex<Vec<EventSpec>>);
 
 impl EventSink for Events {
     fn publish<'a>(&'a self, _zkc: &'a ZooKeeperCluster, e: &'a EventSpec) -> BoxFuture<'a, ()> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(e.clone());
         Box::pin(async {})
     }
 }
@@ -192,8 +199,9 @@ impl Operator {
         let store = store.clone();
         let task = tokio::spawn(async move {
             loop {
-                let zkc: ZooKeeperCluster = serde_json::from_value(store.get(ZKC).unwrap_or(Value::Null))
-                    .expect("the cluster in the store");
+                let zkc: ZooKeeperCluster =
+                    serde_json::from_value(store.get(ZKC).unwrap_or(Value::Null))
+                        .expect("the cluster in the store");
                 if let Err(e) = reconcile(Arc::new(zkc), ctx.clone()).await {
                     eprintln!("harness: reconcile failed: {e}");
                 }

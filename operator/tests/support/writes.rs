@@ -112,16 +112,27 @@ impl Writers {
 
 /// Every acknowledged path exists on the member at `addr` (after a `sync`).
 pub async fn assert_all_on(addr: &str, acked: &BTreeSet<String>) {
-    let client = connect(addr).await.unwrap_or_else(|| panic!("connecting to {addr}"));
+    let client = connect(addr)
+        .await
+        .unwrap_or_else(|| panic!("connecting to {addr}"));
     tokio::time::timeout(Duration::from_secs(10), client.sync("/"))
         .await
         .expect("sync in time")
         .expect("sync");
-    let (children, _) = tokio::time::timeout(Duration::from_secs(10), client.get_children("/acked"))
-        .await
-        .expect("list in time")
-        .expect("list /acked");
-    let present: BTreeSet<String> = children.into_iter().map(|c| format!("/acked/{c}")).collect();
+    let (children, _) =
+        tokio::time::timeout(Duration::from_secs(10), client.get_children("/acked"))
+            .await
+            .expect("list in time")
+            .expect("list /acked");
+    let present: BTreeSet<String> = children
+        .into_iter()
+        .map(|c| format!("/acked/{c}"))
+        .collect();
     let lost: Vec<&String> = acked.difference(&present).collect();
-    assert!(lost.is_empty(), "{addr} lost {} acknowledged writes: {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    assert!(
+        lost.is_empty(),
+        "{addr} lost {} acknowledged writes: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
 }

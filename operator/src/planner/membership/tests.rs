@@ -283,9 +283,7 @@ fn random_world(rng: &mut Rng) -> World {
     }
     let highest = voters.iter().copied().max().unwrap_or(1);
     let pods = u32::try_from(highest + rng.below(3)).unwrap_or(1).min(7);
-    let up: BTreeSet<u64> = (1..=u64::from(pods))
-        .filter(|_| !rng.chance(15))
-        .collect();
+    let up: BTreeSet<u64> = (1..=u64::from(pods)).filter(|_| !rng.chance(15)).collect();
     let mut w = World {
         voters,
         version: 0x1_0000_0000,
