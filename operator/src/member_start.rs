@@ -102,10 +102,10 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), StartError> {
 /// The value of `key` in a properties text (last one wins, as the server reads it).
 fn value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines()
+        .rev()
         .filter_map(|l| l.trim().split_once('='))
-        .filter(|(k, _)| k.trim() == key)
+        .find(|(k, _)| k.trim() == key)
         .map(|(_, v)| v.trim())
-        .last()
 }
 
 /// Whether a configuration text has a line for server `id`.

@@ -141,17 +141,14 @@ impl Ensemble for Tripwire {
         password: &'a str,
     ) -> BoxFuture<'a, Result<String, EnsembleError>> {
         Box::pin(async move {
-            let result = self.inner.reconfig(c, pods, change, password).await;
             // Only what committed counts: a refused reconfig is retried.
-            if result.is_err() {
-                return result;
-            }
+            let version = self.inner.reconfig(c, pods, change, password).await?;
             let n = self.reconfigs.fetch_add(1, Ordering::AcqRel) + 1;
             let traps = self.traps.lock().unwrap_or_else(|p| p.into_inner()).clone();
             for trap in traps {
                 match trap {
                     Trap::KillOperator { at } if at == n => {
-                        eprintln!("harness: the operator dies after reconfig {n} ({change:?}: {result:?})");
+                        eprintln!("harness: the operator dies after reconfig {n} ({change:?}: version {version})");
                         self.tripped.notify_one();
                         std::future::pending::<()>().await;
                     }
@@ -159,7 +156,7 @@ impl Ensemble for Tripwire {
                     _ => {}
                 }
             }
-            result
+            Ok(version)
         })
     }
 }
