@@ -5,6 +5,9 @@
 //! after the last addition and a follower during the shrink. No acknowledged write is
 //! lost and `/zookeeper/config` ends with the desired voters.
 //!
+//! A zoo.cfg change restarts the members one at a time, followers first and the leader
+//! last, each only while every other member serves.
+//!
 //! Needs `zkrs-server` built beside the test binary (`cargo build -p zkrs-server --bins`).
 
 mod support;
@@ -141,6 +144,20 @@ impl Scene {
     }
 }
 
+/// A four-letter word's answer from `addr`.
+fn four_letter_word(addr: std::net::SocketAddr, word: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut text = String::new();
+    let _ = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).and_then(
+        |mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(1)))?;
+            s.write_all(word.as_bytes())?;
+            s.read_to_string(&mut text)
+        },
+    );
+    text
+}
+
 /// The ordinal of the member that leads now, by `srvr`.
 fn leader_ordinal(addresses: &Loopback) -> Option<u32> {
     use std::io::{Read as _, Write as _};
@@ -270,4 +287,106 @@ async fn three_to_five_to_three_under_writes_with_the_operator_and_members_kille
         acked.len()
     );
     drop(scene);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_change_restarts_followers_first_and_the_leader_last() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let addresses = Arc::new(Loopback::allocate(3));
+    let store = Store::default();
+    store.put(
+        ZKC,
+        json!({
+            "apiVersion": "zkrs.io/v1alpha1", "kind": "ZooKeeperCluster",
+            "metadata": {"name": "zk", "namespace": "ns", "uid": "u-1", "generation": 1},
+            "spec": {"replicas": 3, "metrics": {"enabled": false},
+                     "config": {"tickTime": 500, "initLimit": 20, "syncLimit": 10}},
+        }),
+    );
+    let kubelet = Arc::new(Kubelet::start(
+        store.clone(),
+        dir.path(),
+        addresses.client_addrs(),
+    ));
+    let mut scene = Scene {
+        store: store.clone(),
+        addresses: addresses.clone(),
+        kubelet: kubelet.clone(),
+        events: Arc::new(Events::default()),
+        reconfigs: Arc::new(AtomicUsize::new(0)),
+        traps: Vec::new(),
+        operator: None,
+        restarts: 0,
+    };
+    scene.start_operator();
+    scene.settle(3, "creating 3 members").await;
+    let writers = Writers::start(
+        &addresses.connect_string(),
+        2,
+        5_000,
+        Duration::from_secs(120),
+    )
+    .await;
+    writers
+        .wait_for_progress(20, Duration::from_secs(20), "writes before the change")
+        .await;
+
+    store.update(ZKC, |z| {
+        z["spec"]["config"]["tickTime"] = json!(400);
+        z["metadata"]["generation"] = json!(2);
+    });
+    let start = Instant::now();
+    loop {
+        tokio::time::sleep(RECONCILE_EVERY).await;
+        let deleted = kubelet
+            .events()
+            .iter()
+            .filter(|e| matches!(e, PodEvent::Deleted { .. }))
+            .count();
+        let reconfigured = addresses
+            .client_addrs()
+            .iter()
+            .all(|a| four_letter_word(*a, "conf").contains("tickTime=400"));
+        if deleted == 3 && reconfigured && progressing_reason(&store) == "Reconciled" {
+            break;
+        }
+        assert!(
+            start.elapsed() < SCALE_LIMIT,
+            "the rolling restart did not finish: {:?}, progressing {}\n{}",
+            kubelet.events(),
+            progressing_reason(&store),
+            kubelet.describe()
+        );
+    }
+    writers
+        .wait_for_progress(20, Duration::from_secs(20), "writes after the restarts")
+        .await;
+    let acked = writers.stop().await;
+    for addr in addresses.client_addrs() {
+        assert_all_on(&addr.to_string(), &acked).await;
+    }
+    let restarts: Vec<(u32, bool, bool)> = kubelet
+        .events()
+        .iter()
+        .filter_map(|e| match *e {
+            PodEvent::Deleted {
+                ordinal,
+                leader,
+                others_serving,
+            } => Some((ordinal, leader, others_serving)),
+            _ => None,
+        })
+        .collect();
+    let distinct: BTreeSet<u32> = restarts.iter().map(|r| r.0).collect();
+    assert_eq!(distinct.len(), 3, "each member once: {restarts:?}");
+    assert!(
+        restarts.iter().all(|r| r.2),
+        "a member restarted while another was down: {restarts:?}"
+    );
+    assert_eq!(
+        restarts.iter().map(|r| r.1).collect::<Vec<_>>(),
+        [false, false, true],
+        "followers first, the leader last: {restarts:?}"
+    );
+    eprintln!("rolling restart in {:?}: {restarts:?}", start.elapsed());
 }

@@ -61,8 +61,10 @@ pub fn statefulset(c: &Cluster) -> StatefulSet {
             // All members start together: a member is ready only once a quorum serves, so
             // OrderedReady would wait for member 0 forever.
             pod_management_policy: Some("Parallel".to_string()),
+            // The operator restarts members itself, followers first and the leader last,
+            // each once every member serves (planner::rolling).
             update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".to_string()),
+                type_: Some("OnDelete".to_string()),
                 ..Default::default()
             }),
             persistent_volume_claim_retention_policy: Some(

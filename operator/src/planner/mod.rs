@@ -11,8 +11,9 @@
 //! the ensemble does not answer, the size stays as it is.
 
 pub mod membership;
+pub mod rolling;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::builders::{build_all, config_hash, Owned};
@@ -41,6 +42,8 @@ pub struct StatefulSetView {
     pub rolled_out: bool,
     /// The config hash in its pod template.
     pub config_hash: Option<String>,
+    /// The server ids whose pods run an older template than the StatefulSet's.
+    pub outdated: BTreeSet<u64>,
 }
 
 /// What the ensemble says about itself (`/zookeeper/config` and `srvr`).
@@ -127,6 +130,8 @@ pub struct Plan {
     pub ready_replicas: Option<u32>,
     /// The reconfiguration to send after the objects are applied.
     pub reconfig: Option<Reconfig>,
+    /// Pods to delete (one at a time) so that they restart with the current template.
+    pub delete_pods: Vec<String>,
     /// The voters the members ConfigMap is to list (what pods start from), when known:
     /// the committed configuration's, or the desired ids for a new cluster.
     pub members: Option<Vec<u64>>,
@@ -170,6 +175,7 @@ pub fn plan(desired: &Result<Cluster, ValidationError>, observed: &Observed) -> 
                 replicas: running,
                 ready_replicas: ready,
                 reconfig: None,
+                delete_pods: Vec::new(),
                 members: None,
             };
         }
@@ -207,6 +213,7 @@ pub fn plan(desired: &Result<Cluster, ValidationError>, observed: &Observed) -> 
             replicas: running,
             ready_replicas: ready,
             reconfig: m.reconfig,
+            delete_pods: Vec::new(),
             members: m.members,
         };
     }
@@ -260,6 +267,10 @@ pub fn plan(desired: &Result<Cluster, ValidationError>, observed: &Observed) -> 
             message: "every member runs the current spec and serves".to_string(),
         },
     };
+    let (progressing, delete_pods) = match rolling_restart(cluster, observed, &mut events) {
+        Some((condition, pods)) => (condition, pods),
+        None => (progressing, Vec::new()),
+    };
     let requeue = if progressing.status {
         REQUEUE_BUSY
     } else {
@@ -280,7 +291,59 @@ pub fn plan(desired: &Result<Cluster, ValidationError>, observed: &Observed) -> 
         replicas: Some(running.unwrap_or(cluster.replicas)),
         ready_replicas: Some(ready.unwrap_or(0)),
         reconfig: None,
+        delete_pods,
         members,
+    }
+}
+
+/// The next restart of a rolling restart, when pods run an older template: the condition
+/// and the pod to delete, if any.
+fn rolling_restart(
+    cluster: &Cluster,
+    observed: &Observed,
+    events: &mut Vec<EventSpec>,
+) -> Option<(ConditionSpec, Vec<String>)> {
+    let sts = observed.statefulset.as_ref()?;
+    if sts.outdated.is_empty() {
+        return None;
+    }
+    let condition = |message: String| ConditionSpec {
+        type_: PROGRESSING,
+        status: true,
+        reason: "RollingRestart",
+        message,
+    };
+    let Some(ensemble) = &observed.ensemble else {
+        return Some((
+            condition(format!(
+                "{} member(s) to restart; waiting for the ensemble to answer",
+                sts.outdated.len()
+            )),
+            Vec::new(),
+        ));
+    };
+    match rolling::next_restart(&ensemble.membership(sts.replicas), &sts.outdated) {
+        rolling::Restart::Done => None,
+        rolling::Restart::Wait { message } => Some((condition(message), Vec::new())),
+        rolling::Restart::Pod { id } => {
+            let pod = format!("{}-{}", cluster.name, id - 1);
+            events.push(EventSpec {
+                warning: false,
+                reason: "RestartingMember",
+                note: format!(
+                    "restarting {pod} with the new pod template ({} left, the leader last)",
+                    sts.outdated.len()
+                ),
+                action: "Restart",
+            });
+            Some((
+                condition(format!(
+                    "restarting {pod}; {} member(s) on the old template",
+                    sts.outdated.len()
+                )),
+                vec![pod],
+            ))
+        }
     }
 }
 
@@ -485,6 +548,7 @@ mod tests {
                 updated_replicas: replicas,
                 rolled_out: true,
                 config_hash: Some(config_hash(c)),
+                outdated: BTreeSet::new(),
             }),
             ensemble: None,
         }

@@ -9,6 +9,17 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("listing the members' pods: {source}")]
+    ObservePods {
+        #[source]
+        source: kube::Error,
+    },
+    #[error("deleting pod {name} to restart it: {source}")]
+    DeletePod {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("applying {kind} {name}: {source}")]
     Apply {
         kind: &'static str,
@@ -57,7 +68,8 @@ impl Error {
     /// A stable CamelCase category for conditions, Events, logs and metrics.
     pub fn category(&self) -> &'static str {
         match self {
-            Error::Observe { .. } => "ObserveFailed",
+            Error::Observe { .. } | Error::ObservePods { .. } => "ObserveFailed",
+            Error::DeletePod { .. } => "RestartFailed",
             Error::Apply { source, .. } if http_code(source) == Some(409) => "ApplyConflict",
             Error::Apply { .. } => "ApplyFailed",
             Error::ListOrphans { .. } | Error::DeleteOrphan { .. } => "PruneFailed",

@@ -24,8 +24,10 @@ pub mod status;
 use std::sync::Arc;
 use std::time::Instant;
 
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::DeleteParams;
 use kube::runtime::controller::Action;
-use kube::{Client, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn, Instrument as _};
 
 use crate::addresses::MemberAddresses;
@@ -81,6 +83,11 @@ async fn reconcile_inner(zkc: &ZooKeeperCluster, ctx: &Context) -> Result<Action
     ) {
         reconfigure(ctx, c, &observed, change, password, &mut plan).await;
     }
+    let restarted = if applied.is_ok() {
+        restart_pods(ctx, zkc, &plan.delete_pods).await
+    } else {
+        Ok(())
+    };
     for object in applied.as_ref().map(Vec::as_slice).unwrap_or_default() {
         plan.events.push(EventSpec {
             warning: false,
@@ -119,6 +126,7 @@ async fn reconcile_inner(zkc: &ZooKeeperCluster, ctx: &Context) -> Result<Action
     )
     .await?;
     applied?;
+    restarted?;
     Ok(Action::requeue(plan.requeue))
 }
 
@@ -172,6 +180,22 @@ async fn reconfigure(
     if let Some(p) = plan.conditions.iter_mut().find(|p| p.type_ == PROGRESSING) {
         p.message = message;
     }
+}
+
+/// Deletes the pods of a rolling restart; the StatefulSet controller recreates them with
+/// the current template.
+async fn restart_pods(ctx: &Context, zkc: &ZooKeeperCluster, pods: &[String]) -> Result<(), Error> {
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &zkc.namespace().unwrap_or_default());
+    for name in pods {
+        info!(pod = %name, "restarting a member with the new template");
+        api.delete(name, &DeleteParams::default())
+            .await
+            .map_err(|source| Error::DeletePod {
+                name: name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
 }
 
 /// After a failed reconcile: try again soon, but not in a tight loop.

@@ -107,6 +107,7 @@ mod tests {
                 updated_replicas: 3,
                 rolled_out: true,
                 config_hash: None,
+                outdated: Default::default(),
             }),
             ensemble,
         }

@@ -356,6 +356,16 @@ fn apply_steps(replicas: i32, voters: Option<&'static str>) -> Vec<Step> {
     steps
 }
 
+/// The members' pods, listed for their revisions: all current.
+fn pods_step() -> Step {
+    step(
+        Method::GET,
+        &format!("{NS}/pods"),
+        200,
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": []}),
+    )
+}
+
 fn list(kind: &str, api_version: &str, names: &[&str]) -> Value {
     let items: Vec<Value> = names
         .iter()
@@ -463,6 +473,7 @@ async fn an_object_the_spec_no_longer_asks_for_is_deleted() {
         200,
         running_sts(&zkc, 3, 3),
     ));
+    steps.push(pods_step());
     steps.extend(apply_steps(3, None));
     steps.extend(prune_steps(
         &["zk-hs", "zk", "zk-admin", "zk-registry"],
@@ -497,6 +508,7 @@ async fn a_conflict_stops_the_apply_and_the_status_says_why() {
         200,
         running_sts(&zkc, 3, 3),
     ));
+    steps.push(pods_step());
     let mut applies = apply_steps(3, None);
     applies.truncate(4); // ConfigMap and the three Services succeed.
     steps.extend(applies);
@@ -598,6 +610,7 @@ async fn scaling_up_first_grows_the_statefulset_by_one_joiner() {
         200,
         running_sts(&three, 3, 3),
     ));
+    steps.push(pods_step());
     steps.extend(apply_steps(4, Some("1,2,3")));
     steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
     steps.push(status_step(&five, |s| {
@@ -628,6 +641,7 @@ async fn a_synced_joiner_is_added_by_reconfig_after_the_apply() {
         200,
         running_sts(&three, 4, 4),
     ));
+    steps.push(pods_step());
     steps.extend(apply_steps(4, Some("1,2,3")));
     steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
     steps.push(status_step(&five, |s| {
@@ -666,6 +680,7 @@ async fn scaling_without_the_ensembles_answer_changes_nothing_it_cannot_see() {
         200,
         running_sts(&three, 3, 3),
     ));
+    steps.push(pods_step());
     steps.extend(apply_steps(3, None));
     steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
     steps.push(status_step(&five, |s| {
@@ -752,4 +767,51 @@ async fn a_lease_held_by_a_live_replica_is_left_alone() {
     assert!(!try_hold(&api, &lease_cfg(), now).await.unwrap());
     drop(api);
     h.finish().await;
+}
+
+fn pod(name: &str, revision: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": "ns",
+                        "labels": {"controller-revision-hash": revision}}})
+}
+
+#[tokio::test]
+async fn a_new_template_restarts_an_outdated_follower_before_the_leader() {
+    let zkc = cluster("{}");
+    let mut sts = running_sts(&zkc, 3, 3);
+    sts["status"]["updateRevision"] = json!("zk-new");
+    let mut steps = secret_steps(true);
+    steps.push(step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        sts,
+    ));
+    steps.push(step(
+        Method::GET,
+        &format!("{NS}/pods"),
+        200,
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {},
+               "items": [pod("zk-0", "zk-old"), pod("zk-1", "zk-old"), pod("zk-2", "zk-new")]}),
+    ));
+    steps.extend(apply_steps(3, Some("1,2,3")));
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    // zk-1 leads: zk-0 goes first.
+    steps.push(step(
+        Method::DELETE,
+        &format!("{NS}/pods/zk-0"),
+        200,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
+    ));
+    steps.push(status_step(&zkc, |s| {
+        let p = condition(s, "Progressing");
+        assert_eq!(
+            (&p["status"], &p["reason"]),
+            (&json!("True"), &json!("RollingRestart"))
+        );
+        assert!(p["message"].as_str().unwrap().contains("zk-0"), "{p}");
+    }));
+    let h = harness(steps, Some(view(3, &THREE_SERVING)));
+    reconcile(Arc::new(zkc), h.ctx.clone()).await.unwrap();
+    assert_eq!(h.finish().await.reasons(), ["RestartingMember"]);
 }

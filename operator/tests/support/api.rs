@@ -27,6 +27,10 @@ impl Store {
         self.lock().insert(path.to_string(), object);
     }
 
+    pub fn remove(&self, path: &str) {
+        self.lock().remove(path);
+    }
+
     /// Changes an object in place (the test editing the spec, the StatefulSet controller
     /// writing its status).
     pub fn update(&self, path: &str, f: impl FnOnce(&mut Value)) {

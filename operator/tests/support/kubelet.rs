@@ -30,6 +30,18 @@ const CONFIG: &str = "/api/v1/namespaces/ns/configmaps/zk-config";
 const MEMBERS: &str = "/api/v1/namespaces/ns/configmaps/zk-members";
 const SECRET: &str = "/api/v1/namespaces/ns/secrets/zk-super";
 
+fn pod_path(ordinal: u32) -> String {
+    format!("/api/v1/namespaces/ns/pods/{NAME}-{ordinal}")
+}
+
+/// The revision of the StatefulSet's pod template, as the controller names it.
+fn revision(sts: &Value) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    sts["spec"]["template"].to_string().hash(&mut h);
+    format!("{NAME}-{:x}", h.finish())
+}
+
 /// How often the controller looks at the StatefulSet.
 const TICK: Duration = Duration::from_millis(50);
 
@@ -39,6 +51,13 @@ pub enum PodEvent {
     Started(u32),
     Stopped(u32),
     Died(u32),
+    /// The operator deleted the pod (a rolling restart): whether its member led, and
+    /// whether every other member served at that moment.
+    Deleted {
+        ordinal: u32,
+        leader: bool,
+        others_serving: bool,
+    },
 }
 
 struct Pod {
@@ -167,6 +186,30 @@ fn step(store: &Store, state: &Mutex<State>, root: &Path, addresses: &[SocketAdd
         state.pods.remove(&i);
         state.events.push(PodEvent::Died(i));
     }
+    // Pods the operator deleted: stopped now, recreated below with the current template.
+    let deleted: Vec<u32> = state
+        .pods
+        .keys()
+        .copied()
+        .filter(|&i| store.get(&pod_path(i)).is_none())
+        .collect();
+    for i in deleted {
+        let leader = mode(addresses[i as usize]).as_deref() == Some("leader");
+        let others_serving = state
+            .pods
+            .keys()
+            .filter(|&&o| o != i)
+            .all(|&o| mode(addresses[o as usize]).is_some());
+        if let Some(mut pod) = state.pods.remove(&i) {
+            let _ = pod.child.kill();
+            let _ = pod.child.wait();
+        }
+        state.events.push(PodEvent::Deleted {
+            ordinal: i,
+            leader,
+            others_serving,
+        });
+    }
     let delete_volumes =
         sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Delete";
     let above: Vec<u32> = state
@@ -181,6 +224,7 @@ fn step(store: &Store, state: &Mutex<State>, root: &Path, addresses: &[SocketAdd
             let _ = pod.child.wait();
         }
         state.events.push(PodEvent::Stopped(i));
+        store.remove(&pod_path(i));
         if delete_volumes {
             let _ = std::fs::remove_dir_all(root.join(format!("pod-{i}/data")));
         }
@@ -191,6 +235,16 @@ fn step(store: &Store, state: &Mutex<State>, root: &Path, addresses: &[SocketAdd
         }
         match start_pod(store, &sts, root, i) {
             Ok(child) => {
+                // A new pod carries the current revision; a container restarted in its
+                // pod keeps the pod's.
+                if store.get(&pod_path(i)).is_none() {
+                    store.put(
+                        &pod_path(i),
+                        json!({"apiVersion": "v1", "kind": "Pod",
+                               "metadata": {"name": format!("{NAME}-{i}"), "namespace": "ns",
+                                            "labels": {"controller-revision-hash": revision(&sts)}}}),
+                    );
+                }
                 state.pods.insert(i, Pod { child });
                 state.errors.remove(&i);
                 state.events.push(PodEvent::Started(i));
@@ -201,19 +255,33 @@ fn step(store: &Store, state: &Mutex<State>, root: &Path, addresses: &[SocketAdd
         }
     }
     let ready = (0..replicas.min(addresses.len() as u32))
-        .filter(|&i| state.pods.contains_key(&i) && serves(addresses[i as usize]))
+        .filter(|&i| state.pods.contains_key(&i) && mode(addresses[i as usize]).is_some())
         .count();
     let generation = sts["metadata"]["generation"].clone();
+    let update = revision(&sts);
+    let updated = (0..replicas)
+        .filter(|&i| {
+            store.get(&pod_path(i)).is_some_and(|p| {
+                p["metadata"]["labels"]["controller-revision-hash"] == update.as_str()
+            })
+        })
+        .count();
+    let current = if updated as u32 == replicas {
+        update.clone()
+    } else {
+        format!("{NAME}-previous")
+    };
     store.update(STS, |s| {
         s["status"] = json!({
-            "replicas": replicas, "readyReplicas": ready, "updatedReplicas": replicas,
-            "observedGeneration": generation, "currentRevision": "r", "updateRevision": "r",
+            "replicas": replicas, "readyReplicas": ready, "updatedReplicas": updated,
+            "observedGeneration": generation, "currentRevision": current,
+            "updateRevision": update,
         });
     });
 }
 
-/// Whether `srvr` says the member serves.
-fn serves(addr: SocketAddr) -> bool {
+/// The mode `srvr` reports when the member serves (leader, follower or observer).
+pub fn mode(addr: SocketAddr) -> Option<String> {
     let probe = || -> std::io::Result<String> {
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
         s.set_read_timeout(Some(Duration::from_secs(1)))?;
@@ -222,14 +290,11 @@ fn serves(addr: SocketAddr) -> bool {
         s.take(64 * 1024).read_to_string(&mut out)?;
         Ok(out)
     };
-    probe().is_ok_and(|t| {
-        t.lines().any(|l| {
-            matches!(
-                l.strip_prefix("Mode:").map(str::trim),
-                Some("leader" | "follower" | "observer")
-            )
-        })
-    })
+    let text = probe().ok()?;
+    text.lines()
+        .filter_map(|l| l.strip_prefix("Mode:").map(str::trim))
+        .find(|m| matches!(*m, "leader" | "follower" | "observer"))
+        .map(str::to_string)
 }
 
 /// The ConfigMaps' keys as files in the pod's `/conf`.
