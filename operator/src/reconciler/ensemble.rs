@@ -94,19 +94,25 @@ impl Ensemble for ZkEnsemble {
             client.close().await;
             let (data, _stat) = config.map_err(|e| EnsembleError::Config(e.to_string()))?;
             let (members, config_version) = parse_config(&String::from_utf8_lossy(&data));
-            let mut modes = BTreeMap::new();
-            let mut leader = None;
-            for id in 1..=u64::from(pods) {
+            // Every member at once: a member that hangs costs one timeout, not one each.
+            let probes = (1..=u64::from(pods)).map(|id| {
                 let address = self.addresses.client_address(c, id);
-                let mode = match srvr(&address, self.timeout).await {
-                    Ok(text) => member_mode(&text),
-                    Err(_) => MemberMode::NotServing,
-                };
-                if mode == MemberMode::Leader {
-                    leader = Some(format!("{}-{}", c.name, id - 1));
+                async move {
+                    let mode = match srvr(&address, self.timeout).await {
+                        Ok(text) => member_mode(&text),
+                        Err(_) => MemberMode::NotServing,
+                    };
+                    (id, mode)
                 }
-                modes.insert(id, mode);
-            }
+            });
+            let modes: BTreeMap<u64, MemberMode> = futures::future::join_all(probes)
+                .await
+                .into_iter()
+                .collect();
+            let leader = modes
+                .iter()
+                .find(|(_, m)| **m == MemberMode::Leader)
+                .map(|(id, _)| format!("{}-{}", c.name, id - 1));
             Ok(EnsembleView {
                 members,
                 leader,
