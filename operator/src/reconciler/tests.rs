@@ -815,3 +815,71 @@ async fn a_new_template_restarts_an_outdated_follower_before_the_leader() {
     reconcile(Arc::new(zkc), h.ctx.clone()).await.unwrap();
     assert_eq!(h.finish().await.reasons(), ["RestartingMember"]);
 }
+
+fn five_serving(leader: u64) -> Vec<(u64, MemberMode)> {
+    (1..=5)
+        .map(|id| {
+            let mode = if id == leader {
+                MemberMode::Leader
+            } else {
+                MemberMode::Follower
+            };
+            (id, mode)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn scaling_down_removes_the_highest_follower_by_reconfig_first() {
+    let three = cluster("{}");
+    let mut steps = secret_steps(true);
+    steps.push(step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        running_sts(&three, 5, 5),
+    ));
+    steps.push(pods_step());
+    steps.extend(apply_steps(5, Some("1,2,3,4,5")));
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    steps.push(status_step(&three, |s| {
+        assert_eq!(condition(s, "Progressing")["reason"], "Reconfiguring");
+    }));
+    // Server 5 leads: 4 goes first.
+    let h = harness(steps, Some(view(5, &five_serving(5))));
+    reconcile(Arc::new(three), h.ctx.clone()).await.unwrap();
+    assert_eq!(
+        *h.ensemble.1.lock().unwrap(),
+        [(
+            Reconfig::Remove {
+                id: 4,
+                version: 0x1_0000_0000
+            },
+            PASSWORD.to_string()
+        )]
+    );
+    assert_eq!(h.finish().await.reasons(), ["MemberRemoved"]);
+}
+
+#[tokio::test]
+async fn once_the_removals_commit_the_statefulset_shrinks() {
+    let three = cluster("{}");
+    let mut steps = secret_steps(true);
+    steps.push(step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        running_sts(&three, 5, 5),
+    ));
+    steps.push(pods_step());
+    steps.extend(apply_steps(3, Some("1,2,3")));
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    steps.push(status_step(&three, |s| {
+        assert_eq!(condition(s, "Progressing")["reason"], "RemovingPods");
+    }));
+    // The removed members 4 and 5 still follow, without a vote, until their pods go.
+    let h = harness(steps, Some(view(3, &five_serving(1))));
+    reconcile(Arc::new(three), h.ctx.clone()).await.unwrap();
+    assert!(h.ensemble.1.lock().unwrap().is_empty());
+    assert_eq!(h.finish().await.reasons(), ["RemovingPods"]);
+}
