@@ -377,6 +377,7 @@ async fn a_config_change_restarts_followers_first_and_the_leader_last() {
             _ => None,
         })
         .collect();
+    assert_eq!(kubelet.failed_starts(), []);
     let distinct: BTreeSet<u32> = restarts.iter().map(|r| r.0).collect();
     assert_eq!(distinct.len(), 3, "each member once: {restarts:?}");
     assert!(

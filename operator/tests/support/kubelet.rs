@@ -70,6 +70,8 @@ struct State {
     events: Vec<PodEvent>,
     /// The last error of each ordinal's start (an init container that failed).
     errors: BTreeMap<u32, String>,
+    /// Every failed start, in order.
+    failed_starts: Vec<(u32, String)>,
 }
 
 /// The controller and kubelet thread.
@@ -132,6 +134,12 @@ impl Kubelet {
 
     pub fn events(&self) -> Vec<PodEvent> {
         self.lock().events.clone()
+    }
+
+    /// Every start that failed (an init container that exited with an error, a missing
+    /// ConfigMap or Secret), in order.
+    pub fn failed_starts(&self) -> Vec<(u32, String)> {
+        self.lock().failed_starts.clone()
     }
 
     /// The ordinals with a running process.
@@ -250,6 +258,7 @@ fn step(store: &Store, state: &Mutex<State>, root: &Path, addresses: &[SocketAdd
                 state.events.push(PodEvent::Started(i));
             }
             Err(e) => {
+                state.failed_starts.push((i, e.clone()));
                 state.errors.insert(i, e);
             }
         }
