@@ -6,8 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 
-use zkrs_operator::builders::{build_all, to_yaml_stream};
+use zkrs_operator::addresses::PodDns;
+use zkrs_operator::builders::{
+    build_all, members_configmap, to_yaml_stream, with_members, POD_NAME_ENV, SUPER_DIGEST_ENV,
+};
 use zkrs_operator::crd::{definition_yaml, ZooKeeperCluster, ZooKeeperClusterSpec};
+use zkrs_operator::member_start::{self, Membership, Paths};
 use zkrs_operator::validate::validate;
 
 const USAGE: &str = "usage:
@@ -16,6 +20,10 @@ const USAGE: &str = "usage:
   zkrs-operator render --name NAME --namespace NS [--replicas R] [-f cluster.yaml]
       print every object the operator would apply for that cluster (a YAML stream);
       -f reads a ZooKeeperCluster (its spec is used; --name/--namespace/--replicas win)
+  zkrs-operator prepare-member --conf DIR --data DIR
+      (a member pod's init container) write DIR/zoo.cfg for the member of pod $POD_NAME
+      from the ConfigMaps in --conf: its own committed membership when it has one, else
+      the committed voters (plus itself as a joiner); $ZKRS_SUPER_DIGEST is the super digest
   zkrs-operator [run] [--namespace NS]... [--http-port PORT]
       reconcile ZooKeeperCluster resources (all namespaces unless some are named;
       also ZKRS_WATCH_NAMESPACES=a,b); /metrics and /healthz on PORT (default 8080)
@@ -31,6 +39,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("crd") if args.len() == 1 => print(&definition_yaml()?),
         Some("render") => print(&render(&args[1..])?),
+        Some("prepare-member") => prepare_member(&args[1..]),
         Some("-h" | "--help" | "help") => print(&format!("{USAGE}\n")),
         Some("registry-gateway") => zkrs_operator::registry::cli::main(&args[1..]),
         Some("run") => zkrs_operator::reconciler::run::main(&args[1..]),
@@ -99,5 +108,54 @@ fn render(args: &[String]) -> anyhow::Result<String> {
     // apply them by hand.
     zkc.metadata.uid = None;
     let cluster = validate(&zkc).context("the cluster's spec is invalid")?;
-    Ok(to_yaml_stream(&build_all(&cluster))?)
+    // A new cluster: every member is a voter from the start.
+    let voters: Vec<u64> = (1..=u64::from(cluster.replicas)).collect();
+    let objects = with_members(
+        build_all(&cluster),
+        members_configmap(&cluster, &PodDns, &voters),
+    );
+    Ok(to_yaml_stream(&objects)?)
+}
+
+fn prepare_member(args: &[String]) -> anyhow::Result<()> {
+    let mut conf = None;
+    let mut data = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .map(PathBuf::from)
+                .with_context(|| format!("{a} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--conf" => conf = Some(value()?),
+            "--data" => data = Some(value()?),
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    let paths = Paths {
+        conf: conf.context("prepare-member needs --conf")?,
+        data: data.context("prepare-member needs --data")?,
+    };
+    let pod = std::env::var(POD_NAME_ENV)
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .with_context(|| format!("prepare-member needs ${POD_NAME_ENV} (the pod's name)"))?;
+    let digest = std::env::var(SUPER_DIGEST_ENV).ok();
+    let (zoo_cfg, membership) = member_start::prepare(&paths, &pod, digest.as_deref())
+        .with_context(|| format!("preparing the member of pod {pod}"))?;
+    let how = match membership {
+        Membership::Committed(file) => {
+            format!("its own committed membership {}", file.display())
+        }
+        Membership::FromConfigMap { voters, joiner } => format!(
+            "the committed voters {voters:?}{}",
+            if joiner {
+                ", joining as a new member"
+            } else {
+                ""
+            }
+        ),
+    };
+    eprintln!("{pod}: {} written from {how}", zoo_cfg.display());
+    Ok(())
 }

@@ -159,6 +159,8 @@ fn base_config(layout: &Layout<'_>, spec: &ZooConfigSpec) -> Config {
     cfg.metrics_provider_http_port = layout.metrics_port;
     // A one-member cluster is still an ensemble of one, so that members can be added later.
     cfg.standalone_enabled = false;
+    // The operator scales by `reconfig`.
+    cfg.reconfig_enabled = true;
     let wildcard = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), CLIENT_PORT);
     cfg.servers = (0..layout.replicas)
         .map(|ordinal| ServerSpec {

@@ -35,13 +35,19 @@ fn render_prints_every_object_for_the_requested_size() {
             "Service",
             "Service",
             "Service",
+            "ConfigMap",
             "StatefulSet",
             "PodDisruptionBudget"
         ]
     );
     let zoo_cfg = docs[0]["data"]["zoo.cfg"].as_str().unwrap();
-    assert!(zoo_cfg.contains("server.5=zk-4.zk-hs.ns.svc.cluster.local:2888:3888;2181\n"));
-    assert_eq!(docs[4]["spec"]["replicas"], 5);
+    assert!(zoo_cfg.contains("reconfigEnabled=true\n"));
+    assert_eq!(docs[4]["metadata"]["name"], "zk-members");
+    assert_eq!(docs[4]["data"]["voters"], "1,2,3,4,5\n");
+    let servers = docs[4]["data"]["servers"].as_str().unwrap();
+    assert!(servers
+        .contains("server.5=zk-4.zk-hs.ns.svc.cluster.local:2888:3888:participant;0.0.0.0:2181\n"));
+    assert_eq!(docs[5]["spec"]["replicas"], 5);
     assert!(
         docs.iter()
             .all(|d| d["metadata"]["ownerReferences"].is_null()),

@@ -34,6 +34,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: ["configmaps", "services"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+# The cluster's super password: read, or created once (never updated or listed).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "create"]
+# Rolling restarts: the members' pods are listed (their revision) and deleted one at a time.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "delete"]
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]

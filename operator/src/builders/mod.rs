@@ -7,6 +7,7 @@
 mod configmap;
 mod pdb;
 mod registry;
+mod secret;
 mod services;
 mod statefulset;
 
@@ -22,13 +23,20 @@ use serde::Serialize;
 use crate::crd::ZooKeeperCluster;
 use crate::validate::Cluster;
 
-pub use configmap::{config_hash, configmap, configmap_name, ZOO_CFG_KEY};
+pub use configmap::{
+    config_hash, configmap, configmap_name, members_configmap, members_configmap_name,
+    settings_text, SERVERS_KEY, VOTERS_KEY, ZOO_CFG_KEY,
+};
 pub use pdb::pdb;
 pub use registry::{
     registry_objects, registry_service, registry_service_name, GATEWAY_CLUSTER_ROLE,
 };
+pub use secret::{super_digest, super_secret, super_secret_name, DIGEST_KEY, PASSWORD_KEY};
 pub use services::{admin_service, admin_service_name, client_service, headless_service};
-pub use statefulset::{statefulset, CONFIG_HASH_ANNOTATION, CONTAINER_NAME};
+pub use statefulset::{
+    statefulset, CONFIG_HASH_ANNOTATION, CONTAINER_NAME, POD_NAME_ENV, PREPARE_CONTAINER_NAME,
+    SUPER_DIGEST_ENV,
+};
 
 /// The label every owned object carries, naming the cluster; orphans are found by it.
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
@@ -157,6 +165,16 @@ fn owner_reference(c: &Cluster) -> Option<OwnerReference> {
         controller: Some(true),
         block_owner_deletion: Some(true),
     })
+}
+
+/// `objects` with the members ConfigMap put before the StatefulSet (whose pods read it).
+pub fn with_members(mut objects: Vec<Owned>, members: ConfigMap) -> Vec<Owned> {
+    let at = objects
+        .iter()
+        .position(|o| matches!(o, Owned::StatefulSet(_)))
+        .unwrap_or(objects.len());
+    objects.insert(at, Owned::ConfigMap(members));
+    objects
 }
 
 /// All objects as a YAML stream (`---` between documents).

@@ -7,15 +7,19 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, ExecAction,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SecurityContext, TCPSocketAction, Volume,
-    VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMapProjection, Container, ContainerPort, EnvVar, EnvVarSource,
+    ExecAction, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ProjectedVolumeSource, SecretKeySelector, SecurityContext, TCPSocketAction, Volume,
+    VolumeMount, VolumeProjection, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{config_hash, configmap_name, labels, metadata, selector_labels, ZOO_CFG_KEY};
+use super::{
+    config_hash, configmap_name, labels, members_configmap_name, metadata, selector_labels,
+    super_secret_name, DIGEST_KEY,
+};
 use crate::crd::ReclaimPolicy;
 use crate::validate::Cluster;
 use crate::zoo_cfg::{
@@ -26,8 +30,17 @@ use crate::zoo_cfg::{
 pub const CONFIG_HASH_ANNOTATION: &str = "zkrs.io/config-hash";
 /// The members' container.
 pub const CONTAINER_NAME: &str = "zookeeper";
-/// Where the ConfigMap is mounted.
+/// The init container that writes the member's zoo.cfg in its volume.
+pub const PREPARE_CONTAINER_NAME: &str = "prepare";
+/// Where the ConfigMaps are mounted.
 const CONF_DIR: &str = "/conf";
+/// The zoo.cfg a member runs from: its own copy in its volume (see `member_start`).
+const RUNTIME_ZOO_CFG: &str = "/data/zoo.cfg";
+/// The environment variable with the pod's name (the downward API), whose ordinal is the
+/// member's id.
+pub const POD_NAME_ENV: &str = "POD_NAME";
+/// The environment variable with the super user's digest (from the Secret).
+pub const SUPER_DIGEST_ENV: &str = "ZKRS_SUPER_DIGEST";
 /// The uid and gid the image's user has; the volume is made writable for it via fsGroup.
 const USER_ID: i64 = 1000;
 
@@ -48,8 +61,10 @@ pub fn statefulset(c: &Cluster) -> StatefulSet {
             // All members start together: a member is ready only once a quorum serves, so
             // OrderedReady would wait for member 0 forever.
             pod_management_policy: Some("Parallel".to_string()),
+            // The operator restarts members itself, followers first and the leader last,
+            // each once every member serves (planner::rolling).
             update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".to_string()),
+                type_: Some("OnDelete".to_string()),
                 ..Default::default()
             }),
             persistent_volume_claim_retention_policy: Some(
@@ -80,11 +95,23 @@ fn pod_template(c: &Cluster) -> PodTemplateSpec {
             ..Default::default()
         }),
         spec: Some(PodSpec {
+            init_containers: Some(vec![prepare_container(c)]),
             containers: vec![container(c)],
             volumes: Some(vec![Volume {
                 name: "config".to_string(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: configmap_name(&c.name),
+                projected: Some(ProjectedVolumeSource {
+                    sources: Some(
+                        [configmap_name(&c.name), members_configmap_name(&c.name)]
+                            .into_iter()
+                            .map(|name| VolumeProjection {
+                                config_map: Some(ConfigMapProjection {
+                                    name,
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -105,8 +132,84 @@ fn pod_template(c: &Cluster) -> PodTemplateSpec {
     }
 }
 
+/// Writes the member's own zoo.cfg in its volume: from its last committed membership on a
+/// restart, as a joiner when it is not a voter yet (`zkrs-operator prepare-member`).
+fn prepare_container(c: &Cluster) -> Container {
+    Container {
+        name: PREPARE_CONTAINER_NAME.to_string(),
+        image: Some(c.image.clone()),
+        image_pull_policy: c.image_pull_policy.clone(),
+        command: Some(vec![
+            "zkrs-operator".to_string(),
+            "prepare-member".to_string(),
+            "--conf".to_string(),
+            CONF_DIR.to_string(),
+            "--data".to_string(),
+            DATA_DIR.to_string(),
+        ]),
+        env: Some(vec![
+            EnvVar {
+                name: POD_NAME_ENV.to_string(),
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(ObjectFieldSelector {
+                        field_path: "metadata.name".to_string(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            EnvVar {
+                name: SUPER_DIGEST_ENV.to_string(),
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: super_secret_name(&c.name),
+                        key: DIGEST_KEY.to_string(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ]),
+        resources: c.resources.clone(),
+        volume_mounts: Some(mounts()),
+        security_context: Some(container_security_context()),
+        ..Default::default()
+    }
+}
+
+fn mounts() -> Vec<VolumeMount> {
+    vec![
+        VolumeMount {
+            name: "data".to_string(),
+            mount_path: DATA_DIR.to_string(),
+            ..Default::default()
+        },
+        VolumeMount {
+            name: "config".to_string(),
+            mount_path: CONF_DIR.to_string(),
+            read_only: Some(true),
+            ..Default::default()
+        },
+    ]
+}
+
+fn container_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_string()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 fn container(c: &Cluster) -> Container {
-    let zoo_cfg = format!("{CONF_DIR}/{ZOO_CFG_KEY}");
+    let zoo_cfg = RUNTIME_ZOO_CFG.to_string();
     let mut ports = vec![
         container_port("client", CLIENT_PORT),
         container_port("peer", PEER_PORT),
@@ -121,11 +224,7 @@ fn container(c: &Cluster) -> Container {
         name: CONTAINER_NAME.to_string(),
         image: Some(c.image.clone()),
         image_pull_policy: c.image_pull_policy.clone(),
-        command: Some(vec![
-            "zkrs-server".to_string(),
-            "--myid-from-hostname".to_string(),
-            zoo_cfg.clone(),
-        ]),
+        command: Some(vec!["zkrs-server".to_string(), zoo_cfg.clone()]),
         env: Some(vec![EnvVar {
             name: "RUST_LOG".to_string(),
             value: Some("info".to_string()),
@@ -133,19 +232,7 @@ fn container(c: &Cluster) -> Container {
         }]),
         ports: Some(ports),
         resources: c.resources.clone(),
-        volume_mounts: Some(vec![
-            VolumeMount {
-                name: "data".to_string(),
-                mount_path: DATA_DIR.to_string(),
-                ..Default::default()
-            },
-            VolumeMount {
-                name: "config".to_string(),
-                mount_path: CONF_DIR.to_string(),
-                read_only: Some(true),
-                ..Default::default()
-            },
-        ]),
+        volume_mounts: Some(mounts()),
         // Ready means serving in a quorum: `status` reads srvr's Mode line and exits 0 only
         // for leader, follower, observer or standalone. `ruok` would say imok without one.
         readiness_probe: Some(Probe {
@@ -184,16 +271,7 @@ fn container(c: &Cluster) -> Container {
             failure_threshold: Some(120),
             ..Default::default()
         }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_string()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
+        security_context: Some(container_security_context()),
         ..Default::default()
     }
 }

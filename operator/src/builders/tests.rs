@@ -79,15 +79,34 @@ fn without_a_uid_there_is_no_owner_reference() {
 }
 
 #[test]
-fn the_configmap_holds_the_server_lines_with_myid_ordinal_plus_one() {
+fn the_settings_have_no_members_and_the_members_configmap_has_every_line() {
     let objects = built(THREE);
     let Owned::ConfigMap(cm) = find(&objects, "ConfigMap", "zk-config") else {
         unreachable!()
     };
     let text = &cm.data.as_ref().unwrap()[ZOO_CFG_KEY];
-    assert!(text.contains("server.1=zk-0.zk-hs.ns.svc.cluster.local:2888:3888;2181\n"));
-    assert!(text.contains("server.3=zk-2.zk-hs.ns.svc.cluster.local:2888:3888;2181\n"));
-    assert!(!text.contains("server.4="));
+    assert!(!text.contains("server."), "{text}");
+    assert!(text.contains("reconfigEnabled=true\n"));
+    let c = crate::validate::validate(&cluster_from_yaml(THREE)).unwrap();
+    let members = super::members_configmap(&c, &crate::addresses::PodDns, &[1, 2, 3]);
+    assert_eq!(members.metadata.name.as_deref(), Some("zk-members"));
+    let data = members.data.unwrap();
+    assert_eq!(data[super::VOTERS_KEY], "1,2,3\n");
+    let servers = &data[super::SERVERS_KEY];
+    assert!(servers.starts_with(
+        "server.1=zk-0.zk-hs.ns.svc.cluster.local:2888:3888:participant;0.0.0.0:2181\n"
+    ));
+    assert!(servers.contains(
+        "server.15=zk-14.zk-hs.ns.svc.cluster.local:2888:3888:participant;0.0.0.0:2181\n"
+    ));
+}
+
+#[test]
+fn the_config_hash_ignores_the_size() {
+    let three = crate::validate::validate(&cluster_from_yaml(THREE)).unwrap();
+    let mut five = three.clone();
+    five.replicas = 5;
+    assert_eq!(super::config_hash(&three), super::config_hash(&five));
 }
 
 #[test]
@@ -145,13 +164,27 @@ fn the_statefulset_runs_the_server_with_probes_volumes_and_a_non_root_user() {
     let c = &pod.containers[0];
     assert_eq!(
         c.command.as_deref().unwrap(),
-        ["zkrs-server", "--myid-from-hostname", "/conf/zoo.cfg"]
+        ["zkrs-server", "/data/zoo.cfg"]
     );
+    let init = &pod.init_containers.as_ref().unwrap()[0];
+    assert_eq!(
+        init.command.as_deref().unwrap(),
+        [
+            "zkrs-operator",
+            "prepare-member",
+            "--conf",
+            "/conf",
+            "--data",
+            "/data"
+        ]
+    );
+    let env: Vec<&str> = init.env.iter().flatten().map(|e| e.name.as_str()).collect();
+    assert_eq!(env, ["POD_NAME", "ZKRS_SUPER_DIGEST"]);
     assert_eq!(c.image.as_deref(), Some(crate::validate::DEFAULT_IMAGE));
     let readiness = c.readiness_probe.as_ref().unwrap();
     assert_eq!(
         readiness.exec.as_ref().unwrap().command.as_deref().unwrap(),
-        ["zkrs-server", "status", "/conf/zoo.cfg"]
+        ["zkrs-server", "status", "/data/zoo.cfg"]
     );
     assert!(c.liveness_probe.as_ref().unwrap().tcp_socket.is_some());
     let startup = c.startup_probe.as_ref().unwrap();

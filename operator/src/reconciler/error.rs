@@ -9,6 +9,17 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("listing the members' pods: {source}")]
+    ObservePods {
+        #[source]
+        source: kube::Error,
+    },
+    #[error("deleting pod {name} to restart it: {source}")]
+    DeletePod {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("applying {kind} {name}: {source}")]
     Apply {
         kind: &'static str,
@@ -34,6 +45,16 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("reading or creating Secret {name}: {source}")]
+    Secret {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("Secret {name} has no password (delete it to have a new one made, which restarts no member but needs every member restarted to take the new digest)")]
+    BadSecret { name: String },
+    #[error("making a random password: {0}")]
+    Random(#[source] std::io::Error),
     #[error("serialising {kind} {name}: {source}")]
     Serialize {
         kind: &'static str,
@@ -47,12 +68,14 @@ impl Error {
     /// A stable CamelCase category for conditions, Events, logs and metrics.
     pub fn category(&self) -> &'static str {
         match self {
-            Error::Observe { .. } => "ObserveFailed",
+            Error::Observe { .. } | Error::ObservePods { .. } => "ObserveFailed",
+            Error::DeletePod { .. } => "RestartFailed",
             Error::Apply { source, .. } if http_code(source) == Some(409) => "ApplyConflict",
             Error::Apply { .. } => "ApplyFailed",
             Error::ListOrphans { .. } | Error::DeleteOrphan { .. } => "PruneFailed",
             Error::Status { .. } => "StatusFailed",
             Error::Serialize { .. } => "SerializeFailed",
+            Error::Secret { .. } | Error::BadSecret { .. } | Error::Random(_) => "SecretFailed",
         }
     }
 }

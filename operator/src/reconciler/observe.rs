@@ -2,12 +2,16 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeSet;
+
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use tracing::debug;
 
 use super::{Context, Error};
-use crate::builders::CONFIG_HASH_ANNOTATION;
+use crate::builders::{selector_string, CONFIG_HASH_ANNOTATION};
 use crate::crd::ZooKeeperCluster;
 use crate::planner::{Observed, StatefulSetView};
 use crate::validate::Cluster;
@@ -27,10 +31,19 @@ pub async fn observe(
         name: name.clone(),
         source,
     })?;
-    let statefulset = sts.as_ref().map(view);
+    let mut statefulset = sts.as_ref().map(view);
+    if let (Some(view), Some(sts), Some(c)) = (statefulset.as_mut(), &sts, desired) {
+        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &c.namespace);
+        let list = pods
+            .list(&ListParams::default().labels(&selector_string(c)))
+            .await
+            .map_err(|source| Error::ObservePods { source })?;
+        view.outdated = outdated(sts, &name, &list.items);
+    }
     let ensemble = match (desired, &statefulset) {
         (Some(c), Some(s)) if s.ready_replicas > 0 => {
-            match tokio::time::timeout(ENSEMBLE_TIMEOUT, ctx.ensemble.observe(c)).await {
+            match tokio::time::timeout(ENSEMBLE_TIMEOUT, ctx.ensemble.observe(c, s.replicas)).await
+            {
                 Ok(Ok(v)) => Some(v),
                 Ok(Err(e)) => {
                     debug!(error = %e, "the ensemble did not answer");
@@ -48,6 +61,34 @@ pub async fn observe(
         statefulset,
         ensemble,
     })
+}
+
+/// The server ids whose pods carry another revision than the StatefulSet's update
+/// revision (`controller-revision-hash`, as the StatefulSet controller labels them).
+pub fn outdated(sts: &StatefulSet, name: &str, pods: &[Pod]) -> BTreeSet<u64> {
+    let Some(revision) = sts
+        .status
+        .as_ref()
+        .and_then(|s| s.update_revision.as_deref())
+    else {
+        return BTreeSet::new();
+    };
+    pods.iter()
+        .filter(|p| {
+            p.labels()
+                .get("controller-revision-hash")
+                .map(String::as_str)
+                != Some(revision)
+        })
+        .filter_map(|p| {
+            let ordinal: u64 = p
+                .name_any()
+                .strip_prefix(&format!("{name}-"))?
+                .parse()
+                .ok()?;
+            Some(ordinal + 1)
+        })
+        .collect()
 }
 
 /// The planner's view of a StatefulSet.
@@ -69,5 +110,6 @@ pub fn view(sts: &StatefulSet) -> StatefulSetView {
             .and_then(|m| m.annotations.as_ref())
             .and_then(|a| a.get(CONFIG_HASH_ANNOTATION))
             .cloned(),
+        outdated: BTreeSet::new(),
     }
 }

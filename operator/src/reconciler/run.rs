@@ -139,10 +139,13 @@ async fn run(opts: Options) -> anyhow::Result<()> {
     }
     metrics.set_leader(true);
 
+    let addresses = Arc::new(crate::addresses::PodDns);
     let ctx = Arc::new(Context {
         client: client.clone(),
+        addresses: addresses.clone(),
         ensemble: Arc::new(ZkEnsemble {
             timeout: Duration::from_secs(3),
+            addresses,
         }),
         events: Arc::new(KubeEvents::new(client.clone(), Some(identity))),
         metrics: metrics.clone(),

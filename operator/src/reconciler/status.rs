@@ -107,6 +107,7 @@ mod tests {
                 updated_replicas: 3,
                 rolled_out: true,
                 config_hash: None,
+                outdated: Default::default(),
             }),
             ensemble,
         }
@@ -174,6 +175,7 @@ mod tests {
             }],
             leader: Some("zk-0".to_string()),
             config_version: Some("100000000".to_string()),
+            modes: Default::default(),
         };
         let o = observed(3, Some(view));
         let first = build(&zkc, desired.as_ref().ok(), &plan(&desired, &o), &o, at(1));

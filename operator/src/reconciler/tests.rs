@@ -17,9 +17,10 @@ use super::lease::{try_hold, LeaseConfig};
 use super::metrics::Metrics;
 use super::run::wait_for_crd;
 use super::{reconcile, Context};
+use crate::addresses::PodDns;
 use crate::builders::config_hash;
 use crate::crd::{Member, ZooKeeperCluster};
-use crate::planner::{EnsembleView, EventSpec};
+use crate::planner::{EnsembleView, EventSpec, MemberMode, Reconfig};
 use crate::testing::cluster_from_yaml;
 use crate::validate::{validate, Cluster};
 
@@ -58,6 +59,35 @@ fn not_found() -> (u16, Value) {
         json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                "message": "not found", "reason": "NotFound", "code": 404}),
     )
+}
+
+const PASSWORD: &str = "pw";
+
+/// The super password's Secret: created with a random password when missing, else read.
+fn secret_steps(exists: bool) -> Vec<Step> {
+    let path = "/api/v1/namespaces/ns/secrets/zk-super";
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "zk-super", "namespace": "ns"},
+        "data": {"password": "cHc=", "superDigest": "eA=="}});
+    if exists {
+        return vec![step(Method::GET, path, 200, secret)];
+    }
+    let (code, body) = not_found();
+    vec![
+        step(Method::GET, path, code, body),
+        checked(
+            step(Method::POST, "/api/v1/namespaces/ns/secrets", 201, secret),
+            |b| {
+                assert_eq!(b["metadata"]["ownerReferences"][0]["uid"], "u-1");
+                assert_eq!(
+                    b["data"]["password"].as_str().unwrap().len(),
+                    64,
+                    "48 hex digits"
+                );
+                assert!(b["data"]["superDigest"].is_string());
+            },
+        ),
+    ]
 }
 
 fn conflict() -> (u16, Value) {
@@ -141,13 +171,14 @@ impl CapturedEvents {
     }
 }
 
-/// An ensemble that answers with a fixed view.
-struct FixedEnsemble(Option<EnsembleView>);
+/// An ensemble that answers with a fixed view and records the reconfigs asked of it.
+struct FixedEnsemble(Option<EnsembleView>, Mutex<Vec<(Reconfig, String)>>);
 
 impl Ensemble for FixedEnsemble {
     fn observe<'a>(
         &'a self,
         _c: &'a Cluster,
+        _pods: u32,
     ) -> BoxFuture<'a, Result<EnsembleView, EnsembleError>> {
         let answer = self
             .0
@@ -155,11 +186,23 @@ impl Ensemble for FixedEnsemble {
             .ok_or_else(|| EnsembleError::Config("no answer".to_string()));
         Box::pin(async move { answer })
     }
+
+    fn reconfig<'a>(
+        &'a self,
+        _c: &'a Cluster,
+        _pods: u32,
+        change: Reconfig,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<String, EnsembleError>> {
+        self.1.lock().unwrap().push((change, password.to_string()));
+        Box::pin(async { Ok("200000002".to_string()) })
+    }
 }
 
 struct Harness {
     ctx: Arc<Context>,
     events: Arc<CapturedEvents>,
+    ensemble: Arc<FixedEnsemble>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -167,15 +210,18 @@ fn harness(steps: Vec<Step>, ensemble: Option<EnsembleView>) -> Harness {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     let events = Arc::new(CapturedEvents::default());
+    let fixed = Arc::new(FixedEnsemble(ensemble, Mutex::default()));
     let ctx = Arc::new(Context {
         client,
-        ensemble: Arc::new(FixedEnsemble(ensemble)),
+        addresses: Arc::new(PodDns),
+        ensemble: fixed.clone(),
         events: events.clone(),
         metrics: Arc::new(Metrics::default()),
     });
     Harness {
         ctx,
         events,
+        ensemble: fixed,
         server: tokio::spawn(serve(handle, steps)),
     }
 }
@@ -220,9 +266,10 @@ fn running_sts(zkc: &ZooKeeperCluster, replicas: i32, ready: i32) -> Value {
     })
 }
 
-/// The apply steps for every object of an enabled-defaults cluster, in order.
-fn apply_steps() -> Vec<Step> {
-    vec![
+/// The apply steps for every object of an enabled-defaults cluster, in order: a
+/// StatefulSet of `replicas` and, when the voters are known, the members ConfigMap.
+fn apply_steps(replicas: i32, voters: Option<&'static str>) -> Vec<Step> {
+    let mut steps = vec![
         checked(
             step(
                 Method::PATCH,
@@ -234,7 +281,11 @@ fn apply_steps() -> Vec<Step> {
                 assert_eq!(b["kind"], "ConfigMap");
                 assert_eq!(b["metadata"]["ownerReferences"][0]["uid"], "u-1");
                 let cfg = b["data"]["zoo.cfg"].as_str().unwrap();
-                assert!(cfg.contains("server.3=zk-2.zk-hs.ns.svc.cluster.local:2888:3888;2181"));
+                assert!(cfg.contains("reconfigEnabled=true\n"), "{cfg}");
+                assert!(
+                    !cfg.contains("server."),
+                    "the members are in their own ConfigMap"
+                );
             },
         ),
         checked(
@@ -265,9 +316,9 @@ fn apply_steps() -> Vec<Step> {
                 200,
                 Value::Null,
             ),
-            |b| {
+            move |b| {
                 assert_eq!(b["kind"], "StatefulSet");
-                assert_eq!(b["spec"]["replicas"], 3);
+                assert_eq!(b["spec"]["replicas"], replicas);
                 assert!(b.get("status").is_none(), "an apply never carries status");
             },
         ),
@@ -280,7 +331,40 @@ fn apply_steps() -> Vec<Step> {
             ),
             |b| assert_eq!(b["spec"]["maxUnavailable"], 1),
         ),
-    ]
+    ];
+    if let Some(voters) = voters {
+        let at = steps.len() - 2;
+        steps.insert(
+            at,
+            checked(
+                step(
+                    Method::PATCH,
+                    &format!("{NS}/configmaps/zk-members"),
+                    200,
+                    Value::Null,
+                ),
+                move |b| {
+                    assert_eq!(b["data"]["voters"], format!("{voters}\n"));
+                    let servers = b["data"]["servers"].as_str().unwrap();
+                    assert!(servers.contains(
+                        "server.4=zk-3.zk-hs.ns.svc.cluster.local:2888:3888:participant;0.0.0.0:2181\n"
+                    ));
+                    assert_eq!(servers.lines().count(), 15);
+                },
+            ),
+        );
+    }
+    steps
+}
+
+/// The members' pods, listed for their revisions: all current.
+fn pods_step() -> Step {
+    step(
+        Method::GET,
+        &format!("{NS}/pods"),
+        200,
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": []}),
+    )
 }
 
 fn list(kind: &str, api_version: &str, names: &[&str]) -> Value {
@@ -371,13 +455,14 @@ fn status_step(zkc: &ZooKeeperCluster, check: impl Fn(&Value) + Send + 'static) 
 async fn a_new_cluster_gets_every_object_in_order_then_its_status() {
     let zkc = cluster("{}");
     let (code, body) = not_found();
-    let mut steps = vec![step(
+    let mut steps = secret_steps(false);
+    steps.push(step(
         Method::GET,
         &format!("{APPS}/statefulsets/zk"),
         code,
         body,
-    )];
-    steps.extend(apply_steps());
+    ));
+    steps.extend(apply_steps(3, Some("1,2,3")));
     steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
     steps.push(status_step(&zkc, |s| {
         assert_eq!(s["phase"], "Pending");
@@ -408,13 +493,15 @@ async fn a_new_cluster_gets_every_object_in_order_then_its_status() {
 #[tokio::test]
 async fn an_object_the_spec_no_longer_asks_for_is_deleted() {
     let zkc = cluster("{}");
-    let mut steps = vec![step(
+    let mut steps = secret_steps(true);
+    steps.push(step(
         Method::GET,
         &format!("{APPS}/statefulsets/zk"),
         200,
         running_sts(&zkc, 3, 3),
-    )];
-    steps.extend(apply_steps());
+    ));
+    steps.push(pods_step());
+    steps.extend(apply_steps(3, None));
     steps.extend(prune_steps(
         &["zk-hs", "zk", "zk-admin", "zk-registry"],
         &["zk"],
@@ -445,13 +532,15 @@ async fn an_object_the_spec_no_longer_asks_for_is_deleted() {
 #[tokio::test]
 async fn the_registry_gateway_is_deleted_when_the_registry_is_turned_off() {
     let zkc = cluster("{}");
-    let mut steps = vec![step(
+    let mut steps = secret_steps(true);
+    steps.push(step(
         Method::GET,
         &format!("{APPS}/statefulsets/zk"),
         200,
         running_sts(&zkc, 3, 3),
-    )];
-    steps.extend(apply_steps());
+    ));
+    steps.push(pods_step());
+    steps.extend(apply_steps(3, None));
     steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
     // The gateway's objects, left from when spec.registry.enabled was true.
     steps.truncate(steps.len() - 3);
@@ -482,13 +571,15 @@ async fn the_registry_gateway_is_deleted_when_the_registry_is_turned_off() {
 #[tokio::test]
 async fn a_conflict_stops_the_apply_and_the_status_says_why() {
     let zkc = cluster("{}");
-    let mut steps = vec![step(
+    let mut steps = secret_steps(true);
+    steps.push(step(
         Method::GET,
         &format!("{APPS}/statefulsets/zk"),
         200,
         running_sts(&zkc, 3, 3),
-    )];
-    let mut applies = apply_steps();
+    ));
+    steps.push(pods_step());
+    let mut applies = apply_steps(3, None);
     applies.truncate(4); // ConfigMap and the three Services succeed.
     steps.extend(applies);
     let (code, body) = conflict();
@@ -557,12 +648,9 @@ async fn an_invalid_spec_applies_nothing_and_is_reported() {
     assert_eq!(h.finish().await.reasons(), ["InvalidSpec"]);
 }
 
-#[tokio::test]
-async fn a_replicas_change_is_held_and_the_status_shows_the_ensemble() {
-    let three = cluster("{}");
-    let five = cluster("{replicas: 5}");
-    let view = EnsembleView {
-        members: (1..=3)
+fn view(voters: u64, modes: &[(u64, MemberMode)]) -> EnsembleView {
+    EnsembleView {
+        members: (1..=voters)
             .map(|id| Member {
                 id,
                 host: format!("zk-{}.zk-hs.ns.svc.cluster.local", id - 1),
@@ -571,30 +659,106 @@ async fn a_replicas_change_is_held_and_the_status_shows_the_ensemble() {
             .collect(),
         leader: Some("zk-1".to_string()),
         config_version: Some("100000000".to_string()),
-    };
-    let steps = vec![
-        step(
-            Method::GET,
-            &format!("{APPS}/statefulsets/zk"),
-            200,
-            running_sts(&three, 3, 3),
-        ),
-        status_step(&five, |s| {
-            assert_eq!(s["replicas"], 3, "status.replicas is what runs");
-            assert_eq!(s["leader"], "zk-1");
-            assert_eq!(s["configVersion"], "100000000");
-            assert_eq!(s["members"].as_array().unwrap().len(), 3);
-            assert_eq!(s["members"][2]["host"], "zk-2.zk-hs.ns.svc.cluster.local");
-            let p = condition(s, "Progressing");
-            assert_eq!(
-                (&p["status"], &p["reason"]),
-                (&json!("False"), &json!("ScalingNotSupportedYet"))
-            );
-        }),
-    ];
-    let h = harness(steps, Some(view));
+        modes: modes.iter().copied().collect(),
+    }
+}
+
+const THREE_SERVING: [(u64, MemberMode); 3] = [
+    (1, MemberMode::Follower),
+    (2, MemberMode::Leader),
+    (3, MemberMode::Follower),
+];
+
+#[tokio::test]
+async fn scaling_up_first_grows_the_statefulset_by_one_joiner() {
+    let three = cluster("{}");
+    let five = cluster("{replicas: 5}");
+    let mut steps = secret_steps(true);
+    steps.push(step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        running_sts(&three, 3, 3),
+    ));
+    steps.push(pods_step());
+    steps.extend(apply_steps(4, Some("1,2,3")));
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    steps.push(status_step(&five, |s| {
+        assert_eq!(s["replicas"], 3, "status.replicas is what runs");
+        assert_eq!(s["leader"], "zk-1");
+        assert_eq!(s["configVersion"], "100000000");
+        assert_eq!(s["members"].as_array().unwrap().len(), 3);
+        let p = condition(s, "Progressing");
+        assert_eq!(
+            (&p["status"], &p["reason"]),
+            (&json!("True"), &json!("AddingMember"))
+        );
+    }));
+    let h = harness(steps, Some(view(3, &THREE_SERVING)));
     reconcile(Arc::new(five), h.ctx.clone()).await.unwrap();
-    assert_eq!(h.finish().await.reasons(), ["ScalingNotSupportedYet"]);
+    assert!(h.ensemble.1.lock().unwrap().is_empty(), "no reconfig yet");
+    assert_eq!(h.finish().await.reasons(), ["AddingMember"]);
+}
+
+#[tokio::test]
+async fn a_synced_joiner_is_added_by_reconfig_after_the_apply() {
+    let three = cluster("{}");
+    let five = cluster("{replicas: 5}");
+    let mut steps = secret_steps(true);
+    steps.push(step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        running_sts(&three, 4, 4),
+    ));
+    steps.push(pods_step());
+    steps.extend(apply_steps(4, Some("1,2,3")));
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    steps.push(status_step(&five, |s| {
+        let p = condition(s, "Progressing");
+        assert_eq!(p["reason"], "Reconfiguring");
+        assert!(
+            p["message"].as_str().unwrap().contains("server 4 added"),
+            "{p}"
+        );
+    }));
+    let mut modes = THREE_SERVING.to_vec();
+    modes.push((4, MemberMode::Follower));
+    let h = harness(steps, Some(view(3, &modes)));
+    reconcile(Arc::new(five), h.ctx.clone()).await.unwrap();
+    assert_eq!(
+        *h.ensemble.1.lock().unwrap(),
+        [(
+            Reconfig::Add {
+                id: 4,
+                version: 0x1_0000_0000
+            },
+            PASSWORD.to_string()
+        )]
+    );
+    assert_eq!(h.finish().await.reasons(), ["MemberAdded"]);
+}
+
+#[tokio::test]
+async fn scaling_without_the_ensembles_answer_changes_nothing_it_cannot_see() {
+    let three = cluster("{}");
+    let five = cluster("{replicas: 5}");
+    let mut steps = secret_steps(true);
+    steps.push(step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        running_sts(&three, 3, 3),
+    ));
+    steps.push(pods_step());
+    steps.extend(apply_steps(3, None));
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    steps.push(status_step(&five, |s| {
+        assert_eq!(condition(s, "Progressing")["reason"], "WaitingForEnsemble");
+    }));
+    let h = harness(steps, None);
+    reconcile(Arc::new(five), h.ctx.clone()).await.unwrap();
+    assert!(h.finish().await.reasons().is_empty());
 }
 
 #[tokio::test]
@@ -673,4 +837,119 @@ async fn a_lease_held_by_a_live_replica_is_left_alone() {
     assert!(!try_hold(&api, &lease_cfg(), now).await.unwrap());
     drop(api);
     h.finish().await;
+}
+
+fn pod(name: &str, revision: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": "ns",
+                        "labels": {"controller-revision-hash": revision}}})
+}
+
+#[tokio::test]
+async fn a_new_template_restarts_an_outdated_follower_before_the_leader() {
+    let zkc = cluster("{}");
+    let mut sts = running_sts(&zkc, 3, 3);
+    sts["status"]["updateRevision"] = json!("zk-new");
+    let mut steps = secret_steps(true);
+    steps.push(step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        sts,
+    ));
+    steps.push(step(
+        Method::GET,
+        &format!("{NS}/pods"),
+        200,
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {},
+               "items": [pod("zk-0", "zk-old"), pod("zk-1", "zk-old"), pod("zk-2", "zk-new")]}),
+    ));
+    steps.extend(apply_steps(3, Some("1,2,3")));
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    // zk-1 leads: zk-0 goes first.
+    steps.push(step(
+        Method::DELETE,
+        &format!("{NS}/pods/zk-0"),
+        200,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
+    ));
+    steps.push(status_step(&zkc, |s| {
+        let p = condition(s, "Progressing");
+        assert_eq!(
+            (&p["status"], &p["reason"]),
+            (&json!("True"), &json!("RollingRestart"))
+        );
+        assert!(p["message"].as_str().unwrap().contains("zk-0"), "{p}");
+    }));
+    let h = harness(steps, Some(view(3, &THREE_SERVING)));
+    reconcile(Arc::new(zkc), h.ctx.clone()).await.unwrap();
+    assert_eq!(h.finish().await.reasons(), ["RestartingMember"]);
+}
+
+fn five_serving(leader: u64) -> Vec<(u64, MemberMode)> {
+    (1..=5)
+        .map(|id| {
+            let mode = if id == leader {
+                MemberMode::Leader
+            } else {
+                MemberMode::Follower
+            };
+            (id, mode)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn scaling_down_removes_the_highest_follower_by_reconfig_first() {
+    let three = cluster("{}");
+    let mut steps = secret_steps(true);
+    steps.push(step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        running_sts(&three, 5, 5),
+    ));
+    steps.push(pods_step());
+    steps.extend(apply_steps(5, Some("1,2,3,4,5")));
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    steps.push(status_step(&three, |s| {
+        assert_eq!(condition(s, "Progressing")["reason"], "Reconfiguring");
+    }));
+    // Server 5 leads: 4 goes first.
+    let h = harness(steps, Some(view(5, &five_serving(5))));
+    reconcile(Arc::new(three), h.ctx.clone()).await.unwrap();
+    assert_eq!(
+        *h.ensemble.1.lock().unwrap(),
+        [(
+            Reconfig::Remove {
+                id: 4,
+                version: 0x1_0000_0000
+            },
+            PASSWORD.to_string()
+        )]
+    );
+    assert_eq!(h.finish().await.reasons(), ["MemberRemoved"]);
+}
+
+#[tokio::test]
+async fn once_the_removals_commit_the_statefulset_shrinks() {
+    let three = cluster("{}");
+    let mut steps = secret_steps(true);
+    steps.push(step(
+        Method::GET,
+        &format!("{APPS}/statefulsets/zk"),
+        200,
+        running_sts(&three, 5, 5),
+    ));
+    steps.push(pods_step());
+    steps.extend(apply_steps(3, Some("1,2,3")));
+    steps.extend(prune_steps(&["zk-hs", "zk", "zk-admin"], &["zk"]));
+    steps.push(status_step(&three, |s| {
+        assert_eq!(condition(s, "Progressing")["reason"], "RemovingPods");
+    }));
+    // The removed members 4 and 5 still follow, without a vote, until their pods go.
+    let h = harness(steps, Some(view(3, &five_serving(1))));
+    reconcile(Arc::new(three), h.ctx.clone()).await.unwrap();
+    assert!(h.ensemble.1.lock().unwrap().is_empty());
+    assert_eq!(h.finish().await.reasons(), ["RemovingPods"]);
 }

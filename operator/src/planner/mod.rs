@@ -5,15 +5,22 @@
 //! status conditions, the Events and how soon to look again. It keeps no memory: each
 //! reconcile starts from observed state.
 //!
-//! In this version membership never changes on a running cluster: a `replicas` change once
-//! the StatefulSet exists is reported (`Progressing=False`, `ScalingNotSupportedYet`) and
-//! nothing of that spec is applied, so the running ensemble is never half-reconfigured.
+//! A `replicas` change on a running cluster is a rolling reconfiguration, one member at a
+//! time ([`membership`]): the StatefulSet's size and the `reconfig` to send follow from the
+//! ensemble's committed configuration, never from what an earlier reconcile intended. While
+//! the ensemble does not answer, the size stays as it is.
 
+pub mod membership;
+pub mod rolling;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::builders::{build_all, config_hash, Owned};
 use crate::crd::Member;
 use crate::validate::{Cluster, ValidationError};
+
+pub use membership::{MemberMode, MembershipView, Step};
 
 /// How soon to reconcile again while something is in flight.
 pub const REQUEUE_BUSY: Duration = Duration::from_secs(10);
@@ -35,6 +42,8 @@ pub struct StatefulSetView {
     pub rolled_out: bool,
     /// The config hash in its pod template.
     pub config_hash: Option<String>,
+    /// The server ids whose pods run an older template than the StatefulSet's.
+    pub outdated: BTreeSet<u64>,
 }
 
 /// What the ensemble says about itself (`/zookeeper/config` and `srvr`).
@@ -45,6 +54,36 @@ pub struct EnsembleView {
     pub leader: Option<String>,
     /// The committed configuration's version (hex).
     pub config_version: Option<String>,
+    /// What each pod's member says, by server id.
+    pub modes: BTreeMap<u64, MemberMode>,
+}
+
+impl EnsembleView {
+    /// The membership as the planner needs it, with the StatefulSet's size.
+    pub fn membership(&self, pods: u32) -> MembershipView {
+        MembershipView {
+            voters: self
+                .members
+                .iter()
+                .filter(|m| m.role == "participant")
+                .map(|m| m.id)
+                .collect(),
+            version: self
+                .config_version
+                .as_deref()
+                .and_then(|v| i64::from_str_radix(v, 16).ok())
+                .unwrap_or(0),
+            pods,
+            modes: self.modes.clone(),
+        }
+    }
+}
+
+/// A reconfiguration the reconciler is to send, from the committed `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconfig {
+    Add { id: u64, version: i64 },
+    Remove { id: u64, version: i64 },
 }
 
 /// Everything observed for one reconcile.
@@ -89,6 +128,13 @@ pub struct Plan {
     /// The size to report as `status.replicas` (what actually runs).
     pub replicas: Option<u32>,
     pub ready_replicas: Option<u32>,
+    /// The reconfiguration to send after the objects are applied.
+    pub reconfig: Option<Reconfig>,
+    /// Pods to delete (one at a time) so that they restart with the current template.
+    pub delete_pods: Vec<String>,
+    /// The voters the members ConfigMap is to list (what pods start from), when known:
+    /// the committed configuration's, or the desired ids for a new cluster.
+    pub members: Option<Vec<u64>>,
 }
 
 /// The condition types, in the order they are written.
@@ -128,6 +174,9 @@ pub fn plan(desired: &Result<Cluster, ValidationError>, observed: &Observed) -> 
                 requeue: REQUEUE_IDLE,
                 replicas: running,
                 ready_replicas: ready,
+                reconfig: None,
+                delete_pods: Vec::new(),
+                members: None,
             };
         }
         Ok(c) => c,
@@ -151,36 +200,21 @@ pub fn plan(desired: &Result<Cluster, ValidationError>, observed: &Observed) -> 
         }
     };
 
-    if let Some(now) = running.filter(|&n| n != cluster.replicas) {
-        let message = format!(
-            "replicas changed from {now} to {}: changing the membership of a running ensemble is not supported yet; nothing of this spec is applied until replicas is {now} again",
-            cluster.replicas
-        );
-        events.push(EventSpec {
-            warning: true,
-            reason: "ScalingNotSupportedYet",
-            note: message.clone(),
-            action: "Scale",
-        });
+    let membership = membership_step(cluster, observed, &mut events);
+    if let Some(m) = membership {
+        let sized = sized(cluster, m.pods);
         return Plan {
-            apply: Vec::new(),
-            prune: false,
-            conditions: vec![
-                available,
-                ConditionSpec {
-                    type_: PROGRESSING,
-                    status: false,
-                    reason: "ScalingNotSupportedYet",
-                    message,
-                },
-                degraded,
-                warning,
-            ],
+            apply: build_all(&sized),
+            prune: true,
+            conditions: vec![available, m.progressing, degraded, warning],
             phase: phase(sts),
             events,
-            requeue: REQUEUE_IDLE,
+            requeue: REQUEUE_BUSY,
             replicas: running,
             ready_replicas: ready,
+            reconfig: m.reconfig,
+            delete_pods: Vec::new(),
+            members: m.members,
         };
     }
 
@@ -233,10 +267,19 @@ pub fn plan(desired: &Result<Cluster, ValidationError>, observed: &Observed) -> 
             message: "every member runs the current spec and serves".to_string(),
         },
     };
+    let (progressing, delete_pods) = match rolling_restart(cluster, observed, &mut events) {
+        Some((condition, pods)) => (condition, pods),
+        None => (progressing, Vec::new()),
+    };
     let requeue = if progressing.status {
         REQUEUE_BUSY
     } else {
         REQUEUE_IDLE
+    };
+    let members = match (sts, &observed.ensemble) {
+        (None, _) => Some((1..=u64::from(cluster.replicas)).collect()),
+        (Some(_), Some(e)) => Some(e.membership(cluster.replicas).voters.into_iter().collect()),
+        (Some(_), None) => None,
     };
     Plan {
         apply: build_all(cluster),
@@ -247,7 +290,180 @@ pub fn plan(desired: &Result<Cluster, ValidationError>, observed: &Observed) -> 
         requeue,
         replicas: Some(running.unwrap_or(cluster.replicas)),
         ready_replicas: Some(ready.unwrap_or(0)),
+        reconfig: None,
+        delete_pods,
+        members,
     }
+}
+
+/// The next restart of a rolling restart, when pods run an older template: the condition
+/// and the pod to delete, if any.
+fn rolling_restart(
+    cluster: &Cluster,
+    observed: &Observed,
+    events: &mut Vec<EventSpec>,
+) -> Option<(ConditionSpec, Vec<String>)> {
+    let sts = observed.statefulset.as_ref()?;
+    if sts.outdated.is_empty() {
+        return None;
+    }
+    let condition = |message: String| ConditionSpec {
+        type_: PROGRESSING,
+        status: true,
+        reason: "RollingRestart",
+        message,
+    };
+    let Some(ensemble) = &observed.ensemble else {
+        return Some((
+            condition(format!(
+                "{} member(s) to restart; waiting for the ensemble to answer",
+                sts.outdated.len()
+            )),
+            Vec::new(),
+        ));
+    };
+    match rolling::next_restart(&ensemble.membership(sts.replicas), &sts.outdated) {
+        rolling::Restart::Done => None,
+        rolling::Restart::Wait { message } => Some((condition(message), Vec::new())),
+        rolling::Restart::Pod { id } => {
+            let pod = format!("{}-{}", cluster.name, id - 1);
+            events.push(EventSpec {
+                warning: false,
+                reason: "RestartingMember",
+                note: format!(
+                    "restarting {pod} with the new pod template ({} left, the leader last)",
+                    sts.outdated.len()
+                ),
+                action: "Restart",
+            });
+            Some((
+                condition(format!(
+                    "restarting {pod}; {} member(s) on the old template",
+                    sts.outdated.len()
+                )),
+                vec![pod],
+            ))
+        }
+    }
+}
+
+/// The membership part of a plan that is not settled.
+struct MembershipPlan {
+    pods: u32,
+    progressing: ConditionSpec,
+    reconfig: Option<Reconfig>,
+    members: Option<Vec<u64>>,
+}
+
+/// `cluster` with the StatefulSet size `pods` (what runs while the membership changes).
+fn sized(cluster: &Cluster, pods: u32) -> Cluster {
+    let mut c = cluster.clone();
+    c.replicas = pods;
+    c
+}
+
+/// The next membership step of a running cluster, or None when the membership is as
+/// desired (or the cluster is new: it is created at its size).
+fn membership_step(
+    cluster: &Cluster,
+    observed: &Observed,
+    events: &mut Vec<EventSpec>,
+) -> Option<MembershipPlan> {
+    let sts = observed.statefulset.as_ref()?;
+    let progressing = |reason: &'static str, message: String| ConditionSpec {
+        type_: PROGRESSING,
+        status: true,
+        reason,
+        message,
+    };
+    let Some(ensemble) = &observed.ensemble else {
+        if sts.replicas == cluster.replicas {
+            return None;
+        }
+        return Some(MembershipPlan {
+            pods: sts.replicas,
+            progressing: progressing(
+                "WaitingForEnsemble",
+                format!(
+                    "scaling from {} to {} members waits for the ensemble to answer: the membership changes only from its committed configuration",
+                    sts.replicas, cluster.replicas
+                ),
+            ),
+            reconfig: None,
+            members: None,
+        });
+    };
+    let view = ensemble.membership(sts.replicas);
+    let members = Some(view.voters.iter().copied().collect());
+    let step = membership::next_step(cluster.replicas, &view);
+    let voters = view.voters.len();
+    let (pods, condition, reconfig) = match step {
+        Step::Settled => return None,
+        Step::AddPod { pods } => {
+            events.push(EventSpec {
+                warning: false,
+                reason: "AddingMember",
+                note: format!(
+                    "starting pod {}-{} as a joiner ({voters} voters, {} desired)",
+                    cluster.name,
+                    pods - 1,
+                    cluster.replicas
+                ),
+                action: "Scale",
+            });
+            (
+                pods,
+                progressing(
+                    "AddingMember",
+                    format!("starting server {pods}, which joins as a non-voting follower"),
+                ),
+                None,
+            )
+        }
+        Step::ShrinkPods { pods } => {
+            events.push(EventSpec {
+                warning: false,
+                reason: "RemovingPods",
+                note: format!(
+                    "stopping the pods above {}-{}: their members are no longer voters",
+                    cluster.name,
+                    pods.saturating_sub(1)
+                ),
+                action: "Scale",
+            });
+            (
+                pods,
+                progressing(
+                    "RemovingPods",
+                    format!("stopping the members above server {pods}, which left the ensemble"),
+                ),
+                None,
+            )
+        }
+        Step::Add { id, version } => (
+            view.pods,
+            progressing(
+                "Reconfiguring",
+                format!("adding server {id} to the voters (from config version {version:x})"),
+            ),
+            Some(Reconfig::Add { id, version }),
+        ),
+        Step::Remove { id, version } => (
+            view.pods,
+            progressing(
+                "Reconfiguring",
+                format!("removing server {id} from the voters (from config version {version:x})"),
+            ),
+            Some(Reconfig::Remove { id, version }),
+        ),
+        Step::Wait { reason, message } => (view.pods, progressing(reason, message), None),
+    };
+    Some(MembershipPlan {
+        pods,
+        progressing: condition,
+        reconfig,
+        members,
+    })
 }
 
 fn no_warning() -> ConditionSpec {
@@ -332,6 +548,7 @@ mod tests {
                 updated_replicas: replicas,
                 rolled_out: true,
                 config_hash: Some(config_hash(c)),
+                outdated: BTreeSet::new(),
             }),
             ensemble: None,
         }
@@ -419,23 +636,99 @@ mod tests {
         assert_eq!(p.requeue, REQUEUE_BUSY);
     }
 
+    fn ensemble(voters: u64, modes: &[(u64, MemberMode)]) -> EnsembleView {
+        EnsembleView {
+            members: (1..=voters)
+                .map(|id| Member {
+                    id,
+                    host: format!("zk-{}.zk-hs.ns.svc.cluster.local", id - 1),
+                    role: "participant".to_string(),
+                })
+                .collect(),
+            leader: Some("zk-0".to_string()),
+            config_version: Some("100000000".to_string()),
+            modes: modes.iter().copied().collect(),
+        }
+    }
+
+    fn statefulset_replicas(p: &Plan) -> Option<i32> {
+        p.apply.iter().find_map(|o| match o {
+            Owned::StatefulSet(s) => s.spec.replicas,
+            _ => None,
+        })
+    }
+
     #[test]
-    fn a_replicas_change_on_a_running_cluster_is_reported_not_attempted() {
+    fn a_replicas_change_without_the_ensembles_answer_keeps_the_size() {
         let three = desired(THREE);
         let five = desired("metadata: {name: zk, namespace: ns}\nspec: {replicas: 5}\n");
         let p = plan(&five, &running(three.as_ref().unwrap(), 3, 3));
-        assert!(p.apply.is_empty());
-        assert!(!p.prune);
+        assert_eq!(statefulset_replicas(&p), Some(3));
+        assert_eq!(p.reconfig, None);
+        assert_eq!(p.members, None, "the members ConfigMap is left as it is");
         let progressing = condition(&p, PROGRESSING);
         assert_eq!(
             (progressing.status, progressing.reason),
-            (false, "ScalingNotSupportedYet")
+            (true, "WaitingForEnsemble")
         );
         assert!(progressing.message.contains("from 3 to 5"));
-        assert_eq!(p.events[0].reason, "ScalingNotSupportedYet");
-        assert!(p.events[0].warning);
         assert_eq!(p.replicas, Some(3));
-        assert!(condition(&p, AVAILABLE).status);
+    }
+
+    #[test]
+    fn growing_starts_one_joiner_then_adds_it_once_it_follows() {
+        let three = desired(THREE);
+        let five = desired("metadata: {name: zk, namespace: ns}\nspec: {replicas: 5}\n");
+        let serving = [
+            (1, MemberMode::Leader),
+            (2, MemberMode::Follower),
+            (3, MemberMode::Follower),
+        ];
+        let mut o = running(three.as_ref().unwrap(), 3, 3);
+        o.ensemble = Some(ensemble(3, &serving));
+        let p = plan(&five, &o);
+        assert_eq!(statefulset_replicas(&p), Some(4));
+        assert_eq!(p.members, Some(vec![1, 2, 3]));
+        assert_eq!(p.events[0].reason, "AddingMember");
+        assert_eq!(condition(&p, PROGRESSING).reason, "AddingMember");
+        assert_eq!(p.requeue, REQUEUE_BUSY);
+
+        let mut o = running(three.as_ref().unwrap(), 4, 4);
+        let mut modes = serving.to_vec();
+        modes.push((4, MemberMode::Follower));
+        o.ensemble = Some(ensemble(3, &modes));
+        let p = plan(&five, &o);
+        assert_eq!(statefulset_replicas(&p), Some(4));
+        assert_eq!(
+            p.reconfig,
+            Some(Reconfig::Add {
+                id: 4,
+                version: 0x1_0000_0000
+            })
+        );
+        assert_eq!(condition(&p, PROGRESSING).reason, "Reconfiguring");
+    }
+
+    #[test]
+    fn a_step_that_is_not_safe_waits_and_says_why() {
+        let three = desired(THREE);
+        let five = desired("metadata: {name: zk, namespace: ns}\nspec: {replicas: 5}\n");
+        let mut o = running(three.as_ref().unwrap(), 4, 3);
+        o.ensemble = Some(ensemble(
+            3,
+            &[
+                (1, MemberMode::Leader),
+                (2, MemberMode::NotServing),
+                (3, MemberMode::Follower),
+                (4, MemberMode::Follower),
+            ],
+        ));
+        let p = plan(&five, &o);
+        assert_eq!(p.reconfig, None);
+        assert_eq!(statefulset_replicas(&p), Some(4));
+        let progressing = condition(&p, PROGRESSING);
+        assert_eq!(progressing.reason, "MembersNotServing");
+        assert!(progressing.message.contains('2'), "{}", progressing.message);
     }
 
     #[test]
