@@ -514,6 +514,10 @@ class Kubelet:
             cannot(f"{kind} with handlers {handlers}")
         if spec.get("httpGet", {}).get("scheme", "HTTP") != "HTTP":
             cannot(f"{kind}.httpGet.scheme {spec['httpGet']['scheme']}")
+        for handler in ("tcpSocket", "httpGet"):
+            if handler in spec:
+                # Here, not in a prober thread, where a failure would go unseen.
+                self._port(spec[handler]["port"])
 
     @property
     def started(self) -> bool:
@@ -567,7 +571,10 @@ class Kubelet:
                 return
             if state.kind != "startupProbe" and not self.started:
                 return
-        ok, detail = self._execute(spec)
+        try:
+            ok, detail = self._execute(spec)
+        except Exception as e:  # noqa: BLE001 - the worker thread must go on probing
+            ok, detail = False, f"the probe itself failed: {e!r}"[:200]
         with self.lock:
             if self.stopped.is_set():
                 return
@@ -735,7 +742,7 @@ def test_the_rendered_statefulsets_pods_form_the_ensemble_the_builders_described
     if readiness.get("exec", {}).get("command", [])[:2] != ["zkrs-server", "status"]:
         print(f"readiness is {readiness}, not 'serving in a quorum': no partition check")
         return
-    now_leader = em.leader()
+    now_leader = wait_for("the leader", em.leader, READY_TIMEOUT_S)
     cut = next(p for p in em.pods if p is not now_leader)
     run(["docker", "network", "disconnect", em.network, cut.container_id], DOCKER_TIMEOUT_S)
     wait_for(
