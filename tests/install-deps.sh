@@ -57,3 +57,10 @@ then
   echo "== installing Python packages (tests/python/requirements.txt)"
   python3 -m pip install -q -r tests/python/requirements.txt
 fi
+
+# ---- tests/docker: PyYAML, to read the operator's rendered objects (test_pods.py) ----
+if ! python3 -c 'import yaml' >/dev/null 2>&1; then
+  echo "== installing Python packages (tests/docker/requirements.txt)"
+  python3 -m pip install -q -r tests/docker/requirements.txt
+fi
+# ---- end tests/docker ----

@@ -8,7 +8,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::core::{CoreMsg, Input};
-use crate::fourlw::{self, FourLetterWord, Role, ServerSnapshot};
+use crate::fourlw::{self, DirSizes, FourLetterWord, Role, ServerSnapshot, TraceMask};
+use crate::storage::DataDirs;
 
 /// The version reported to clients and tools. Tools such as kazoo parse the leading
 /// `x.y.z` to decide which features the server has: zkrs speaks ZooKeeper 3.9's protocol.
@@ -32,6 +33,7 @@ pub async fn four_letter_word(
     core: &mpsc::UnboundedSender<CoreMsg>,
     config: &Config,
     role: Role,
+    trace_mask: &TraceMask,
 ) -> String {
     if !allowed(config, cmd) {
         return fourlw::not_in_whitelist(cmd);
@@ -46,6 +48,7 @@ pub async fn four_letter_word(
         _ => {}
     }
     let mut snap = ServerSnapshot::new(version_string(), "unknown".to_string(), role);
+    snap.trace_mask = trace_mask.get();
     if cmd.needs_snapshot() {
         let (tx, rx) = oneshot::channel();
         let inspection = match core.send(CoreMsg::Inspect(tx)) {
@@ -56,10 +59,21 @@ pub async fn four_letter_word(
             Some(i) => {
                 snap.fill_from_core(&i, config);
                 snap.count_asking_connection(remote);
+                if cmd.prints_dir_sizes() {
+                    snap.set_dir_sizes(dir_sizes(config).await);
+                }
             }
             // The core is gone (shutting down): answer like a server that does not serve.
             None => snap.role.serving = false,
         }
     }
     fourlw::render(cmd, &snap)
+}
+
+/// The data and log directories' sizes, measured on a blocking thread (0 if it fails).
+pub async fn dir_sizes(config: &Config) -> DirSizes {
+    let dirs = DataDirs::new(&config.data_dir, &config.data_log_dir);
+    tokio::task::spawn_blocking(move || DirSizes::of(&dirs))
+        .await
+        .unwrap_or_default()
 }

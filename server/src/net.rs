@@ -32,6 +32,8 @@ pub struct NetSettings {
     /// The server's place in the ensemble, as the four-letter words report it. The
     /// replication layer keeps the sender; a standalone server's never changes.
     pub role: tokio::sync::watch::Receiver<crate::fourlw::Role>,
+    /// The mask `stmk` sets and `gtmk` reads (shared with the admin server).
+    pub trace_mask: crate::fourlw::TraceMask,
 }
 
 /// Requests one connection may have in the server before it stops reading from that
@@ -444,17 +446,28 @@ async fn answer_four_letter_word(
     settings: &NetSettings,
 ) -> Result<(), ConnError> {
     if cmd == crate::fourlw::FourLetterWord::Stmk && crate::admin::allowed(&settings.config, cmd) {
-        // `stmk` carries an 8-byte trace mask; tracing masks have no effect here, but the
-        // bytes are consumed so the answer is not cut short by an unread input. A refused
-        // `stmk` is answered at once, as Apache does, without waiting for them.
+        // `stmk` carries an 8-byte trace mask, kept for `gtmk` (tracing masks have no other
+        // effect here). A refused `stmk` is answered at once, as Apache does, without
+        // waiting for them; one whose bytes never all arrive leaves the mask as it was.
         while reader.buf.len() < 12 {
             if !reader.fill(rd).await? {
                 break;
             }
         }
+        if let Some(mask) = crate::fourlw::TraceMask::from_stmk_bytes(&reader.buf) {
+            settings.trace_mask.set(mask);
+        }
     }
     let role = settings.role.borrow().clone();
-    let text = crate::admin::four_letter_word(cmd, remote, core, &settings.config, role).await;
+    let text = crate::admin::four_letter_word(
+        cmd,
+        remote,
+        core,
+        &settings.config,
+        role,
+        &settings.trace_mask,
+    )
+    .await;
     wr.write_all(text.as_bytes()).await?;
     let _ = wr.shutdown().await;
     Ok(())

@@ -26,6 +26,11 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot resolve {host}: {source}")]
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
     #[error("cannot start the transaction log writer: {0}")]
     LogWriter(std::io::Error),
     #[error(transparent)]
@@ -167,7 +172,15 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     let (core_tx, core_rx) = mpsc::unbounded_channel::<CoreMsg>();
     let standalone_role = tokio::sync::watch::channel(crate::fourlw::Role::default()).1;
-    let http = crate::http::start(&config, core_tx.clone(), standalone_role, false).await?;
+    let trace_mask = crate::fourlw::TraceMask::default();
+    let http = crate::http::start(
+        &config,
+        core_tx.clone(),
+        standalone_role,
+        trace_mask.clone(),
+        false,
+    )
+    .await?;
     let (log_tx, log_rx) = mpsc::unbounded_channel();
     let report_tx = core_tx.clone();
     let log = FileTxnLog::new(dirs.log_dir.clone(), SEGMENT_LIMIT, config.force_sync);
@@ -219,6 +232,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         config: Arc::new(config),
         // Standalone: the role never changes, so the sender can go.
         role: tokio::sync::watch::channel(crate::fourlw::Role::default()).1,
+        trace_mask,
     };
     tracing::info!(%client_addr, "serving clients");
     let acceptor = tokio::spawn(serve(listener, core_tx, settings));
@@ -253,7 +267,15 @@ async fn start_member(config: Config) -> Result<RunningServer, StartError> {
         mode: crate::fourlw::ServerMode::Standalone,
         quorum: None,
     });
-    let http = crate::http::start(&config, core_tx.clone(), words_rx.clone(), true).await?;
+    let trace_mask = crate::fourlw::TraceMask::default();
+    let http = crate::http::start(
+        &config,
+        core_tx.clone(),
+        words_rx.clone(),
+        trace_mask.clone(),
+        true,
+    )
+    .await?;
     let config = Arc::new(config);
     let ctx = crate::quorum::member::MemberContext {
         config: config.clone(),
@@ -270,6 +292,7 @@ async fn start_member(config: Config) -> Result<RunningServer, StartError> {
         max_frame: config.jute_max_buffer as usize,
         config,
         role: words_rx,
+        trace_mask,
     };
     tracing::info!(%client_addr, "client port open (serving once the member has a role)");
     let acceptor = tokio::spawn(crate::net::serve_movable(

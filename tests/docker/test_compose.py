@@ -1,9 +1,9 @@
 """The containerised ensemble: deploy/compose/docker-compose.yml run for real.
 
-Builds the image (scripts/build-image.sh, cached; tagged per checkout), starts the
-3-member compose ensemble under a project name of its own with the client ports published
-on a loopback address reserved like the other suites' (tests/python/server.py), and then,
-from the host, with kazoo and Apache's zkCli.sh:
+Takes the image conftest.py builds (scripts/build-image.sh, cached; tagged per checkout),
+starts the 3-member compose ensemble under a project name of its own with the client ports
+published on a loopback address reserved like the other suites' (tests/python/server.py),
+and then, from the host, with kazoo and Apache's zkCli.sh:
 
 1. waits until a leader serves and every member answers ``srvr``;
 2. writes with kazoo and with zkCli.sh;
@@ -19,92 +19,28 @@ Without a reachable Docker daemon the module is skipped.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import subprocess
 import sys
-import time
-from pathlib import Path
-from typing import Callable, TypeVar
 
 import pytest
 from kazoo.client import KazooClient
 
-REPO = Path(__file__).resolve().parents[2]
+from dockerutil import REPO, run, wait_for
+
 sys.path.insert(0, str(REPO / "tests" / "python"))
 
 from server import LoopbackAddr, four_letter_word  # noqa: E402
 from zkcli import run_oneshot  # noqa: E402
 
 COMPOSE_FILE = REPO / "deploy" / "compose" / "docker-compose.yml"
-# A tag of this checkout's own (Docker's layer cache is shared, tags are cheap), so that
-# another checkout building zkrs:dev on the same daemon cannot swap the image mid-test.
-IMAGE = os.environ.get(
-    "ZKRS_IMAGE", "zkrs:test-" + hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
-)
 SERVICES = ("zk-0", "zk-1", "zk-2")
 # Client ports on the reserved loopback address, one per member.
 PORTS = (12181, 12182, 12183)
 
-# Generous: two cores shared with other builds. A cold image build compiles the release
-# binaries; everything after it is seconds when the machine is idle.
-BUILD_TIMEOUT_S = 3600
 COMPOSE_TIMEOUT_S = 300
 SERVE_TIMEOUT_S = 180
 WRITE_TIMEOUT_S = 120
-
-T = TypeVar("T")
-
-
-def run(cmd: list[str], timeout: float, env: dict | None = None, check: bool = True):
-    """Runs a command to completion within `timeout`, output captured; raises with the
-    output on failure."""
-    try:
-        p = subprocess.run(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            env=env,
-            cwd=REPO,
-        )
-    except subprocess.TimeoutExpired as e:
-        out = (e.output or b"").decode("utf-8", "replace")
-        raise AssertionError(f"{cmd!r} did not finish within {timeout}s\n{out}") from None
-    out = p.stdout.decode("utf-8", "replace")
-    if check and p.returncode != 0:
-        raise AssertionError(f"{cmd!r} exited {p.returncode}\n{out}")
-    return p.returncode, out
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.5) -> T:
-    """Polls `probe` until it returns something other than None (exceptions count as
-    not yet) or `timeout` passes; the last exception is in the failure message."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while True:
-        try:
-            r = probe()
-            if r is not None:
-                return r
-        except Exception as e:  # noqa: BLE001 - a probe's failure means "not yet"
-            last = e
-        if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"timed out after {timeout}s waiting for {what}; last error: {last!r}"
-            )
-        time.sleep(every)
-
-
-def docker_reachable() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        return run(["docker", "info"], timeout=30, check=False)[0] == 0
-    except AssertionError:
-        return False
 
 
 def compose_command() -> list[str]:
@@ -119,13 +55,13 @@ def compose_command() -> list[str]:
 class Ensemble:
     """The compose project: its members' addresses and the docker commands on them."""
 
-    def __init__(self, project: str, host: str):
+    def __init__(self, project: str, host: str, image: str):
         self.project = project
         self.host = host
         self.network = f"{project}_zkrs"
         self.env = dict(os.environ)
         self.env.update(
-            ZKRS_IMAGE=IMAGE,
+            ZKRS_IMAGE=image,
             ZKRS_COMPOSE_HOST=host,
             **{f"ZKRS_COMPOSE_PORT_{i}": str(p) for i, p in enumerate(PORTS)},
         )
@@ -256,13 +192,9 @@ def tree_differences(trees: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def ensemble():
-    if not docker_reachable():
-        pytest.skip("no Docker daemon is reachable")
-    if os.environ.get("ZKRS_COMPOSE_SKIP_BUILD") != "1":
-        run(["bash", "scripts/build-image.sh", IMAGE], timeout=BUILD_TIMEOUT_S)
+def ensemble(image: str):
     addr = LoopbackAddr()
-    ens = Ensemble(f"zkrstest{os.getpid()}", addr.ip)
+    ens = Ensemble(f"zkrstest{os.getpid()}", addr.ip, image)
     try:
         ens.compose("up", "-d")
         yield ens

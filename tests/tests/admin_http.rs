@@ -326,11 +326,6 @@ const DATA_KEYED: &[&str] = &[
 /// covers everything below it.
 const KNOWN: &[(&str, &str, &str)] = &[
     (
-        "initial_configuration",
-        "/initial_configuration",
-        "the server is not told its zoo.cfg text; null is Apache's answer when it has none",
-    ),
-    (
         "system_properties",
         "/*",
         "JVM system properties: zkrs has no JVM and lists its process's equivalents",
@@ -431,8 +426,12 @@ fn admin_lines(ip: IpAddr) -> String {
     format!("admin.enableServer=true\nadmin.serverAddress={ip}\nadmin.serverPort={ADMIN_PORT}\n")
 }
 
-fn metrics_lines() -> String {
-    format!("metricsProvider.className={PROMETHEUS}\nmetricsProvider.httpPort={METRICS_PORT}\n")
+/// The zoo.cfg lines that turn `/metrics` on at `ip` (Apache's default host is 0.0.0.0,
+/// which servers sharing the machine could not all bind).
+fn metrics_lines(ip: IpAddr) -> String {
+    format!(
+        "metricsProvider.className={PROMETHEUS}\nmetricsProvider.httpHost={ip}\nmetricsProvider.httpPort={METRICS_PORT}\n"
+    )
 }
 
 fn append(cfg: &Path, lines: &str) {
@@ -448,7 +447,7 @@ fn standalone(kind: ServerKind, metrics: bool) -> (ServerUnderTest, SocketAddr) 
     let ip = server.addr().ip();
     let mut lines = admin_lines(ip);
     if metrics {
-        lines.push_str(&metrics_lines());
+        lines.push_str(&metrics_lines(ip));
     }
     append(&server.dir().join("zoo.cfg"), &lines);
     server
@@ -708,6 +707,114 @@ fn routes_methods_and_unknown_commands_answer_as_apaches() {
     std::net::TcpListener::bind(admin).expect("the admin port is free after the server stopped");
 }
 
+/// What the files under `path` add up to, as Apache's `ZooKeeperServer.getDirSize` sums
+/// them.
+fn dir_bytes(path: &Path) -> u64 {
+    let meta = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    fs::read_dir(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .map(|e| dir_bytes(&e.expect("a directory entry").path()))
+        .sum()
+}
+
+/// `stmk` with its 8-byte mask, over the client port.
+fn stmk(addr: SocketAddr, mask: i64) -> String {
+    let mut stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect for stmk");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut word = b"stmk".to_vec();
+    word.extend_from_slice(&mask.to_be_bytes());
+    stream.write_all(&word).expect("send stmk");
+    let mut out = String::new();
+    stream.read_to_string(&mut out).expect("stmk's answer");
+    out
+}
+
+fn word(addr: SocketAddr, word: &str) -> String {
+    zkrs_tests::server::four_letter_word(addr, word, WAIT)
+        .unwrap_or_else(|e| panic!("{word} at {addr}: {e}"))
+}
+
+#[test]
+fn initial_configuration_directory_sizes_and_the_trace_mask_answer_as_apaches() {
+    apache_classpath_with_servlets();
+    let (zkrs, zkrs_admin) = standalone(ServerKind::Zkrs, false);
+    let (apache, apache_admin) = standalone(ServerKind::Apache, false);
+    let rt = runtime();
+    let _clients = rt.block_on(async {
+        (
+            write_the_same(&zkrs.connect_string()).await,
+            write_the_same(&apache.connect_string()).await,
+        )
+    });
+    // Where each keeps its snapshots and log under dataDir (dataLogDir is the same).
+    for (server, admin, storage) in [
+        (&zkrs, zkrs_admin, "zkrs"),
+        (&apache, apache_admin, "version-2"),
+    ] {
+        let what = format!("{:?}", server.kind());
+        let cfg = fs::read_to_string(server.dir().join("zoo.cfg")).expect("zoo.cfg");
+        assert_eq!(
+            command(admin, "initial_configuration").at("initial_configuration"),
+            &Json::Str(cfg.clone()),
+            "{what}: the file's text as read at startup"
+        );
+
+        let data_dir = cfg
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("dataDir="))
+            .expect("dataDir in zoo.cfg");
+        let bytes = dir_bytes(&Path::new(data_dir).join(storage));
+        assert!(bytes > 0, "{what}: nothing in {data_dir}/{storage}");
+        let dirs = command(admin, "dirs");
+        assert_eq!(
+            dirs.at("datadir_size").int(),
+            bytes as i64,
+            "{what}: {dirs:?}"
+        );
+        assert_eq!(
+            dirs.at("logdir_size").int(),
+            bytes as i64,
+            "{what}: {dirs:?}"
+        );
+        let stats = command(admin, "server_stats");
+        assert_eq!(
+            stats.at("server_stats").at("data_dir_size").int(),
+            bytes as i64,
+            "{what}"
+        );
+        let conf = word(server.addr(), "conf");
+        assert!(
+            conf.contains(&format!("dataDirSize={bytes}\n")),
+            "{what}: {conf}"
+        );
+        assert_eq!(
+            word(server.addr(), "dirs"),
+            format!("datadir_size: {bytes}\nlogdir_size: {bytes}\n"),
+            "{what}"
+        );
+
+        // The mask set on either port is the one both read back.
+        assert_eq!(stmk(server.addr(), 12), "12", "{what}");
+        assert_eq!(word(server.addr(), "gtmk"), "12", "{what}");
+        assert_eq!(
+            command(admin, "get_trace_mask").at("tracemask").int(),
+            12,
+            "{what}"
+        );
+        let set = command(admin, "set_trace_mask?traceMask=99");
+        assert_eq!(set.at("tracemask").int(), 99, "{what}");
+        assert_eq!(word(server.addr(), "gtmk"), "99", "{what}");
+        // A bad argument changes nothing.
+        let refused = command(admin, "set_trace_mask?traceMask=x");
+        assert!(refused.get("tracemask").is_none(), "{what}: {refused:?}");
+        assert_eq!(command(admin, "gtmk").at("tracemask").int(), 99, "{what}");
+    }
+}
+
 /// `prometheus_families.txt`: `(name, type)` of the families present in any of
 /// `presences` (a family present in several lists them with commas).
 fn pinned_families(presences: &[&str]) -> Families {
@@ -805,7 +912,7 @@ fn ensemble_with_admin(launches: &[Launch], metrics: bool) -> Ensemble {
         let ip = ensemble.member(i).addr().ip();
         let mut lines = admin_lines(ip);
         if metrics {
-            lines.push_str(&metrics_lines());
+            lines.push_str(&metrics_lines(ip));
         }
         append(&ensemble.member_dir(i).join("zoo.cfg"), &lines);
     }
@@ -821,6 +928,8 @@ fn admin_of(ensemble: &Ensemble, i: usize) -> SocketAddr {
 }
 
 const QUORUM_COMMANDS: &[&str] = &[
+    // null on a member in both: Apache 3.8's QuorumPeer never hands its server the text.
+    "initial_configuration",
     "leader",
     "voting_view",
     "zabstate",
@@ -917,7 +1026,7 @@ fn occupy(ip: IpAddr, port: u16) -> std::net::TcpListener {
 fn a_standalone_server_without_its_admin_or_metrics_port_does_not_start() {
     for (lines, port) in [
         (admin_lines as fn(IpAddr) -> String, ADMIN_PORT),
-        (|_| metrics_lines(), METRICS_PORT),
+        (metrics_lines, METRICS_PORT),
     ] {
         let mut server = ServerUnderTest::start_kind(ServerKind::Zkrs, ServerConfig::default());
         let ip = server.addr().ip();
@@ -960,4 +1069,30 @@ fn an_ensemble_member_without_its_admin_port_runs_without_it() {
     // The other members serve their commands.
     let leader = command(admin_of(&ensemble, 1), "leader");
     assert_eq!(leader.at("error"), &Json::Null);
+}
+
+#[test]
+#[ignore = "needs the replication layer (server/src/quorum/member.rs) to publish a learner's leader in QuorumInfo::leader_id/leader_address; until then a follower answers -1 and \"\""]
+fn a_followers_leader_command_names_the_leader_as_apaches_does() {
+    apache_classpath_with_servlets();
+    let zkrs = ensemble_with_admin(&[Launch::Server(ServerKind::Zkrs); 3], false);
+    let apache = ensemble_with_admin(&[Launch::Server(ServerKind::Apache); 3], false);
+    for ensemble in [&zkrs, &apache] {
+        let leader = ensemble.wait_for_leader(WAIT);
+        let follower = (leader + 1) % 3;
+        let admin = admin_of(ensemble, follower);
+        eventually_answers(admin);
+        let answer = command(admin, "leader");
+        assert_eq!(answer.at("is_leader"), &Json::Bool(false), "{answer:?}");
+        assert_eq!(
+            answer.at("leader_id").int(),
+            i64::from(ensemble.member(leader).id),
+            "{answer:?}"
+        );
+        assert_eq!(
+            answer.at("leader_ip"),
+            &Json::Str(ensemble.member(leader).addr().ip().to_string()),
+            "{answer:?}"
+        );
+    }
 }

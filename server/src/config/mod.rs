@@ -140,9 +140,13 @@ pub struct Config {
     pub election_alg: u32,
     /// `peerType`: whether this server votes. Default participant.
     pub peer_type: PeerType,
-    /// `metricsProvider.className`: kept for the record; only the built-in metrics exist.
+    /// `metricsProvider.className`: Apache's `PrometheusMetricsProvider` turns `/metrics`
+    /// on; any other class is kept for the record (zkrs has no other provider).
     pub metrics_provider_class_name: Option<String>,
-    /// `metricsProvider.httpPort`: kept for the record, nothing listens on it.
+    /// `metricsProvider.httpHost`: the host `/metrics` listens on (a name or an address,
+    /// resolved when the listener starts). Apache's default is `0.0.0.0`.
+    pub metrics_provider_http_host: Option<String>,
+    /// `metricsProvider.httpPort`: the port `/metrics` listens on (Apache's default 7000).
     pub metrics_provider_http_port: Option<u16>,
     /// The `server.N` lines, sorted by id.
     pub servers: Vec<ServerSpec>,
@@ -218,6 +222,11 @@ impl fmt::Display for PeerType {
 /// byte, where a session id normally carries the server id; 0xff is that marker, so server
 /// ids must stay below it, as Apache requires.
 pub const MAX_EXTENDED_TYPES_SERVER_ID: u64 = 254;
+
+/// The simple name of Apache's Prometheus metrics provider class: a
+/// `metricsProvider.className` ending in it turns `/metrics` on (Apache loads the class
+/// by its full name; any package is accepted here).
+pub const PROMETHEUS_PROVIDER: &str = "PrometheusMetricsProvider";
 
 /// Why a config could not be loaded. Each names the file (or the source name given to
 /// [`Config::parse`]) and, where there is one, the line and key.
@@ -303,6 +312,7 @@ impl Config {
             election_alg: 3,
             peer_type: PeerType::Participant,
             metrics_provider_class_name: None,
+            metrics_provider_http_host: None,
             metrics_provider_http_port: None,
             servers: Vec::new(),
             groups: BTreeMap::new(),
@@ -653,7 +663,6 @@ fn unsupported_feature(key: &str) -> Option<&'static str> {
         ("enforce.auth.", "enforced authentication"),
         ("portUnification", "TLS"),
         ("audit.enable", "audit logging"),
-        ("metricsProvider.", "metrics providers"),
     ];
     PREFIXES
         .iter()
@@ -954,21 +963,24 @@ impl<'a> Loader<'a> {
                 }
             }
             "metricsProvider.className" => {
-                cfg.metrics_provider_class_name = Some(self.string(p)?);
-                self.warn(
-                    p.line,
-                    "metricsProvider.className: metrics providers are not supported; ignored"
-                        .to_string(),
-                );
+                let class = self.string(p)?;
+                if !class.ends_with(PROMETHEUS_PROVIDER) {
+                    self.warn(
+                        p.line,
+                        format!("metricsProvider.className: only Apache's {PROMETHEUS_PROVIDER} is served (/metrics); with {} nothing listens", shorten(&class)),
+                    );
+                }
+                cfg.metrics_provider_class_name = Some(class);
             }
-            "metricsProvider.httpPort" => {
-                cfg.metrics_provider_http_port = Some(self.port(p, 1)?);
-                self.warn(
-                    p.line,
-                    "metricsProvider.httpPort: metrics providers are not supported; nothing will listen on this port"
-                        .to_string(),
-                );
-            }
+            "metricsProvider.httpHost" => cfg.metrics_provider_http_host = Some(self.string(p)?),
+            "metricsProvider.httpPort" => cfg.metrics_provider_http_port = Some(self.port(p, 1)?),
+            _ if key.starts_with("metricsProvider.") => self.warn(
+                p.line,
+                format!(
+                    "{} tunes Apache's metrics provider in its JVM; zkrs's /metrics has no such setting; ignored",
+                    shorten(&p.key)
+                ),
+            ),
             _ => match unsupported_feature(key) {
                 Some(what) => self.warn(
                     p.line,

@@ -85,6 +85,9 @@ pub fn render(cfg: &Config) -> String {
     if let Some(class) = &cfg.metrics_provider_class_name {
         out.set("metricsProvider.className", class);
     }
+    if let Some(host) = &cfg.metrics_provider_http_host {
+        out.set("metricsProvider.httpHost", host);
+    }
     if let Some(port) = cfg.metrics_provider_http_port {
         out.set("metricsProvider.httpPort", port);
     }
@@ -254,6 +257,7 @@ mod tests {
         cfg.dynamic_config_file = Some(PathBuf::from("/conf/zoo.cfg.dynamic"));
         cfg.peer_type = PeerType::Observer;
         cfg.metrics_provider_class_name = Some("org.example.Metrics".to_string());
+        cfg.metrics_provider_http_host = Some("metrics.example".to_string());
         // With a dynamic file the parser leaves membership checks to from_file, so this
         // config may carry servers of any shape.
         let mut observer = server(2, "::1", None);

@@ -524,17 +524,45 @@ fn repeated_keys_warn_and_the_last_wins() {
 }
 
 #[test]
-fn metrics_provider_is_stored_with_a_warning() {
+fn apaches_prometheus_provider_is_read_without_warnings() {
     let (c, w) = with_dir(
-        "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\nmetricsProvider.httpPort=7000\nmetricsProvider.exportJvmInfo=true",
+        "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\nmetricsProvider.httpHost=127.0.0.5\nmetricsProvider.httpPort=7000",
     );
     assert_eq!(
         c.metrics_provider_class_name.as_deref(),
         Some("org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider")
     );
+    assert_eq!(c.metrics_provider_http_host.as_deref(), Some("127.0.0.5"));
     assert_eq!(c.metrics_provider_http_port, Some(7000));
-    assert_eq!(w.len(), 3, "{w:?}");
-    assert!(w.iter().all(|w| w.contains("not supported")), "{w:?}");
+    assert_eq!(w, Vec::<String>::new());
+}
+
+#[test]
+fn other_providers_and_jvm_settings_of_the_provider_are_warned_about() {
+    let (c, w) = with_dir(
+        "metricsProvider.className=com.example.Metrics\nmetricsProvider.exportJvmInfo=true",
+    );
+    assert_eq!(
+        c.metrics_provider_class_name.as_deref(),
+        Some("com.example.Metrics")
+    );
+    assert_eq!(c.metrics_provider_http_host, None);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].contains("only Apache's PrometheusMetricsProvider is served"),
+        "{w:?}"
+    );
+    assert!(w[1].contains("metricsProvider.exportJvmInfo"), "{w:?}");
+    assert!(w.iter().all(|w| !w.contains("not supported")), "{w:?}");
+}
+
+#[test]
+fn an_empty_metrics_host_is_an_error() {
+    invalid_at(
+        "dataDir=/d\nmetricsProvider.httpHost=",
+        2,
+        "metricsProvider.httpHost",
+    );
 }
 
 #[test]

@@ -21,7 +21,9 @@
 //!   (`conf`, `dirs`), `envi.rs`, `connections.rs` (`cons` and the client lines of `stat`),
 //!   `watches.rs` (`wchs`, `wchc`, `wchp`), `dump.rs`; `java.rs` formats numbers, addresses
 //!   and dates the way Java prints them, and `process.rs` reads this process's figures from
-//!   the OS.
+//!   the OS;
+//! * `dir_sizes.rs` measures the data and log directories (`dirs`, `conf`), `trace_mask.rs`
+//!   keeps the mask `stmk` sets and `gtmk` reads.
 //!
 //! The module only formats and never talks to the core: the connection edge recognises a word
 //! with [`FourLetterWord::from_bytes`], checks it against the [`Whitelist`], gathers a
@@ -56,6 +58,7 @@
 mod collect;
 mod conf;
 mod connections;
+mod dir_sizes;
 mod dump;
 mod envi;
 mod java;
@@ -65,6 +68,7 @@ mod process;
 mod role;
 mod stat;
 mod state;
+mod trace_mask;
 mod watches;
 mod whitelist;
 
@@ -74,9 +78,11 @@ mod tests;
 use std::fmt::{self, Write as _};
 
 pub use conf::Membership;
+pub use dir_sizes::DirSizes;
 pub use mntr::{MetricValue, SummaryValue};
 pub use role::{MetricsSource, QuorumInfo, Role, ServerMode, SyncMode, ZabPhase};
 pub use state::ServerSnapshot;
+pub use trace_mask::TraceMask;
 pub use whitelist::{not_in_whitelist, Whitelist, WHITELIST_PROPERTY};
 
 // What the tests of each group of words build their input from.
@@ -240,6 +246,12 @@ impl FourLetterWord {
     /// Whether answering reads anything from the core (only `ruok` does not).
     pub fn needs_snapshot(self) -> bool {
         self.scope() != SnapshotScope::None
+    }
+
+    /// Whether the answer prints the data and log directories' sizes ([`DirSizes`], which
+    /// reads the disk).
+    pub fn prints_dir_sizes(self) -> bool {
+        matches!(self, FourLetterWord::Conf | FourLetterWord::Dirs)
     }
 }
 

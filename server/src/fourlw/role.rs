@@ -178,6 +178,12 @@ pub struct QuorumInfo {
     /// Leader-only values (`Proposal sizes` line, `zk_*_proposal_size`, `zk_synced_*`, ...);
     /// `None` on a leader renders as [`LeaderInfo::default`].
     pub leader: Option<LeaderInfo>,
+    /// The leader's server id as this member knows it (Apache's `QuorumPeer.getLeaderId`,
+    /// the admin server's `leader_id`). `None`: a leader answers its own id, a learner -1.
+    pub leader_id: Option<u64>,
+    /// The leader's host as its `server.N` line gives it (Apache's `getLeaderAddress`, the
+    /// admin server's `leader_ip`). `None`: taken from the configuration by `leader_id`.
+    pub leader_address: Option<String>,
     /// `zk_synced_observers` on a follower that is an observer master
     /// (`observerMasterPort`): the observers syncing from it. Apache's gauge is null on any
     /// other follower, and a null gauge is not printed, so `None` prints nothing. (A leader

@@ -174,6 +174,12 @@ impl Default for ServerSnapshot {
 }
 
 impl ServerSnapshot {
+    /// The measured sizes of the data and log directories.
+    pub fn set_dir_sizes(&mut self, sizes: super::DirSizes) {
+        self.data_dir_size = sizes.data_dir;
+        self.data_log_size = sizes.data_log;
+    }
+
     /// `<version>, built on <build_date>`, as `srvr`, `envi` and `zk_version` print it.
     pub fn full_version(&self) -> String {
         format!("{}, built on {}", self.version, self.build_date)

@@ -28,6 +28,12 @@ impl Command {
         self.names[0]
     }
 
+    /// Whether the answer shows the data and log directories' sizes, which the edge
+    /// measures on disk for it (`dirs`, and `server_stats` in `srvr` and `stat`).
+    pub fn prints_dir_sizes(&self) -> bool {
+        matches!(self.primary(), "dirs" | "server_stats" | "stats")
+    }
+
     /// What the async edge does before rendering: the reset commands change the core's
     /// statistics first, as Apache resets before it answers.
     pub fn effect(&self) -> Option<Effect> {
@@ -181,18 +187,10 @@ fn run(primary: &str, snap: &ServerSnapshot, ctx: &Context<'_>, r: &mut Response
             r.put("timestamp", Json::Int(at));
         }
         "leader" if in_quorum => {
-            let leader = role.mode == ServerMode::Leader;
-            r.put("is_leader", Json::Bool(leader));
-            // The role does not carry a follower's leader; only the leader knows it is one.
-            let me = ctx.config.my_server().filter(|_| leader);
-            r.put(
-                "leader_id",
-                Json::Int(me.map_or(-1, |m| i64::try_from(m.id).unwrap_or(-1))),
-            );
-            r.put(
-                "leader_ip",
-                Json::Str(me.map_or_else(String::new, |m| m.host.clone())),
-            );
+            r.put("is_leader", Json::Bool(role.mode == ServerMode::Leader));
+            let (id, address) = leader_of(snap, ctx.config);
+            r.put("leader_id", Json::Int(id));
+            r.put("leader_ip", Json::Str(address));
         }
         "leader" => r.put("error", Json::str("server is not initialized")),
         "monitor" => {
@@ -425,27 +423,45 @@ fn server_stats(snap: &ServerSnapshot, r: &mut Response) {
     r.put("node_count", Json::uint(snap.node_count));
 }
 
-/// `set_trace_mask?traceMask=<long>`: answers the mask. zkrs traces nothing by mask, so
-/// it is echoed, as the `stmk` word does.
+/// `set_trace_mask?traceMask=<long>`: answers the mask (the edge has kept it for
+/// `get_trace_mask` and `gtmk`), or Apache's error.
 fn set_trace_mask(ctx: &Context<'_>, r: &mut Response) {
-    let arg = ctx
-        .args
-        .iter()
-        .find(|(k, _)| k == "traceMask")
-        .map(|(_, v)| v);
-    match arg.map(|v| (v, v.parse::<i64>())) {
-        None => r.put(
-            "error",
-            Json::str("setTraceMask requires long traceMask argument"),
-        ),
-        Some((v, Err(_))) => r.put(
-            "error",
-            Json::Str(format!(
-                "setTraceMask requires long traceMask argument, got {v}"
-            )),
-        ),
-        Some((_, Ok(mask))) => r.put("tracemask", Json::Int(mask)),
+    match trace_mask_arg(ctx.args) {
+        Ok(mask) => r.put("tracemask", Json::Int(mask)),
+        Err(message) => r.put("error", Json::Str(message)),
     }
+}
+
+/// `set_trace_mask`'s `traceMask` argument (Java's `Long.parseLong`), or Apache's error.
+pub fn trace_mask_arg(args: &[(String, String)]) -> Result<i64, String> {
+    let Some((_, v)) = args.iter().find(|(k, _)| k == "traceMask") else {
+        return Err("setTraceMask requires long traceMask argument".to_string());
+    };
+    v.parse::<i64>()
+        .map_err(|_| format!("setTraceMask requires long traceMask argument, got {v}"))
+}
+
+/// `leader`'s id and address: what the replication layer published of the leader, else a
+/// leader's own (Apache: `QuorumPeer.getLeaderId` / `getLeaderAddress`, -1 and "" before
+/// a leader is known). The address is the host of the leader's `server.N` line.
+fn leader_of(snap: &ServerSnapshot, config: &Config) -> (i64, String) {
+    let q = snap.role.quorum.clone().unwrap_or_default();
+    let id = q.leader_id.or_else(|| {
+        (snap.role.mode == ServerMode::Leader)
+            .then(|| config.my_server().map(|m| m.id))
+            .flatten()
+    });
+    let Some(id) = id else {
+        return (-1, String::new());
+    };
+    let address = q.leader_address.unwrap_or_else(|| {
+        config
+            .servers
+            .iter()
+            .find(|s| s.id == id)
+            .map_or_else(String::new, |s| s.host.clone())
+    });
+    (i64::try_from(id).unwrap_or(-1), address)
 }
 
 /// `voting_view`: the voters and observers by id, as `QuorumServerView` serialises them.
@@ -884,6 +900,56 @@ mod tests {
         let monitor = answer("monitor", &snap, &config, &[]);
         assert_eq!(monitor["quorum_size"], 2);
         assert_eq!(monitor["peer_state"], "leading - broadcast");
+    }
+
+    #[test]
+    fn a_follower_names_the_leader_the_replication_layer_published() {
+        let config = ensemble_config(1);
+        let follower = |leader_id, leader_address| {
+            view(
+                Role {
+                    serving: true,
+                    mode: ServerMode::Follower,
+                    quorum: Some(QuorumInfo {
+                        leader_id,
+                        leader_address,
+                        ..QuorumInfo::default()
+                    }),
+                },
+                &config,
+            )
+        };
+        // The address from the leader's server line when only its id was published.
+        let known = answer("leader", &follower(Some(2), None), &config, &[]);
+        assert_eq!(known["is_leader"], false);
+        assert_eq!(known["leader_id"], 2);
+        assert_eq!(known["leader_ip"], "127.0.0.2");
+        let named = answer(
+            "leader",
+            &follower(Some(2), Some("zk-1.example".into())),
+            &config,
+            &[],
+        );
+        assert_eq!(named["leader_ip"], "zk-1.example");
+        // Before a leader is known: Apache's -1 and "".
+        let unknown = answer("leader", &follower(None, None), &config, &[]);
+        assert_eq!(unknown["leader_id"], -1);
+        assert_eq!(unknown["leader_ip"], "");
+    }
+
+    #[test]
+    fn the_trace_mask_is_the_servers_and_set_trace_mask_reads_its_argument() {
+        let config = config();
+        let mut snap = view(Role::default(), &config);
+        snap.trace_mask = 12;
+        assert_eq!(answer("gtmk", &snap, &config, &[])["tracemask"], 12);
+        let arg = |v: &str| vec![("traceMask".to_string(), v.to_string())];
+        assert_eq!(trace_mask_arg(&arg("-5")), Ok(-5));
+        assert_eq!(
+            trace_mask_arg(&arg("1.5")),
+            Err("setTraceMask requires long traceMask argument, got 1.5".to_string())
+        );
+        assert!(trace_mask_arg(&[]).is_err());
     }
 
     #[test]

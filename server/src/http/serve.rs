@@ -86,7 +86,7 @@ async fn handle(req: Request<Incoming>, source: &Source, route: Route) -> Respon
     let args = query_args(req.uri().query().unwrap_or(""));
     match route {
         Route::Metrics if path == "/metrics" => {
-            let snap = source.view().await;
+            let snap = source.view(false).await;
             let mut r = Response::new(Full::new(Bytes::from(prometheus::render(&snap))));
             r.headers_mut().insert(
                 CONTENT_TYPE,
@@ -121,7 +121,15 @@ async fn handle(req: Request<Incoming>, source: &Source, route: Route) -> Respon
 /// Runs a command: its effect on the core first (only while serving, as Apache refuses
 /// server commands otherwise), then the answer from a fresh view.
 async fn run_command(name: &str, args: &[(String, String)], source: &Source) -> String {
-    if let Some(effect) = commands::lookup(name).and_then(|c| c.effect()) {
+    let command = commands::lookup(name);
+    if command.is_some_and(|c| c.primary() == "set_trace_mask") {
+        // Kept whether or not the server serves (Apache's command needs no server); an
+        // argument that is not a number changes nothing and is answered with the error.
+        if let Ok(mask) = commands::trace_mask_arg(args) {
+            source.trace_mask.set(mask);
+        }
+    }
+    if let Some(effect) = command.and_then(|c| c.effect()) {
         if source.role.borrow().serving {
             let input = match effect {
                 Effect::ResetConnStats => Input::ResetConnStats,
@@ -131,8 +139,10 @@ async fn run_command(name: &str, args: &[(String, String)], source: &Source) -> 
             let _ = source.core.send(CoreMsg::Input(input));
         }
     }
-    let snap = source.view().await;
-    let last_snapshot = if commands::lookup(name).is_some_and(|c| c.primary() == "last_snapshot") {
+    let snap = source
+        .view(command.is_some_and(|c| c.prints_dir_sizes()))
+        .await;
+    let last_snapshot = if command.is_some_and(|c| c.primary() == "last_snapshot") {
         newest_snapshot(&source.config).await
     } else {
         None
@@ -141,7 +151,7 @@ async fn run_command(name: &str, args: &[(String, String)], source: &Source) -> 
         config: &source.config,
         args,
         last_snapshot,
-        initial_configuration: None,
+        initial_configuration: source.initial_configuration.as_deref(),
     };
     commands::respond(name, &snap, &ctx).pretty()
 }
