@@ -157,6 +157,10 @@ fn base_config(layout: &Layout<'_>, spec: &ZooConfigSpec) -> Config {
     cfg.admin_enable_server = true;
     cfg.admin_server_port = ADMIN_PORT;
     cfg.metrics_provider_http_port = layout.metrics_port;
+    // /metrics is served only for Apache's Prometheus provider, as Apache serves it.
+    cfg.metrics_provider_class_name = layout
+        .metrics_port
+        .map(|_| "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider".to_string());
     // A one-member cluster is still an ensemble of one, so that members can be added later.
     cfg.standalone_enabled = false;
     // The operator scales by `reconfig`.

@@ -1072,7 +1072,6 @@ fn an_ensemble_member_without_its_admin_port_runs_without_it() {
 }
 
 #[test]
-#[ignore = "needs the replication layer (server/src/quorum/member.rs) to publish a learner's leader in QuorumInfo::leader_id/leader_address; until then a follower answers -1 and \"\""]
 fn a_followers_leader_command_names_the_leader_as_apaches_does() {
     apache_classpath_with_servlets();
     let zkrs = ensemble_with_admin(&[Launch::Server(ServerKind::Zkrs); 3], false);

@@ -654,7 +654,13 @@ async fn follow(
         Ok(s) => s,
         Err(e) => return format!("cannot start the role: {e}").into(),
     };
-    ctx.words.send_replace(serving(ensemble, mode));
+    let mut words = serving(ensemble, mode);
+    if let Some(q) = &mut words.quorum {
+        // The admin server's `leader` command (Apache's getLeaderId / getLeaderAddress).
+        q.leader_id = Some(leader);
+        q.leader_address = Some(leader_spec.host.clone());
+    }
+    ctx.words.send_replace(words);
 
     // The leader's packets go to the core; a read error (the leader gone, or silent for
     // syncLimit ticks) ends the role.
