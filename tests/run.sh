@@ -63,3 +63,8 @@ else
   echo "!! ensemble were NOT tested" >&2
 fi
 # ---- end of the container image block ----
+
+# ---- the README's reconfig walkthrough (scripts/reconfig-walkthrough.sh) ----
+echo "== the README's walkthrough: a local ensemble grows 3 -> 5 -> 3 under a writer"
+WRITE_SECS=15 bash scripts/reconfig-walkthrough.sh
+# ---- end reconfig walkthrough ----
