@@ -421,6 +421,36 @@ fn a_learner_ahead_of_the_leader_is_dropped() {
     assert_eq!(h.epochs, vec![(EpochFile::Accepted, 2)], "no currentEpoch");
 }
 
+/// Once a quorum acknowledged the new epoch, a learner that arrives with a longer history
+/// of the same epoch (a leader that handed leadership over after proposing more than the
+/// designated leader logged) is not refused: its extra, never committed, tail is truncated,
+/// as Apache's `syncFollower` does after `waitForEpochAck` finished.
+#[test]
+fn a_late_learner_ahead_of_the_leader_is_truncated_once_the_epoch_is_chosen() {
+    let (tree, _) = history(1, 5);
+    let mut h = leader_with(&[1, 2, 3, 4], 1, 1, tree);
+    from(&mut h, 2, info(2, 1));
+    from(&mut h, 3, info(3, 1));
+    drain(&mut h);
+    from(&mut h, 2, ack_epoch(z(1, 5).raw(), 1));
+    from(&mut h, 3, ack_epoch(z(1, 5).raw(), 1));
+    assert!(
+        h.epochs.contains(&(EpochFile::Current, 2)),
+        "the epoch is chosen"
+    );
+    drain(&mut h);
+    from(&mut h, 4, info(4, 1));
+    from(&mut h, 4, ack_epoch(z(1, 7).raw(), 1));
+    let outs = drain(&mut h);
+    assert!(!outs
+        .iter()
+        .any(|o| matches!(o, PeerOut::DropLearner { sid: 4 })));
+    match plan_for(&outs, 4) {
+        Some(SyncPlan::Trunc { to }) => assert_eq!(to, z(1, 5)),
+        other => panic!("a TRUNC to the leader's last zxid, not {other:?}"),
+    }
+}
+
 #[test]
 fn sync_plans_diff_snap_and_trunc() {
     // The leader has (1,1)..(1,5) and went through epochs 2 and 3 without transactions.

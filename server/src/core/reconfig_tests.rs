@@ -264,6 +264,17 @@ fn a_follower_activates_the_config_and_leaves_for_a_new_leader() {
         PeerOut::ConfigActivated { config, designated_leader: Some(3) } if config == &next)));
     assert!(ended(&outs), "the leader changed: follow 3 instead");
     assert_eq!(h.core.tree.last_zxid(), z(1, 1).raw(), "committed first");
+    // What the old leader sent after it is not taken: every follower's log ends where the
+    // designated leader's does, as Apache's followers stop reading there.
+    let later = entry(z(1, 2), 0, 0, create_txn("/after", b""));
+    h.input(Input::FromLeader(proposal(&later)));
+    let outs = drain(&mut h);
+    assert!(to_leader(&outs).is_empty(), "no ACK");
+    assert!(
+        h.appended.iter().all(|e| e.hdr.zxid != z(1, 2).raw()),
+        "not logged"
+    );
+    assert!(!ended(&outs), "ended once");
 }
 
 #[test]

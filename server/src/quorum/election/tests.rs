@@ -558,3 +558,22 @@ fn a_reconfig_that_changes_a_members_role_changes_what_it_announces() {
     o.set_members(members(&[1, 2, 3], &[4]));
     assert_eq!(o.state(), PeerState::Observing);
 }
+
+/// A reconfig that designates a leader: the member takes its role under it without a
+/// round, and answers looking peers with that vote.
+#[test]
+fn a_designated_leader_is_taken_without_a_round() {
+    let mut f = three(1, history(1, 5));
+    f.take_effects();
+    f.hand_over(3, Zxid::new(1, 9));
+    let d = decided(&f.take_effects()).expect("decided at once");
+    assert_eq!(d.role, Role::Follow(3));
+    assert_eq!(d.vote.leader, 3);
+    assert_eq!(f.state(), PeerState::Following);
+
+    let mut l = three(3, history(1, 5));
+    l.take_effects();
+    l.hand_over(3, Zxid::new(1, 9));
+    assert_eq!(decided(&l.take_effects()).unwrap().role, Role::Lead);
+    assert_eq!(l.state(), PeerState::Leading);
+}
