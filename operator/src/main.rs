@@ -8,7 +8,8 @@ use anyhow::{bail, Context as _};
 
 use zkrs_operator::addresses::PodDns;
 use zkrs_operator::builders::{
-    build_all, members_configmap, to_yaml_stream, with_members, POD_NAME_ENV, SUPER_DIGEST_ENV,
+    build_all, members_configmap, super_secret, to_yaml_stream, with_members, POD_NAME_ENV,
+    SUPER_DIGEST_ENV,
 };
 use zkrs_operator::crd::{definition_yaml, ZooKeeperCluster, ZooKeeperClusterSpec};
 use zkrs_operator::member_start::{self, Membership, Paths};
@@ -18,8 +19,11 @@ const USAGE: &str = "usage:
   zkrs-operator crd
       print the ZooKeeperCluster CustomResourceDefinition (YAML)
   zkrs-operator render --name NAME --namespace NS [--replicas R] [-f cluster.yaml]
-      print every object the operator would apply for that cluster (a YAML stream);
-      -f reads a ZooKeeperCluster (its spec is used; --name/--namespace/--replicas win)
+        [--super-password PW]
+      print every object the operator would apply for that cluster (a YAML stream),
+      the super user's Secret first (with PW, else a random password, as the operator
+      makes it); -f reads a ZooKeeperCluster (its spec is used; --name/--namespace/
+      --replicas win)
   zkrs-operator prepare-member --conf DIR --data DIR
       (a member pod's init container) write DIR/zoo.cfg for the member of pod $POD_NAME
       from the ConfigMaps in --conf: its own committed membership when it has one, else
@@ -60,6 +64,7 @@ fn render(args: &[String]) -> anyhow::Result<String> {
     let mut namespace = None;
     let mut replicas = None;
     let mut file = None;
+    let mut super_password = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || {
@@ -77,6 +82,7 @@ fn render(args: &[String]) -> anyhow::Result<String> {
                 );
             }
             "-f" | "--file" => file = Some(PathBuf::from(value()?)),
+            "--super-password" => super_password = Some(value()?.clone()),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
@@ -114,7 +120,19 @@ fn render(args: &[String]) -> anyhow::Result<String> {
         build_all(&cluster),
         members_configmap(&cluster, &PodDns, &voters),
     );
-    Ok(to_yaml_stream(&objects)?)
+    // The members' pods read the super digest from this Secret, which the operator makes
+    // once with a random password.
+    let password = match super_password {
+        Some(p) => p,
+        None => zkrs_operator::reconciler::secret::random_password()
+            .context("reading random bytes for the super password")?,
+    };
+    let secret = super_secret(&cluster, &password);
+    Ok(format!(
+        "---\n{}{}",
+        serde_yaml::to_string(&secret)?,
+        to_yaml_stream(&objects)?
+    ))
 }
 
 fn prepare_member(args: &[String]) -> anyhow::Result<()> {

@@ -31,6 +31,7 @@ fn render_prints_every_object_for_the_requested_size() {
     assert_eq!(
         kinds,
         [
+            "Secret",
             "ConfigMap",
             "Service",
             "Service",
@@ -40,14 +41,15 @@ fn render_prints_every_object_for_the_requested_size() {
             "PodDisruptionBudget"
         ]
     );
-    let zoo_cfg = docs[0]["data"]["zoo.cfg"].as_str().unwrap();
+    assert_eq!(docs[0]["metadata"]["name"], "zk-super");
+    let zoo_cfg = docs[1]["data"]["zoo.cfg"].as_str().unwrap();
     assert!(zoo_cfg.contains("reconfigEnabled=true\n"));
-    assert_eq!(docs[4]["metadata"]["name"], "zk-members");
-    assert_eq!(docs[4]["data"]["voters"], "1,2,3,4,5\n");
-    let servers = docs[4]["data"]["servers"].as_str().unwrap();
+    assert_eq!(docs[5]["metadata"]["name"], "zk-members");
+    assert_eq!(docs[5]["data"]["voters"], "1,2,3,4,5\n");
+    let servers = docs[5]["data"]["servers"].as_str().unwrap();
     assert!(servers
         .contains("server.5=zk-4.zk-hs.ns.svc.cluster.local:2888:3888:participant;0.0.0.0:2181\n"));
-    assert_eq!(docs[5]["spec"]["replicas"], 5);
+    assert_eq!(docs[6]["spec"]["replicas"], 5);
     assert!(
         docs.iter()
             .all(|d| d["metadata"]["ownerReferences"].is_null()),

@@ -5,8 +5,11 @@ probes them.
 from the StatefulSet's pod template, the ConfigMap and the Services the test derives all
 that each pod's container gets, and nothing by hand:
 
-* image, command and args, env, container ports;
-* the ConfigMap's files, mounted read-only where the volumeMounts say;
+* image, command and args, env (values, the downward API's pod name and namespace, the
+  rendered Secret's keys), container ports;
+* the init containers, run to completion in order before the pod's container starts;
+* the ConfigMaps' files (a configMap or projected volume), mounted read-only where the
+  volumeMounts say;
 * the volume claim template as one docker volume per pod (created and removed here, not
   seeded from the image, made group-writable for fsGroup as the kubelet does);
 * the pod's and the container's securityContext (user, group, fsGroup, read-only root
@@ -23,7 +26,8 @@ and liveness wait for the startup probe; a liveness failure restarts the contain
 is Ready when its readiness probe passes.
 
 The test checks that the three become Ready; that one leads and two follow; that myid is
-the ordinal + 1; that `/zookeeper/config` holds the rendered `server.N` lines; that a
+the ordinal + 1; that `/zookeeper/config` holds the rendered `server.N` lines (the
+members ConfigMap's); that a
 write through one member is read through the others; that a killed leader's pod,
 recreated as the StatefulSet controller would (same name, hostname, aliases and volume),
 rejoins and becomes Ready again; and, readiness meaning "serving in a quorum", that a
@@ -33,6 +37,7 @@ mounted files are removed in every case.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -80,7 +85,7 @@ SCHEDULING_ONLY = {
     "priorityClassName",
     "terminationGracePeriodSeconds",
 }
-POD_FIELDS = SCHEDULING_ONLY | {"containers", "volumes", "securityContext"}
+POD_FIELDS = SCHEDULING_ONLY | {"containers", "initContainers", "volumes", "securityContext"}
 CONTAINER_FIELDS = {
     "name",
     "image",
@@ -94,6 +99,13 @@ CONTAINER_FIELDS = {
     "livenessProbe",
     "readinessProbe",
     "securityContext",
+}
+# An init container has no ports and no probes (it runs to completion).
+INIT_CONTAINER_FIELDS = CONTAINER_FIELDS - {
+    "ports",
+    "startupProbe",
+    "livenessProbe",
+    "readinessProbe",
 }
 POD_SECURITY_FIELDS = {"runAsUser", "runAsGroup", "fsGroup", "runAsNonRoot"}
 CONTAINER_SECURITY_FIELDS = {
@@ -191,6 +203,9 @@ class Pod:
     run_args: list[str]
     container: dict
     ports: dict[str, int]
+    # `docker run` arguments of each init container, run to completion in order when the
+    # pod is created (not when the kubelet restarts its container), as the kubelet does.
+    init_args: list[list[str]] = field(default_factory=list)
     container_id: str | None = None
 
 
@@ -215,7 +230,7 @@ class Emulation:
         # A pod's DNS name under the StatefulSet's (headless) Service.
         self.domain = f"{spec['serviceName']}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}"
         self.pod_names = [f"{self.sts['metadata']['name']}-{i}" for i in range(spec["replicas"])]
-        self.config_map_name: str | None = None
+        self.config_map_names: list[str] = []
         self.pods = [self._pod(i) for i in range(spec["replicas"])]
 
     def _one(self, kind: str, name: str) -> dict:
@@ -233,16 +248,20 @@ class Emulation:
         c = template["containers"][0]
         only(c, CONTAINER_FIELDS, f"containers[{c['name']}]")
         name = self.pod_names[ordinal]
+        volume = f"{self.prefix}-data-{name}"
+        init_args = []
+        for i, ic in enumerate(template.get("initContainers", [])):
+            only(ic, INIT_CONTAINER_FIELDS, f"initContainers[{ic['name']}]")
+            args = ["--name", f"{self.prefix}-{name}-init{i}", "--hostname", name]
+            args += ["--network", self.network, "--label", f"zkrs-test-pods={self.prefix}"]
+            args += self._container(template, ic, name, volume)
+            init_args.append(args + self._command(ic))
         args = ["--name", f"{self.prefix}-{name}", "--hostname", name]
         args += ["--network", self.network, "--label", f"zkrs-test-pods={self.prefix}"]
         args += ["--restart", "no"]
-        args += self._image(c)
-        args += self._security(template.get("securityContext", {}), c)
-        volume = f"{self.prefix}-data-{name}"
-        args += self._mounts(template.get("volumes", []), c, volume)
+        args += self._container(template, c, name, volume)
         aliases = [f"{name}.{self.domain}"] + self.service_aliases()
         args += [a for alias in aliases for a in ("--network-alias", alias)]
-        args += self._env(c, name)
         ports = {}
         for p in c.get("ports", []):
             if p.get("protocol", "TCP") != "TCP" or "hostPort" in p:
@@ -253,7 +272,15 @@ class Emulation:
         assert "client" in ports, f"no port named client among {ports}"
         args += ["-p", f"{self.host}:{HOST_PORTS[ordinal]}:{ports['client']}"]
         args += self._command(c)
-        return Pod(name, ordinal, aliases, volume, args, c, ports)
+        return Pod(name, ordinal, aliases, volume, args, c, ports, init_args)
+
+    def _container(self, template: dict, c: dict, pod: str, volume: str) -> list[str]:
+        """What any container of the pod gets: image, user and security, mounts, env."""
+        args = self._image(c)
+        args += self._security(template.get("securityContext", {}), c)
+        args += self._mounts(template.get("volumes", []), c, volume)
+        args += self._env(c, pod)
+        return args
 
     def _image(self, c: dict) -> list[str]:
         if c.get("imagePullPolicy") == "Always":
@@ -302,19 +329,31 @@ class Emulation:
                 ]
             elif "configMap" in by_name.get(m["name"], {}):
                 # The kubelet mounts a ConfigMap volume read-only, whatever the mount says.
-                src = self._config_map_dir(by_name[m["name"]]["configMap"])
+                src = self._config_map_dir([by_name[m["name"]]["configMap"]], m["name"])
+                args += ["--mount", f"type=bind,src={src},dst={m['mountPath']},readonly"]
+            elif "projected" in by_name.get(m["name"], {}):
+                projected = by_name[m["name"]]["projected"]
+                only(projected, {"sources", "defaultMode"}, "volumes.projected")
+                sources = []
+                for source in projected["sources"]:
+                    if set(source) != {"configMap"}:
+                        cannot(f"projected volume source {source}")
+                    sources.append(source["configMap"])
+                src = self._config_map_dir(sources, m["name"])
                 args += ["--mount", f"type=bind,src={src},dst={m['mountPath']},readonly"]
             else:
                 cannot(f"volume {by_name.get(m['name'], m['name'])}")
         return args
 
-    def _config_map_dir(self, source: dict) -> Path:
-        only(source, {"name", "defaultMode"}, "volumes.configMap")
-        self.config_map_name = source["name"]
-        cm = self._one("ConfigMap", source["name"])
-        d = self.workdir / source["name"]
-        if not d.exists():
-            d.mkdir()
+    def _config_map_dir(self, sources: list[dict], volume: str) -> Path:
+        """The files of one or more ConfigMaps (a configMap or projected volume)."""
+        d = self.workdir / f"volume-{volume}"
+        for source in sources:
+            only(source, {"name", "defaultMode"}, "volumes.configMap")
+            if source["name"] not in self.config_map_names:
+                self.config_map_names.append(source["name"])
+            cm = self._one("ConfigMap", source["name"])
+            d.mkdir(exist_ok=True)
             d.chmod(0o755)
             for key, text in cm.get("data", {}).items():
                 (d / key).write_text(text)
@@ -327,10 +366,14 @@ class Emulation:
         fields = {"metadata.name": pod, "metadata.namespace": NAMESPACE}
         for e in c.get("env", []):
             field_path = e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+            secret_ref = e.get("valueFrom", {}).get("secretKeyRef")
             if "value" in e:
                 value = e["value"]
             elif field_path in fields:
                 value = fields[field_path]
+            elif secret_ref is not None:
+                secret = self._one("Secret", secret_ref["name"])
+                value = base64.b64decode(secret["data"][secret_ref["key"]]).decode()
             else:
                 cannot(f"env {e}")
             args += ["-e", f"{e['name']}={value}"]
@@ -342,11 +385,27 @@ class Emulation:
             return ["--entrypoint", command[0], self.image] + command[1:] + extra
         return [self.image] + extra
 
+    def _mounted_files(self) -> dict[str, str]:
+        assert self.config_map_names, "no ConfigMap is mounted"
+        files = {}
+        for name in self.config_map_names:
+            files.update(self._one("ConfigMap", name).get("data", {}))
+        return files
+
     def zoo_cfg(self) -> str:
-        assert self.config_map_name, "no ConfigMap is mounted"
-        data = self._one("ConfigMap", self.config_map_name)["data"]
-        assert "zoo.cfg" in data, f"the ConfigMap holds {sorted(data)}"
-        return data["zoo.cfg"]
+        files = self._mounted_files()
+        assert "zoo.cfg" in files, f"the mounted ConfigMaps hold {sorted(files)}"
+        return files["zoo.cfg"]
+
+    def membership(self) -> str:
+        """Every `server.N` line the mounted ConfigMaps hold (zoo.cfg's, or a members
+        file beside it)."""
+        return "\n".join(
+            line
+            for text in self._mounted_files().values()
+            for line in text.splitlines()
+            if line.strip().startswith("server.")
+        )
 
     def service_aliases(self) -> list[str]:
         """Service DNS names zoo.cfg names as hosts; any other host it names that is no
@@ -357,7 +416,7 @@ class Emulation:
             for (kind, name) in self.objects
             if kind == "Service"
         }
-        used = {s[0] for s in zoo_cfg_servers(self.zoo_cfg()).values()}
+        used = {s[0] for s in zoo_cfg_servers(self.membership()).values()}
         for host in sorted(used - pod_names - services):
             cannot(f"a DNS name for {host} (zoo.cfg names it; no pod or Service has it)")
         return sorted(used & services)
@@ -394,6 +453,12 @@ class Emulation:
         )
 
     def start(self, pod: Pod) -> None:
+        for i, init in enumerate(pod.init_args):
+            name = f"{self.prefix}-{pod.name}-init{i}"
+            self.helpers.append(name)
+            rc, out = run(["docker", "run", "--rm", *init], DOCKER_TIMEOUT_S, check=False)
+            if rc != 0:
+                pytest.fail(f"{pod.name}'s init container {i} failed ({rc}):\n{out}")
         _, out = run(["docker", "run", "-d", *pod.run_args], DOCKER_TIMEOUT_S)
         pod.container_id = out.strip().splitlines()[-1]
         self.container_ids.append(pod.container_id)
@@ -704,7 +769,7 @@ def pods(image: str):
 def test_the_rendered_statefulsets_pods_form_the_ensemble_the_builders_described(pods: Emulation):
     em = pods
     zoo_cfg = em.zoo_cfg()
-    rendered = zoo_cfg_servers(zoo_cfg)
+    rendered = zoo_cfg_servers(em.membership())
     assert sorted(rendered) == [p.ordinal + 1 for p in em.pods], rendered
 
     # 1. Every pod becomes Ready; one leads, the others follow.
@@ -727,7 +792,7 @@ def test_the_rendered_statefulsets_pods_form_the_ensemble_the_builders_described
             zk.stop()
             zk.close()
         assert zoo_cfg_servers(committed.decode()) == rendered, (
-            f"{p.name}'s /zookeeper/config:\n{committed.decode()}\nrendered:\n{zoo_cfg}"
+            f"{p.name}'s /zookeeper/config:\n{committed.decode()}\nrendered:\n{em.membership()}"
         )
 
     # 4. A write through one member is read through each of the others.

@@ -53,7 +53,7 @@ fn password_of(name: &str, secret: &Secret) -> Result<String, Error> {
 }
 
 /// 24 random bytes as hex.
-fn random_password() -> std::io::Result<String> {
+pub fn random_password() -> std::io::Result<String> {
     let mut bytes = [0u8; 24];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
