@@ -17,6 +17,7 @@
 
 pub mod acked;
 pub mod addr;
+pub mod chaos;
 pub mod diff;
 pub mod ensemble;
 pub mod frame;

@@ -1,0 +1,263 @@
+//! Faults on a seeded schedule: which fault, which member, how long it lasts and how long
+//! the ensemble rests between faults all come from the run's seed. (Which member leads at
+//! a given moment depends on timing, so faults aimed at the leader pick their target when
+//! they start.) Every fault is healed before the next one starts, and at the end.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom as _;
+use rand::Rng as _;
+
+use super::cluster::Cluster;
+use super::links::Cuts;
+
+/// A family of faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nemesis {
+    /// No faults: the workload alone.
+    None,
+    /// kill -9 of a random member, restarted when healed.
+    Kill,
+    /// kill -9 of the leader.
+    KillLeader,
+    /// SIGSTOP of a random member for longer than the session timeout, then SIGCONT.
+    Pause,
+    /// SIGSTOP of the leader.
+    PauseLeader,
+    /// The members split into two random halves that cannot reach each other.
+    PartitionHalves,
+    /// The leader cut off from every other member.
+    PartitionLeader,
+    /// Two halves that cannot reach each other, and one member (the bridge) that reaches
+    /// both.
+    PartitionBridge,
+    /// One random member's outgoing traffic to every other member held, its incoming
+    /// traffic delivered.
+    PartitionOneWay,
+    /// Each fault chosen at random among all of the above.
+    Mixed,
+}
+
+const ALL: [(Nemesis, &str); 10] = [
+    (Nemesis::None, "none"),
+    (Nemesis::Kill, "kill"),
+    (Nemesis::KillLeader, "kill-leader"),
+    (Nemesis::Pause, "pause"),
+    (Nemesis::PauseLeader, "pause-leader"),
+    (Nemesis::PartitionHalves, "partition-halves"),
+    (Nemesis::PartitionLeader, "partition-leader"),
+    (Nemesis::PartitionBridge, "partition-bridge"),
+    (Nemesis::PartitionOneWay, "partition-one-way"),
+    (Nemesis::Mixed, "mixed"),
+];
+
+impl FromStr for Nemesis {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ALL.iter()
+            .find(|(_, name)| *name == s)
+            .map(|(n, _)| *n)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ALL.iter().map(|(_, n)| *n).collect();
+                format!("unknown nemesis {s:?}; one of {}", names.join(", "))
+            })
+    }
+}
+
+impl fmt::Display for Nemesis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = ALL.iter().find(|(n, _)| n == self).map(|(_, s)| *s);
+        f.write_str(name.expect("every nemesis has a name"))
+    }
+}
+
+/// The timing of a schedule.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Rest between a heal and the next fault: uniformly in this range.
+    pub rest: (Duration, Duration),
+    /// How long a fault lasts: uniformly in this range.
+    pub hold: (Duration, Duration),
+    /// A pause lasts at least this long (longer than the clients' session timeout, so
+    /// sessions of the paused member's clients may expire meanwhile).
+    pub min_pause: Duration,
+}
+
+/// A fault in force.
+#[derive(Debug)]
+pub enum Fault {
+    Killed(usize),
+    Paused(usize),
+    Cut(Cuts),
+}
+
+/// Draws a duration uniformly in `range`.
+pub fn draw(rng: &mut StdRng, range: (Duration, Duration)) -> Duration {
+    if range.1 <= range.0 {
+        return range.0;
+    }
+    let ms = rng.gen_range(range.0.as_millis() as u64..=range.1.as_millis() as u64);
+    Duration::from_millis(ms)
+}
+
+/// Every directed link between the members of `a` and those of `b`, both ways.
+fn between(a: &[usize], b: &[usize]) -> Cuts {
+    let mut cuts = Cuts::new();
+    for &x in a {
+        for &y in b {
+            cuts.insert((x, y));
+            cuts.insert((y, x));
+        }
+    }
+    cuts
+}
+
+impl Nemesis {
+    /// Starts one fault of this family on `cluster` (`leader`: who leads now, if anyone
+    /// does), returning what it did and a description for the history.
+    pub fn inject(
+        self,
+        rng: &mut StdRng,
+        cluster: &mut Cluster,
+        leader: Option<usize>,
+    ) -> anyhow::Result<Option<(Fault, String)>> {
+        let n = cluster.len();
+        let mut all: Vec<usize> = (0..n).collect();
+        let random = rng.gen_range(0..n);
+        let target_leader = leader.unwrap_or(random);
+        let family = match self {
+            Nemesis::Mixed => {
+                let choices = &ALL[1..ALL.len() - 1];
+                choices.choose(rng).expect("choices").0
+            }
+            other => other,
+        };
+        let fault = match family {
+            Nemesis::None | Nemesis::Mixed => return Ok(None),
+            Nemesis::Kill | Nemesis::KillLeader => {
+                let i = if family == Nemesis::Kill {
+                    random
+                } else {
+                    target_leader
+                };
+                cluster.kill9(i);
+                (Fault::Killed(i), format!("kill -9 member {}", i + 1))
+            }
+            Nemesis::Pause | Nemesis::PauseLeader => {
+                let i = if family == Nemesis::Pause {
+                    random
+                } else {
+                    target_leader
+                };
+                cluster.pause(i, true)?;
+                (Fault::Paused(i), format!("SIGSTOP member {}", i + 1))
+            }
+            Nemesis::PartitionHalves => {
+                all.shuffle(rng);
+                let (a, b) = all.split_at(n / 2);
+                let cuts = between(a, b);
+                (
+                    Fault::Cut(cuts),
+                    format!("partition {} | {}", ids(a), ids(b)),
+                )
+            }
+            Nemesis::PartitionLeader => {
+                let rest: Vec<usize> = all
+                    .iter()
+                    .copied()
+                    .filter(|&i| i != target_leader)
+                    .collect();
+                let cuts = between(&[target_leader], &rest);
+                (
+                    Fault::Cut(cuts),
+                    format!("isolate member {}", target_leader + 1),
+                )
+            }
+            Nemesis::PartitionBridge => {
+                all.shuffle(rng);
+                let bridge = all[0];
+                let rest = &all[1..];
+                let (a, b) = rest.split_at(rest.len() / 2);
+                let cuts = between(a, b);
+                (
+                    Fault::Cut(cuts),
+                    format!(
+                        "partition {} | {} bridged by member {}",
+                        ids(a),
+                        ids(b),
+                        bridge + 1
+                    ),
+                )
+            }
+            Nemesis::PartitionOneWay => {
+                let from = random;
+                let cuts: Cuts = all
+                    .iter()
+                    .filter(|&&j| j != from)
+                    .map(|&j| (from, j))
+                    .collect();
+                (
+                    Fault::Cut(cuts),
+                    format!("hold everything member {} sends to its peers", from + 1),
+                )
+            }
+        };
+        if let Fault::Cut(cuts) = &fault.0 {
+            cluster.cut(cuts.clone());
+        }
+        Ok(Some(fault))
+    }
+
+    /// Whether this family pauses members (which sets the least hold time).
+    pub fn may_pause(self) -> bool {
+        matches!(self, Nemesis::Pause | Nemesis::PauseLeader | Nemesis::Mixed)
+    }
+}
+
+/// Ends `fault`: restarts a killed member, resumes a paused one, heals the links.
+pub fn heal(fault: &Fault, cluster: &mut Cluster) -> anyhow::Result<String> {
+    Ok(match fault {
+        Fault::Killed(i) => {
+            cluster.restart(*i)?;
+            format!("restart member {}", i + 1)
+        }
+        Fault::Paused(i) => {
+            cluster.pause(*i, false)?;
+            format!("SIGCONT member {}", i + 1)
+        }
+        Fault::Cut(_) => {
+            cluster.cut(BTreeSet::new());
+            "heal the network".to_string()
+        }
+    })
+}
+
+fn ids(members: &[usize]) -> String {
+    let mut v: Vec<usize> = members.iter().map(|i| i + 1).collect();
+    v.sort_unstable();
+    format!("{v:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for (n, name) in ALL {
+            assert_eq!(name.parse::<Nemesis>(), Ok(n));
+            assert_eq!(n.to_string(), name);
+        }
+        assert!("explode".parse::<Nemesis>().is_err());
+    }
+
+    #[test]
+    fn a_partition_cuts_both_directions_between_the_sides_only() {
+        let cuts = between(&[0], &[1, 2]);
+        assert_eq!(cuts, Cuts::from([(0, 1), (1, 0), (0, 2), (2, 0)]));
+    }
+}
