@@ -70,6 +70,30 @@ pub enum Op {
     Dequeue { value: Option<u64> },
     /// Queue: every value left after recovery.
     Drain { values: Option<Vec<u64>> },
+    /// Sessions: open a session and create its ephemeral node; the session's id.
+    OpenSession { session: Option<i64> },
+    /// Sessions: `sync`, then whether the session's own ephemeral exists, read through
+    /// the session itself.
+    CheckEphemeral { session: i64, present: Option<bool> },
+    /// Sessions: the client learnt that its session expired.
+    SessionExpired { session: i64 },
+    /// Sessions: the client closed its session (the crate closes it in the background,
+    /// so the outcome is always unknown).
+    CloseSession { session: i64 },
+    /// Sessions: the owners of the ephemerals one member holds after recovery and after
+    /// every client ended its session.
+    ReadEphemerals {
+        member: u32,
+        sessions: Option<Vec<i64>>,
+    },
+    /// Watches: setData of the watched node to `value` (increasing).
+    WatchedWrite { value: i64 },
+    /// Watches: a watcher's read of the node, right after its persistent watch fired (or
+    /// once when it set the watch).
+    Observed { value: Option<i64> },
+    /// Watches: after recovery, the last value a watcher whose session lived to the end
+    /// observed, once the final write was made.
+    WatchEnded { last: Option<i64>, sentinel: i64 },
     /// A fault, begun or healed (`fault` says what; process [`NEMESIS`]).
     Nemesis { fault: String },
 }

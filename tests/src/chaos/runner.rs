@@ -145,19 +145,24 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         config.max_ops,
         Instant::now() + config.duration,
     ));
-    let clients: Vec<_> = (0..config.clients)
-        .map(|c| {
-            let hosts = cluster.connect_string_from(c % cluster.len());
-            let seed = config.seed.wrapping_mul(1_000_003).wrapping_add(c as u64);
-            tokio::spawn(workloads::client(
-                config.workload,
-                hosts,
-                seed,
-                config.pace,
-                shared.clone(),
-            ))
-        })
-        .collect();
+    let (mut clients, mut watchers) = (Vec::new(), Vec::new());
+    for c in 0..config.clients {
+        let hosts = cluster.connect_string_from(c % cluster.len());
+        let seed = config.seed.wrapping_mul(1_000_003).wrapping_add(c as u64);
+        let task = tokio::spawn(workloads::client(
+            config.workload,
+            c,
+            hosts,
+            seed,
+            config.pace,
+            shared.clone(),
+        ));
+        if config.workload.stops_at_deadline(c) {
+            clients.push(task);
+        } else {
+            watchers.push(task);
+        }
+    }
 
     let faults = inject_faults(config, &mut cluster, &history, shared.deadline).await?;
 
@@ -173,7 +178,18 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     history.nemesis("heal everything");
     let (_, recovery) = tokio::task::block_in_place(|| cluster.wait_serving(RECOVERY_LIMIT))
         .context("the ensemble did not recover after the heal")?;
-    config.workload.final_reads(&cluster, &history).await?;
+    let finals = config
+        .workload
+        .final_reads(&cluster, &history, &shared)
+        .await;
+    shared.watchers_done.store(true, Ordering::Release);
+    for w in watchers {
+        tokio::time::timeout(OP_LIMIT * 4, w)
+            .await
+            .context("a watcher did not stop")?
+            .context("a watcher panicked")?;
+    }
+    finals?;
     drop(cluster);
 
     let events = history.events();

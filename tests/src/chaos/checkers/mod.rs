@@ -6,7 +6,9 @@ pub mod ids;
 pub mod linearizable;
 pub mod queue;
 pub mod register;
+pub mod sessions;
 pub mod set;
+pub mod watches;
 
 use std::collections::BTreeMap;
 

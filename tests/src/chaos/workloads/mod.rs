@@ -13,9 +13,11 @@ pub mod counter;
 pub mod ids;
 pub mod queue;
 pub mod register;
+pub mod sessions;
 pub mod set;
+pub mod watches;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,14 +61,20 @@ pub enum Workload {
     Counter,
     /// A queue of sequential nodes: nothing acknowledged lost, nothing taken twice.
     Queue,
+    /// Sessions with an ephemeral each: it disappears if and only if its session ended.
+    Sessions,
+    /// One writer, the other clients watching its node with persistent watches.
+    Watches,
 }
 
-const ALL: [(Workload, &str); 5] = [
+const ALL: [(Workload, &str); 7] = [
     (Workload::Register, "register"),
     (Workload::Set, "set"),
     (Workload::UniqueIds, "unique-ids"),
     (Workload::Counter, "counter"),
     (Workload::Queue, "queue"),
+    (Workload::Sessions, "sessions"),
+    (Workload::Watches, "watches"),
 ];
 
 impl FromStr for Workload {
@@ -104,6 +112,12 @@ pub struct Shared {
     next_unique: AtomicU64,
     /// Register keys whose node a client of this run created.
     pub created_keys: Mutex<HashSet<u64>>,
+    /// Watches: each live watcher process and the last value it observed.
+    pub watchers: Mutex<BTreeMap<u64, Option<i64>>>,
+    /// Watches: set once the watchers may stop (after the final write, or its deadline).
+    pub watchers_done: AtomicBool,
+    /// Watches: the value of the final write (0 until it is made).
+    pub sentinel: std::sync::atomic::AtomicI64,
 }
 
 impl Shared {
@@ -117,6 +131,9 @@ impl Shared {
             next_process: AtomicU64::new(0),
             next_unique: AtomicU64::new(0),
             created_keys: Mutex::default(),
+            watchers: Mutex::default(),
+            watchers_done: AtomicBool::new(false),
+            sentinel: Default::default(),
         }
     }
 
@@ -124,11 +141,11 @@ impl Shared {
         self.next_unique.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn process(&self) -> u64 {
+    pub(crate) fn process(&self) -> u64 {
         self.next_process.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn should_stop(&self) -> bool {
+    pub(crate) fn should_stop(&self) -> bool {
         self.stop.load(Ordering::Acquire) || Instant::now() >= self.deadline
     }
 }
@@ -234,6 +251,7 @@ impl Workload {
         }
         match self {
             Workload::Counter => counter::setup(client).await,
+            Workload::Watches => watches::setup(client).await,
             _ => Ok(()),
         }
     }
@@ -253,6 +271,10 @@ impl Workload {
             Workload::UniqueIds => Op::GenerateId { name: None },
             Workload::Counter => counter::next_op(rng, shared),
             Workload::Queue => queue::next_op(rng, shared),
+            Workload::Watches => Op::WatchedWrite {
+                value: shared.unique() as i64 + 1,
+            },
+            Workload::Sessions => unreachable!("session clients run their own loop"),
         }
     }
 
@@ -263,17 +285,26 @@ impl Workload {
             Workload::UniqueIds => ids::apply(client, op).await,
             Workload::Counter => counter::apply(client, op).await,
             Workload::Queue => queue::apply(client, op).await,
+            Workload::Watches => watches::apply(client, op).await,
+            Workload::Sessions => unreachable!("session clients run their own loop"),
         }
     }
 
     /// After recovery: records what the ensemble holds, read through each member.
-    pub async fn final_reads(self, cluster: &Cluster, history: &Recorder) -> anyhow::Result<()> {
+    pub async fn final_reads(
+        self,
+        cluster: &Cluster,
+        history: &Recorder,
+        shared: &Shared,
+    ) -> anyhow::Result<()> {
         match self {
+            Workload::Watches => watches::final_writes(cluster, shared).await,
             Workload::Register => Ok(()),
             Workload::Set => set::final_reads(cluster, history).await,
             Workload::UniqueIds => ids::final_reads(cluster, history).await,
             Workload::Counter => counter::final_reads(cluster, history).await,
             Workload::Queue => queue::final_reads(cluster, history).await,
+            Workload::Sessions => sessions::final_reads(cluster, history).await,
         }
     }
 
@@ -286,12 +317,40 @@ impl Workload {
             Workload::UniqueIds => checkers::ids::check(ops),
             Workload::Counter => checkers::counter::check(ops),
             Workload::Queue => checkers::queue::check(ops),
+            Workload::Sessions => checkers::sessions::check(ops),
+            Workload::Watches => checkers::watches::check(ops),
         }
     }
 }
 
-/// One client: runs until the shared deadline, stop flag or operation budget.
+impl Workload {
+    /// Whether client `index` stops at the deadline by itself. The watchers of the
+    /// watches workload do not: they run until the final write reached them
+    /// ([`Shared::watchers_done`]).
+    pub fn stops_at_deadline(self, index: usize) -> bool {
+        !(self == Workload::Watches && index > 0)
+    }
+}
+
+/// Client `index` of `workload`: runs until the shared deadline, stop flag or operation
+/// budget.
 pub async fn client(
+    workload: Workload,
+    index: usize,
+    hosts: String,
+    seed: u64,
+    pace: Duration,
+    shared: Arc<Shared>,
+) {
+    match workload {
+        Workload::Sessions => sessions::client(hosts, shared).await,
+        Workload::Watches if index > 0 => watches::watcher(index, hosts, shared).await,
+        _ => operations_client(workload, hosts, seed, pace, shared).await,
+    }
+}
+
+/// A client that invokes one operation of `workload` after the other.
+async fn operations_client(
     workload: Workload,
     hosts: String,
     seed: u64,
