@@ -13,6 +13,7 @@
 
 pub mod checkers;
 pub mod cluster;
+pub mod disk;
 pub mod history;
 pub mod links;
 pub mod nemesis;

@@ -13,6 +13,7 @@ use rand::seq::SliceRandom as _;
 use rand::Rng as _;
 
 use super::cluster::Cluster;
+use super::disk;
 use super::links::Cuts;
 
 /// A family of faults.
@@ -40,9 +41,22 @@ pub enum Nemesis {
     PartitionOneWay,
     /// Each fault chosen at random among all of the above.
     Mixed,
+    /// Every fsync of the leader sleeps 100 to 1000 ms first.
+    SlowDisk,
+    /// Every fsync of a random member fails (EIO); healed by clearing the fault and
+    /// restarting the member, as an operator would.
+    FsyncFail,
+    /// kill -9 of a random member, one byte of the last record of its newest log flipped,
+    /// restarted when healed.
+    CorruptLog,
+    /// kill -9 of a random member, one byte in the middle of its newest snapshot flipped
+    /// (its newest log's last record when it has no snapshot yet), restarted when healed.
+    CorruptSnapshot,
+    /// Each fault chosen at random among the four disk faults.
+    Disk,
 }
 
-const ALL: [(Nemesis, &str); 10] = [
+const ALL: [(Nemesis, &str); 15] = [
     (Nemesis::None, "none"),
     (Nemesis::Kill, "kill"),
     (Nemesis::KillLeader, "kill-leader"),
@@ -53,6 +67,31 @@ const ALL: [(Nemesis, &str); 10] = [
     (Nemesis::PartitionBridge, "partition-bridge"),
     (Nemesis::PartitionOneWay, "partition-one-way"),
     (Nemesis::Mixed, "mixed"),
+    (Nemesis::SlowDisk, "slow-disk"),
+    (Nemesis::FsyncFail, "fsync-fail"),
+    (Nemesis::CorruptLog, "corrupt-log"),
+    (Nemesis::CorruptSnapshot, "corrupt-snapshot"),
+    (Nemesis::Disk, "disk"),
+];
+
+/// The families `mixed` draws from (the faults that need nothing but signals and links).
+const MIXED: [Nemesis; 8] = [
+    Nemesis::Kill,
+    Nemesis::KillLeader,
+    Nemesis::Pause,
+    Nemesis::PauseLeader,
+    Nemesis::PartitionHalves,
+    Nemesis::PartitionLeader,
+    Nemesis::PartitionBridge,
+    Nemesis::PartitionOneWay,
+];
+
+/// The families `disk` draws from.
+const DISK: [Nemesis; 4] = [
+    Nemesis::SlowDisk,
+    Nemesis::FsyncFail,
+    Nemesis::CorruptLog,
+    Nemesis::CorruptSnapshot,
 ];
 
 impl FromStr for Nemesis {
@@ -93,6 +132,10 @@ pub enum Fault {
     Killed(usize),
     Paused(usize),
     Cut(Cuts),
+    SlowSync(usize),
+    FailingSync(usize),
+    /// Killed with a corrupted file.
+    Corrupted(usize),
 }
 
 /// Draws a duration uniformly in `range`.
@@ -130,14 +173,54 @@ impl Nemesis {
         let random = rng.gen_range(0..n);
         let target_leader = leader.unwrap_or(random);
         let family = match self {
-            Nemesis::Mixed => {
-                let choices = &ALL[1..ALL.len() - 1];
-                choices.choose(rng).expect("choices").0
-            }
+            Nemesis::Mixed => *MIXED.choose(rng).expect("choices"),
+            Nemesis::Disk => *DISK.choose(rng).expect("choices"),
             other => other,
         };
         let fault = match family {
-            Nemesis::None | Nemesis::Mixed => return Ok(None),
+            Nemesis::None | Nemesis::Mixed | Nemesis::Disk => return Ok(None),
+            Nemesis::SlowDisk => {
+                let ms = rng.gen_range(100..=1000);
+                let i = target_leader;
+                disk::set_sync(cluster.member_dir(i), disk::Sync::Slow(ms))?;
+                (
+                    Fault::SlowSync(i),
+                    format!("every fsync of member {} takes {ms} ms more", i + 1),
+                )
+            }
+            Nemesis::FsyncFail => {
+                let i = random;
+                disk::set_sync(cluster.member_dir(i), disk::Sync::Failing)?;
+                (
+                    Fault::FailingSync(i),
+                    format!("every fsync of member {} fails", i + 1),
+                )
+            }
+            Nemesis::CorruptLog | Nemesis::CorruptSnapshot => {
+                let i = random;
+                cluster.kill9(i);
+                let data = cluster.data_dir(i);
+                let snapshot = (family == Nemesis::CorruptSnapshot)
+                    .then(|| disk::newest(&data, "snapshot"))
+                    .flatten();
+                let what = match snapshot {
+                    Some(file) => {
+                        let at = disk::corrupt_middle(&file)?;
+                        format!("byte {at} of {}", file.display())
+                    }
+                    None => match disk::newest(&data, "log") {
+                        Some(file) => {
+                            let at = disk::corrupt_last_record(&file)?;
+                            format!("the last record (byte {at}) of {}", file.display())
+                        }
+                        None => "nothing (no log yet)".to_string(),
+                    },
+                };
+                (
+                    Fault::Corrupted(i),
+                    format!("kill -9 member {} and corrupt {what}", i + 1),
+                )
+            }
             Nemesis::Kill | Nemesis::KillLeader => {
                 let i = if family == Nemesis::Kill {
                     random
@@ -212,9 +295,9 @@ impl Nemesis {
         Ok(Some(fault))
     }
 
-    /// Whether this family pauses members (which sets the least hold time).
-    pub fn may_pause(self) -> bool {
-        matches!(self, Nemesis::Pause | Nemesis::PauseLeader | Nemesis::Mixed)
+    /// Whether this family needs the fsync shim loaded into every member.
+    pub fn needs_shim(self) -> bool {
+        matches!(self, Nemesis::SlowDisk | Nemesis::FsyncFail | Nemesis::Disk)
     }
 }
 
@@ -232,6 +315,22 @@ pub fn heal(fault: &Fault, cluster: &mut Cluster) -> anyhow::Result<String> {
         Fault::Cut(_) => {
             cluster.cut(BTreeSet::new());
             "heal the network".to_string()
+        }
+        Fault::SlowSync(i) => {
+            disk::set_sync(cluster.member_dir(*i), disk::Sync::Normal)?;
+            format!("fsyncs of member {} at full speed", i + 1)
+        }
+        Fault::FailingSync(i) => {
+            // A member whose fsync failed cannot trust what it wrote (Apache exits, zkrs
+            // refuses writes): it is restarted.
+            disk::set_sync(cluster.member_dir(*i), disk::Sync::Normal)?;
+            cluster.kill9(*i);
+            cluster.restart(*i)?;
+            format!("fsyncs of member {} work again; member restarted", i + 1)
+        }
+        Fault::Corrupted(i) => {
+            cluster.restart(*i)?;
+            format!("restart member {} on its corrupted data", i + 1)
         }
     })
 }

@@ -14,6 +14,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng as _;
 
 use super::cluster::Cluster;
+use super::disk;
 use super::history::{self, Recorder};
 use super::nemesis::{self, Nemesis, Timing};
 use super::report::Report;
@@ -129,7 +130,13 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         .with_context(|| format!("creating {}", config.out.display()))?;
     let out = config.out.canonicalize()?;
     let kinds = config.kind.kinds(config.members);
-    let mut cluster = Cluster::start(&kinds, &out, ServerConfig::default()).await?;
+    // Snapshots every ~2000 transactions, so that runs restart members from snapshots and
+    // logs both (Apache takes zoo.cfg keys it does not know as `zookeeper.` properties).
+    let mut server_config = ServerConfig::default().with("snapCount", 2000);
+    if config.nemesis.needs_shim() {
+        server_config.wrapper = disk::wrapper(&disk::build_shim(&out)?);
+    }
+    let mut cluster = Cluster::start(&kinds, &out, server_config).await?;
     let (_, _) = tokio::task::block_in_place(|| cluster.wait_serving(RECOVERY_LIMIT))
         .context("the ensemble did not form")?;
 
