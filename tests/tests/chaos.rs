@@ -111,6 +111,34 @@ async fn watchers_see_changes_in_order_and_the_last_one_across_partitions() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_survives_slow_and_failing_fsyncs_and_corrupted_files() {
+    if std::process::Command::new("cc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIPPED: the disk nemesis builds an LD_PRELOAD shim with cc, and there is no cc \
+             (tests/install-deps.sh installs gcc)"
+        );
+        return;
+    }
+    check_run(Workload::Register, Nemesis::Disk, Members::Zkrs, 9).await;
+}
+
+/// zkrs and Apache members in one ensemble (Apache, zkrs, Apache).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counter_multis_stay_atomic_in_a_mixed_ensemble_under_partitions() {
+    check_run(
+        Workload::Counter,
+        Nemesis::PartitionLeader,
+        Members::Mixed,
+        10,
+    )
+    .await;
+}
+
 /// The reference: the same code against Apache ZooKeeper 3.8 members.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apache_register_stays_linearizable_when_the_leader_is_killed() {
