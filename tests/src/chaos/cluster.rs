@@ -176,6 +176,36 @@ impl Cluster {
         self.start_member(i)
     }
 
+    /// Whether member `i`'s process was started and has exited by itself since.
+    pub fn has_exited(&mut self, i: usize) -> bool {
+        self.members[i]
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+    }
+
+    /// Empties stopped member `i`'s data dir but `myid`: it restarts empty and catches up
+    /// from the leader with a snapshot, as an operator replaces a member's broken disk.
+    pub fn wipe_data(&mut self, i: usize) -> anyhow::Result<()> {
+        if self.members[i].child.is_some() {
+            bail!("member {} must be stopped before its data is wiped", i + 1);
+        }
+        let data = self.data_dir(i);
+        for entry in fs::read_dir(&data)? {
+            let entry = entry?;
+            if entry.file_name() == "myid" {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                fs::remove_dir_all(&path)?;
+            } else {
+                fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn is_running(&self, i: usize) -> bool {
         self.members[i].child.is_some()
     }
@@ -280,6 +310,9 @@ impl Cluster {
         for i in 0..self.members.len() {
             if self.members[i].paused {
                 self.pause(i, false)?;
+            }
+            if self.has_exited(i) {
+                self.kill9(i);
             }
             if self.members[i].child.is_none() {
                 self.restart(i)?;

@@ -330,9 +330,41 @@ pub fn heal(fault: &Fault, cluster: &mut Cluster) -> anyhow::Result<String> {
         }
         Fault::Corrupted(i) => {
             cluster.restart(*i)?;
-            format!("restart member {} on its corrupted data", i + 1)
+            if refuses_to_start(cluster, *i) {
+                // Apache does not cut a bad record at the end of its log: it stops with
+                // "CRC check failed" and waits for an operator, who replaces the data.
+                cluster.kill9(*i);
+                cluster.wipe_data(*i)?;
+                cluster.restart(*i)?;
+                format!(
+                    "member {} refused to start on its corrupted data: data wiped, restarted",
+                    i + 1
+                )
+            } else {
+                format!("restart member {} on its corrupted data", i + 1)
+            }
         }
     })
+}
+
+/// How long a restarted member gets to either serve or exit.
+const START_VERDICT: Duration = Duration::from_secs(20);
+
+/// Waits until restarted member `i` serves (true: it started) or exits (false), at most
+/// [`START_VERDICT`]; a member still starting then counts as started.
+fn refuses_to_start(cluster: &mut Cluster, i: usize) -> bool {
+    let deadline = std::time::Instant::now() + START_VERDICT;
+    while std::time::Instant::now() < deadline {
+        if cluster.has_exited(i) {
+            return true;
+        }
+        if cluster.mode(i) != crate::ensemble::Mode::NotServing {
+            return false;
+        }
+        // Polling interval of a bounded wait.
+        std::thread::sleep(crate::POLL * 5);
+    }
+    false
 }
 
 fn ids(members: &[usize]) -> String {

@@ -244,7 +244,7 @@ async fn inject_faults(
             hold = hold.max(timing.min_pause);
         }
         tokio::time::sleep(hold).await;
-        let healed = nemesis::heal(&fault, cluster)?;
+        let healed = tokio::task::block_in_place(|| nemesis::heal(&fault, cluster))?;
         history.nemesis(healed);
     }
     let left = deadline.saturating_duration_since(Instant::now());
