@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The chaos matrix on demand: runs zkrs-chaos (tests/src/chaos/) for every workload:nemesis
 # pair, ensemble kind and seed below, one after the other, and writes one Markdown table
-# row per run (the columns of docs/reliability.md) to $OUT/rows.md, with each run's
-# directory (history, summary, server logs) beside it.
+# row per run to $OUT/rows.md and the table of docs/reliability.md (zkrs, Apache and mixed
+# side by side, one row per pair and seed) to $OUT/table.md, with each run's directory
+# (history, summary, server logs) beside them.
 #
 #   scripts/chaos-matrix.sh                 # the long matrix: 28 runs of 4 minutes, ~2 hours
 #   DURATION=30 scripts/chaos-matrix.sh     # the same pairs, 30 s each (~20 minutes)
@@ -58,5 +59,22 @@ PY
     done
   done
 done
-echo "rows: $rows"
+python3 - "$OUT" > "$OUT/table.md" <<'PY'
+import json, pathlib, sys
+runs = {}
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*/summary.json")):
+    s = json.loads(f.read_text())
+    runs.setdefault((s["workload"], s["nemesis"], s["seed"], s["duration_s"]), {})[s["kind"]] = s
+kinds = [k for k in ("zkrs", "apache", "mixed") if any(k in r for r in runs.values())]
+def cell(s):
+    if s is None:
+        return "—"
+    verdict = "%d anomalies" % len(s["anomalies"]) if s["anomalies"] else ("undecided" if s["undecided"] else "0 anomalies")
+    return "%d ops (%d ok, %d unknown), %d faults: **%s**" % (s["ops"], s["ok"], s["info"], s["faults"], verdict)
+print("| workload | nemesis | seed | duration | " + " | ".join(kinds) + " |")
+print("|---|---|---|---|" + "---|" * len(kinds))
+for (w, n, seed, d), r in sorted(runs.items()):
+    print("| %s | %s | %d | %d s | %s |" % (w, n, seed, d, " | ".join(cell(r.get(k)) for k in kinds)))
+PY
+echo "rows: $rows; table: $OUT/table.md"
 exit $status
