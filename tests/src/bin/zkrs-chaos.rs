@@ -19,7 +19,7 @@ use anyhow::{anyhow, bail, Context as _};
 use zkrs_tests::chaos::{run, Members, Nemesis, RunConfig, Workload};
 
 const USAGE: &str = "usage: zkrs-chaos [--seed N] [--workload register|set|unique-ids|counter|queue|sessions|watches] \
-[--nemesis none|kill|kill-leader|pause|pause-leader|partition-halves|partition-leader|partition-bridge|partition-one-way|mixed|slow-disk|fsync-fail|corrupt-log|corrupt-snapshot|disk] \
+[--nemesis none|kill|kill-leader|pause|pause-leader|partition-halves|partition-leader|partition-bridge|partition-one-way|mixed|slow-disk|fsync-fail|corrupt-log|corrupt-snapshot|disk|reconfig] \
 [--duration SECONDS] [--members N] [--kind zkrs|apache|mixed] [--clients N] [--max-ops N] [--out DIR]";
 
 fn parse(args: &[String]) -> anyhow::Result<RunConfig> {

@@ -52,11 +52,15 @@ pub struct Cluster {
 
 impl Cluster {
     /// Writes every member's files under `dir/member-N/` and starts them all; does not
-    /// wait for a leader ([`Cluster::wait_serving`]).
+    /// wait for a leader ([`Cluster::wait_serving`]). A `dynamic` cluster is configured
+    /// for reconfiguration instead (`reconfigEnabled=true`, the membership in
+    /// `zoo.cfg.dynamic`): its members reach each other directly, since a reconfig
+    /// replicates one view of the addresses to every member, so its links cannot be cut.
     pub async fn start(
         kinds: &[ServerKind],
         dir: &Path,
         config: ServerConfig,
+        dynamic: bool,
     ) -> anyhow::Result<Cluster> {
         let ips: Vec<LoopbackAddr> = kinds.iter().map(|_| LoopbackAddr::allocate()).collect();
         let targets: Vec<_> = ips
@@ -66,6 +70,11 @@ impl Cluster {
         let links = Links::start(&targets)
             .await
             .context("binding the link proxies")?;
+        let membership: String = ips
+            .iter()
+            .enumerate()
+            .map(|(j, ip)| format!("{}\n", server_line(j, ip.ip())))
+            .collect();
         let mut members = Vec::new();
         for (i, (ip, &kind)) in ips.into_iter().zip(kinds).enumerate() {
             let id = i + 1;
@@ -76,6 +85,21 @@ impl Cluster {
             let mut cfg = config.zoo_cfg(&data, ip.at(CLIENT_PORT));
             // Generous limits in ticks: a JVM on a busy machine is slow to sync.
             cfg.push_str("initLimit=40\nsyncLimit=10\n");
+            if dynamic {
+                let file = member_dir.join("zoo.cfg.dynamic");
+                fs::write(&file, &membership)?;
+                cfg.push_str("reconfigEnabled=true\nstandaloneEnabled=false\n");
+                let _ = writeln!(cfg, "dynamicConfigFile={}", file.display());
+                fs::write(member_dir.join("zoo.cfg"), cfg)?;
+                members.push(Member {
+                    kind,
+                    ip,
+                    dir: member_dir,
+                    child: None,
+                    paused: false,
+                });
+                continue;
+            }
             // Members that see each other at different addresses must not adopt each
             // other's view of the ensemble.
             cfg.push_str("reconfigEnabled=false\n");
@@ -109,6 +133,11 @@ impl Cluster {
             cluster.start_member(i)?;
         }
         Ok(cluster)
+    }
+
+    /// Member `i`'s line in a dynamic configuration, as a reconfig adds it.
+    pub fn server_line(&self, i: usize) -> String {
+        server_line(i, self.members[i].ip.ip())
     }
 
     pub fn len(&self) -> usize {
@@ -320,6 +349,14 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+/// `server.N=ip:2888:3888:participant;ip:2181` for member index `i` on `ip`.
+fn server_line(i: usize, ip: std::net::Ipv4Addr) -> String {
+    format!(
+        "server.{}={ip}:{QUORUM_PORT}:{ELECTION_PORT}:participant;{ip}:{CLIENT_PORT}",
+        i + 1
+    )
 }
 
 impl Drop for Cluster {

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod disk;
 pub mod history;
 pub mod links;
+pub mod membership;
 pub mod nemesis;
 pub mod report;
 pub mod runner;

@@ -54,9 +54,13 @@ pub enum Nemesis {
     CorruptSnapshot,
     /// Each fault chosen at random among the four disk faults.
     Disk,
+    /// A reconfig removes a random member from the voters, half of the time while
+    /// another member is killed; healed by adding it back (and restarting the killed
+    /// one). Runs on a dynamic ensemble, whose links cannot be cut.
+    Reconfig,
 }
 
-const ALL: [(Nemesis, &str); 15] = [
+const ALL: [(Nemesis, &str); 16] = [
     (Nemesis::None, "none"),
     (Nemesis::Kill, "kill"),
     (Nemesis::KillLeader, "kill-leader"),
@@ -72,6 +76,7 @@ const ALL: [(Nemesis, &str); 15] = [
     (Nemesis::CorruptLog, "corrupt-log"),
     (Nemesis::CorruptSnapshot, "corrupt-snapshot"),
     (Nemesis::Disk, "disk"),
+    (Nemesis::Reconfig, "reconfig"),
 ];
 
 /// The families `mixed` draws from (the faults that need nothing but signals and links).
@@ -178,7 +183,8 @@ impl Nemesis {
             other => other,
         };
         let fault = match family {
-            Nemesis::None | Nemesis::Mixed | Nemesis::Disk => return Ok(None),
+            // Reconfig is asynchronous: the runner drives it (`membership`).
+            Nemesis::None | Nemesis::Mixed | Nemesis::Disk | Nemesis::Reconfig => return Ok(None),
             Nemesis::SlowDisk => {
                 let ms = rng.gen_range(100..=1000);
                 let i = target_leader;

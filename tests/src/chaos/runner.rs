@@ -16,6 +16,7 @@ use rand::SeedableRng as _;
 use super::cluster::Cluster;
 use super::disk;
 use super::history::{self, Recorder};
+use super::membership;
 use super::nemesis::{self, Nemesis, Timing};
 use super::report::Report;
 use super::workloads::{self, Shared, Workload, OP_LIMIT, SESSION_TIMEOUT};
@@ -136,7 +137,11 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     if config.nemesis.needs_shim() {
         server_config.wrapper = disk::wrapper(&disk::build_shim(&out)?);
     }
-    let mut cluster = Cluster::start(&kinds, &out, server_config).await?;
+    let dynamic = config.nemesis == Nemesis::Reconfig;
+    if dynamic {
+        server_config = server_config.with_super_password(membership::SUPER_PASSWORD);
+    }
+    let mut cluster = Cluster::start(&kinds, &out, server_config, dynamic).await?;
     let (_, _) = tokio::task::block_in_place(|| cluster.wait_serving(RECOVERY_LIMIT))
         .context("the ensemble did not form")?;
 
@@ -234,6 +239,14 @@ async fn inject_faults(
             break;
         }
         tokio::time::sleep(rest).await;
+        if config.nemesis == Nemesis::Reconfig {
+            let (change, what) = membership::start(&mut rng, cluster).await?;
+            faults += 1;
+            history.nemesis(what);
+            tokio::time::sleep(hold).await;
+            history.nemesis(membership::heal(&change, cluster).await?);
+            continue;
+        }
         let leader = tokio::task::block_in_place(|| cluster.leader());
         let Some((fault, what)) = config.nemesis.inject(&mut rng, cluster, leader)? else {
             continue;

@@ -232,7 +232,13 @@ impl Completion {
 
 /// Opens a session on `hosts`, bounded in time.
 pub async fn connect(hosts: &str) -> Result<zk::Client, String> {
-    let connector = zk::Client::connector().with_session_timeout(SESSION_TIMEOUT);
+    connect_with(hosts, zk::Client::connector()).await
+}
+
+/// Opens a session on `hosts` with `connector` (the clients' session timeout), bounded in
+/// time.
+pub async fn connect_with(hosts: &str, connector: zk::Connector) -> Result<zk::Client, String> {
+    let connector = connector.with_session_timeout(SESSION_TIMEOUT);
     match tokio::time::timeout(CONNECT_LIMIT, connector.connect(hosts)).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(e.to_string()),
