@@ -5,7 +5,7 @@
 # side by side, one row per pair and seed) to $OUT/table.md, with each run's directory
 # (history, summary, server logs) beside them.
 #
-#   scripts/chaos-matrix.sh                 # the long matrix: 28 runs of 4 minutes, ~2 hours
+#   scripts/chaos-matrix.sh                 # the long matrix: 32 runs of 4 minutes, ~2h15
 #   DURATION=30 scripts/chaos-matrix.sh     # the same pairs, 30 s each (~20 minutes)
 #   PAIRS="register:kill-leader" KINDS="zkrs apache mixed" SEEDS="1 2 3" DURATION=600 \
 #       scripts/chaos-matrix.sh             # any selection
@@ -23,7 +23,7 @@ MEMBERS=${MEMBERS:-3}
 OUT=${OUT:-chaos-matrix}
 PAIRS=${PAIRS:-register:mixed register:disk set:mixed set:disk unique-ids:mixed \
 unique-ids:disk counter:mixed counter:disk queue:mixed queue:disk sessions:mixed \
-sessions:disk watches:mixed watches:disk}
+sessions:disk watches:mixed watches:disk register:reconfig counter:reconfig}
 
 cargo build -q -p zkrs-server --bins
 cargo build -q -p zkrs-tests --bin zkrs-chaos
