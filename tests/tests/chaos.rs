@@ -9,7 +9,13 @@ use std::time::Duration;
 use zkrs_tests::chaos::{run, Members, Nemesis, RunConfig, Workload};
 
 /// How long the clients of one run work (faults included).
-const DURATION: Duration = Duration::from_secs(15);
+const DURATION: Duration = Duration::from_secs(12);
+
+/// Rest between faults and how long one lasts: shorter than the defaults so that a 12 s
+/// run always has room for a fault (at most 2 + 9 s), and a cut still outlasts
+/// `syncLimit` (5 s) most of the time.
+const REST: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(2));
+const HOLD: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(9));
 
 async fn check_run(workload: Workload, nemesis: Nemesis, kind: Members, seed: u64) {
     let seed = std::env::var("ZKRS_CHAOS_SEED")
@@ -22,6 +28,8 @@ async fn check_run(workload: Workload, nemesis: Nemesis, kind: Members, seed: u6
         .expect("temp dir");
     let mut config = RunConfig::new(seed, workload, nemesis, kind);
     config.duration = DURATION;
+    config.timing.rest = REST;
+    config.timing.hold = HOLD;
     config.out = dir.path().join("run");
     let report = match run(&config).await {
         Ok(report) => report,
