@@ -7,7 +7,7 @@
 use rand::rngs::StdRng;
 use rand::Rng as _;
 
-use super::{children, synced_client_of, Completion, Shared, Workload, OP_LIMIT};
+use super::{synced_client_of, Completion, Shared, Workload, OP_LIMIT};
 use crate::chaos::cluster::Cluster;
 use crate::chaos::history::{Kind, Op, Recorder};
 use crate::zk;
@@ -135,6 +135,5 @@ pub async fn final_reads(cluster: &Cluster, history: &Recorder) -> anyhow::Resul
             None,
         );
     }
-    let _ = children;
     Ok(())
 }
