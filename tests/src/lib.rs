@@ -18,6 +18,7 @@
 pub mod acked;
 pub mod addr;
 pub mod apache_files;
+pub mod chaos;
 pub mod diff;
 pub mod ensemble;
 pub mod frame;
