@@ -41,7 +41,7 @@ runs a zkrs-server per member with its log in its directory, prints the connect 
 and stops them all on Ctrl-C.
 import-apache converts a stopped Apache ZooKeeper's data (its dataDir and dataLogDir) into
 a new zkrs dataDir <dir>; export-apache converts a stopped zkrs server's data into a new
-Apache dataDir <dir>. Both only read their source; see docs/migration-offline.md.";
+Apache dataDir <dir>. Both only read their source; see docs/migration.md, 'Offline: import and export'.";
 
 /// What the command line asks of the server itself (the tools parse their own).
 struct Args {

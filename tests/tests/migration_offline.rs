@@ -1,5 +1,5 @@
 //! Offline migration between Apache ZooKeeper's data files and zkrs's
-//! (`zkrs-server import-apache` / `export-apache`, docs/migration-offline.md).
+//! (`zkrs-server import-apache` / `export-apache`, docs/migration.md, 'Offline: import and export').
 //!
 //! Apache 3.8 itself writes the data, from a seeded workload covering every node kind,
 //! ACLs, sequential counters, a quota, multi and failed transactions, small `snapCount`

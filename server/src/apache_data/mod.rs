@@ -1,5 +1,5 @@
 //! Apache ZooKeeper's data files, and the offline migrations between them and zkrs's data
-//! directory (`zkrs-server import-apache` and `export-apache`; docs/migration-offline.md
+//! directory (`zkrs-server import-apache` and `export-apache`; docs/migration.md, 'Offline: import and export'
 //! is the user's side).
 //!
 //! | module | job |
