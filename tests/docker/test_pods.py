@@ -398,14 +398,20 @@ class Emulation:
         return files["zoo.cfg"]
 
     def membership(self) -> str:
-        """Every `server.N` line the mounted ConfigMaps hold (zoo.cfg's, or a members
-        file beside it)."""
-        return "\n".join(
-            line
-            for text in self._mounted_files().values()
+        """The `server.N` lines of the ensemble the builders describe: zoo.cfg's, or those
+        of a members file beside it, restricted to its `voters` when it names them (the
+        members ConfigMap lists an address for every member the cluster may grow to)."""
+        files = self._mounted_files()
+        lines = [
+            line.strip()
+            for text in files.values()
             for line in text.splitlines()
             if line.strip().startswith("server.")
-        )
+        ]
+        if "voters" in files:
+            voters = {int(v) for v in files["voters"].replace(",", " ").split()}
+            lines = [l for l in lines if int(l.split("=", 1)[0][len("server.") :]) in voters]
+        return "\n".join(lines)
 
     def service_aliases(self) -> list[str]:
         """Service DNS names zoo.cfg names as hosts; any other host it names that is no
