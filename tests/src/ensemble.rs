@@ -48,6 +48,23 @@ pub enum Mode {
     NotServing,
 }
 
+impl Mode {
+    /// The `Mode:` line of a `srvr` answer (none: not serving).
+    pub fn from_srvr(answer: &str) -> Mode {
+        match answer
+            .lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(str::trim)
+        {
+            Some("leader") => Mode::Leader,
+            Some("follower") => Mode::Follower,
+            Some("observer") => Mode::Observer,
+            Some("standalone") => Mode::Standalone,
+            _ => Mode::NotServing,
+        }
+    }
+}
+
 /// What runs as one member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Launch {
@@ -295,17 +312,7 @@ impl Member {
         let Ok(answer) = server::four_letter_word(self.addr(), "srvr", PROBE) else {
             return Mode::NotServing;
         };
-        match answer
-            .lines()
-            .find_map(|l| l.strip_prefix("Mode: "))
-            .map(str::trim)
-        {
-            Some("leader") => Mode::Leader,
-            Some("follower") => Mode::Follower,
-            Some("observer") => Mode::Observer,
-            Some("standalone") => Mode::Standalone,
-            _ => Mode::NotServing,
-        }
+        Mode::from_srvr(&answer)
     }
 
     fn kill(&mut self) {

@@ -280,17 +280,7 @@ impl Cluster {
         let Ok(answer) = server::four_letter_word(m.client_addr(), "srvr", PROBE) else {
             return Mode::NotServing;
         };
-        match answer
-            .lines()
-            .find_map(|l| l.strip_prefix("Mode: "))
-            .map(str::trim)
-        {
-            Some("leader") => Mode::Leader,
-            Some("follower") => Mode::Follower,
-            Some("observer") => Mode::Observer,
-            Some("standalone") => Mode::Standalone,
-            _ => Mode::NotServing,
-        }
+        Mode::from_srvr(&answer)
     }
 
     /// Every member's mode.
