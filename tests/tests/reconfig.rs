@@ -295,7 +295,15 @@ async fn membership_changes_under_writes_lose_no_acknowledged_write() {
         tokio::time::sleep(POLL * 10).await;
     }
     for &i in &removed {
-        assert_eq!(ensemble.member(i).mode(), Mode::Follower);
+        // The leader counts a follower synced once it acks NEWLEADER; the follower serves
+        // (and says `follower` in `srvr`) once it has read the UPTODATE that follows.
+        let member = ensemble.member(i);
+        eventually(
+            ELECTION,
+            "a removed member to serve as a follower",
+            || async { (member.mode() == Mode::Follower).then_some(()) },
+        )
+        .await;
         let seen = parsed_config_of(&ensemble, i).await;
         assert_eq!(seen, committed, "a removed member still learns the config");
     }
