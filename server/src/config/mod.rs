@@ -999,22 +999,18 @@ impl<'a> Loader<'a> {
             return Ok(());
         }
         if p.key == "version" {
-            // Apache keeps the version in the file's name and refuses it here; a version
-            // line is harmless, so it counts unless the name says otherwise.
-            cfg.config_version = i64::from_str_radix(p.value.trim(), 16).map_err(|_| {
-                self.invalid(
-                    p.line,
-                    &p.key,
-                    format!("expected a hexadecimal version, got \"{}\"", p.value),
-                )
-            })?;
-            return Ok(());
+            // The version is the file name's suffix; a second source could disagree with
+            // it. Apache refuses the line too ("dynamic file shouldn't have version inside").
+            return Err(self.invalid(
+                p.line,
+                &p.key,
+                "a dynamic config file holds no version line: its version is the suffix of its name (zoo.cfg.dynamic.<hex version>)".to_string(),
+            ));
         }
         Err(self.invalid(
             p.line,
             &p.key,
-            "a dynamic config file may only hold server.N, group.N, weight.N and version lines"
-                .to_string(),
+            "a dynamic config file may only hold server.N, group.N and weight.N lines".to_string(),
         ))
     }
 

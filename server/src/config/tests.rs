@@ -1266,7 +1266,7 @@ mod files {
         let dynamic = dir.path().join("zoo.cfg.dynamic");
         fs::write(
             &dynamic,
-            "version=100000000\nserver.1=a:2888:3888:participant;2181\nserver.2=b:2888:3888:participant;2181\nserver.3=c:2888:3888:observer;2181\n",
+            "server.1=a:2888:3888:participant;2181\nserver.2=b:2888:3888:participant;2181\nserver.3=c:2888:3888:observer;2181\n",
         )
         .unwrap();
         let cfg = write_cfg(
@@ -1288,7 +1288,10 @@ mod files {
         assert_eq!(c.servers[2].role, PeerType::Observer);
         assert_eq!(c.my_id, Some(1));
         assert_eq!(c.dynamic_config_file.as_deref(), Some(dynamic.as_path()));
-        assert_eq!(c.config_version, 0x1_0000_0000, "the version line");
+        assert_eq!(
+            c.config_version, 0,
+            "a name without a version suffix: version 0"
+        );
         assert_eq!(c.config_file.as_deref(), Some(cfg.as_path()));
         // As Apache writes it after a reconfig: the version is the name's suffix.
         let versioned = dir.path().join("zoo.cfg.dynamic.200000003");
@@ -1343,6 +1346,22 @@ dynamicConfigFile={}
             } => {
                 assert_eq!(file, dynamic.display().to_string());
                 assert_eq!((line, key.as_str()), (2, "server.2"));
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // The version is the name's; a version line inside is refused, as Apache does.
+        fs::write(&dynamic, "server.1=a:2888:3888\nversion=100000000\n").unwrap();
+        match Config::from_file(&cfg).unwrap_err() {
+            ConfigError::Invalid {
+                file,
+                line,
+                key,
+                message,
+            } => {
+                assert_eq!(file, dynamic.display().to_string());
+                assert_eq!((line, key.as_str()), (2, "version"));
+                assert!(message.contains("suffix of its name"), "{message}");
             }
             other => panic!("{other:?}"),
         }
