@@ -7,7 +7,8 @@
 //! The public surface is what the binary, embedders and the project's tests use: the
 //! configuration ([`config`]), starting and stopping a server ([`server`]), the offline
 //! tools ([`tools`]), and the offline migrations from and to Apache ZooKeeper's data files
-//! ([`apache_data`]). Everything else is private to the crate.
+//! ([`apache_data`]), and the HTTP accept loop the operator's ports share ([`serve_http`]).
+//! Everything else is private to the crate.
 
 mod acl;
 mod admin;
@@ -35,6 +36,7 @@ mod txn;
 mod watch;
 
 pub use fourlw::{FourLetterWord, Whitelist};
+pub use http::serve_http;
 
 /// For the fuzz targets in `fuzz/` only, not an API: they reach private decoders here.
 #[doc(hidden)]

@@ -11,7 +11,6 @@
 //!   it knows its namespace and cluster), whether it applies them or not;
 //! * `GET /healthz`, `GET /metrics` (Prometheus text).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,19 +18,15 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use super::endpointslices::{mirror, Target};
 use super::model::Snapshot;
 
 /// The longest a long poll may wait.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
-/// A connection that sends no request headers is dropped after this long.
-const HEADER_READ_LIMIT: Duration = Duration::from_secs(30);
 
 /// What the handlers read.
 #[derive(Clone)]
@@ -43,35 +38,11 @@ pub struct Gateway {
 
 /// Serves until the task is dropped (which ends the open connections too).
 pub async fn serve(listener: TcpListener, gateway: Gateway) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let gateway = gateway.clone();
-                    connections.spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let gateway = gateway.clone();
-                            async move { Ok::<_, Infallible>(handle(req, &gateway).await) }
-                        });
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(HEADER_READ_LIMIT)
-                            .serve_connection(TokioIo::new(stream), service);
-                        if let Err(e) = conn.await {
-                            tracing::debug!(error = %e, "HTTP connection ended with an error");
-                        }
-                    });
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: let it pass before accepting.
-                    tracing::warn!(error = %e, "HTTP accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    zkrs_server::serve_http(listener, move |req| {
+        let gateway = gateway.clone();
+        async move { handle(req, &gateway).await }
+    })
+    .await
 }
 
 async fn handle(req: Request<Incoming>, gateway: &Gateway) -> Response<Full<Bytes>> {

@@ -20,11 +20,14 @@
 //! does not resolve or a bind error is fatal in every mode (Apache fails to boot the
 //! provider).
 
+mod accept;
 mod commands;
 mod json;
 mod mntr;
 mod prometheus;
 mod serve;
+
+pub use accept::serve_http;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -1,27 +1,20 @@
-//! The HTTP edge: accept loops, routes and status codes, as Apache's Jetty servlets answer
+//! The admin and metrics routes and status codes, as Apache's Jetty servlets answer
 //! (`JettyAdminServer.CommandServlet`, the Prometheus `MetricsServlet`): a known or unknown
 //! command is `200` with JSON, `/commands` lists the primary names as links, any other
 //! path is `404`, any method but GET (and HEAD) `405`.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 
 use super::commands::{self, Context, Effect, COMMANDS};
 use super::{prometheus, Source};
 use crate::core::driver::CoreMsg;
 use crate::core::Input;
-
-/// A client that opens a connection and sends nothing is dropped after this long.
-const HEADER_READ_LIMIT: Duration = Duration::from_secs(30);
 
 const COMMANDS_URL: &str = "/commands";
 
@@ -42,37 +35,11 @@ enum Route {
 }
 
 async fn accept_loop(listener: TcpListener, source: Arc<Source>, route: Route) {
-    // Owned here so that aborting this task drops, and so aborts, every connection.
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let source = source.clone();
-                    connections.spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let source = source.clone();
-                            async move { Ok::<_, Infallible>(handle(req, &source, route).await) }
-                        });
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(HEADER_READ_LIMIT)
-                            .serve_connection(TokioIo::new(stream), service);
-                        if let Err(e) = conn.await {
-                            tracing::debug!(error = %e, "HTTP connection ended with an error");
-                        }
-                    });
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: keep serving the open ones,
-                    // and let the condition pass before accepting again.
-                    tracing::warn!(error = %e, "HTTP accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    super::serve_http(listener, move |req| {
+        let source = source.clone();
+        async move { handle(req, &source, route).await }
+    })
+    .await
 }
 
 async fn handle(req: Request<Incoming>, source: &Source, route: Route) -> Response<Full<Bytes>> {
