@@ -302,20 +302,35 @@ impl Cluster {
     /// Waits (at most `limit`) until every member runs and serves: one leader, the others
     /// following. Returns the leader and how long it took.
     pub fn wait_serving(&self, limit: Duration) -> anyhow::Result<(usize, Duration)> {
+        let all: Vec<usize> = (0..self.members.len()).collect();
+        self.wait_serving_among(&all, limit)
+    }
+
+    /// Waits (at most `limit`) until the members `among` serve: one of them leads and the
+    /// others follow (so each holds every committed transaction). Returns the leader and
+    /// how long it took.
+    pub fn wait_serving_among(
+        &self,
+        among: &[usize],
+        limit: Duration,
+    ) -> anyhow::Result<(usize, Duration)> {
         let start = Instant::now();
         loop {
-            let modes = self.modes();
-            let leaders: Vec<usize> = (0..modes.len())
-                .filter(|&i| modes[i] == Mode::Leader)
+            let modes: Vec<(usize, Mode)> = among.iter().map(|&i| (i, self.mode(i))).collect();
+            let leaders: Vec<usize> = modes
+                .iter()
+                .filter(|(_, m)| *m == Mode::Leader)
+                .map(|(i, _)| *i)
                 .collect();
             if leaders.len() == 1
                 && modes
                     .iter()
-                    .all(|m| matches!(m, Mode::Leader | Mode::Follower))
+                    .all(|(_, m)| matches!(m, Mode::Leader | Mode::Follower))
             {
                 return Ok((leaders[0], start.elapsed()));
             }
             if start.elapsed() > limit {
+                let modes: Vec<Mode> = modes.into_iter().map(|(_, m)| m).collect();
                 bail!("the ensemble did not serve within {limit:?}: modes {modes:?}");
             }
             // Polling interval of a bounded wait.

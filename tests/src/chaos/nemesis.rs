@@ -339,11 +339,9 @@ pub fn heal(fault: &Fault, cluster: &mut Cluster) -> anyhow::Result<String> {
             if refuses_to_start(cluster, *i) {
                 // Apache does not cut a bad record at the end of its log: it stops with
                 // "CRC check failed" and waits for an operator, who replaces the data.
-                cluster.kill9(*i);
-                cluster.wipe_data(*i)?;
-                cluster.restart(*i)?;
+                replace_data(cluster, *i)?;
                 format!(
-                    "member {} refused to start on its corrupted data: data wiped, restarted",
+                    "member {} refused to start on its corrupted data: data replaced once the others served, synced again",
                     i + 1
                 )
             } else {
@@ -351,6 +349,25 @@ pub fn heal(fault: &Fault, cluster: &mut Cluster) -> anyhow::Result<String> {
             }
         }
     })
+}
+
+/// How long replacing a member's data may wait for the others, and then for it, to serve.
+const REPLACE_LIMIT: Duration = Duration::from_secs(90);
+
+/// Replaces stopped member `i`'s data with an empty data dir, one disk at a time as an
+/// operator must: an empty member forgets the transactions it acknowledged, so it is
+/// replaced only once the others serve (each then holds every committed transaction),
+/// and the next fault waits until it has synced. Without these waits the harness made
+/// two faults of one (an emptied member and a lagging one can form a quorum that lacks
+/// committed writes), which no ensemble of three survives.
+fn replace_data(cluster: &mut Cluster, i: usize) -> anyhow::Result<()> {
+    cluster.kill9(i);
+    let others: Vec<usize> = (0..cluster.len()).filter(|&j| j != i).collect();
+    cluster.wait_serving_among(&others, REPLACE_LIMIT)?;
+    cluster.wipe_data(i)?;
+    cluster.restart(i)?;
+    cluster.wait_serving(REPLACE_LIMIT)?;
+    Ok(())
 }
 
 /// How long a restarted member gets to either serve or exit.
