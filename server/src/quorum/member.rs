@@ -628,15 +628,32 @@ async fn follow(
         }
     };
     let _ = control.send(ElectionControl::PeerEpoch(u64::from(synced.epoch)));
+    // A reconfig committed during the sync that designates another leader: Apache's
+    // learner gives up the sync ("changes proposed in reconfig"); this one takes its role
+    // under that leader, as after such a reconfig committed once it serves.
+    if let Some((qv, designated)) = &synced.activated {
+        if *designated != leader && config.reconfig_enabled {
+            adopt(ctx, ensemble, control, qv.clone());
+            return RoleEnd {
+                why: "changes proposed in reconfig: a new leader, during the sync".to_string(),
+                tree: None,
+                handover: Some(*designated),
+            };
+        }
+    }
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
-    // With reconfig on, NEWLEADER's configuration becomes this member's at UPTODATE
-    // when it is newer (an interrupted reconfig, or the version the epoch stamped).
+    // With reconfig on, NEWLEADER's configuration, or one a reconfig committed during the
+    // sync, becomes this member's at UPTODATE when it is newer (an interrupted reconfig,
+    // or the version the epoch stamped).
     let newer = synced
         .newleader_config
         .as_deref()
-        .filter(|_| config.reconfig_enabled)
         .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok())
-        .filter(|qv| qv.version > ensemble.committed().version);
+        .into_iter()
+        .chain(synced.activated.map(|(qv, _)| qv))
+        .filter(|_| config.reconfig_enabled)
+        .filter(|qv| qv.version > ensemble.committed().version)
+        .max_by_key(|qv| qv.version);
     if let Some(qv) = &newer {
         ensemble.proposed(qv);
     }
