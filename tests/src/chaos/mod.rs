@@ -18,7 +18,9 @@ pub mod history;
 pub mod links;
 pub mod membership;
 pub mod nemesis;
+pub mod preload;
 pub mod report;
+pub mod reroute;
 pub mod runner;
 pub mod workloads;
 

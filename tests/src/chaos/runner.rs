@@ -18,6 +18,7 @@ use super::disk;
 use super::history::{self, Recorder};
 use super::membership;
 use super::nemesis::{self, Nemesis, Timing};
+use super::preload;
 use super::report::Report;
 use super::workloads::{self, Shared, Workload, OP_LIMIT, SESSION_TIMEOUT};
 use crate::ensemble::kinds_from;
@@ -135,7 +136,7 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     // logs both (Apache takes zoo.cfg keys it does not know as `zookeeper.` properties).
     let mut server_config = ServerConfig::default().with("snapCount", 2000);
     if config.nemesis.needs_shim() {
-        server_config.wrapper = disk::wrapper(&disk::build_shim(&out)?);
+        server_config.wrapper = preload::wrapper(&[disk::build_shim(&out)?], &[disk::shim_env()]);
     }
     let dynamic = config.nemesis == Nemesis::Reconfig;
     if dynamic {
