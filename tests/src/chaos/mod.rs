@@ -14,6 +14,7 @@
 pub mod checkers;
 pub mod cluster;
 pub mod disk;
+pub mod expectations;
 pub mod history;
 pub mod links;
 pub mod membership;
