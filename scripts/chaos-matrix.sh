@@ -5,14 +5,14 @@
 # side by side, one row per pair and seed) to $OUT/table.md, with each run's directory
 # (history, summary, server logs) beside them.
 #
-#   scripts/chaos-matrix.sh                 # the long matrix: 32 runs of 4 minutes, ~2h15
+#   scripts/chaos-matrix.sh                 # the long matrix: 36 runs of 4 minutes, ~2h30
 #   DURATION=30 scripts/chaos-matrix.sh     # the same pairs, 30 s each (~20 minutes)
 #   PAIRS="register:kill-leader" KINDS="zkrs apache mixed" SEEDS="1 2 3" DURATION=600 \
 #       scripts/chaos-matrix.sh             # any selection
 #
 # Exit status 1 if any run found an anomaly or could not be carried out. Needs what
 # tests/install-deps.sh installs (Apache ZooKeeper for the apache and mixed kinds; cc for
-# the disk nemesis).
+# the disk, disk-full and reconfig-partition nemeses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +23,8 @@ MEMBERS=${MEMBERS:-3}
 OUT=${OUT:-chaos-matrix}
 PAIRS=${PAIRS:-register:mixed register:disk set:mixed set:disk unique-ids:mixed \
 unique-ids:disk counter:mixed counter:disk queue:mixed queue:disk sessions:mixed \
-sessions:disk watches:mixed watches:disk register:reconfig counter:reconfig}
+sessions:disk watches:mixed watches:disk register:reconfig counter:reconfig set:disk-full \
+register:reconfig-partition}
 
 cargo build -q -p zkrs-server --bins
 cargo build -q -p zkrs-tests --bin zkrs-chaos

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use crate::core::reconfig;
 use crate::ids::Zxid;
 use crate::storage::epoch::{self, Epochs};
 use crate::storage::recovery::recover;
@@ -28,6 +29,7 @@ use crate::tree::DataTree;
 use crate::txn::apache;
 
 use super::stream::{read_packet, write_packet};
+use super::verifier::QuorumVerifier;
 use super::wire::packet::{ack_epoch, LearnerInfo, PacketType, QuorumPacket};
 use super::wire::snap;
 
@@ -83,6 +85,10 @@ pub struct Synced {
     /// The configuration NEWLEADER carried (the leader's last seen, `QuorumVerifier`'s
     /// string), for the member to take at UPTODATE when it is newer than its own.
     pub newleader_config: Option<Vec<u8>>,
+    /// The last reconfig committed during the sync (a COMMITANDACTIVATE, or an observer's
+    /// INFORMANDACTIVATE): its configuration and the leader it designates, for the member
+    /// to take as Apache's learner does (`processReconfig` in `syncWithLeader`).
+    pub activated: Option<(QuorumVerifier, u64)>,
     pub reader: BufReader<TcpStream>,
     pub writer: TcpStream,
 }
@@ -192,6 +198,7 @@ pub fn sync_with_leader_reporting(
         log: None,
     };
     let mut newleader_config = None;
+    let mut activated = None;
     loop {
         let pkt = read_packet(&mut reader, setup.max_buffer)?;
         match pkt.kind {
@@ -232,25 +239,27 @@ pub fn sync_with_leader_reporting(
                 }
             }
             PacketType::COMMIT => {
-                let head = sync.uncommitted.front().map(|e| e.hdr.zxid);
-                if head == Some(pkt.zxid) {
-                    if let Some(e) = sync.uncommitted.pop_front() {
-                        let mut triggers = Vec::new();
-                        tree.apply(&e.hdr, &e.txn, &mut triggers);
-                    }
-                } else if pkt.zxid > tree.last_zxid() {
-                    return Err(LearnerError::Protocol(format!(
-                        "COMMIT {} without its proposal",
-                        Zxid::from_raw(pkt.zxid)
-                    )));
+                sync.commit(&mut tree, pkt.zxid)?;
+            }
+            // A reconfig committed while this learner syncs (the leader forwards it like
+            // any commit): committed like a COMMIT, its configuration taken at UPTODATE.
+            PacketType::COMMITANDACTIVATE => {
+                let leader = activation_leader(&pkt)?;
+                if let Some(e) = sync.commit(&mut tree, pkt.zxid)? {
+                    activated = Some((reconfig_config(&e)?, leader));
                 }
             }
             PacketType::INFORM => {
                 let entry = decode(pkt.data.as_deref())?;
-                if entry.hdr.zxid > tree.last_zxid() {
-                    let mut triggers = Vec::new();
-                    tree.apply(&entry.hdr, &entry.txn, &mut triggers);
-                    sync.unlogged.push(entry);
+                sync.inform(&mut tree, entry);
+            }
+            PacketType::INFORMANDACTIVATE => {
+                let leader = activation_leader(&pkt)?;
+                let data = pkt.data.as_deref().unwrap_or_default();
+                let entry = decode(data.get(8..))?;
+                let config = reconfig_config(&entry)?;
+                if sync.inform(&mut tree, entry) {
+                    activated = Some((config, leader));
                 }
             }
             PacketType::NEWLEADER => {
@@ -288,6 +297,7 @@ pub fn sync_with_leader_reporting(
                     epoch: new_epoch,
                     uncommitted: sync.uncommitted.into_iter().collect(),
                     newleader_config,
+                    activated,
                     reader,
                     writer: stream,
                 });
@@ -299,6 +309,23 @@ pub fn sync_with_leader_reporting(
             }
         }
     }
+}
+
+/// The leader an ...ANDACTIVATE packet designates.
+fn activation_leader(pkt: &QuorumPacket) -> Result<u64, LearnerError> {
+    reconfig::split_activate(pkt.data.as_deref().unwrap_or_default())
+        .map(|(leader, _)| leader)
+        .ok_or_else(|| LearnerError::Protocol(format!("{:?} without a leader id", pkt.kind)))
+}
+
+/// The configuration a reconfig transaction commits.
+fn reconfig_config(entry: &LogEntry) -> Result<QuorumVerifier, LearnerError> {
+    reconfig::committed_config(entry).ok_or_else(|| {
+        LearnerError::Protocol(format!(
+            "an activation of {}, which is not a reconfig",
+            Zxid::from_raw(entry.hdr.zxid)
+        ))
+    })
 }
 
 fn decode(data: Option<&[u8]>) -> Result<LogEntry, LearnerError> {
@@ -322,6 +349,37 @@ struct SyncState<'a> {
 }
 
 impl SyncState<'_> {
+    /// Commits the proposal `zxid`, which must be the oldest uncommitted one (a commit of
+    /// something the tree already holds is a repeat, ignored); returns it when committed.
+    fn commit(&mut self, tree: &mut DataTree, zxid: i64) -> Result<Option<LogEntry>, LearnerError> {
+        let head = self.uncommitted.front().map(|e| e.hdr.zxid);
+        if head == Some(zxid) {
+            if let Some(e) = self.uncommitted.pop_front() {
+                let mut triggers = Vec::new();
+                tree.apply(&e.hdr, &e.txn, &mut triggers);
+                return Ok(Some(e));
+            }
+        } else if zxid > tree.last_zxid() {
+            return Err(LearnerError::Protocol(format!(
+                "COMMIT {} without its proposal",
+                Zxid::from_raw(zxid)
+            )));
+        }
+        Ok(None)
+    }
+
+    /// Applies an observer's INFORM (a committed transaction) unless the tree already
+    /// holds it; true when applied.
+    fn inform(&mut self, tree: &mut DataTree, entry: LogEntry) -> bool {
+        if entry.hdr.zxid <= tree.last_zxid() {
+            return false;
+        }
+        let mut triggers = Vec::new();
+        tree.apply(&entry.hdr, &entry.txn, &mut triggers);
+        self.unlogged.push(entry);
+        true
+    }
+
     /// Makes the sync durable: after a SNAP, the snapshot replaces the old history on disk;
     /// then every transaction received so far goes to the log, with one fsync.
     fn persist(&mut self, tree: &DataTree) -> Result<(), LearnerError> {

@@ -515,3 +515,106 @@ fn an_observer_sends_observerinfo_and_applies_inform() {
     assert!(synced.tree.get("/o").is_some());
     assert!(synced.uncommitted.is_empty());
 }
+
+/// The reconfig transaction that commits `config` (a `QuorumVerifier` string).
+fn reconfig_entry(zxid: Zxid, config: &str) -> LogEntry {
+    LogEntry {
+        hdr: TxnHeader {
+            session_id: 0,
+            cxid: 0,
+            zxid: zxid.raw(),
+            time: 1_700_000_000_000,
+        },
+        txn: Arc::new(Txn::SetData {
+            path: "/zookeeper/config".into(),
+            data: Some(config.as_bytes().to_vec()),
+            version: -1,
+            reconfig: true,
+        }),
+    }
+}
+
+const ADDED: &str = "server.1=127.0.0.1:2888:3888:participant\n\
+                     server.2=127.0.0.2:2888:3888:participant\nversion=200000001";
+
+/// A leader commits a reconfig while this learner syncs (a member being added back takes
+/// its sync while the reconfig that adds it is in flight): the COMMITANDACTIVATE commits
+/// the reconfig's proposal, as Apache's learner commits it, and the commits after it find
+/// their proposals. (The learner used to ignore it, then fail the sync at the next COMMIT
+/// with "COMMIT ... without its proposal".)
+#[test]
+fn a_reconfig_committed_during_the_sync_is_committed_and_its_config_kept() {
+    let m = Member::new(&[z(1, 1)], 1, 1);
+    let (addr, script) = leader(move |mut s| {
+        discovery(&mut s, 1, 2);
+        send(&mut s, &pkt(PacketType::DIFF, z(1, 1)));
+        send(&mut s, &pkt(PacketType::NEWLEADER, z(2, 0)));
+        recv(&mut s);
+        send(&mut s, &proposal(&reconfig_entry(z(2, 1), ADDED)));
+        send(
+            &mut s,
+            &crate::core::reconfig::commit_and_activate(z(2, 1).raw(), 1),
+        );
+        send(&mut s, &proposal(&entry(z(2, 2), "/after")));
+        send(&mut s, &pkt(PacketType::COMMIT, z(2, 2)));
+        send(&mut s, &QuorumPacket::new(PacketType::UPTODATE, -1, None));
+        let a = recv(&mut s);
+        assert_eq!(a, pkt(PacketType::ACK, z(2, 0)));
+        s
+    });
+    let synced = m.sync(addr).expect("synced");
+    let _s = script.join().unwrap();
+    assert_eq!(synced.tree.last_zxid(), z(2, 2).raw());
+    assert!(synced.tree.get("/after").is_some());
+    assert!(synced.uncommitted.is_empty(), "both proposals committed");
+    let (config, leader) = synced.activated.expect("the reconfig's configuration");
+    assert_eq!((config.version, leader), (0x2_0000_0001, 1));
+    assert_eq!(config.voters().len(), 2);
+    assert_eq!(
+        all_logged(&m.dirs),
+        vec![z(1, 1).raw(), z(2, 1).raw(), z(2, 2).raw()]
+    );
+}
+
+/// An observer's INFORMANDACTIVATE during the sync is applied and logged like an INFORM
+/// (it used to be skipped: the observer's tree and log went on without the reconfig).
+#[test]
+fn an_observer_applies_a_reconfig_informed_during_the_sync() {
+    let m = Member::new(&[], 1, 1);
+    let dirs = m.dirs.clone();
+    let (addr, script) = leader(move |mut s| {
+        let oi = recv(&mut s);
+        assert_eq!(oi.kind, PacketType::OBSERVERINFO);
+        send(&mut s, &leader_info(2));
+        recv(&mut s);
+        send(&mut s, &pkt(PacketType::DIFF, z(0, 0)));
+        send(&mut s, &pkt(PacketType::NEWLEADER, z(2, 0)));
+        recv(&mut s);
+        let reconfig = proposal(&reconfig_entry(z(2, 1), ADDED));
+        send(
+            &mut s,
+            &crate::core::reconfig::inform_and_activate(&reconfig, 1),
+        );
+        let mut inform = proposal(&entry(z(2, 2), "/o"));
+        inform.kind = PacketType::INFORM;
+        send(&mut s, &inform);
+        send(&mut s, &QuorumPacket::new(PacketType::UPTODATE, -1, None));
+        recv(&mut s);
+        assert_eq!(all_logged(&dirs), vec![z(2, 1).raw(), z(2, 2).raw()]);
+        s
+    });
+    let tree = recover(&m.dirs).unwrap().0;
+    let synced = sync_with_leader(
+        &m.setup(addr, true),
+        tree,
+        Epochs {
+            accepted: 1,
+            current: 1,
+        },
+    )
+    .expect("synced");
+    script.join().unwrap();
+    assert_eq!(synced.tree.last_zxid(), z(2, 2).raw());
+    let (config, leader) = synced.activated.expect("the reconfig's configuration");
+    assert_eq!((config.version, leader), (0x2_0000_0001, 1));
+}

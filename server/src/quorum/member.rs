@@ -31,10 +31,11 @@ use crate::storage::DataDirs;
 use crate::tree::DataTree;
 
 use super::config_files::ConfigFiles;
+use super::disk_backoff::DiskBackoff;
 use super::election::{History, Role as Elected};
 use super::election_net::{self, ElectionControl, ElectionSetup};
 use super::leader_net::Learners;
-use super::learner::{sync_with_leader_reporting, LearnerSetup};
+use super::learner::{sync_with_leader_reporting, LearnerError, LearnerSetup};
 use super::membership::{Ensemble, Place};
 use super::stream::{read_packet, write_packet};
 use super::verifier::QuorumVerifier;
@@ -127,6 +128,7 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
         control_rx,
     ));
     let mut role_no = 0u64;
+    let mut disk_backoff = DiskBackoff::default();
     let read_only_after =
         Duration::from_millis(u64::from(ctx.config.tick_time_ms)).max(Duration::from_secs(2));
     loop {
@@ -194,6 +196,14 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
             }
         };
         tracing::warn!(reason = %end.why, "role ended: looking for a leader again");
+        let pause = disk_backoff.after_role(end.disk_failed);
+        if !pause.is_zero() {
+            tracing::warn!(
+                ?pause,
+                "the disk refused a write: waiting before the next role"
+            );
+            tokio::time::sleep(pause).await;
+        }
         ctx.words.send_replace(looking_role(&ensemble));
         (tree, epochs) = match end.tree {
             // Everything the role logged is in this tree: no need to read it all again
@@ -315,8 +325,8 @@ fn install(
 }
 
 /// Removes the role's core and waits for its storage threads; the core's tree when it
-/// holds exactly what the log holds.
-async fn uninstall(ctx: &MemberContext, storage: RoleStorage) -> Option<DataTree> {
+/// holds exactly what the log holds, and whether the log failed.
+async fn uninstall(ctx: &MemberContext, storage: RoleStorage) -> (Option<DataTree>, bool) {
     let (done, ack) = oneshot::channel();
     let tree = if ctx.core.send(CoreMsg::Uninstall(done)).is_ok() {
         ack.await.ok().flatten()
@@ -325,7 +335,7 @@ async fn uninstall(ctx: &MemberContext, storage: RoleStorage) -> Option<DataTree
     };
     // The tree stands for the log only if the log wrote everything the core gave it.
     let logged_all = storage.stop().await;
-    tree.filter(|_| logged_all)
+    (tree.filter(|_| logged_all), !logged_all)
 }
 
 /// What a role leaves: why it ended, and the tree when it still matches the log.
@@ -335,6 +345,9 @@ struct RoleEnd {
     /// The leader a committed reconfig designated, when it is not the role's leader: the
     /// next role is under it, without an election.
     handover: Option<u64>,
+    /// Whether the disk refused a write (the log, or the sync's files): the next role
+    /// waits ([`DiskBackoff`]).
+    disk_failed: bool,
 }
 
 impl From<String> for RoleEnd {
@@ -343,6 +356,7 @@ impl From<String> for RoleEnd {
             why,
             tree: None,
             handover: None,
+            disk_failed: false,
         }
     }
 }
@@ -469,11 +483,12 @@ async fn lead(
     ctx.words.send_replace(looking_role(ensemble));
     acceptor.abort();
     learners.close_all();
-    let tree = uninstall(ctx, storage).await;
+    let (tree, disk_failed) = uninstall(ctx, storage).await;
     RoleEnd {
         why,
         tree,
         handover,
+        disk_failed,
     }
 }
 
@@ -623,20 +638,45 @@ async fn follow(
         let sync = move || sync_with_leader_reporting(&setup, tree, epochs, &report);
         match tokio::task::spawn_blocking(sync).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return format!("sync with leader {leader} failed: {e}").into(),
+            Ok(Err(e)) => {
+                return RoleEnd {
+                    why: format!("sync with leader {leader} failed: {e}"),
+                    tree: None,
+                    handover: None,
+                    disk_failed: matches!(e, LearnerError::Storage(_)),
+                }
+            }
             Err(e) => return format!("sync with leader {leader} failed: {e}").into(),
         }
     };
     let _ = control.send(ElectionControl::PeerEpoch(u64::from(synced.epoch)));
+    // A reconfig committed during the sync that designates another leader: Apache's
+    // learner gives up the sync ("changes proposed in reconfig"); this one takes its role
+    // under that leader, as after such a reconfig committed once it serves.
+    if let Some((qv, designated)) = &synced.activated {
+        if *designated != leader && config.reconfig_enabled {
+            adopt(ctx, ensemble, control, qv.clone());
+            return RoleEnd {
+                why: "changes proposed in reconfig: a new leader, during the sync".to_string(),
+                tree: None,
+                handover: Some(*designated),
+                disk_failed: false,
+            };
+        }
+    }
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
-    // With reconfig on, NEWLEADER's configuration becomes this member's at UPTODATE
-    // when it is newer (an interrupted reconfig, or the version the epoch stamped).
+    // With reconfig on, NEWLEADER's configuration, or one a reconfig committed during the
+    // sync, becomes this member's at UPTODATE when it is newer (an interrupted reconfig,
+    // or the version the epoch stamped).
     let newer = synced
         .newleader_config
         .as_deref()
-        .filter(|_| config.reconfig_enabled)
         .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok())
-        .filter(|qv| qv.version > ensemble.committed().version);
+        .into_iter()
+        .chain(synced.activated.map(|(qv, _)| qv))
+        .filter(|_| config.reconfig_enabled)
+        .filter(|qv| qv.version > ensemble.committed().version)
+        .max_by_key(|qv| qv.version);
     if let Some(qv) = &newer {
         ensemble.proposed(qv);
     }
@@ -749,10 +789,11 @@ async fn follow(
     ctx.words.send_replace(looking_role(ensemble));
     drop(to_leader);
     let _ = socket.shutdown(std::net::Shutdown::Both);
-    let tree = uninstall(ctx, storage).await;
+    let (tree, disk_failed) = uninstall(ctx, storage).await;
     RoleEnd {
         why,
         tree,
         handover,
+        disk_failed,
     }
 }

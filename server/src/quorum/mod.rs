@@ -4,6 +4,7 @@
 //! election over the election port.
 
 pub mod config_files;
+pub mod disk_backoff;
 pub mod election;
 pub mod election_net;
 pub mod leader_net;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 
 use super::links::{Cuts, Links};
+use super::reroute;
 use crate::addr::{LoopbackAddr, CLIENT_PORT, ELECTION_PORT, QUORUM_PORT};
 use crate::ensemble::Mode;
 use crate::server::{self, Role, ServerConfig, ServerKind};
@@ -43,6 +44,22 @@ impl Member {
     }
 }
 
+/// How the members are configured and reach each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topology {
+    /// `reconfigEnabled=false`; each member's zoo.cfg lists its peers at its proxies for
+    /// them, so the links can be cut.
+    Static,
+    /// `reconfigEnabled=true`, the membership in `zoo.cfg.dynamic` at the members' real
+    /// addresses (a reconfig replicates one view of the addresses to every member): the
+    /// members reach each other directly and the links cannot be cut.
+    Dynamic,
+    /// As `Dynamic`, but every member runs under the [`reroute`](super::reroute) shim,
+    /// which sends its connects to a peer's real addresses through its proxies for that
+    /// peer: the links can be cut. The shim must be in the server config's wrapper.
+    DynamicRouted,
+}
+
 /// The members and the links between them.
 pub struct Cluster {
     members: Vec<Member>,
@@ -52,15 +69,12 @@ pub struct Cluster {
 
 impl Cluster {
     /// Writes every member's files under `dir/member-N/` and starts them all; does not
-    /// wait for a leader ([`Cluster::wait_serving`]). A `dynamic` cluster is configured
-    /// for reconfiguration instead (`reconfigEnabled=true`, the membership in
-    /// `zoo.cfg.dynamic`): its members reach each other directly, since a reconfig
-    /// replicates one view of the addresses to every member, so its links cannot be cut.
+    /// wait for a leader ([`Cluster::wait_serving`]).
     pub async fn start(
         kinds: &[ServerKind],
         dir: &Path,
         config: ServerConfig,
-        dynamic: bool,
+        topology: Topology,
     ) -> anyhow::Result<Cluster> {
         let ips: Vec<LoopbackAddr> = kinds.iter().map(|_| LoopbackAddr::allocate()).collect();
         let targets: Vec<_> = ips
@@ -85,7 +99,17 @@ impl Cluster {
             let mut cfg = config.zoo_cfg(&data, ip.at(CLIENT_PORT));
             // Generous limits in ticks: a JVM on a busy machine is slow to sync.
             cfg.push_str("initLimit=40\nsyncLimit=10\n");
-            if dynamic {
+            if topology == Topology::DynamicRouted {
+                let routes: Vec<_> = (0..kinds.len())
+                    .filter(|&j| j != i)
+                    .flat_map(|j| {
+                        let (quorum, election) = links.view(i, j);
+                        [(targets[j].0, quorum), (targets[j].1, election)]
+                    })
+                    .collect();
+                reroute::write_routes(&member_dir, &routes)?;
+            }
+            if topology != Topology::Static {
                 let file = member_dir.join("zoo.cfg.dynamic");
                 fs::write(&file, &membership)?;
                 cfg.push_str("reconfigEnabled=true\nstandaloneEnabled=false\n");
@@ -330,12 +354,31 @@ impl Cluster {
                 return Ok((leaders[0], start.elapsed()));
             }
             if start.elapsed() > limit {
-                let modes: Vec<Mode> = modes.into_iter().map(|(_, m)| m).collect();
-                bail!("the ensemble did not serve within {limit:?}: modes {modes:?}");
+                let modes: Vec<String> = modes
+                    .iter()
+                    .map(|(i, m)| format!("member {}: {m:?}", i + 1))
+                    .collect();
+                bail!(
+                    "no leader with followers within {limit:?}: {}",
+                    modes.join(", ")
+                );
             }
             // Polling interval of a bounded wait.
             std::thread::sleep(crate::POLL * 5);
         }
+    }
+
+    /// The last zxid member `i` says it processed (`srvr`'s `Zxid:`), if it answers.
+    pub fn last_zxid(&self, i: usize) -> Option<u64> {
+        let m = &self.members[i];
+        if m.child.is_none() || m.paused {
+            return None;
+        }
+        let answer = server::four_letter_word(m.client_addr(), "srvr", PROBE).ok()?;
+        answer
+            .lines()
+            .find_map(|l| l.strip_prefix("Zxid: 0x"))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
     }
 
     /// Heals every fault: links, paused and killed members.

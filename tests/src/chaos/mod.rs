@@ -14,11 +14,14 @@
 pub mod checkers;
 pub mod cluster;
 pub mod disk;
+pub mod expectations;
 pub mod history;
 pub mod links;
 pub mod membership;
 pub mod nemesis;
+pub mod preload;
 pub mod report;
+pub mod reroute;
 pub mod runner;
 pub mod workloads;
 

@@ -52,15 +52,24 @@ pub enum Nemesis {
     /// kill -9 of a random member, one byte in the middle of its newest snapshot flipped
     /// (its newest log's last record when it has no snapshot yet), restarted when healed.
     CorruptSnapshot,
-    /// Each fault chosen at random among the four disk faults.
+    /// The disk of a random member full: every write that adds data to a regular file
+    /// fails with ENOSPC. Healed by freeing it, and restarting the member if it exited
+    /// (Apache does); meanwhile the others must serve, and afterwards it must catch up.
+    DiskFull,
+    /// Each fault chosen at random among the five disk faults.
     Disk,
     /// A reconfig removes a random member from the voters, half of the time while
     /// another member is killed; healed by adding it back (and restarting the killed
-    /// one). Runs on a dynamic ensemble, whose links cannot be cut.
+    /// one). Runs on a dynamic ensemble.
     Reconfig,
+    /// A partition (random halves, or the leader cut off) and, while it is in force, a
+    /// reconfig that removes a random member; healed by healing the links and adding the
+    /// member back. Runs on a dynamic ensemble whose links go through the proxies
+    /// ([`reroute`](super::reroute)).
+    ReconfigPartition,
 }
 
-const ALL: [(Nemesis, &str); 16] = [
+const ALL: [(Nemesis, &str); 18] = [
     (Nemesis::None, "none"),
     (Nemesis::Kill, "kill"),
     (Nemesis::KillLeader, "kill-leader"),
@@ -75,8 +84,10 @@ const ALL: [(Nemesis, &str); 16] = [
     (Nemesis::FsyncFail, "fsync-fail"),
     (Nemesis::CorruptLog, "corrupt-log"),
     (Nemesis::CorruptSnapshot, "corrupt-snapshot"),
+    (Nemesis::DiskFull, "disk-full"),
     (Nemesis::Disk, "disk"),
     (Nemesis::Reconfig, "reconfig"),
+    (Nemesis::ReconfigPartition, "reconfig-partition"),
 ];
 
 /// The families `mixed` draws from (the faults that need nothing but signals and links).
@@ -92,12 +103,16 @@ const MIXED: [Nemesis; 8] = [
 ];
 
 /// The families `disk` draws from.
-const DISK: [Nemesis; 4] = [
+const DISK: [Nemesis; 5] = [
     Nemesis::SlowDisk,
     Nemesis::FsyncFail,
     Nemesis::CorruptLog,
     Nemesis::CorruptSnapshot,
+    Nemesis::DiskFull,
 ];
+
+/// The partitions `reconfig-partition` combines with a reconfig.
+pub const RECONFIG_PARTITIONS: [Nemesis; 2] = [Nemesis::PartitionHalves, Nemesis::PartitionLeader];
 
 impl FromStr for Nemesis {
     type Err = String;
@@ -141,6 +156,8 @@ pub enum Fault {
     FailingSync(usize),
     /// Killed with a corrupted file.
     Corrupted(usize),
+    /// Its disk full.
+    FullDisk(usize),
 }
 
 /// Draws a duration uniformly in `range`.
@@ -184,7 +201,11 @@ impl Nemesis {
         };
         let fault = match family {
             // Reconfig is asynchronous: the runner drives it (`membership`).
-            Nemesis::None | Nemesis::Mixed | Nemesis::Disk | Nemesis::Reconfig => return Ok(None),
+            Nemesis::None
+            | Nemesis::Mixed
+            | Nemesis::Disk
+            | Nemesis::Reconfig
+            | Nemesis::ReconfigPartition => return Ok(None),
             Nemesis::SlowDisk => {
                 let ms = rng.gen_range(100..=1000);
                 let i = target_leader;
@@ -200,6 +221,14 @@ impl Nemesis {
                 (
                     Fault::FailingSync(i),
                     format!("every fsync of member {} fails", i + 1),
+                )
+            }
+            Nemesis::DiskFull => {
+                let i = random;
+                disk::set_full(cluster.member_dir(i), true)?;
+                (
+                    Fault::FullDisk(i),
+                    format!("the disk of member {} is full", i + 1),
                 )
             }
             Nemesis::CorruptLog | Nemesis::CorruptSnapshot => {
@@ -303,7 +332,15 @@ impl Nemesis {
 
     /// Whether this family needs the fsync shim loaded into every member.
     pub fn needs_shim(self) -> bool {
-        matches!(self, Nemesis::SlowDisk | Nemesis::FsyncFail | Nemesis::Disk)
+        matches!(
+            self,
+            Nemesis::SlowDisk | Nemesis::FsyncFail | Nemesis::DiskFull | Nemesis::Disk
+        )
+    }
+
+    /// Whether this family changes the membership (it needs a dynamic ensemble).
+    pub fn reconfigures(self) -> bool {
+        matches!(self, Nemesis::Reconfig | Nemesis::ReconfigPartition)
     }
 }
 
@@ -333,6 +370,21 @@ pub fn heal(fault: &Fault, cluster: &mut Cluster) -> anyhow::Result<String> {
             cluster.kill9(*i);
             cluster.restart(*i)?;
             format!("fsyncs of member {} work again; member restarted", i + 1)
+        }
+        Fault::FullDisk(i) => {
+            disk::set_full(cluster.member_dir(*i), false)?;
+            // Apache exits on a full disk (zkrs ends its role and stays up): a member that
+            // exited is restarted, as an operator would once there is room again.
+            if cluster.has_exited(*i) {
+                cluster.kill9(*i);
+                cluster.restart(*i)?;
+                format!(
+                    "the disk of member {} has room again; member restarted (it had exited)",
+                    i + 1
+                )
+            } else {
+                format!("the disk of member {} has room again", i + 1)
+            }
         }
         Fault::Corrupted(i) => {
             cluster.restart(*i)?;

@@ -13,12 +13,15 @@ use anyhow::Context as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng as _;
 
-use super::cluster::Cluster;
+use super::cluster::{Cluster, Topology};
 use super::disk;
+use super::expectations;
 use super::history::{self, Recorder};
 use super::membership;
 use super::nemesis::{self, Nemesis, Timing};
+use super::preload;
 use super::report::Report;
+use super::reroute;
 use super::workloads::{self, Shared, Workload, OP_LIMIT, SESSION_TIMEOUT};
 use crate::ensemble::kinds_from;
 use crate::server::{ServerConfig, ServerKind};
@@ -134,14 +137,27 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     // Snapshots every ~2000 transactions, so that runs restart members from snapshots and
     // logs both (Apache takes zoo.cfg keys it does not know as `zookeeper.` properties).
     let mut server_config = ServerConfig::default().with("snapCount", 2000);
+    let (mut shims, mut shim_env) = (Vec::new(), Vec::new());
     if config.nemesis.needs_shim() {
-        server_config.wrapper = disk::wrapper(&disk::build_shim(&out)?);
+        shims.push(disk::build_shim(&out)?);
+        shim_env.push(disk::shim_env());
     }
-    let dynamic = config.nemesis == Nemesis::Reconfig;
-    if dynamic {
+    let topology = match config.nemesis {
+        Nemesis::Reconfig => Topology::Dynamic,
+        Nemesis::ReconfigPartition => {
+            shims.push(reroute::build_shim(&out)?);
+            shim_env.push(reroute::shim_env());
+            Topology::DynamicRouted
+        }
+        _ => Topology::Static,
+    };
+    if !shims.is_empty() {
+        server_config.wrapper = preload::wrapper(&shims, &shim_env);
+    }
+    if config.nemesis.reconfigures() {
         server_config = server_config.with_super_password(membership::SUPER_PASSWORD);
     }
-    let mut cluster = Cluster::start(&kinds, &out, server_config, dynamic).await?;
+    let mut cluster = Cluster::start(&kinds, &out, server_config, topology).await?;
     let (_, _) = tokio::task::block_in_place(|| cluster.wait_serving(RECOVERY_LIMIT))
         .context("the ensemble did not form")?;
 
@@ -176,7 +192,8 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         }
     }
 
-    let faults = inject_faults(config, &mut cluster, &history, shared.deadline).await?;
+    let (faults, mut expectations) =
+        inject_faults(config, &mut cluster, &history, shared.deadline).await?;
 
     shared.stop.store(true, Ordering::Release);
     for c in clients {
@@ -202,12 +219,14 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
             .context("a watcher panicked")?;
     }
     finals?;
+    expectations.extend(expectations::converged(&cluster, config.nemesis.reconfigures()).await);
     drop(cluster);
 
     let events = history.events();
     history::write_jsonl(&out.join("history.jsonl"), &events)?;
     let ops = history::operations(&events)?;
-    let verdict = config.workload.check(&ops);
+    let mut verdict = config.workload.check(&ops);
+    verdict.anomalies.extend(expectations);
     let report = Report::new(
         config,
         &out,
@@ -222,16 +241,17 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
 }
 
 /// The nemesis: until `deadline`, rest, inject a fault, hold it, heal it. Returns how many
-/// faults it injected.
+/// faults it injected, and the [`expectations`] the ensemble failed around them.
 async fn inject_faults(
     config: &RunConfig,
     cluster: &mut Cluster,
     history: &Recorder,
     deadline: Instant,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<(u64, Vec<String>)> {
     let mut rng = StdRng::seed_from_u64(config.seed);
     let timing = config.timing;
     let mut faults = 0;
+    let mut failed = Vec::new();
     loop {
         let rest = nemesis::draw(&mut rng, timing.rest);
         let mut hold = nemesis::draw(&mut rng, timing.hold);
@@ -239,8 +259,13 @@ async fn inject_faults(
             break;
         }
         tokio::time::sleep(rest).await;
-        if config.nemesis == Nemesis::Reconfig {
-            let (change, what) = membership::start(&mut rng, cluster).await?;
+        if config.nemesis.reconfigures() {
+            let (change, what) = if config.nemesis == Nemesis::ReconfigPartition {
+                let leader = tokio::task::block_in_place(|| cluster.leader());
+                membership::start_partitioned(&mut rng, cluster, leader).await?
+            } else {
+                membership::start(&mut rng, cluster).await?
+            };
             faults += 1;
             history.nemesis(what);
             tokio::time::sleep(hold).await;
@@ -257,10 +282,20 @@ async fn inject_faults(
             hold = hold.max(timing.min_pause);
         }
         tokio::time::sleep(hold).await;
-        let healed = tokio::task::block_in_place(|| nemesis::heal(&fault, cluster))?;
+        let healed = tokio::task::block_in_place(|| {
+            let held = expectations::while_held(&fault, cluster);
+            let healed = nemesis::heal(&fault, cluster)?;
+            let after = expectations::after_heal(&fault, cluster);
+            anyhow::Ok((held.into_iter().chain(after), healed))
+        });
+        let (anomalies, healed) = healed?;
         history.nemesis(healed);
+        for anomaly in anomalies {
+            history.nemesis(format!("expectation failed: {anomaly}"));
+            failed.push(anomaly);
+        }
     }
     let left = deadline.saturating_duration_since(Instant::now());
     tokio::time::sleep(left).await;
-    Ok(faults)
+    Ok((faults, failed))
 }

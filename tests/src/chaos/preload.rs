@@ -1,0 +1,49 @@
+//! LD_PRELOAD shims, built with `cc` when a run needs them: [`disk`](super::disk)'s
+//! `faultfs.c` (slow, failing and full disks) and [`reroute`](super::reroute)'s
+//! `reroute.c` (a dynamic ensemble's links through the proxies). A member is started
+//! under `env` with the libraries preloaded and the shims' settings in its environment.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _};
+
+/// Writes `source` to `dir/<name>.c` and builds it into `dir/<name>.so`; returns the
+/// library's path.
+pub fn build(dir: &Path, name: &str, source: &str) -> anyhow::Result<PathBuf> {
+    let source_file = dir.join(format!("{name}.c"));
+    let library = dir.join(format!("{name}.so"));
+    fs::write(&source_file, source)?;
+    let output = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&library)
+        .arg(&source_file)
+        .arg("-ldl")
+        .output()
+        .context("running cc (the disk and reconfig-partition nemeses build LD_PRELOAD shims; install gcc)")?;
+    if !output.status.success() {
+        bail!(
+            "cc could not build the {name} shim: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(library)
+}
+
+/// The process wrapper that loads `libraries` into a member, with `env` (`NAME=value`)
+/// in its environment.
+pub fn wrapper(libraries: &[PathBuf], env: &[String]) -> Vec<String> {
+    let preload: Vec<String> = libraries.iter().map(|l| l.display().to_string()).collect();
+    let mut wrapper = vec![
+        "env".to_string(),
+        format!("LD_PRELOAD={}", preload.join(":")),
+    ];
+    wrapper.extend(env.iter().cloned());
+    wrapper
+}
+
+/// Whether `cc` can be run (the shims need it).
+pub fn have_cc() -> bool {
+    Command::new("cc").arg("--version").output().is_ok()
+}
