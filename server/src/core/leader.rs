@@ -468,7 +468,17 @@ impl Core {
         let peer = x.last_zxid;
         let observer = x.observer;
         x.stage = Stage::Syncing;
-        let config = l.setup.last_seen.to_string().into_bytes();
+        // Before serving, NEWLEADER carries the last configuration seen: this epoch
+        // commits it when a quorum of it acknowledges NEWLEADER (an interrupted reconfig
+        // completes). Once serving, the last seen is a reconfig in flight, which may never
+        // commit; the learner takes NEWLEADER's configuration as committed at UPTODATE, so
+        // it gets the committed one, and the reconfig's proposal after NEWLEADER like any
+        // other (its COMMITANDACTIVATE or INFORMANDACTIVATE activates it).
+        let config = if l.phase == Phase::Broadcast {
+            l.setup.config.to_string().into_bytes()
+        } else {
+            l.setup.last_seen.to_string().into_bytes()
+        };
         let plan = if peer == have {
             SyncPlan::Diff {
                 after: peer,

@@ -208,6 +208,45 @@ fn a_reconfig_is_refused_as_apache_refuses_it() {
     );
 }
 
+/// Found by the cluster simulation (reconfig seed 1): a learner that synced while a
+/// reconfig was in flight got that proposal's configuration in NEWLEADER and, taking
+/// NEWLEADER's configuration as committed at UPTODATE, activated a configuration that
+/// had not committed (and might never).
+#[test]
+fn a_learner_syncing_during_a_reconfig_gets_the_committed_config_in_newleader() {
+    let mut h = reconfig_leader(&[4]);
+    let committed = z(1, 0).raw();
+    let t = forward(
+        &mut h,
+        1,
+        &reconfig(Some(JOINER), None, committed),
+        superuser(),
+    );
+    let in_flight = proposed_config(&t);
+    from(&mut h, 5, info(5, 1));
+    from(&mut h, 5, ack_epoch(z(1, 0).raw(), -1));
+    let outs = drain(&mut h);
+    let newleader = to(&outs, 5)
+        .into_iter()
+        .find(|p| p.kind == PacketType::NEWLEADER)
+        .expect("NEWLEADER to the late learner");
+    let carried =
+        QuorumVerifier::parse(std::str::from_utf8(newleader.data.as_deref().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(carried.version, committed, "the committed configuration");
+    assert_ne!(carried, in_flight);
+    let proposals: Vec<i64> = to(&outs, 5)
+        .iter()
+        .filter(|p| p.kind == PacketType::PROPOSAL)
+        .map(|p| p.zxid)
+        .collect();
+    assert_eq!(
+        proposals,
+        vec![t.header.zxid],
+        "the reconfig follows NEWLEADER as a proposal"
+    );
+}
+
 #[test]
 fn reconfig_disabled_and_standalone_answers() {
     let mut h = serving_leader(&[1, 2, 3], &[2, 3], &[]);
