@@ -911,6 +911,10 @@ impl Core {
         );
         l.setup.config = next.clone();
         l.quorum = Quorum::majority(next.voters());
+        // The epoch's proposals are counted against it too: the broadcast was set up
+        // with the configuration the leader started from.
+        let quorum = l.quorum.clone();
+        self.broadcast.set_quorum(quorum);
         let now = self.now.wall_ms;
         self.tree
             .set_config(next.to_string().as_bytes(), next.version, now);

@@ -247,6 +247,52 @@ fn a_learner_syncing_during_a_reconfig_gets_the_committed_config_in_newleader() 
     );
 }
 
+/// Found by the cluster simulation (reconfig seed 30): a leader that completed an
+/// interrupted reconfig at NEWLEADER (here 1, 2, 3 → 1, 3) went on counting its epoch's
+/// commits against the configuration it started from, so the acknowledgement of 2, no
+/// longer a voter, made a quorum with its own.
+#[test]
+fn a_config_activated_at_newleader_counts_the_epochs_commits() {
+    let mut s = reconfig_settings();
+    s.server_id = 3;
+    let mut h = Harness::with_settings(s.clone());
+    let next = config_of(&[1, 3], z(1, 7).raw());
+    let setup = LeaderSetup {
+        config: config_of(&[1, 2, 3], z(1, 0).raw()),
+        last_seen: next.clone(),
+        accepted_epoch: 1,
+        current_epoch: 1,
+    };
+    h.replace_core(|now| Core::new(s, DataTree::new(), now).into_leader(setup));
+    for l in [1, 2] {
+        from(&mut h, l, info(l, 1));
+    }
+    for l in [1, 2] {
+        from(&mut h, l, ack_epoch(0, 1));
+    }
+    for l in [1, 2] {
+        from(&mut h, l, ack(z(2, 0)));
+    }
+    assert!(h.core.serving());
+    let outs = drain(&mut h);
+    assert!(outs.iter().any(|o| matches!(o,
+        PeerOut::ConfigActivated { config, designated_leader: Some(3) } if config == &next)));
+    learner_session(&mut h, 1, SESSION, 10_000);
+    drain(&mut h);
+    let write = learner_request(SESSION, 1, &set_req("/zookeeper", b""), superuser());
+    from(&mut h, 1, write);
+    let t = last_proposal_to(&drain(&mut h), 2);
+    let w = Zxid::from_raw(t.header.zxid);
+    h.sync_log();
+    from(&mut h, 2, ack(w));
+    assert!(
+        to(&drain(&mut h), 1).is_empty(),
+        "3 and 2 are no quorum of 1 and 3"
+    );
+    from(&mut h, 1, ack(w));
+    assert_eq!(kinds(&to(&drain(&mut h), 1)), vec![PacketType::COMMIT]);
+}
+
 #[test]
 fn reconfig_disabled_and_standalone_answers() {
     let mut h = serving_leader(&[1, 2, 3], &[2, 3], &[]);
