@@ -23,7 +23,7 @@ mod leader;
 mod order;
 pub mod peer;
 mod pipeline;
-mod reconfig;
+pub(crate) mod reconfig;
 mod sessions;
 mod timers;
 

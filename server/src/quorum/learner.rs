@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use crate::core::reconfig;
 use crate::ids::Zxid;
 use crate::storage::epoch::{self, Epochs};
 use crate::storage::recovery::recover;
@@ -28,6 +29,7 @@ use crate::tree::DataTree;
 use crate::txn::apache;
 
 use super::stream::{read_packet, write_packet};
+use super::verifier::QuorumVerifier;
 use super::wire::packet::{ack_epoch, LearnerInfo, PacketType, QuorumPacket};
 use super::wire::snap;
 
@@ -81,7 +83,9 @@ pub struct Synced {
     /// Logged durably, not yet committed, in zxid order.
     pub uncommitted: Vec<LogEntry>,
     /// The configuration NEWLEADER carried (the leader's last seen, `QuorumVerifier`'s
-    /// string), for the member to take at UPTODATE when it is newer than its own.
+    /// string), or a newer one a reconfig committed during the sync
+    /// (COMMITANDACTIVATE, INFORMANDACTIVATE), for the member to take at UPTODATE when it
+    /// is newer than its own.
     pub newleader_config: Option<Vec<u8>>,
     pub reader: BufReader<TcpStream>,
     pub writer: TcpStream,
@@ -192,6 +196,9 @@ pub fn sync_with_leader_reporting(
         log: None,
     };
     let mut newleader_config = None;
+    // The configuration of a reconfig that committed during the sync (Apache's learner
+    // processes it at once; this one takes it with NEWLEADER's at UPTODATE).
+    let mut committed_config: Option<QuorumVerifier> = None;
     loop {
         let pkt = read_packet(&mut reader, setup.max_buffer)?;
         match pkt.kind {
@@ -231,10 +238,15 @@ pub fn sync_with_leader_reporting(
                     sync.unlogged.push(entry);
                 }
             }
-            PacketType::COMMIT => {
+            // A reconfig's commit names the leader under the new configuration first;
+            // during the sync only its configuration matters.
+            PacketType::COMMIT | PacketType::COMMITANDACTIVATE => {
                 let head = sync.uncommitted.front().map(|e| e.hdr.zxid);
                 if head == Some(pkt.zxid) {
                     if let Some(e) = sync.uncommitted.pop_front() {
+                        if pkt.kind == PacketType::COMMITANDACTIVATE {
+                            committed_config = reconfig::committed_config(&e).or(committed_config);
+                        }
                         let mut triggers = Vec::new();
                         tree.apply(&e.hdr, &e.txn, &mut triggers);
                     }
@@ -245,9 +257,22 @@ pub fn sync_with_leader_reporting(
                     )));
                 }
             }
-            PacketType::INFORM => {
-                let entry = decode(pkt.data.as_deref())?;
+            PacketType::INFORM | PacketType::INFORMANDACTIVATE => {
+                let data = pkt.data.as_deref().unwrap_or_default();
+                let data = if pkt.kind == PacketType::INFORMANDACTIVATE {
+                    reconfig::split_activate(data)
+                        .ok_or_else(|| {
+                            LearnerError::Protocol("INFORMANDACTIVATE without a leader id".into())
+                        })?
+                        .1
+                } else {
+                    data
+                };
+                let entry = decode(Some(data))?;
                 if entry.hdr.zxid > tree.last_zxid() {
+                    if pkt.kind == PacketType::INFORMANDACTIVATE {
+                        committed_config = reconfig::committed_config(&entry).or(committed_config);
+                    }
                     let mut triggers = Vec::new();
                     tree.apply(&entry.hdr, &entry.txn, &mut triggers);
                     sync.unlogged.push(entry);
@@ -283,6 +308,7 @@ pub fn sync_with_leader_reporting(
                     mode = sync.mode,
                     "synced with the leader: serving"
                 );
+                let newleader_config = newer_config(newleader_config, committed_config);
                 return Ok(Synced {
                     tree,
                     epoch: new_epoch,
@@ -298,6 +324,19 @@ pub fn sync_with_leader_reporting(
                 tracing::warn!(packet = ?other, "unexpected packet during sync ignored");
             }
         }
+    }
+}
+
+/// NEWLEADER's configuration, or the one committed during the sync when it is newer.
+fn newer_config(newleader: Option<Vec<u8>>, committed: Option<QuorumVerifier>) -> Option<Vec<u8>> {
+    let version = |d: &[u8]| {
+        QuorumVerifier::parse(&String::from_utf8_lossy(d)).map_or(i64::MIN, |q| q.version)
+    };
+    match committed {
+        Some(qv) if newleader.as_deref().is_none_or(|d| qv.version > version(d)) => {
+            Some(qv.to_string().into_bytes())
+        }
+        _ => newleader,
     }
 }
 

@@ -21,6 +21,7 @@ use crate::txn::{apache, CreateKind, Txn, TxnHeader};
 
 use super::learner::{sync_with_leader, LearnerError, LearnerSetup, Synced};
 use super::stream::{read_packet, write_packet};
+use super::verifier::QuorumVerifier;
 use super::wire::packet::{
     leader_info, LearnerInfo, PacketType, QuorumPacket, DEFAULT_MAX_BUFFER, ZAB_PROTOCOL_VERSION,
 };
@@ -514,4 +515,87 @@ fn an_observer_sends_observerinfo_and_applies_inform() {
     script.join().unwrap();
     assert!(synced.tree.get("/o").is_some());
     assert!(synced.uncommitted.is_empty());
+}
+
+/// A reconfig transaction at `zxid` whose configuration is voters `1..=n`.
+fn reconfig_entry(zxid: Zxid, n: u64) -> (LogEntry, QuorumVerifier) {
+    let text: String = (1..=n)
+        .map(|i| format!("server.{i}=127.0.0.{i}:2888:3888:participant;2181\n"))
+        .collect();
+    let mut qv = QuorumVerifier::parse(&text).unwrap();
+    qv.version = zxid.raw();
+    let e = LogEntry {
+        txn: Arc::new(Txn::SetData {
+            path: "/zookeeper/config".into(),
+            data: Some(qv.to_string().into_bytes()),
+            version: -1,
+            reconfig: true,
+        }),
+        ..entry(zxid, "/unused")
+    };
+    (e, qv)
+}
+
+/// Found by the cluster simulation with reconfig (seed 101 of three voters and two
+/// joiners): a reconfig that committed while a learner synced reached it as
+/// INFORMANDACTIVATE (an observer) or COMMITANDACTIVATE (a follower), which the sync
+/// ignored, so the observer skipped the transaction and the follower kept it pending. Both
+/// are taken as INFORM and COMMIT are, and the configuration is the one to take at
+/// UPTODATE.
+#[test]
+fn a_reconfig_committed_during_the_sync_is_applied_and_taken() {
+    for observer in [true, false] {
+        let m = Member::new(&[], 1, 1);
+        let dirs = m.dirs.clone();
+        let (reconfig, qv) = reconfig_entry(z(2, 1), 4);
+        let after = entry(z(2, 2), "/after");
+        let (addr, script) = leader(move |mut s| {
+            recv(&mut s);
+            send(&mut s, &leader_info(2));
+            recv(&mut s);
+            send(&mut s, &pkt(PacketType::DIFF, z(0, 0)));
+            send(&mut s, &pkt(PacketType::NEWLEADER, z(2, 0)));
+            recv(&mut s);
+            if observer {
+                let inform = crate::core::reconfig::inform_and_activate(&proposal(&reconfig), 1);
+                send(&mut s, &inform);
+                let mut next = proposal(&after);
+                next.kind = PacketType::INFORM;
+                send(&mut s, &next);
+            } else {
+                send(&mut s, &proposal(&reconfig));
+                let commit = crate::core::reconfig::commit_and_activate(z(2, 1).raw(), 1);
+                send(&mut s, &commit);
+                send(&mut s, &proposal(&after));
+                send(&mut s, &pkt(PacketType::COMMIT, z(2, 2)));
+            }
+            send(&mut s, &QuorumPacket::new(PacketType::UPTODATE, -1, None));
+            recv(&mut s);
+            assert_eq!(all_logged(&dirs), vec![z(2, 1).raw(), z(2, 2).raw()]);
+            s
+        });
+        let tree = recover(&m.dirs).unwrap().0;
+        let synced = sync_with_leader(
+            &m.setup(addr, observer),
+            tree,
+            Epochs {
+                accepted: 1,
+                current: 1,
+            },
+        )
+        .expect("synced");
+        script.join().unwrap();
+        assert_eq!(
+            synced.tree.last_zxid(),
+            z(2, 2).raw(),
+            "observer: {observer}"
+        );
+        assert!(synced.uncommitted.is_empty(), "observer: {observer}");
+        let taken = synced.newleader_config.expect("a configuration to take");
+        assert_eq!(
+            QuorumVerifier::parse(std::str::from_utf8(&taken).unwrap()).unwrap(),
+            qv,
+            "observer: {observer}"
+        );
+    }
 }
