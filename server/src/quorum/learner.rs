@@ -28,6 +28,7 @@ use crate::storage::DataDirs;
 use crate::tree::DataTree;
 use crate::txn::apache;
 
+use super::config_files::ConfigFiles;
 use super::stream::{read_packet, write_packet};
 use super::verifier::QuorumVerifier;
 use super::wire::packet::{ack_epoch, LearnerInfo, PacketType, QuorumPacket};
@@ -68,6 +69,9 @@ pub struct LearnerSetup {
     /// and its version (the node's mzxid, as Apache writes it).
     pub config_string: Vec<u8>,
     pub config_version: i64,
+    /// With reconfig on, where a configuration proposed during the sync is kept
+    /// (`zoo.cfg.dynamic.next`) before the transactions are acknowledged.
+    pub config_files: Option<ConfigFiles>,
 }
 
 fn wall_ms() -> i64 {
@@ -229,6 +233,9 @@ pub fn sync_with_leader_reporting(
             }
             PacketType::PROPOSAL => {
                 let entry = decode(pkt.data.as_deref())?;
+                if let Some(qv) = reconfig::committed_config(&entry) {
+                    keep_proposed(setup, &qv)?;
+                }
                 let last = sync
                     .uncommitted
                     .back()
@@ -280,6 +287,12 @@ pub fn sync_with_leader_reporting(
             }
             PacketType::NEWLEADER => {
                 newleader_config = pkt.data.clone().filter(|d| d.len() > 1);
+                if let Some(qv) = newleader_config
+                    .as_deref()
+                    .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok())
+                {
+                    keep_proposed(setup, &qv)?;
+                }
                 // The sync may hold transactions of the new epoch: announce the epoch
                 // first, so that a crash before `currentEpoch` is written still restarts.
                 epoch::prepare_current(&setup.dirs.snap_dir, u64::from(new_epoch))
@@ -324,6 +337,20 @@ pub fn sync_with_leader_reporting(
                 tracing::warn!(packet = ?other, "unexpected packet during sync ignored");
             }
         }
+    }
+}
+
+/// A configuration seen during the sync (a reconfig's proposal, NEWLEADER's) newer than
+/// this member's is kept as its last seen before anything is acknowledged, as Apache's
+/// learner does: once this member acknowledges the transactions (or NEWLEADER), it may be
+/// committed, and a member restarted without it would lead under the old configuration
+/// with a log that says otherwise.
+fn keep_proposed(setup: &LearnerSetup, qv: &QuorumVerifier) -> Result<(), LearnerError> {
+    match &setup.config_files {
+        Some(files) if qv.version > setup.config_version => {
+            files.write_proposed(qv).map_err(storage)
+        }
+        _ => Ok(()),
     }
 }
 

@@ -194,6 +194,15 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
             }
         };
         tracing::warn!(reason = %end.why, "role ended: looking for a leader again");
+        // A learner's sync keeps the configurations it saw proposed in the files, whether
+        // or not the sync completed: the next role starts from them.
+        if let Some(next) = files
+            .as_ref()
+            .filter(|_| ctx.config.reconfig_enabled)
+            .and_then(|f| f.read_proposed().ok().flatten())
+        {
+            ensemble.proposed(&next);
+        }
         ctx.words.send_replace(looking_role(&ensemble));
         (tree, epochs) = match end.tree {
             // Everything the role logged is in this tree: no need to read it all again
@@ -602,6 +611,11 @@ async fn follow(
         segment_limit: ctx.segment_limit,
         config_string: ensemble.committed().to_string().into_bytes(),
         config_version: ensemble.committed().version,
+        config_files: config
+            .config_file
+            .as_ref()
+            .filter(|_| config.reconfig_enabled)
+            .map(ConfigFiles::new),
     };
     tracing::info!(leader, addr = %setup.leader_addr, observer, "following: connecting to the leader");
     let synced = {
