@@ -208,10 +208,10 @@ fn a_reconfig_is_refused_as_apache_refuses_it() {
     );
 }
 
-/// Found by the cluster simulation (reconfig seed 1): a learner that synced while a
-/// reconfig was in flight got that proposal's configuration in NEWLEADER and, taking
-/// NEWLEADER's configuration as committed at UPTODATE, activated a configuration that
-/// had not committed (and might never).
+/// Found by the cluster simulation with reconfig: a learner that synced while a reconfig
+/// was in flight got that proposal's configuration in NEWLEADER and, taking NEWLEADER's
+/// configuration as committed at UPTODATE, activated a configuration that had not committed
+/// (and might never).
 #[test]
 fn a_learner_syncing_during_a_reconfig_gets_the_committed_config_in_newleader() {
     let mut h = reconfig_leader(&[4]);
@@ -247,10 +247,10 @@ fn a_learner_syncing_during_a_reconfig_gets_the_committed_config_in_newleader() 
     );
 }
 
-/// Found by the cluster simulation (reconfig seed 30): a leader that completed an
-/// interrupted reconfig at NEWLEADER (here 1, 2, 3 → 1, 3) went on counting its epoch's
-/// commits against the configuration it started from, so the acknowledgement of 2, no
-/// longer a voter, made a quorum with its own.
+/// Found by the cluster simulation with reconfig: a leader that completed an interrupted
+/// reconfig at NEWLEADER (here 1, 2, 3 → 1, 3) went on counting its epoch's commits against
+/// the configuration it started from, so the acknowledgement of 2, no longer a voter, made
+/// a quorum with its own.
 #[test]
 fn a_config_activated_at_newleader_counts_the_epochs_commits() {
     let mut s = reconfig_settings();

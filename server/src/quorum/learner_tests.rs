@@ -538,12 +538,11 @@ fn reconfig_entry(zxid: Zxid, n: u64) -> (LogEntry, QuorumVerifier) {
     (e, qv)
 }
 
-/// Found by the cluster simulation with reconfig (seed 101 of three voters and two
-/// joiners): a reconfig that committed while a learner synced reached it as
-/// INFORMANDACTIVATE (an observer) or COMMITANDACTIVATE (a follower), which the sync
-/// ignored, so the observer skipped the transaction and the follower kept it pending. Both
-/// are taken as INFORM and COMMIT are, and the configuration is the one to take at
-/// UPTODATE.
+/// Found by the cluster simulation with reconfig: a reconfig that committed while a learner
+/// synced reached it as INFORMANDACTIVATE (an observer) or COMMITANDACTIVATE (a follower),
+/// which the sync ignored, so the observer skipped the transaction and the follower kept it
+/// pending. Both are taken as INFORM and COMMIT are, and the configuration is the one to
+/// take at UPTODATE.
 #[test]
 fn a_reconfig_committed_during_the_sync_is_applied_and_taken() {
     for observer in [true, false] {
@@ -602,11 +601,10 @@ fn a_reconfig_committed_during_the_sync_is_applied_and_taken() {
     }
 }
 
-/// Found by the cluster simulation with reconfig (seed 181 of three voters and two
-/// joiners): a member that took a reconfig's proposal in a DIFF and acknowledged it at
-/// NEWLEADER did not keep the configuration; after a restart it led under the old one,
-/// with a log holding the reconfig. The learner keeps it as the proposed configuration
-/// before it acknowledges, even if the sync then fails.
+/// Found by the cluster simulation with reconfig: a member that took a reconfig's proposal
+/// in a DIFF and acknowledged it at NEWLEADER did not keep the configuration; after a
+/// restart it led under the old one, with a log holding the reconfig. The learner keeps it
+/// as the proposed configuration before it acknowledges, even if the sync then fails.
 #[test]
 fn a_reconfig_proposed_in_the_sync_is_kept_before_newleader_is_acknowledged() {
     let m = Member::new(&[], 1, 1);

@@ -302,10 +302,9 @@ fn an_observer_observes_and_its_notifications_are_answered_not_counted() {
     );
 }
 
-/// Found by the cluster simulation with reconfig (seed 10 of three voters and two
-/// joiners): a leader removed by a reconfig and a joiner, each outside the other's
-/// voters, answered each other's answers for ever. An answer from a non-voter that is
-/// not looking gets none, whether this member looks or not.
+/// Found by the cluster simulation with reconfig: a leader removed by a reconfig and a
+/// joiner, each outside the other's voters, answered each other's answers for ever. An
+/// answer from a non-voter that is not looking gets none, whether this member looks or not.
 #[test]
 fn a_non_voter_that_is_not_looking_is_not_answered() {
     let outside = members(&[1, 2], &[]);
