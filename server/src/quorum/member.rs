@@ -363,7 +363,7 @@ impl From<&str> for RoleEnd {
 }
 
 /// The leader a configuration activation designates, if it is not `leader` (the role's).
-fn designated_other(out: &PeerOut, leader: u64) -> Option<u64> {
+pub(crate) fn designated_other(out: &PeerOut, leader: u64) -> Option<u64> {
     match out {
         PeerOut::ConfigActivated {
             designated_leader: Some(d),
