@@ -114,11 +114,12 @@ impl Sim {
                 Some(server_line(pick(&mut self.rng, &outside), false)),
                 Some(pick(&mut self.rng, &voters).to_string()),
             ),
+            // Removals, the leader's often (it hands over to another voter). A committed
+            // configuration always has a voter.
             _ => {
                 let leaving = match leader.filter(|l| voters.contains(l)) {
                     Some(l) if self.rng.gen_bool(0.4) => l,
-                    _ if voters.is_empty() => sid,
-                    _ => pick(&mut self.rng, &voters),
+                    _ => voters.first().map_or(sid, |_| pick(&mut self.rng, &voters)),
                 };
                 (None, Some(leaving.to_string()))
             }

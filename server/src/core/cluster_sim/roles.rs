@@ -163,7 +163,8 @@ impl Sim {
                     None => self.qbreak(l, "the leader's log lacks the DIFF"),
                 }
             }
-            // Reconfig off: the first epoch keeps version 0, and nothing is proposed.
+            // What a member does with them is in `configs` (with reconfig off nothing is
+            // proposed, and the first epoch keeps version 0).
             PeerOut::ConfigProposed(c) => self.config_proposed(sid, c),
             out @ PeerOut::ConfigActivated { .. } => self.config_activated(sid, &out),
             PeerOut::DropLearner { sid: l } => {
