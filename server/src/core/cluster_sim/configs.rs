@@ -1,12 +1,13 @@
 //! What a member does with configurations, as `quorum::member` does it: it starts from the
 //! configuration its disk keeps (`ConfigFiles`: the last activated one, and a proposal not
-//! yet committed), keeps a proposed one as its last seen, and on an
-//! activation tells its election who votes now, persists it, and remembers a handover to
-//! another leader. A looking member adopts a newer configuration a notification carries,
-//! as `election_net` does.
+//! yet committed), keeps a proposed one as its last seen, and on an activation tells its
+//! election who votes now, persists it, and remembers a handover to another leader. A
+//! looking member adopts a newer configuration a notification carries, as `election_net`
+//! does.
 //!
-//! The invariants about configurations live here too: every activation is of a
-//! committed configuration, and versions never name two different ones.
+//! The invariants about configurations live here too: every activation is of a committed
+//! configuration, versions never name two different ones, quorums (commits, NEWLEADER) are
+//! counted against the configuration in force, and the ensemble ends on one.
 
 use crate::core::peer::PeerOut;
 use crate::ids::Zxid;
