@@ -338,7 +338,10 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         joined.insert(me);
-        if !l.has_quorums(&joined) {
+        // The committed configuration's quorum, as Apache's `getEpochToPropose`: a voter
+        // of a proposed one may be ahead of this leader, and it can join only once the
+        // epoch is settled (it is then truncated). NEWLEADER needs both quorums.
+        if !l.quorum.is_quorum(&joined) {
             return;
         }
         // Every learner that joined raises the epoch past what it accepted (observers too,
@@ -432,7 +435,9 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         acked.insert(me);
-        if !l.has_quorums(&acked) {
+        // The committed configuration's quorum (Apache's `waitForEpochAck`), for the
+        // reason `try_choose_epoch` gives.
+        if !l.quorum.is_quorum(&acked) {
             return;
         }
         l.phase = Phase::NewLeaderAcks;

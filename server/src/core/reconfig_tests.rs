@@ -293,6 +293,48 @@ fn a_config_activated_at_newleader_counts_the_epochs_commits() {
     assert_eq!(kinds(&to(&drain(&mut h), 1)), vec![PacketType::COMMIT]);
 }
 
+/// Found by the cluster simulation with reconfig: with a reconfig in flight that adds 5,
+/// 5 had logged more of the old epoch than the member the old voters elected. The leader
+/// waited for a quorum of both configurations to choose its epoch, so for 5, and dropped
+/// 5 as ahead of it while choosing: no epoch, for ever. As Apache's leader, it now
+/// settles the epoch with the committed configuration's quorum; 5 joins after, is
+/// truncated, and NEWLEADER still needs a quorum of both.
+#[test]
+fn a_voter_of_a_proposed_config_ahead_of_the_leader_is_truncated_not_waited_for() {
+    let s = reconfig_settings();
+    let mut h = Harness::with_settings(s.clone());
+    let setup = LeaderSetup {
+        config: config_of(&[1, 2, 3], z(1, 0).raw()),
+        last_seen: config_of(&[1, 3, 5], z(1, 2).raw()),
+        accepted_epoch: 1,
+        current_epoch: 1,
+    };
+    let (tree, _) = history(1, 2);
+    h.replace_core(|now| Core::new(s, tree, now).into_leader(setup));
+    from(&mut h, 2, info(2, 1));
+    assert_eq!(
+        kinds(&to(&drain(&mut h), 2)),
+        vec![PacketType::LEADERINFO],
+        "1 and 2 are a quorum of the committed configuration: the epoch is chosen"
+    );
+    from(&mut h, 2, ack_epoch(z(1, 2).raw(), 1));
+    drain(&mut h);
+    from(&mut h, 5, info(5, 1));
+    from(&mut h, 5, ack_epoch(z(1, 3).raw(), 1));
+    let outs = drain(&mut h);
+    assert!(
+        matches!(plan_for(&outs, 5), Some(SyncPlan::Trunc { .. })),
+        "5 is ahead: truncated, not dropped"
+    );
+    from(&mut h, 2, ack(z(2, 0)));
+    assert!(
+        !h.core.serving(),
+        "NEWLEADER needs a quorum of 1, 3 and 5 too"
+    );
+    from(&mut h, 5, ack(z(2, 0)));
+    assert!(h.core.serving());
+}
+
 #[test]
 fn reconfig_disabled_and_standalone_answers() {
     let mut h = serving_leader(&[1, 2, 3], &[2, 3], &[]);
