@@ -160,6 +160,12 @@ impl Broadcast {
         }
     }
 
+    /// Another configuration is in force from now on without a reconfig of this epoch
+    /// (a new leader activated the one NEWLEADER carried): its quorum alone decides.
+    pub fn set_quorum(&mut self, quorum: Quorum) {
+        self.quorum = quorum;
+    }
+
     /// Stops committing (this leader handed leadership over in a reconfig).
     pub fn stop_committing(&mut self) {
         self.may_commit = false;

@@ -338,7 +338,10 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         joined.insert(me);
-        if !l.has_quorums(&joined) {
+        // The committed configuration's quorum, as Apache's `getEpochToPropose`: a voter
+        // of a proposed one may be ahead of this leader, and it can join only once the
+        // epoch is settled (it is then truncated). NEWLEADER needs both quorums.
+        if !l.quorum.is_quorum(&joined) {
             return;
         }
         // Every learner that joined raises the epoch past what it accepted (observers too,
@@ -432,7 +435,9 @@ impl Core {
             .map(|(&sid, _)| sid)
             .collect();
         acked.insert(me);
-        if !l.has_quorums(&acked) {
+        // The committed configuration's quorum (Apache's `waitForEpochAck`), for the
+        // reason `try_choose_epoch` gives.
+        if !l.quorum.is_quorum(&acked) {
             return;
         }
         l.phase = Phase::NewLeaderAcks;
@@ -468,7 +473,17 @@ impl Core {
         let peer = x.last_zxid;
         let observer = x.observer;
         x.stage = Stage::Syncing;
-        let config = l.setup.last_seen.to_string().into_bytes();
+        // Before serving, NEWLEADER carries the last configuration seen: this epoch
+        // commits it when a quorum of it acknowledges NEWLEADER (an interrupted reconfig
+        // completes). Once serving, the last seen is a reconfig in flight, which may never
+        // commit; the learner takes NEWLEADER's configuration as committed at UPTODATE, so
+        // it gets the committed one, and the reconfig's proposal after NEWLEADER like any
+        // other (its COMMITANDACTIVATE or INFORMANDACTIVATE activates it).
+        let config = if l.phase == Phase::Broadcast {
+            l.setup.config.to_string().into_bytes()
+        } else {
+            l.setup.last_seen.to_string().into_bytes()
+        };
         let plan = if peer == have {
             SyncPlan::Diff {
                 after: peer,
@@ -901,6 +916,10 @@ impl Core {
         );
         l.setup.config = next.clone();
         l.quorum = Quorum::majority(next.voters());
+        // The epoch's proposals are counted against it too: the broadcast was set up
+        // with the configuration the leader started from.
+        let quorum = l.quorum.clone();
+        self.broadcast.set_quorum(quorum);
         let now = self.now.wall_ms;
         self.tree
             .set_config(next.to_string().as_bytes(), next.version, now);

@@ -90,6 +90,41 @@ impl ConfigFiles {
             .map_err(|source| ConfigFileError::Invalid { path, source })
     }
 
+    /// The newest `zoo.cfg.dynamic.<hex version>` beside zoo.cfg, with its version: the
+    /// last configuration this member activated, even one that does not list it (which
+    /// zoo.cfg does not name, see [`ConfigFiles::write_active`]).
+    pub fn newest_active(&self) -> Result<Option<QuorumVerifier>, ConfigFileError> {
+        let dir = match self.static_path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let Some(name) = self.static_path.file_name() else {
+            return Ok(None);
+        };
+        let prefix = format!("{}.dynamic.", name.to_string_lossy());
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        let newest = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let file = e.file_name().to_string_lossy().into_owned();
+                i64::from_str_radix(file.strip_prefix(&prefix)?, 16).ok()
+            })
+            .max();
+        let Some(version) = newest else {
+            return Ok(None);
+        };
+        let path = self.dynamic_path(version);
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        let mut qv = QuorumVerifier::parse(&text)
+            .map_err(|source| ConfigFileError::Invalid { path, source })?;
+        qv.version = version;
+        Ok(Some(qv))
+    }
+
     /// Makes `qv` the configuration this member starts from: its dynamic file, the static
     /// file pointing at it, and no leftover proposal of the same or an older version.
     /// `erase_client_port`: this member's server line names its client address, so the
@@ -268,6 +303,11 @@ mod tests {
             "zoo.cfg unchanged"
         );
         assert!(!files.next_path().exists(), "the proposal committed");
+        assert_eq!(
+            files.newest_active().unwrap(),
+            Some(qv(9)),
+            "a restart finds it, and starts outside it"
+        );
     }
 
     #[test]

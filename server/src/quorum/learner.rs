@@ -28,6 +28,7 @@ use crate::storage::DataDirs;
 use crate::tree::DataTree;
 use crate::txn::apache;
 
+use super::config_files::ConfigFiles;
 use super::stream::{read_packet, write_packet};
 use super::verifier::QuorumVerifier;
 use super::wire::packet::{ack_epoch, LearnerInfo, PacketType, QuorumPacket};
@@ -68,6 +69,9 @@ pub struct LearnerSetup {
     /// and its version (the node's mzxid, as Apache writes it).
     pub config_string: Vec<u8>,
     pub config_version: i64,
+    /// With reconfig on, where a configuration proposed during the sync is kept
+    /// (`zoo.cfg.dynamic.next`) before the transactions are acknowledged.
+    pub config_files: Option<ConfigFiles>,
 }
 
 fn wall_ms() -> i64 {
@@ -83,12 +87,10 @@ pub struct Synced {
     /// Logged durably, not yet committed, in zxid order.
     pub uncommitted: Vec<LogEntry>,
     /// The configuration NEWLEADER carried (the leader's last seen, `QuorumVerifier`'s
-    /// string), for the member to take at UPTODATE when it is newer than its own.
+    /// string), or a newer one a reconfig committed during the sync
+    /// (COMMITANDACTIVATE, INFORMANDACTIVATE), for the member to take at UPTODATE when it
+    /// is newer than its own.
     pub newleader_config: Option<Vec<u8>>,
-    /// The last reconfig committed during the sync (a COMMITANDACTIVATE, or an observer's
-    /// INFORMANDACTIVATE): its configuration and the leader it designates, for the member
-    /// to take as Apache's learner does (`processReconfig` in `syncWithLeader`).
-    pub activated: Option<(QuorumVerifier, u64)>,
     pub reader: BufReader<TcpStream>,
     pub writer: TcpStream,
 }
@@ -198,7 +200,9 @@ pub fn sync_with_leader_reporting(
         log: None,
     };
     let mut newleader_config = None;
-    let mut activated = None;
+    // The configuration of a reconfig that committed during the sync (Apache's learner
+    // processes it at once; this one takes it with NEWLEADER's at UPTODATE).
+    let mut committed_config: Option<QuorumVerifier> = None;
     loop {
         let pkt = read_packet(&mut reader, setup.max_buffer)?;
         match pkt.kind {
@@ -229,6 +233,9 @@ pub fn sync_with_leader_reporting(
             }
             PacketType::PROPOSAL => {
                 let entry = decode(pkt.data.as_deref())?;
+                if let Some(qv) = reconfig::committed_config(&entry) {
+                    keep_proposed(setup, &qv)?;
+                }
                 let last = sync
                     .uncommitted
                     .back()
@@ -238,32 +245,54 @@ pub fn sync_with_leader_reporting(
                     sync.unlogged.push(entry);
                 }
             }
-            PacketType::COMMIT => {
-                sync.commit(&mut tree, pkt.zxid)?;
-            }
-            // A reconfig committed while this learner syncs (the leader forwards it like
-            // any commit): committed like a COMMIT, its configuration taken at UPTODATE.
-            PacketType::COMMITANDACTIVATE => {
-                let leader = activation_leader(&pkt)?;
-                if let Some(e) = sync.commit(&mut tree, pkt.zxid)? {
-                    activated = Some((reconfig_config(&e)?, leader));
+            // A reconfig's commit names the leader under the new configuration first;
+            // during the sync only its configuration matters.
+            PacketType::COMMIT | PacketType::COMMITANDACTIVATE => {
+                let head = sync.uncommitted.front().map(|e| e.hdr.zxid);
+                if head == Some(pkt.zxid) {
+                    if let Some(e) = sync.uncommitted.pop_front() {
+                        if pkt.kind == PacketType::COMMITANDACTIVATE {
+                            committed_config = reconfig::committed_config(&e).or(committed_config);
+                        }
+                        let mut triggers = Vec::new();
+                        tree.apply(&e.hdr, &e.txn, &mut triggers);
+                    }
+                } else if pkt.zxid > tree.last_zxid() {
+                    return Err(LearnerError::Protocol(format!(
+                        "COMMIT {} without its proposal",
+                        Zxid::from_raw(pkt.zxid)
+                    )));
                 }
             }
-            PacketType::INFORM => {
-                let entry = decode(pkt.data.as_deref())?;
-                sync.inform(&mut tree, entry);
-            }
-            PacketType::INFORMANDACTIVATE => {
-                let leader = activation_leader(&pkt)?;
+            PacketType::INFORM | PacketType::INFORMANDACTIVATE => {
                 let data = pkt.data.as_deref().unwrap_or_default();
-                let entry = decode(data.get(8..))?;
-                let config = reconfig_config(&entry)?;
-                if sync.inform(&mut tree, entry) {
-                    activated = Some((config, leader));
+                let data = if pkt.kind == PacketType::INFORMANDACTIVATE {
+                    reconfig::split_activate(data)
+                        .ok_or_else(|| {
+                            LearnerError::Protocol("INFORMANDACTIVATE without a leader id".into())
+                        })?
+                        .1
+                } else {
+                    data
+                };
+                let entry = decode(Some(data))?;
+                if entry.hdr.zxid > tree.last_zxid() {
+                    if pkt.kind == PacketType::INFORMANDACTIVATE {
+                        committed_config = reconfig::committed_config(&entry).or(committed_config);
+                    }
+                    let mut triggers = Vec::new();
+                    tree.apply(&entry.hdr, &entry.txn, &mut triggers);
+                    sync.unlogged.push(entry);
                 }
             }
             PacketType::NEWLEADER => {
                 newleader_config = pkt.data.clone().filter(|d| d.len() > 1);
+                if let Some(qv) = newleader_config
+                    .as_deref()
+                    .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok())
+                {
+                    keep_proposed(setup, &qv)?;
+                }
                 // The sync may hold transactions of the new epoch: announce the epoch
                 // first, so that a crash before `currentEpoch` is written still restarts.
                 epoch::prepare_current(&setup.dirs.snap_dir, u64::from(new_epoch))
@@ -292,12 +321,12 @@ pub fn sync_with_leader_reporting(
                     mode = sync.mode,
                     "synced with the leader: serving"
                 );
+                let newleader_config = newer_config(newleader_config, committed_config);
                 return Ok(Synced {
                     tree,
                     epoch: new_epoch,
                     uncommitted: sync.uncommitted.into_iter().collect(),
                     newleader_config,
-                    activated,
                     reader,
                     writer: stream,
                 });
@@ -311,21 +340,31 @@ pub fn sync_with_leader_reporting(
     }
 }
 
-/// The leader an ...ANDACTIVATE packet designates.
-fn activation_leader(pkt: &QuorumPacket) -> Result<u64, LearnerError> {
-    reconfig::split_activate(pkt.data.as_deref().unwrap_or_default())
-        .map(|(leader, _)| leader)
-        .ok_or_else(|| LearnerError::Protocol(format!("{:?} without a leader id", pkt.kind)))
+/// A configuration seen during the sync (a reconfig's proposal, NEWLEADER's) newer than
+/// this member's is kept as its last seen before anything is acknowledged, as Apache's
+/// learner does: once this member acknowledges the transactions (or NEWLEADER), it may be
+/// committed, and a member restarted without it would lead under the old configuration
+/// with a log that says otherwise.
+fn keep_proposed(setup: &LearnerSetup, qv: &QuorumVerifier) -> Result<(), LearnerError> {
+    match &setup.config_files {
+        Some(files) if qv.version > setup.config_version => {
+            files.write_proposed(qv).map_err(storage)
+        }
+        _ => Ok(()),
+    }
 }
 
-/// The configuration a reconfig transaction commits.
-fn reconfig_config(entry: &LogEntry) -> Result<QuorumVerifier, LearnerError> {
-    reconfig::committed_config(entry).ok_or_else(|| {
-        LearnerError::Protocol(format!(
-            "an activation of {}, which is not a reconfig",
-            Zxid::from_raw(entry.hdr.zxid)
-        ))
-    })
+/// NEWLEADER's configuration, or the one committed during the sync when it is newer.
+fn newer_config(newleader: Option<Vec<u8>>, committed: Option<QuorumVerifier>) -> Option<Vec<u8>> {
+    let version = |d: &[u8]| {
+        QuorumVerifier::parse(&String::from_utf8_lossy(d)).map_or(i64::MIN, |q| q.version)
+    };
+    match committed {
+        Some(qv) if newleader.as_deref().is_none_or(|d| qv.version > version(d)) => {
+            Some(qv.to_string().into_bytes())
+        }
+        _ => newleader,
+    }
 }
 
 fn decode(data: Option<&[u8]>) -> Result<LogEntry, LearnerError> {
@@ -349,37 +388,6 @@ struct SyncState<'a> {
 }
 
 impl SyncState<'_> {
-    /// Commits the proposal `zxid`, which must be the oldest uncommitted one (a commit of
-    /// something the tree already holds is a repeat, ignored); returns it when committed.
-    fn commit(&mut self, tree: &mut DataTree, zxid: i64) -> Result<Option<LogEntry>, LearnerError> {
-        let head = self.uncommitted.front().map(|e| e.hdr.zxid);
-        if head == Some(zxid) {
-            if let Some(e) = self.uncommitted.pop_front() {
-                let mut triggers = Vec::new();
-                tree.apply(&e.hdr, &e.txn, &mut triggers);
-                return Ok(Some(e));
-            }
-        } else if zxid > tree.last_zxid() {
-            return Err(LearnerError::Protocol(format!(
-                "COMMIT {} without its proposal",
-                Zxid::from_raw(zxid)
-            )));
-        }
-        Ok(None)
-    }
-
-    /// Applies an observer's INFORM (a committed transaction) unless the tree already
-    /// holds it; true when applied.
-    fn inform(&mut self, tree: &mut DataTree, entry: LogEntry) -> bool {
-        if entry.hdr.zxid <= tree.last_zxid() {
-            return false;
-        }
-        let mut triggers = Vec::new();
-        tree.apply(&entry.hdr, &entry.txn, &mut triggers);
-        self.unlogged.push(entry);
-        true
-    }
-
     /// Makes the sync durable: after a SNAP, the snapshot replaces the old history on disk;
     /// then every transaction received so far goes to the log, with one fsync.
     fn persist(&mut self, tree: &DataTree) -> Result<(), LearnerError> {

@@ -19,8 +19,10 @@ use crate::storage::writer::{LogEntry, TxnLog};
 use crate::storage::DataDirs;
 use crate::txn::{apache, CreateKind, Txn, TxnHeader};
 
+use super::config_files::ConfigFiles;
 use super::learner::{sync_with_leader, LearnerError, LearnerSetup, Synced};
 use super::stream::{read_packet, write_packet};
+use super::verifier::QuorumVerifier;
 use super::wire::packet::{
     leader_info, LearnerInfo, PacketType, QuorumPacket, DEFAULT_MAX_BUFFER, ZAB_PROTOCOL_VERSION,
 };
@@ -99,6 +101,7 @@ impl Member {
             segment_limit: 1 << 26,
             config_version: 0,
             config_string: b"server.1=127.0.0.1:2888:3888:participant\nversion=0".to_vec(),
+            config_files: None,
         }
     }
 
@@ -516,105 +519,124 @@ fn an_observer_sends_observerinfo_and_applies_inform() {
     assert!(synced.uncommitted.is_empty());
 }
 
-/// The reconfig transaction that commits `config` (a `QuorumVerifier` string).
-fn reconfig_entry(zxid: Zxid, config: &str) -> LogEntry {
-    LogEntry {
-        hdr: TxnHeader {
-            session_id: 0,
-            cxid: 0,
-            zxid: zxid.raw(),
-            time: 1_700_000_000_000,
-        },
+/// A reconfig transaction at `zxid` whose configuration is voters `1..=n`.
+fn reconfig_entry(zxid: Zxid, n: u64) -> (LogEntry, QuorumVerifier) {
+    let text: String = (1..=n)
+        .map(|i| format!("server.{i}=127.0.0.{i}:2888:3888:participant;2181\n"))
+        .collect();
+    let mut qv = QuorumVerifier::parse(&text).unwrap();
+    qv.version = zxid.raw();
+    let e = LogEntry {
         txn: Arc::new(Txn::SetData {
             path: "/zookeeper/config".into(),
-            data: Some(config.as_bytes().to_vec()),
+            data: Some(qv.to_string().into_bytes()),
             version: -1,
             reconfig: true,
         }),
+        ..entry(zxid, "/unused")
+    };
+    (e, qv)
+}
+
+/// Found by the cluster simulation with reconfig: a reconfig that committed while a learner
+/// synced reached it as INFORMANDACTIVATE (an observer) or COMMITANDACTIVATE (a follower),
+/// which the sync ignored, so the observer skipped the transaction and the follower kept it
+/// pending. Both are taken as INFORM and COMMIT are, and the configuration is the one to
+/// take at UPTODATE.
+#[test]
+fn a_reconfig_committed_during_the_sync_is_applied_and_taken() {
+    for observer in [true, false] {
+        let m = Member::new(&[], 1, 1);
+        let dirs = m.dirs.clone();
+        let (reconfig, qv) = reconfig_entry(z(2, 1), 4);
+        let after = entry(z(2, 2), "/after");
+        let (addr, script) = leader(move |mut s| {
+            recv(&mut s);
+            send(&mut s, &leader_info(2));
+            recv(&mut s);
+            send(&mut s, &pkt(PacketType::DIFF, z(0, 0)));
+            send(&mut s, &pkt(PacketType::NEWLEADER, z(2, 0)));
+            recv(&mut s);
+            if observer {
+                let inform = crate::core::reconfig::inform_and_activate(&proposal(&reconfig), 1);
+                send(&mut s, &inform);
+                let mut next = proposal(&after);
+                next.kind = PacketType::INFORM;
+                send(&mut s, &next);
+            } else {
+                send(&mut s, &proposal(&reconfig));
+                let commit = crate::core::reconfig::commit_and_activate(z(2, 1).raw(), 1);
+                send(&mut s, &commit);
+                send(&mut s, &proposal(&after));
+                send(&mut s, &pkt(PacketType::COMMIT, z(2, 2)));
+            }
+            send(&mut s, &QuorumPacket::new(PacketType::UPTODATE, -1, None));
+            recv(&mut s);
+            assert_eq!(all_logged(&dirs), vec![z(2, 1).raw(), z(2, 2).raw()]);
+            s
+        });
+        let tree = recover(&m.dirs).unwrap().0;
+        let synced = sync_with_leader(
+            &m.setup(addr, observer),
+            tree,
+            Epochs {
+                accepted: 1,
+                current: 1,
+            },
+        )
+        .expect("synced");
+        script.join().unwrap();
+        assert_eq!(
+            synced.tree.last_zxid(),
+            z(2, 2).raw(),
+            "observer: {observer}"
+        );
+        assert!(synced.uncommitted.is_empty(), "observer: {observer}");
+        let taken = synced.newleader_config.expect("a configuration to take");
+        assert_eq!(
+            QuorumVerifier::parse(std::str::from_utf8(&taken).unwrap()).unwrap(),
+            qv,
+            "observer: {observer}"
+        );
     }
 }
 
-const ADDED: &str = "server.1=127.0.0.1:2888:3888:participant\n\
-                     server.2=127.0.0.2:2888:3888:participant\nversion=200000001";
-
-/// A leader commits a reconfig while this learner syncs (a member being added back takes
-/// its sync while the reconfig that adds it is in flight): the COMMITANDACTIVATE commits
-/// the reconfig's proposal, as Apache's learner commits it, and the commits after it find
-/// their proposals. (The learner used to ignore it, then fail the sync at the next COMMIT
-/// with "COMMIT ... without its proposal".)
+/// Found by the cluster simulation with reconfig: a member that took a reconfig's proposal
+/// in a DIFF and acknowledged it at NEWLEADER did not keep the configuration; after a
+/// restart it led under the old one, with a log holding the reconfig. The learner keeps it
+/// as the proposed configuration before it acknowledges, even if the sync then fails.
 #[test]
-fn a_reconfig_committed_during_the_sync_is_committed_and_its_config_kept() {
-    let m = Member::new(&[z(1, 1)], 1, 1);
+fn a_reconfig_proposed_in_the_sync_is_kept_before_newleader_is_acknowledged() {
+    let m = Member::new(&[], 1, 1);
+    let (reconfig, qv) = reconfig_entry(z(1, 1), 4);
+    let files = ConfigFiles::new(m._tmp.path().join("zoo.cfg"));
+    let kept = files.clone();
     let (addr, script) = leader(move |mut s| {
         discovery(&mut s, 1, 2);
         send(&mut s, &pkt(PacketType::DIFF, z(1, 1)));
+        send(&mut s, &proposal(&reconfig));
         send(&mut s, &pkt(PacketType::NEWLEADER, z(2, 0)));
-        recv(&mut s);
-        send(&mut s, &proposal(&reconfig_entry(z(2, 1), ADDED)));
-        send(
-            &mut s,
-            &crate::core::reconfig::commit_and_activate(z(2, 1).raw(), 1),
-        );
-        send(&mut s, &proposal(&entry(z(2, 2), "/after")));
-        send(&mut s, &pkt(PacketType::COMMIT, z(2, 2)));
-        send(&mut s, &QuorumPacket::new(PacketType::UPTODATE, -1, None));
-        let a = recv(&mut s);
-        assert_eq!(a, pkt(PacketType::ACK, z(2, 0)));
-        s
-    });
-    let synced = m.sync(addr).expect("synced");
-    let _s = script.join().unwrap();
-    assert_eq!(synced.tree.last_zxid(), z(2, 2).raw());
-    assert!(synced.tree.get("/after").is_some());
-    assert!(synced.uncommitted.is_empty(), "both proposals committed");
-    let (config, leader) = synced.activated.expect("the reconfig's configuration");
-    assert_eq!((config.version, leader), (0x2_0000_0001, 1));
-    assert_eq!(config.voters().len(), 2);
-    assert_eq!(
-        all_logged(&m.dirs),
-        vec![z(1, 1).raw(), z(2, 1).raw(), z(2, 2).raw()]
-    );
-}
-
-/// An observer's INFORMANDACTIVATE during the sync is applied and logged like an INFORM
-/// (it used to be skipped: the observer's tree and log went on without the reconfig).
-#[test]
-fn an_observer_applies_a_reconfig_informed_during_the_sync() {
-    let m = Member::new(&[], 1, 1);
-    let dirs = m.dirs.clone();
-    let (addr, script) = leader(move |mut s| {
-        let oi = recv(&mut s);
-        assert_eq!(oi.kind, PacketType::OBSERVERINFO);
-        send(&mut s, &leader_info(2));
-        recv(&mut s);
-        send(&mut s, &pkt(PacketType::DIFF, z(0, 0)));
-        send(&mut s, &pkt(PacketType::NEWLEADER, z(2, 0)));
-        recv(&mut s);
-        let reconfig = proposal(&reconfig_entry(z(2, 1), ADDED));
-        send(
-            &mut s,
-            &crate::core::reconfig::inform_and_activate(&reconfig, 1),
-        );
-        let mut inform = proposal(&entry(z(2, 2), "/o"));
-        inform.kind = PacketType::INFORM;
-        send(&mut s, &inform);
-        send(&mut s, &QuorumPacket::new(PacketType::UPTODATE, -1, None));
-        recv(&mut s);
-        assert_eq!(all_logged(&dirs), vec![z(2, 1).raw(), z(2, 2).raw()]);
-        s
+        let ack = recv(&mut s);
+        assert_eq!(ack.kind, PacketType::ACK);
+        let next = kept.read_proposed().unwrap();
+        // The leader goes away before UPTODATE.
+        drop(s);
+        next
     });
     let tree = recover(&m.dirs).unwrap().0;
-    let synced = sync_with_leader(
-        &m.setup(addr, true),
-        tree,
-        Epochs {
-            accepted: 1,
-            current: 1,
-        },
-    )
-    .expect("synced");
-    script.join().unwrap();
-    assert_eq!(synced.tree.last_zxid(), z(2, 2).raw());
-    let (config, leader) = synced.activated.expect("the reconfig's configuration");
-    assert_eq!((config.version, leader), (0x2_0000_0001, 1));
+    let setup = LearnerSetup {
+        config_files: Some(files.clone()),
+        ..m.setup(addr, false)
+    };
+    let epochs = Epochs {
+        accepted: 1,
+        current: 1,
+    };
+    assert!(sync_with_leader(&setup, tree, epochs).is_err());
+    assert_eq!(
+        script.join().unwrap(),
+        Some(qv.clone()),
+        "kept before the ACK"
+    );
+    assert_eq!(files.read_proposed().unwrap(), Some(qv));
 }

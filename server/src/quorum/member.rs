@@ -204,6 +204,15 @@ pub async fn run(ctx: MemberContext) -> anyhow::Result<()> {
             );
             tokio::time::sleep(pause).await;
         }
+        // A learner's sync keeps the configurations it saw proposed in the files, whether
+        // or not the sync completed: the next role starts from them.
+        if let Some(next) = files
+            .as_ref()
+            .filter(|_| ctx.config.reconfig_enabled)
+            .and_then(|f| f.read_proposed().ok().flatten())
+        {
+            ensemble.proposed(&next);
+        }
         ctx.words.send_replace(looking_role(&ensemble));
         (tree, epochs) = match end.tree {
             // Everything the role logged is in this tree: no need to read it all again
@@ -368,7 +377,7 @@ impl From<&str> for RoleEnd {
 }
 
 /// The leader a configuration activation designates, if it is not `leader` (the role's).
-fn designated_other(out: &PeerOut, leader: u64) -> Option<u64> {
+pub(crate) fn designated_other(out: &PeerOut, leader: u64) -> Option<u64> {
     match out {
         PeerOut::ConfigActivated {
             designated_leader: Some(d),
@@ -617,6 +626,11 @@ async fn follow(
         segment_limit: ctx.segment_limit,
         config_string: ensemble.committed().to_string().into_bytes(),
         config_version: ensemble.committed().version,
+        config_files: config
+            .config_file
+            .as_ref()
+            .filter(|_| config.reconfig_enabled)
+            .map(ConfigFiles::new),
     };
     tracing::info!(leader, addr = %setup.leader_addr, observer, "following: connecting to the leader");
     let synced = {
@@ -650,33 +664,16 @@ async fn follow(
         }
     };
     let _ = control.send(ElectionControl::PeerEpoch(u64::from(synced.epoch)));
-    // A reconfig committed during the sync that designates another leader: Apache's
-    // learner gives up the sync ("changes proposed in reconfig"); this one takes its role
-    // under that leader, as after such a reconfig committed once it serves.
-    if let Some((qv, designated)) = &synced.activated {
-        if *designated != leader && config.reconfig_enabled {
-            adopt(ctx, ensemble, control, qv.clone());
-            return RoleEnd {
-                why: "changes proposed in reconfig: a new leader, during the sync".to_string(),
-                tree: None,
-                handover: Some(*designated),
-                disk_failed: false,
-            };
-        }
-    }
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
-    // With reconfig on, NEWLEADER's configuration, or one a reconfig committed during the
-    // sync, becomes this member's at UPTODATE when it is newer (an interrupted reconfig,
-    // or the version the epoch stamped).
+    // With reconfig on, NEWLEADER's configuration (or a newer one a reconfig committed
+    // during the sync) becomes this member's at UPTODATE when it is newer than its own (an
+    // interrupted reconfig, or the version the epoch stamped).
     let newer = synced
         .newleader_config
         .as_deref()
-        .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok())
-        .into_iter()
-        .chain(synced.activated.map(|(qv, _)| qv))
         .filter(|_| config.reconfig_enabled)
-        .filter(|qv| qv.version > ensemble.committed().version)
-        .max_by_key(|qv| qv.version);
+        .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok())
+        .filter(|qv| qv.version > ensemble.committed().version);
     if let Some(qv) = &newer {
         ensemble.proposed(qv);
     }

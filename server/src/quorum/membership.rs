@@ -38,22 +38,47 @@ pub struct Ensemble {
 impl Ensemble {
     /// From the config file, and the proposal `files` kept, if any.
     pub fn load(config: &Config, files: Option<&ConfigFiles>) -> Ensemble {
-        let committed = QuorumVerifier::from_config(config);
-        let mut last_seen = committed.clone();
+        let mut committed = QuorumVerifier::from_config(config);
+        let mut proposed = None;
         if let Some(files) = files.filter(|_| config.reconfig_enabled) {
+            // A configuration activated after the last one that lists this member (it was
+            // removed): it starts outside it, as a follower without a vote, and never as
+            // a voter of the older one, whose quorums no longer decide.
+            match files.newest_active() {
+                Ok(Some(newer)) if newer.version > committed.version => {
+                    tracing::info!(version = %format!("{:x}", newer.version), "a newer configuration that does not list this member: starting outside it");
+                    committed = newer;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "ignoring the newer dynamic configurations"),
+            }
             match files.read_proposed() {
                 Ok(Some(next)) if next.version > committed.version => {
                     tracing::info!(version = %format!("{:x}", next.version), "a proposed configuration was not committed before the restart");
-                    last_seen = next;
+                    proposed = Some(next);
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "ignoring the proposed configuration"),
             }
         }
         let me = config.my_id.unwrap_or_default();
+        Ensemble::new(me, committed, proposed, config.server(me).cloned())
+    }
+
+    /// Member `me` with its committed configuration, the proposal it kept (used only when
+    /// newer), and its own line from zoo.cfg.
+    pub fn new(
+        me: Sid,
+        committed: QuorumVerifier,
+        proposed: Option<QuorumVerifier>,
+        own: Option<ServerSpec>,
+    ) -> Ensemble {
+        let last_seen = proposed
+            .filter(|p| p.version > committed.version)
+            .unwrap_or_else(|| committed.clone());
         Ensemble {
             me,
-            own: config.server(me).cloned(),
+            own,
             committed,
             last_seen,
         }
@@ -214,6 +239,36 @@ mod tests {
         assert_eq!(e.last_seen(), &four);
         assert!(!e.activated(&qv(THREE, 0x100000000)), "never backwards");
         assert_eq!(e.committed(), &four);
+    }
+
+    /// Found by the cluster simulation with reconfig: a removed member restarted from
+    /// the last configuration that lists it (zoo.cfg's), as a voter, and with the highest
+    /// zxid it was elected and committed with a quorum of the old voters. It starts
+    /// outside the newer configuration it activated instead.
+    #[test]
+    fn a_removed_member_restarts_outside_the_config_that_removed_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("zoo.cfg");
+        let text = format!("tickTime=2000\ndataDir=/d\nreconfigEnabled=true\n{THREE}\n");
+        std::fs::write(&cfg, &text).unwrap();
+        let (mut config, _) = Config::parse(&text, "zoo.cfg").unwrap();
+        config.my_id = Some(1);
+        config.config_file = Some(cfg.clone());
+        let files = ConfigFiles::new(&cfg);
+        let without_me = qv(
+            "server.2=127.0.0.2:2888:3888;2181\nserver.3=127.0.0.3:2888:3888;2181",
+            0x100000009,
+        );
+        files.write_active(&without_me, true, false).unwrap();
+        let e = Ensemble::load(&config, Some(&files));
+        assert_eq!(e.committed(), &without_me);
+        assert_eq!(e.place(), Place::Outside, "a follower without a vote");
+        assert_eq!(
+            e.me().unwrap().host,
+            "127.0.0.1",
+            "its own line from zoo.cfg"
+        );
+        assert!(!e.election_members().voters.contains(&1));
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub(super) struct Client {
     /// Requests sent and not answered: xid, and whether a success is an acknowledged write.
     pub pending: VecDeque<(i32, bool)>,
     pub next_xid: i32,
+    /// The connection this client authenticated on (the reconfig client).
+    pub authed: Option<ConnId>,
+    /// The reconfigs sent and not answered, by xid.
+    pub reconfigs: std::collections::BTreeMap<i32, super::reconfig::Ask>,
 }
 
 impl Sim {
@@ -104,7 +108,7 @@ impl Sim {
     }
 
     /// Connects to a random serving member, with the session the client has, if any.
-    fn client_connect(&mut self, c: usize) {
+    pub(super) fn client_connect(&mut self, c: usize) {
         let serving: Vec<Sid> = self
             .members
             .iter()
@@ -140,6 +144,8 @@ impl Sim {
         cl.at = None;
         cl.pending.clear();
         cl.handshaking = false;
+        cl.authed = None;
+        cl.reconfigs.clear();
     }
 
     /// The member's role ended: its connections are gone.
@@ -226,6 +232,9 @@ impl Sim {
                 "client {c}: reply to xid {} before xid {xid}",
                 hdr.xid
             ));
+        }
+        if let Some(ask) = self.clients[c].reconfigs.remove(&xid) {
+            self.reconfig_reply(c, &hdr, &ask);
         }
         if !tracked || hdr.err != 0 {
             return;

@@ -1,8 +1,9 @@
 //! A member's durable state: what survives a crash. The snapshot carries the history of
 //! transactions it holds, so that a member's history can be compared with the committed one
-//! across SNAP syncs and restarts.
+//! across SNAP syncs and restarts. With reconfig on it also keeps the configuration files.
 
 use crate::ids::Zxid;
+use crate::quorum::verifier::QuorumVerifier;
 use crate::storage::writer::LogEntry;
 use crate::tree::DataTree;
 
@@ -16,6 +17,14 @@ pub(super) struct Disk {
     pub current: u32,
     /// `currentEpoch.tmp`: the epoch a learner announced before persisting its sync.
     pub current_tmp: Option<u32>,
+    /// The dynamic configuration zoo.cfg names (`ConfigFiles::write_active`): the last
+    /// activated one that lists this member.
+    pub config: Option<QuorumVerifier>,
+    /// The newest dynamic configuration file: the last activated one, listing this
+    /// member or not (`ConfigFiles::newest_active`).
+    pub newest_active: Option<QuorumVerifier>,
+    /// `zoo.cfg.dynamic.next`: a configuration proposed and not known committed.
+    pub proposed: Option<QuorumVerifier>,
 }
 
 impl Disk {
@@ -36,6 +45,12 @@ impl Disk {
         } else {
             self.log.get(i - s.len())
         }
+    }
+
+    /// Whether the snapshot or the log holds transaction `zxid`.
+    pub fn holds(&self, zxid: i64) -> bool {
+        let has = |v: &[LogEntry]| v.binary_search_by_key(&zxid, |e| e.hdr.zxid).is_ok();
+        has(self.snap_hist()) || has(&self.log)
     }
 
     pub fn history(&self) -> Vec<LogEntry> {

@@ -1,5 +1,7 @@
 //! The election network: one connection per pair of members, a FIFO queue of
-//! notifications each way, dialled when a member has something to send.
+//! notifications each way, dialled when a member has something to send. With reconfig
+//! on a notification carries its sender's configuration, as Apache's version-2
+//! notifications do, and a looking member adopts a newer one.
 
 use std::collections::VecDeque;
 
@@ -7,7 +9,7 @@ use rand::Rng;
 
 use crate::quorum::election::{self, Notification, Sid};
 
-use super::world::{pair, Sim};
+use super::world::{pair, Notice, Sim};
 
 impl Sim {
     pub fn eapply(&mut self, sid: Sid) {
@@ -23,12 +25,12 @@ impl Sim {
                 match e {
                     election::Effect::Send { to, msg } => self.esend(sid, to, msg),
                     election::Effect::SendToVoters(msg) => {
-                        for to in 1..=self.voters as Sid {
+                        for to in self.election_members(sid).voters {
                             self.esend(sid, to, msg);
                         }
                     }
                     election::Effect::ConnectAll => {
-                        for to in 1..=self.voters as Sid {
+                        for to in self.election_members(sid).voters {
                             self.econnect(sid, to);
                         }
                     }
@@ -44,6 +46,12 @@ impl Sim {
         if from == to {
             return;
         }
+        let msg = Notice {
+            out: msg,
+            config: self
+                .reconfig
+                .then(|| self.mr(from).ensemble.committed().clone()),
+        };
         if self.econn.contains(&pair(from, to)) {
             // Apache's send queue holds one message: one not yet written is replaced.
             let overwrite = self.faults && self.rng.gen_bool(0.1);
@@ -59,17 +67,30 @@ impl Sim {
         }
     }
 
-    /// Makes the election connection between `a` and `b` if both run and can reach each
-    /// other: the pending notifications go first, then each looking side resends its vote.
+    /// Whether either side would dial the other: it has a notification for it, or it
+    /// is a voter in the other's view (the election sends only to voters, and answers
+    /// what arrives). Two members outside each other's voters (two joiners) never connect.
+    fn would_dial(&self, a: Sid, b: Sid) -> bool {
+        self.epending.contains_key(&(a, b))
+            || self.epending.contains_key(&(b, a))
+            || self.election_members(a).voters.contains(&b)
+            || self.election_members(b).voters.contains(&a)
+    }
+
+    /// Makes the election connection between `a` and `b` if both run, can reach each
+    /// other and one would dial: the pending notifications go first, then each looking
+    /// side resends its vote.
     pub fn econnect(&mut self, a: Sid, b: Sid) {
         if a == b
             || !self.mr(a).alive()
             || !self.mr(b).alive()
             || !self.reachable(a, b)
-            || !self.econn.insert(pair(a, b))
+            || self.econn.contains(&pair(a, b))
+            || !self.would_dial(a, b)
         {
             return;
         }
+        self.econn.insert(pair(a, b));
         for (x, y) in [(a, b), (b, a)] {
             if let Some(msg) = self.epending.remove(&(x, y)) {
                 self.elinks.entry((x, y)).or_default().push_back(msg);
@@ -105,7 +126,11 @@ impl Sim {
             return false;
         };
         let now = self.now_ms;
+        let Notice { out: msg, config } = msg;
         self.log(|| format!("{from} -> {to}: {:?} {:?}", msg.state, msg.vote));
+        if let Some(qv) = config {
+            self.maybe_adopt(to, qv);
+        }
         if let Some(e) = self.m(to).election.as_mut() {
             e.receive(
                 now,

@@ -1,7 +1,9 @@
 //! A learner taking its sync, as `quorum::learner::sync_with_leader` does it (that code is
 //! blocking I/O, so the simulation plays it): LEADERINFO → ACKEPOCH, then DIFF (as
 //! PROPOSAL + COMMIT pairs), TRUNC or SNAP, the proposals and commits that follow,
-//! NEWLEADER (persist, write `currentEpoch`, ACK) and UPTODATE (persist, ACK, serve).
+//! NEWLEADER (persist, write `currentEpoch`, ACK) and UPTODATE (persist, ACK, serve); a
+//! reconfig that commits during the sync (COMMITANDACTIVATE, INFORMANDACTIVATE) is taken
+//! as a COMMIT or INFORM, its configuration with NEWLEADER's at UPTODATE.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,6 +16,9 @@ use crate::storage::writer::LogEntry;
 use crate::tree::DataTree;
 use crate::txn::apache;
 
+use crate::quorum::verifier::QuorumVerifier;
+
+use super::super::reconfig::{committed_config, split_activate};
 use super::disk::Disk;
 
 /// What travels from the leader to a learner, in order (one TCP connection).
@@ -42,6 +47,13 @@ pub(super) struct Learning {
     snapped: bool,
     pub uncommitted: VecDeque<LogEntry>,
     unlogged: Vec<LogEntry>,
+    /// What this member shows in `/zookeeper/config` (reconfig on): after a SNAP or a
+    /// TRUNC it keeps its own, as `quorum::learner` does.
+    pub own_config: Option<(Vec<u8>, i64)>,
+    /// The configuration NEWLEADER carried.
+    pub newleader_config: Option<Vec<u8>>,
+    /// The configuration of a reconfig that committed during the sync.
+    pub committed_config: Option<QuorumVerifier>,
 }
 
 /// What a packet did to the sync.
@@ -84,6 +96,9 @@ impl Learning {
             snapped: false,
             uncommitted: VecDeque::new(),
             unlogged: Vec::new(),
+            own_config: None,
+            newleader_config: None,
+            committed_config: None,
         }
     }
 
@@ -105,6 +120,7 @@ impl Learning {
                 snap::write_snap(&tree, &mut body).map_err(|e| e.to_string())?;
                 self.tree = snap::read_snap(&mut &body[..], zxid, DEFAULT_MAX_BUFFER)
                     .map_err(|e| format!("bad snapshot: {e}"))?;
+                self.show_own_config();
                 self.hist = hist;
                 self.snapped = true;
                 return Ok(Took {
@@ -144,10 +160,14 @@ impl Learning {
             PacketType::TRUNC => {
                 disk.truncate_after(pkt.zxid)?;
                 self.tree = disk.load();
+                self.show_own_config();
                 self.hist = disk.history();
             }
             PacketType::PROPOSAL => {
                 let e = decode(&pkt)?;
+                if let Some(qv) = committed_config(&e) {
+                    self.keep_proposed(disk, qv);
+                }
                 let last = self
                     .uncommitted
                     .back()
@@ -157,9 +177,13 @@ impl Learning {
                     self.unlogged.push(e);
                 }
             }
-            PacketType::COMMIT => {
+            PacketType::COMMIT | PacketType::COMMITANDACTIVATE => {
                 if self.uncommitted.front().map(|e| e.hdr.zxid) == Some(pkt.zxid) {
                     if let Some(e) = self.uncommitted.pop_front() {
+                        if pkt.kind == PacketType::COMMITANDACTIVATE {
+                            self.committed_config =
+                                committed_config(&e).or(self.committed_config.take());
+                        }
                         self.tree.apply(&e.hdr, &e.txn, &mut Vec::new());
                         self.hist.push(e);
                     }
@@ -167,15 +191,34 @@ impl Learning {
                     return Err(format!("COMMIT {:#x} without its proposal", pkt.zxid));
                 }
             }
-            PacketType::INFORM => {
+            PacketType::INFORM | PacketType::INFORMANDACTIVATE => {
+                let mut pkt = pkt;
+                if pkt.kind == PacketType::INFORMANDACTIVATE {
+                    let data = pkt.data.take().unwrap_or_default();
+                    let (_, txn) =
+                        split_activate(&data).ok_or("INFORMANDACTIVATE without a leader id")?;
+                    pkt.data = Some(txn.to_vec());
+                }
                 let e = decode(&pkt)?;
                 if e.hdr.zxid > self.tree.last_zxid() {
+                    if pkt.kind == PacketType::INFORMANDACTIVATE {
+                        self.committed_config =
+                            committed_config(&e).or(self.committed_config.take());
+                    }
                     self.tree.apply(&e.hdr, &e.txn, &mut Vec::new());
                     self.hist.push(e.clone());
                     self.unlogged.push(e);
                 }
             }
             PacketType::NEWLEADER => {
+                self.newleader_config = pkt.data.clone().filter(|d| d.len() > 1);
+                if let Some(qv) = self
+                    .newleader_config
+                    .as_deref()
+                    .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok())
+                {
+                    self.keep_proposed(disk, qv);
+                }
                 disk.current_tmp = Some(epoch);
                 self.persist(disk, disk_fails)?;
                 if crash_after_persist {
@@ -208,6 +251,24 @@ impl Learning {
             synced: false,
             crashed,
         })
+    }
+
+    /// A configuration newer than this member's, seen in the sync, goes to its disk as
+    /// the proposed one before anything is acknowledged (`quorum::learner`).
+    fn keep_proposed(&self, disk: &mut Disk, qv: QuorumVerifier) {
+        if self
+            .own_config
+            .as_ref()
+            .is_some_and(|(_, version)| qv.version > *version)
+        {
+            disk.proposed = Some(qv);
+        }
+    }
+
+    fn show_own_config(&mut self) {
+        if let Some((text, version)) = &self.own_config {
+            self.tree.set_config(text, *version, 0);
+        }
     }
 
     /// After a SNAP the snapshot replaces the history on disk; then what was received goes

@@ -12,6 +12,8 @@ use crate::quorum::wire::packet::{LearnerInfo, PacketType, QuorumPacket};
 use super::super::testkit::Harness;
 use super::super::{Core, FollowerSetup, Input};
 use super::learner::Down;
+use crate::quorum::verifier::QuorumVerifier;
+
 use super::world::{settings_for, QLink, Role, Sim};
 
 impl Sim {
@@ -162,7 +164,7 @@ impl Sim {
     pub fn start_following(&mut self, sid: Sid, conn: u64) {
         let now = self.now();
         let now_ms = self.now_ms;
-        let n = self.voters;
+        let reconfig = self.reconfig;
         let Role::Learning(x) = &self.mr(sid).role else {
             return;
         };
@@ -174,28 +176,53 @@ impl Sim {
                 "member {sid} follows {leader} in epoch {epoch}, which {served_by:?} serves"
             ));
         }
+        let voters = if reconfig {
+            self.mr(sid).ensemble.committed().voters().len()
+        } else {
+            self.voters
+        };
         let m = self.m(sid);
         let Role::Learning(x) = std::mem::replace(&mut m.role, Role::Down) else {
             return;
         };
+        // `quorum::member::follow`: NEWLEADER's configuration, when newer, is proposed
+        // now and becomes the committed one at UPTODATE.
+        let newleader = x
+            .newleader_config
+            .as_deref()
+            .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok());
+        let newer = [newleader, x.committed_config.clone()]
+            .into_iter()
+            .flatten()
+            .filter(|_| reconfig)
+            .max_by_key(|qv| qv.version)
+            .filter(|qv| qv.version > m.ensemble.committed().version);
+        if let Some(qv) = &newer {
+            m.ensemble.proposed(qv);
+        }
         let epoch = x.epoch.unwrap_or(0);
         let setup = FollowerSetup {
             leader: x.leader,
             observer: x.observer,
             epoch,
-            voters: n,
+            voters,
             uncommitted: x.uncommitted.into_iter().collect(),
-            config: None,
+            config: newer,
         };
         let tree = x.tree;
-        let mut h = Harness::with_settings(settings_for(sid));
+        let settings = settings_for(sid, reconfig);
+        let mut h = Harness::with_settings(settings.clone());
         h.now = now;
-        h.replace_core(|now| Core::new(settings_for(sid), tree, now).into_follower(setup));
+        // The role exists before the core's first effects are carried out (an
+        // activation at UPTODATE names this role's leader).
         m.role = Role::Following {
             h: Box::new(h),
             conn,
             last_heard: now_ms,
         };
+        if let Role::Following { h, .. } = &mut m.role {
+            h.replace_core(|now| Core::new(settings, tree, now).into_follower(setup));
+        }
         m.verified = 0;
         if let Some(e) = m.election.as_mut() {
             e.update_peer_epoch(u64::from(epoch));

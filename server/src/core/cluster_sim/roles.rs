@@ -13,7 +13,7 @@ use super::super::peer::{EpochFile, PeerOut, SyncPlan};
 use super::super::testkit::Harness;
 use super::super::{Core, Input, LeaderSetup};
 use super::learner::{Down, Learning};
-use super::world::{config_of, settings_for, timing, Role, Sim};
+use super::world::{settings_for, timing, Role, Sim};
 
 impl Sim {
     /// The election decided: the member starts its role from the tree it looked with (a
@@ -21,7 +21,12 @@ impl Sim {
     pub fn decide(&mut self, sid: Sid, d: Decision) {
         let now = self.now();
         let now_ms = self.now_ms;
-        let n = self.voters;
+        let reconfig = self.reconfig;
+        let observer = if reconfig {
+            self.learns_as_observer(sid)
+        } else {
+            matches!(d.role, Elected::Observe(_))
+        };
         let m = self.m(sid);
         let tree = match std::mem::replace(&mut m.role, Role::Down) {
             Role::Looking(t) => t,
@@ -35,16 +40,16 @@ impl Sim {
         match d.role {
             Elected::Lead => {
                 let m = self.m(sid);
-                let config = config_of(n);
                 let setup = LeaderSetup {
-                    last_seen: config.clone(),
-                    config,
+                    last_seen: m.ensemble.last_seen().clone(),
+                    config: m.ensemble.committed().clone(),
                     accepted_epoch: m.disk.accepted,
                     current_epoch: m.disk.current,
                 };
-                let mut h = Harness::with_settings(settings_for(sid));
+                let settings = settings_for(sid, reconfig);
+                let mut h = Harness::with_settings(settings.clone());
                 h.now = now;
-                h.replace_core(|now| Core::new(settings_for(sid), tree, now).into_leader(setup));
+                h.replace_core(|now| Core::new(settings, tree, now).into_leader(setup));
                 m.role = Role::Leading {
                     h: Box::new(h),
                     serving: false,
@@ -52,12 +57,23 @@ impl Sim {
                 self.absorb(sid);
             }
             Elected::Follow(leader) | Elected::Observe(leader) => {
-                let observer = matches!(d.role, Elected::Observe(_));
                 let m = self.m(sid);
+                if reconfig && m.ensemble.server(leader).is_none() {
+                    // `quorum::member::follow`: a leader it has no address for.
+                    m.role = Role::Looking(tree);
+                    self.end_role(
+                        sid,
+                        &format!("the elected leader {leader} is not in the config"),
+                    );
+                    return;
+                }
                 let hist = m.disk.history();
-                m.role = Role::Learning(Box::new(Learning::new(
-                    leader, observer, now_ms, tree, hist,
-                )));
+                let mut learning = Learning::new(leader, observer, now_ms, tree, hist);
+                if reconfig {
+                    let c = m.ensemble.committed();
+                    learning.own_config = Some((c.to_string().into_bytes(), c.version));
+                }
+                m.role = Role::Learning(Box::new(learning));
                 self.qconnect(sid);
             }
         }
@@ -111,6 +127,7 @@ impl Sim {
             }
         }
         self.check_served(sid);
+        self.check_one_reconfig_in_flight(sid);
         self.client_outputs(sid, outs);
         if let Some(file) = epoch_failed {
             self.end_role(sid, &format!("cannot write {file:?} epoch"));
@@ -146,8 +163,10 @@ impl Sim {
                     None => self.qbreak(l, "the leader's log lacks the DIFF"),
                 }
             }
-            // Reconfig is off in the simulation: the first epoch keeps version 0.
-            PeerOut::ConfigProposed(_) | PeerOut::ConfigActivated { .. } => {}
+            // What a member does with them is in `configs` (with reconfig off nothing is
+            // proposed, and the first epoch keeps version 0).
+            PeerOut::ConfigProposed(c) => self.config_proposed(sid, c),
+            out @ PeerOut::ConfigActivated { .. } => self.config_activated(sid, &out),
             PeerOut::DropLearner { sid: l } => {
                 if self.qlinks.get(&l).is_some_and(|q| q.leader == sid) {
                     self.qbreak(l, "dropped by the leader");
@@ -172,6 +191,7 @@ impl Sim {
                     e.update_peer_epoch(u64::from(epoch));
                 }
                 self.check_served(sid);
+                self.check_newleader_quorum(sid, epoch);
             }
             PeerOut::Ended(why) => self.end_role(sid, &why),
             PeerOut::ToLeader(p) => {
@@ -263,16 +283,28 @@ impl Sim {
                         }
                         kept
                     }
-                    None => loaded,
+                    None => {
+                        let mut loaded = loaded;
+                        self.show_config(sid, &mut loaded);
+                        loaded
+                    }
                 };
                 (tree, was_leader)
             }
-            Role::Learning(_) | Role::Looking(_) => (m.disk.load(), false),
+            Role::Learning(_) | Role::Looking(_) => {
+                let mut loaded = m.disk.load();
+                self.show_config(sid, &mut loaded);
+                (loaded, false)
+            }
         };
         let m = self.m(sid);
         m.log_failed = false;
         m.verified = 0;
         m.role = Role::Looking(tree);
+        // `quorum::member`: a learner's sync kept what it saw proposed on disk.
+        if let Some(next) = m.disk.proposed.clone() {
+            m.ensemble.proposed(&next);
+        }
         self.log(|| format!("member {sid} role ended: {why}"));
         self.drop_clients_of(sid);
         if was_leader {
@@ -296,8 +328,15 @@ impl Sim {
             last_zxid: Zxid::from_raw(tree.last_zxid()),
             current_epoch: u64::from(m.disk.current),
         };
+        let handover = m.handover.take();
         if let Some(e) = m.election.as_mut() {
-            e.look(now, history);
+            match handover {
+                Some(leader) => e.hand_over(leader, history.last_zxid),
+                None => e.look(now, history),
+            }
+        }
+        if let Some(leader) = handover {
+            self.log(|| format!("member {sid} takes its role under {leader} (handover)"));
         }
         self.eapply(sid);
     }
@@ -319,6 +358,7 @@ impl Sim {
         m.election = None;
         m.timer = None;
         m.log_failed = false;
+        m.handover = None;
         self.drop_clients_of(sid);
         for other in 1..=self.n as Sid {
             self.ebreak(sid, other);
@@ -340,12 +380,16 @@ impl Sim {
     /// Starts `sid` from its disk.
     pub fn restart(&mut self, sid: Sid) {
         let now = self.now_ms;
-        let members = self.voters();
-        let m = self.m(sid);
-        if m.alive() {
+        if self.mr(sid).alive() {
             return;
         }
-        let tree = m.disk.load();
+        let ensemble = self.ensemble_from_disk(sid, &self.mr(sid).disk);
+        self.m(sid).ensemble = ensemble;
+        self.m(sid).activated.clear();
+        let members = self.election_members(sid);
+        let mut tree = self.mr(sid).disk.load();
+        self.show_config(sid, &mut tree);
+        let m = self.m(sid);
         // `storage::epoch::load`'s repair: a log ahead of currentEpoch takes the epoch a
         // learner announced in currentEpoch.tmp before persisting its sync.
         let of_log = Zxid::from_raw(tree.last_zxid()).epoch();

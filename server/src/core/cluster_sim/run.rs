@@ -9,6 +9,15 @@ use crate::quorum::election::Sid;
 use super::super::Input;
 use super::world::{Role, Sim, INIT_LIMIT, SYNC_LIMIT, TICK_MS};
 
+/// What a run did under faults.
+pub(super) struct Outcome {
+    /// Transactions committed.
+    pub committed: usize,
+    /// Reconfigs acknowledged to the reconfig client, and refused with Apache's errors.
+    pub reconfigs_committed: usize,
+    pub reconfig_errors: usize,
+}
+
 impl Sim {
     /// The clock moves on by `d` ms: election timers, the leader's half-ticks, session
     /// expiry, and the learners' read timeouts fire.
@@ -95,13 +104,19 @@ impl Sim {
 
     /// One random step: mostly clients, deliveries, fsyncs and time; now and then a fault.
     pub fn random_step(&mut self) {
+        if self.reconfig && self.rng.gen_bool(0.05) {
+            self.reconfig_step();
+            return;
+        }
         let mut roll = self.rng.gen_range(0..10_000);
         if self.rng.gen_bool(self.extra_faults) {
             roll = self.rng.gen_range(9940..10_000);
         }
         match roll {
             0..=2499 => {
-                let c = self.rng.gen_range(0..self.clients.len());
+                // The reconfig client takes its own steps.
+                let plain = self.clients.len() - usize::from(self.admin.is_some());
+                let c = self.rng.gen_range(0..plain);
                 self.client_step(c);
             }
             2500..=5299 => {
@@ -215,9 +230,8 @@ impl Sim {
             }
             self.qconnect(a);
         }
-        // Bounded: a looking voter and an observing observer answer each other's
-        // notifications for as long as the voter looks (see `observer_ping_pong`), and
-        // time must move on for the round to end.
+        // Bounded: time must move on for a round to end (members that look answer each
+        // other; see `observer_ping_pong` for an exchange that once had no end).
         for _ in 0..100 {
             let (e, q) = (self.busy_elinks(), self.busy_qlinks());
             if e.is_empty() && q.is_empty() {
@@ -269,8 +283,8 @@ impl Sim {
     }
 
     /// Runs `steps` random steps, then lets the ensemble settle and checks it; returns
-    /// how many transactions were committed while faults were injected.
-    pub fn run(mut self, steps: usize) -> usize {
+    /// what was committed while faults were injected.
+    pub fn run(mut self, steps: usize) -> Outcome {
         for step in 0..steps {
             self.step = step;
             self.random_step();
@@ -287,11 +301,18 @@ impl Sim {
         }
         self.settle("after healing");
         self.check_converged();
+        if self.reconfig {
+            self.check_configs_converged();
+        }
         self.expire_everything();
         self.settle("after every session expired");
         self.check_converged();
         self.check_sessions_gone();
-        during_faults
+        Outcome {
+            committed: during_faults,
+            reconfigs_committed: self.reconfigs_committed,
+            reconfig_errors: self.reconfig_errors,
+        }
     }
 
     /// Runs settle rounds until the ensemble is settled and stays so for a while.

@@ -7,6 +7,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::quorum::election::{self, Election, Members, Sid, Timing};
+use crate::quorum::membership::Ensemble;
+use crate::quorum::verifier::QuorumVerifier;
 use crate::quorum::wire::packet::QuorumPacket;
 use crate::storage::writer::LogEntry;
 use crate::tree::DataTree;
@@ -21,16 +23,35 @@ pub(super) const TICK_MS: u64 = 500;
 pub(super) const SYNC_LIMIT: u32 = 5;
 pub(super) const INIT_LIMIT: u32 = 10;
 const CLIENTS: usize = 4;
-/// The simulated ensemble's configuration: voters 1..=n on 127.0.0.N (reconfig off).
-pub(super) fn config_of(n: usize) -> crate::quorum::verifier::QuorumVerifier {
+/// The password of the `super` user the reconfig client authenticates as (reconfig is
+/// restricted to it, as in Apache, unless ACLs are skipped).
+pub(super) const SUPER_PASSWORD: &str = "super:sim";
+
+/// The simulated ensemble's configuration without reconfig: voters 1..=n on 127.0.0.N.
+pub(super) fn config_of(n: usize) -> QuorumVerifier {
     let text: String = (1..=n)
         .map(|i| format!("server.{i}=127.0.0.{i}:2888:3888:participant\n"))
         .collect();
-    crate::quorum::verifier::QuorumVerifier::parse(&text).expect("the simulated config")
+    QuorumVerifier::parse(&text).expect("the simulated config")
 }
 
-pub(super) fn settings_for(sid: Sid) -> CoreSettings {
-    CoreSettings {
+/// Member `sid`'s line in a configuration, as a reconfig names it (client address too).
+pub(super) fn server_line(sid: Sid, observer: bool) -> String {
+    let role = if observer { "observer" } else { "participant" };
+    format!("server.{sid}=127.0.0.{sid}:2888:3888:{role};127.0.0.{sid}:2181")
+}
+
+/// The lines of `sids`, each a participant unless in `observers`, and no version (a
+/// configuration from zoo.cfg alone).
+pub(super) fn config_with(sids: impl Iterator<Item = Sid>, observers: &[Sid]) -> QuorumVerifier {
+    let text: Vec<String> = sids
+        .map(|s| server_line(s, observers.contains(&s)))
+        .collect();
+    QuorumVerifier::parse(&text.join("\n")).expect("the simulated config")
+}
+
+pub(super) fn settings_for(sid: Sid, reconfig: bool) -> CoreSettings {
+    let mut s = CoreSettings {
         server_id: sid as i64,
         tick: Duration::from_millis(TICK_MS),
         min_session_timeout_ms: 1000,
@@ -38,7 +59,12 @@ pub(super) fn settings_for(sid: Sid) -> CoreSettings {
         sync_limit: SYNC_LIMIT,
         init_limit: INIT_LIMIT,
         ..settings()
+    };
+    if reconfig {
+        s.prep.reconfig_enabled = true;
+        s.super_digest = Some(crate::acl::digest_id(SUPER_PASSWORD));
     }
+    s
 }
 
 pub(super) fn timing() -> Timing {
@@ -72,6 +98,15 @@ pub(super) enum Role {
 pub(super) struct Member {
     pub sid: Sid,
     pub disk: Disk,
+    /// What the member knows of the membership (`quorum::member`'s `Ensemble`): loaded
+    /// from its disk at each start, moved forward by proposals and activations.
+    pub ensemble: Ensemble,
+    /// The leader a committed reconfig designated in this role, when it is not the
+    /// role's leader: the next role is under it, without a round (`RoleEnd.handover`).
+    pub handover: Option<Sid>,
+    /// Every configuration it activated since it started, in order (observed, for the
+    /// invariants).
+    pub activated: Vec<QuorumVerifier>,
     /// Given to the role's log writer, not fsynced yet.
     pub unsynced: VecDeque<LogEntry>,
     pub election: Option<Election>,
@@ -165,18 +200,31 @@ pub(super) struct Sim {
     pub seed: u64,
     pub step: usize,
     pub rng: StdRng,
-    /// Members: voters `1..=voters`, then observers up to `n`.
+    /// Members: voters `1..=voters`, then observers, then joiners up to `n`.
     pub n: usize,
     pub voters: usize,
+    pub observers: usize,
+    /// Reconfig is on: the configuration has a version, a `super` client issues
+    /// reconfigs ([`super::reconfig`]), and the members after the observers are joiners.
+    pub reconfig: bool,
+    /// The configuration every voter and observer starts with (version 0).
+    pub initial: QuorumVerifier,
+    /// The committed configurations, by version ([`super::configs`]).
+    pub configs: BTreeMap<i64, QuorumVerifier>,
+    /// The reconfig client, among `clients` (reconfig on only).
+    pub admin: Option<usize>,
+    /// Reconfigs acknowledged, and refused with one of Apache's errors.
+    pub reconfigs_committed: usize,
+    pub reconfig_errors: usize,
     pub now_ms: u64,
     pub origin: Now,
     pub members: Vec<Member>,
     /// Election connections up, as (lower sid, higher sid).
     pub econn: BTreeSet<(Sid, Sid)>,
     /// Notifications in flight on each direction of a connection.
-    pub elinks: BTreeMap<(Sid, Sid), VecDeque<election::Outgoing>>,
+    pub elinks: BTreeMap<(Sid, Sid), VecDeque<Notice>>,
     /// The notification waiting for a connection to be made, per direction.
-    pub epending: BTreeMap<(Sid, Sid), election::Outgoing>,
+    pub epending: BTreeMap<(Sid, Sid), Notice>,
     /// Learner connections, by learner.
     pub qlinks: BTreeMap<Sid, QLink>,
     pub next_conn: u64,
@@ -205,13 +253,38 @@ pub(super) struct Sim {
     pub trace: bool,
 }
 
+/// A notification on the wire: the vote, and (reconfig on) the sender's configuration,
+/// which a looking member adopts when it is newer than its own.
+#[derive(Clone)]
+pub(super) struct Notice {
+    pub out: election::Outgoing,
+    pub config: Option<QuorumVerifier>,
+}
+
 pub(super) fn pair(a: Sid, b: Sid) -> (Sid, Sid) {
     (a.min(b), a.max(b))
 }
 
 impl Sim {
     pub fn new(seed: u64, voters: usize, observers: usize) -> Sim {
-        let n = voters + observers;
+        Sim::build(seed, voters, observers, None)
+    }
+
+    /// An ensemble with reconfig on and `joiners` members that start outside its
+    /// configuration, each with the configuration plus itself (as an operator starts one).
+    pub fn with_reconfig(seed: u64, voters: usize, observers: usize, joiners: usize) -> Sim {
+        Sim::build(seed, voters, observers, Some(joiners))
+    }
+
+    fn build(seed: u64, voters: usize, observers: usize, joiners: Option<usize>) -> Sim {
+        let reconfig = joiners.is_some();
+        let n = voters + observers + joiners.unwrap_or(0);
+        let observer_ids: Vec<Sid> = (voters as Sid + 1..=(voters + observers) as Sid).collect();
+        let initial = if reconfig {
+            config_with(1..=(voters + observers) as Sid, &observer_ids)
+        } else {
+            config_of(voters)
+        };
         let origin = Now {
             mono: Instant::now(),
             wall_ms: 1_700_000_000_000,
@@ -222,6 +295,13 @@ impl Sim {
             rng: StdRng::seed_from_u64(seed),
             n,
             voters,
+            observers,
+            reconfig,
+            configs: BTreeMap::from([(initial.version, initial.clone())]),
+            initial,
+            admin: None,
+            reconfigs_committed: 0,
+            reconfig_errors: 0,
             now_ms: 0,
             origin,
             members: Vec::new(),
@@ -243,10 +323,18 @@ impl Sim {
             crash_in_sync_window: false,
             trace: std::env::var("ZKRS_CLUSTER_SIM_TRACE").is_ok(),
         };
+        if reconfig {
+            sim.admin = Some(sim.clients.len());
+            sim.clients.push(Client::default());
+        }
         for sid in 1..=n as Sid {
+            let ensemble = sim.ensemble_from_disk(sid, &Disk::default());
             sim.members.push(Member {
                 sid,
                 disk: Disk::default(),
+                ensemble,
+                handover: None,
+                activated: Vec::new(),
                 unsynced: VecDeque::new(),
                 election: None,
                 timer: None,
@@ -301,10 +389,19 @@ impl Sim {
             .is_none_or(|i| i.contains(&a) == i.contains(&b))
     }
 
-    pub fn voters(&self) -> Members {
+    /// Who votes and who observes, as member `sid`'s election sees it.
+    pub fn election_members(&self, sid: Sid) -> Members {
+        if self.reconfig {
+            return self.mr(sid).ensemble.election_members();
+        }
         Members {
             voters: (1..=self.voters as Sid).collect(),
             observers: (self.voters as Sid + 1..=self.n as Sid).collect(),
         }
+    }
+
+    /// Whether `sid` is one of the joiners (outside the initial configuration).
+    pub fn is_joiner(&self, sid: Sid) -> bool {
+        sid as usize > self.voters + self.observers
     }
 }

@@ -17,7 +17,8 @@
 //!   in its own round or through the out-of-election votes, if `checkLeader` passes;
 //! - a member that is not looking answers a looking one with its decided vote, and a
 //!   looking member answers a looking one that is behind in rounds (`WorkerReceiver`) or,
-//!   unlike Apache, one of its round that proposes a worse candidate;
+//!   unlike Apache, one of its round that proposes a worse candidate; a non-voter is
+//!   answered only while it looks (Apache answers it always, see [`Election::receive`]);
 //! - while nothing arrives, re-sends back off from 200 ms to 60 s.
 //!
 //! Driving it: [`Election::start`] when the member starts looking (its last zxid and
@@ -357,12 +358,19 @@ impl Election {
     pub fn receive(&mut self, now: Millis, n: Notification) {
         // Replies made at receipt, whatever the round is doing (`WorkerReceiver`).
         if !self.members.voters.contains(&n.from) {
-            // A non-voter (an observer) learns what I think, and its vote never counts.
-            let vote = Vote {
-                election_epoch: self.clock,
-                ..self.current_vote()
-            };
-            self.send(n.from, vote);
+            // A looking non-voter (an observer, a joiner) learns what I think, and its vote
+            // never counts. One that is not looking sent an answer, which needs none:
+            // Apache answers it too, so two members outside each other's voters (two
+            // joiners, two removed members) would answer each other for ever once one
+            // notification is between them, and a looking voter and an observer for as
+            // long as the voter looks.
+            if n.state == PeerState::Looking {
+                let vote = Vote {
+                    election_epoch: self.clock,
+                    ..self.current_vote()
+                };
+                self.send(n.from, vote);
+            }
             return;
         }
         if self.state != PeerState::Looking {

@@ -302,6 +302,36 @@ fn an_observer_observes_and_its_notifications_are_answered_not_counted() {
     );
 }
 
+/// Found by the cluster simulation with reconfig: a leader removed by a reconfig and a
+/// joiner, each outside the other's voters, answered each other's answers for ever. An
+/// answer from a non-voter that is not looking gets none, whether this member looks or not.
+#[test]
+fn a_non_voter_that_is_not_looking_is_not_answered() {
+    let outside = members(&[1, 2], &[]);
+    for looking in [true, false] {
+        let mut e = Election::start(0, 3, outside.clone(), history(1, 5), Timing::default());
+        if !looking {
+            e.receive(10, note(1, PeerState::Leading, vote(1, 1, 5, 1)));
+            e.receive(10, note(2, PeerState::Following, vote(1, 1, 5, 1)));
+            assert_eq!(decided(&e.take_effects()).unwrap().role, Role::Follow(1));
+        }
+        e.take_effects();
+        for state in [
+            PeerState::Following,
+            PeerState::Observing,
+            PeerState::Leading,
+        ] {
+            e.receive(20, note(4, state, vote(1, 1, 5, 1)));
+            assert_eq!(e.take_effects(), vec![], "looking: {looking}, {state:?}");
+        }
+        e.receive(30, note(4, PeerState::Looking, vote(4, 0, 0, 1)));
+        assert!(
+            matches!(e.take_effects()[..], [Effect::Send { to: 4, .. }]),
+            "a looking non-voter learns what this member thinks"
+        );
+    }
+}
+
 #[test]
 fn a_single_voter_elects_itself() {
     let mut e = Election::start(0, 7, members(&[7], &[]), history(3, 1), Timing::default());
