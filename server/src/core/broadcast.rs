@@ -193,6 +193,16 @@ impl Broadcast {
         }
     }
 
+    /// `from` syncs again: what it acknowledged before may be truncated from its log by
+    /// that sync (it is sent the proposals in flight again after NEWLEADER, and
+    /// acknowledges them again once they are durable), so its earlier acknowledgements
+    /// no longer count.
+    pub fn forget_acks_of(&mut self, from: ServerId) {
+        for p in self.in_flight.iter_mut() {
+            p.acks.remove(&from);
+        }
+    }
+
     /// The acknowledgements of the proposals in flight, in zxid order.
     pub fn in_flight_acks(&self) -> impl Iterator<Item = &BTreeSet<ServerId>> {
         self.in_flight.iter().map(|p| &p.acks)

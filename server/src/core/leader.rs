@@ -460,6 +460,11 @@ impl Core {
     /// Chooses how to bring `sid` up to date, queues that, the proposals in flight (for a
     /// voter) and NEWLEADER.
     fn start_sync(&mut self, sid: ServerId) {
+        // Found by the cluster simulation: a follower acknowledged proposals, lost its
+        // connection, came back ahead of this leader's committed zxid and was truncated;
+        // its old acknowledgements still counted, so a proposal committed on a quorum
+        // that no longer held it, and was lost when the follower crashed.
+        self.broadcast.forget_acks_of(sid);
         let have = Zxid::from_raw(self.tree.last_zxid());
         let Some(l) = self.leading() else {
             return;
@@ -568,7 +573,13 @@ impl Core {
             }
             return;
         }
-        if l.learners.get(&sid).is_none_or(|x| x.observer) {
+        // A learner acknowledges proposals only after NEWLEADER; an ACK before its sync
+        // started comes from a connection it had before, for a log this sync may cut.
+        let syncing_or_synced = |x: &Learner| matches!(x.stage, Stage::Syncing | Stage::Synced);
+        if l.learners
+            .get(&sid)
+            .is_none_or(|x| x.observer || !syncing_or_synced(x))
+        {
             return;
         }
         self.broadcast.ack(sid, zxid);

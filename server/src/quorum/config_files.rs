@@ -166,6 +166,14 @@ impl ConfigFiles {
         Ok(())
     }
 
+    /// Removes the proposal file: its proposal can no longer commit.
+    pub fn forget_proposed(&self) -> Result<(), ConfigFileError> {
+        match fs::remove_file(self.next_path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&self.next_path())(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes the proposal file once `qv`, as new or newer, committed.
     fn drop_committed_proposal(&self, qv: &QuorumVerifier) {
         if let Some(next) = self.read_proposed().ok().flatten() {
@@ -281,6 +289,16 @@ mod tests {
             again,
             "rewriting is idempotent: one dynamicConfigFile line"
         );
+    }
+
+    #[test]
+    fn a_forgotten_proposal_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ConfigFiles::new(dir.path().join("zoo.cfg"));
+        files.write_proposed(&qv(9)).unwrap();
+        files.forget_proposed().unwrap();
+        assert_eq!(files.read_proposed().unwrap(), None);
+        files.forget_proposed().expect("forgetting nothing is fine");
     }
 
     #[test]

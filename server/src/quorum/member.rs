@@ -528,6 +528,26 @@ fn tell_election(ensemble: &Ensemble, control: &mpsc::UnboundedSender<ElectionCo
     });
 }
 
+/// A proposal this member kept that the leader it synced with does not hold (NEWLEADER
+/// carries an older last seen configuration) can never commit: the new epoch's history
+/// replaces it. Without this, a member restarted with such a proposal could lead a later
+/// epoch and activate it (`Ensemble::forget_proposals_beyond`).
+fn forget_dead_proposal(config: &Config, ensemble: &mut Ensemble, leader_seen: &QuorumVerifier) {
+    let kept = ensemble.last_seen().version;
+    if !ensemble.forget_proposals_beyond(leader_seen) {
+        return;
+    }
+    tracing::info!(
+        version = format_args!("{kept:#x}"),
+        leader_seen = format_args!("{:#x}", leader_seen.version),
+        "a proposed configuration the leader does not hold is forgotten"
+    );
+    let files = config.config_file.as_ref().map(ConfigFiles::new);
+    if let Some(Err(e)) = files.map(|f| f.forget_proposed()) {
+        tracing::error!(error = %e, "cannot remove the proposed configuration's file");
+    }
+}
+
 /// A configuration the role proposed, saw proposed or activated: the member keeps it for
 /// its next roles and, with `reconfigEnabled`, in the dynamic config files beside zoo.cfg
 /// as Apache keeps them. (The role itself ends when its leader or its own part changes.)
@@ -668,12 +688,15 @@ async fn follow(
     // With reconfig on, NEWLEADER's configuration (or a newer one a reconfig committed
     // during the sync) becomes this member's at UPTODATE when it is newer than its own (an
     // interrupted reconfig, or the version the epoch stamped).
-    let newer = synced
+    let leader_seen = synced
         .newleader_config
         .as_deref()
         .filter(|_| config.reconfig_enabled)
-        .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok())
-        .filter(|qv| qv.version > ensemble.committed().version);
+        .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok());
+    if let Some(seen) = &leader_seen {
+        forget_dead_proposal(config, ensemble, seen);
+    }
+    let newer = leader_seen.filter(|qv| qv.version > ensemble.committed().version);
     if let Some(qv) = &newer {
         ensemble.proposed(qv);
     }

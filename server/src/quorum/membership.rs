@@ -99,6 +99,24 @@ impl Ensemble {
         }
     }
 
+    /// This member synced with a leader whose last seen configuration (NEWLEADER's) is
+    /// `leader_seen`: a newer proposal this member kept is not in the leader's history, so
+    /// the new epoch replaces it and it can never commit (found by the cluster
+    /// simulation: a member restarted with such a proposal, led a later epoch, and
+    /// activated it). Falls back to `leader_seen`, or to the committed configuration when
+    /// that is newer. True if a proposal was forgotten.
+    pub fn forget_proposals_beyond(&mut self, leader_seen: &QuorumVerifier) -> bool {
+        if self.last_seen.version <= leader_seen.version {
+            return false;
+        }
+        self.last_seen = if leader_seen.version > self.committed.version {
+            leader_seen.clone()
+        } else {
+            self.committed.clone()
+        };
+        true
+    }
+
     /// A configuration committed. False if it is not newer than the committed one.
     pub fn activated(&mut self, next: &QuorumVerifier) -> bool {
         if next.version <= self.committed.version {
@@ -239,6 +257,42 @@ mod tests {
         assert_eq!(e.last_seen(), &four);
         assert!(!e.activated(&qv(THREE, 0x100000000)), "never backwards");
         assert_eq!(e.committed(), &four);
+    }
+
+    /// Found by the cluster simulation with reconfig (seed 2809 of three voters, an
+    /// observer and a joiner): a leader proposed a reconfig, wrote it as its last seen and
+    /// crashed before the transaction was durable; it restarted, followed the next epoch's
+    /// leader (whose NEWLEADER carried an older configuration), later led again and
+    /// activated the dead proposal, and a later leader under the committed configuration
+    /// dropped what that epoch had committed. A sync forgets such a proposal.
+    #[test]
+    fn a_proposal_the_new_leader_lacks_is_forgotten_at_the_sync() {
+        let committed = qv(THREE, 0x1_0000_00ae);
+        let mut e = ensemble(3, committed.clone(), None);
+        let dead = qv(
+            &format!("{THREE}\nserver.4=127.0.0.4:2888:3888;2181"),
+            0x1_0000_00e1,
+        );
+        e.proposed(&dead);
+        assert_eq!(e.last_seen(), &dead);
+        assert!(
+            !e.forget_proposals_beyond(&dead),
+            "the leader holds it: kept"
+        );
+        assert!(e.forget_proposals_beyond(&committed));
+        assert_eq!(e.last_seen(), &committed, "back to the committed one");
+        assert!(
+            !e.forget_proposals_beyond(&committed),
+            "nothing left to forget"
+        );
+
+        // A leader whose last seen is newer than this member's committed one but older
+        // than its proposal: the leader's becomes the last seen.
+        let leaders = qv(THREE, 0x1_0000_00c0);
+        e.proposed(&dead);
+        assert!(e.forget_proposals_beyond(&leaders));
+        assert_eq!(e.last_seen(), &leaders);
+        assert_eq!(e.committed(), &committed);
     }
 
     /// Found by the cluster simulation with reconfig: a removed member restarted from

@@ -191,12 +191,21 @@ impl Sim {
             .newleader_config
             .as_deref()
             .and_then(|d| QuorumVerifier::parse(&String::from_utf8_lossy(d)).ok());
-        let newer = [newleader, x.committed_config.clone()]
+        let leader_seen = [newleader, x.committed_config.clone()]
             .into_iter()
             .flatten()
             .filter(|_| reconfig)
-            .max_by_key(|qv| qv.version)
-            .filter(|qv| qv.version > m.ensemble.committed().version);
+            .max_by_key(|qv| qv.version);
+        // `quorum::member::forget_dead_proposal`: a kept proposal the leader lacks dies.
+        let mut forgotten = None;
+        if let Some(seen) = &leader_seen {
+            let kept = m.ensemble.last_seen().version;
+            if m.ensemble.forget_proposals_beyond(seen) {
+                m.disk.proposed = None;
+                forgotten = Some(kept);
+            }
+        }
+        let newer = leader_seen.filter(|qv| qv.version > m.ensemble.committed().version);
         if let Some(qv) = &newer {
             m.ensemble.proposed(qv);
         }
@@ -226,6 +235,9 @@ impl Sim {
         m.verified = 0;
         if let Some(e) = m.election.as_mut() {
             e.update_peer_epoch(u64::from(epoch));
+        }
+        if let Some(kept) = forgotten {
+            self.log(|| format!("member {sid} forgets proposed config {kept:#x}"));
         }
         self.log(|| format!("member {sid} follows in epoch {epoch}"));
         self.absorb(sid);
