@@ -29,7 +29,6 @@ use zkrs_proto::CreateMode;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::types::SessionState;
 
 const PREFIX: &str = "lock-";
 
@@ -98,7 +97,7 @@ impl Lock {
             let children = match self.client.get_children(&self.dir).await {
                 Ok(c) => c,
                 Err(Error::ConnectionLoss) => {
-                    self.await_connection().await?;
+                    super::await_connection(&self.client).await?;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -133,7 +132,7 @@ impl Lock {
                     }
                     watch_events += 1;
                 }
-                Err(Error::ConnectionLoss) => self.await_connection().await?,
+                Err(Error::ConnectionLoss) => super::await_connection(&self.client).await?,
                 Err(e) => return Err(e),
             }
         }
@@ -156,7 +155,7 @@ impl Lock {
                     made_dir = true;
                 }
                 Err(Error::ConnectionLoss) => {
-                    self.await_connection().await?;
+                    super::await_connection(&self.client).await?;
                     if let Some(name) = self.find_token(token).await? {
                         return Ok(name);
                     }
@@ -171,7 +170,7 @@ impl Lock {
             match self.client.get_children(&self.dir).await {
                 Ok(c) => return Ok(c.into_iter().find(|n| n.contains(token))),
                 Err(Error::NoNode) => return Ok(None),
-                Err(Error::ConnectionLoss) => self.await_connection().await?,
+                Err(Error::ConnectionLoss) => super::await_connection(&self.client).await?,
                 Err(e) => return Err(e),
             }
         }
@@ -181,20 +180,6 @@ impl Lock {
         match self.client.delete(path, None).await {
             Ok(()) | Err(Error::NoNode) => Ok(()),
             Err(e) => Err(e),
-        }
-    }
-
-    /// Waits for the connection to come back; fails if the session ends.
-    async fn await_connection(&self) -> Result<()> {
-        let limit = self.client.session_timeout().max(Duration::from_secs(1)) * 2;
-        match self
-            .client
-            .wait_for_state(SessionState::SyncConnected, limit)
-            .await
-        {
-            Some(SessionState::SyncConnected) => Ok(()),
-            Some(_) => Err(self.client.shared.terminal_error()),
-            None => Err(Error::ConnectionLoss),
         }
     }
 }

@@ -98,27 +98,72 @@ impl ServiceRegistry {
     }
 
     /// Registers an instance of `service` at `address`.
+    ///
+    /// A connection lost while the node is created leaves it unknown whether it was: once
+    /// connected again, an instance of this session with the same address is taken as
+    /// this registration (as Curator's protected mode finds its node), and otherwise the
+    /// node is created again, so a registration is made exactly once.
     pub async fn register(&self, service: &str, address: &str) -> Result<Registration> {
         let dir = self.service_path(service)?;
         let prefix = join(&dir, PREFIX);
-        let path = match self
-            .client
-            .create(&prefix, address.as_bytes(), CreateMode::EphemeralSequential)
-            .await
-        {
-            Err(Error::NoNode) => {
-                self.client.ensure_path(&dir).await?;
-                self.client
-                    .create(&prefix, address.as_bytes(), CreateMode::EphemeralSequential)
-                    .await?
+        let mut made_dir = false;
+        let path = loop {
+            match self
+                .client
+                .create(&prefix, address.as_bytes(), CreateMode::EphemeralSequential)
+                .await
+            {
+                Ok(path) => break path,
+                Err(Error::NoNode) if !made_dir => {
+                    self.client.ensure_path(&dir).await?;
+                    made_dir = true;
+                }
+                Err(Error::ConnectionLoss) => {
+                    super::await_connection(&self.client).await?;
+                    if let Some(path) = self.own_instance(&dir, address).await? {
+                        break path;
+                    }
+                }
+                Err(e) => return Err(e),
             }
-            r => r?,
         };
         debug!(path, address, "registered");
         Ok(Registration {
             client: self.client.clone(),
             path,
         })
+    }
+
+    /// The instance under `dir` that this session created with `address`, if any (read
+    /// again from the start when the connection is lost meanwhile).
+    async fn own_instance(&self, dir: &str, address: &str) -> Result<Option<String>> {
+        loop {
+            match self.scan_for_own(dir, address).await {
+                Err(Error::ConnectionLoss) => super::await_connection(&self.client).await?,
+                found => return found,
+            }
+        }
+    }
+
+    async fn scan_for_own(&self, dir: &str, address: &str) -> Result<Option<String>> {
+        let children = match self.client.get_children(dir).await {
+            Err(Error::NoNode) => return Ok(None),
+            other => other?,
+        };
+        let session = self.client.session_id();
+        for name in children.iter().filter(|n| n.starts_with(PREFIX)) {
+            let path = join(dir, name);
+            match self.client.get_data(&path).await {
+                Ok((data, stat))
+                    if stat.ephemeral_owner == session && data == address.as_bytes() =>
+                {
+                    return Ok(Some(path));
+                }
+                Ok(_) | Err(Error::NoNode) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     /// The instances of `service` right now (one read, no watching).

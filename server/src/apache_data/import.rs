@@ -91,6 +91,7 @@ pub fn load(snap_dir: &Path, log_dir: &Path) -> Result<Loaded, MigrationError> {
             ));
             continue;
         }
+        notes.extend(replay.mismatch.take());
         let tree = replay.tree;
         let epochs = epochs::read(snap_dir, tree.last_zxid())?;
         return Ok(Loaded {
@@ -147,6 +148,8 @@ struct Replay {
     replayed: u64,
     logs_read: Vec<String>,
     digests_checked: u64,
+    /// The first digest that differed from Apache's record, said to the user.
+    mismatch: Option<String>,
 }
 
 impl Replay {
@@ -167,6 +170,7 @@ impl Replay {
             replayed: 0,
             logs_read: Vec::new(),
             digests_checked: 0,
+            mismatch: None,
         };
         replay.check_pending(None)?;
         Ok(replay)
@@ -190,15 +194,25 @@ impl Replay {
             let where_ = at.map_or(String::new(), |(p, o)| {
                 format!(" (the transaction at offset {o} of {})", p.display())
             });
-            return Err(MigrationError::Refused(format!(
-                "at zxid {:#x}{where_} the tree's digest is {:#x} where the snapshot records \
-                 {:#x}: the imported tree would differ from Apache's",
+            self.differs(format!(
+                "at zxid {:#x}{where_} the tree's digest is {:#x} where the snapshot records {:#x}",
                 d.zxid,
                 self.tree.digest(),
                 d.digest
-            )));
+            ));
         }
         Ok(())
+    }
+
+    /// A digest that differs from Apache's record: Apache's own start logs it ("Digest
+    /// mismatch", counted in `digest_mismatches_count`) and goes on, and so does this,
+    /// saying so. Later digests cannot match either, so they are not compared.
+    fn differs(&mut self, what: String) {
+        self.compare_txns = false;
+        self.mismatch.get_or_insert(format!(
+            "{what}; Apache starts from such a directory too (it logs a digest mismatch): \
+             compare the imported tree with what Apache serves before relying on it"
+        ));
     }
 
     fn apply(&mut self, log: &txnlog::LogFile) -> Result<(), MigrationError> {
@@ -228,16 +242,15 @@ impl Replay {
                 if self.compare_txns && d.version == DIGEST_VERSION {
                     self.digests_checked += 1;
                     if self.tree.digest() != d.tree_digest {
-                        return Err(MigrationError::Refused(format!(
+                        self.differs(format!(
                             "{}: after the transaction at offset {} (zxid {:#x}) the tree's \
-                             digest is {:#x} where Apache recorded {:#x}: the imported tree \
-                             would differ from Apache's",
+                             digest is {:#x} where Apache recorded {:#x}",
                             log.path.display(),
                             rec.offset,
                             hdr.zxid,
                             self.tree.digest(),
                             d.tree_digest
-                        )));
+                        ));
                     }
                 }
             }
@@ -406,25 +419,38 @@ mod tests {
         assert!(loaded.epochs.derived);
     }
 
+    /// Apache logs a digest that differs from its record and starts anyway; the import
+    /// goes on too, and says so.
     #[test]
-    fn a_digest_that_differs_from_apaches_is_refused() {
+    fn a_digest_that_differs_from_apaches_is_reported() {
         let d = apache_dir(3, 8, Some(6));
-        let err = load(d.path(), d.path()).unwrap_err();
-        assert!(err.to_string().contains("zxid 0x6"), "{err}");
-        assert!(err.to_string().contains("would differ"), "{err}");
+        let loaded = load(d.path(), d.path()).unwrap();
+        assert_eq!(loaded.tree.last_zxid(), 8, "the whole log is replayed");
+        let notes = loaded.notes.join("\n");
+        assert!(notes.contains("zxid 0x6"), "{notes}");
+        assert!(notes.contains("digest mismatch"), "{notes}");
+        assert_eq!(
+            loaded.notes.iter().filter(|n| n.contains("digest")).count(),
+            1,
+            "the first mismatch only: {notes}"
+        );
+    }
+
+    /// Cuts the fifth record (zxid 5) out of `dir/log.1`.
+    fn cut_fifth_record(dir: &Path) {
+        let log = dir.join("log.1");
+        let bytes = std::fs::read(&log).unwrap();
+        let parsed = txnlog::parse(&log, &bytes).unwrap();
+        let (a, b) = (parsed.records[4].offset, parsed.records[5].offset);
+        let mut cut = bytes[..a as usize].to_vec();
+        cut.extend_from_slice(&bytes[b as usize..]);
+        std::fs::write(&log, cut).unwrap();
     }
 
     #[test]
     fn a_gap_in_the_log_is_refused() {
         let d = apache_dir(3, 8, None);
-        let log = d.path().join("log.1");
-        let bytes = std::fs::read(&log).unwrap();
-        let parsed = txnlog::parse(&log, &bytes).unwrap();
-        // Cut record 5 out of the file.
-        let (a, b) = (parsed.records[4].offset, parsed.records[5].offset);
-        let mut cut = bytes[..a as usize].to_vec();
-        cut.extend_from_slice(&bytes[b as usize..]);
-        std::fs::write(&log, cut).unwrap();
+        cut_fifth_record(d.path());
         let err = load(d.path(), d.path()).unwrap_err();
         assert!(
             err.to_string().contains("jumps from zxid 0x4 to 0x6"),
@@ -447,7 +473,9 @@ mod tests {
 
     #[test]
     fn a_target_that_is_not_empty_is_refused_and_nothing_is_written_on_failure() {
-        let src = apache_dir(3, 8, Some(6));
+        let src = apache_dir(3, 8, None);
+        // A log with a transaction cut out: the import fails.
+        cut_fifth_record(src.path());
         let to = tempfile::tempdir().unwrap();
         std::fs::create_dir(src.path().join(files::VERSION_DIR)).unwrap();
         for entry in std::fs::read_dir(src.path()).unwrap().flatten() {
