@@ -305,6 +305,21 @@ mod tests {
         assert!(b.next_commit().is_some());
     }
 
+    /// Found by the cluster simulation: a follower acknowledged a proposal, synced again
+    /// (and was truncated below it), and crashed before it logged it again; its old
+    /// acknowledgement made the commit quorum of a proposal only the leader held.
+    #[test]
+    fn a_learner_that_syncs_again_must_acknowledge_again() {
+        let mut b = Broadcast::leading(1, Quorum::majority([1, 2, 3]), Zxid::new(3, 0));
+        let z = b.propose(entry()).unwrap();
+        b.ack(2, z);
+        b.forget_acks_of(2);
+        b.durable(z);
+        assert!(b.next_commit().is_none(), "the old ACK no longer counts");
+        b.ack(2, z);
+        assert!(b.next_commit().is_some(), "the new one does");
+    }
+
     #[test]
     fn a_later_proposal_never_commits_around_an_earlier_one() {
         let mut b = Broadcast::leading(1, Quorum::majority([1, 2, 3]), Zxid::new(0, 0));
