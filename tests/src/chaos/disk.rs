@@ -240,13 +240,7 @@ int main(void) {
         }
         let dir = tempfile::tempdir().unwrap();
         let library = build_shim(dir.path()).unwrap();
-        fs::write(dir.path().join("probe.c"), PROBE).unwrap();
-        let built = Command::new("cc")
-            .args(["-O2", "-o", "probe", "probe.c"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(built.status.success(), "{built:?}");
+        preload::build_probe(dir.path(), PROBE);
         let run = || {
             let out = Command::new("env")
                 .arg(format!("LD_PRELOAD={}", library.display()))

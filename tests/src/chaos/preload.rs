@@ -47,3 +47,16 @@ pub fn wrapper(libraries: &[PathBuf], env: &[String]) -> Vec<String> {
 pub fn have_cc() -> bool {
     Command::new("cc").arg("--version").output().is_ok()
 }
+
+/// Builds the test program `source` into `dir/probe` (the shims' tests run it under them).
+#[cfg(test)]
+pub fn build_probe(dir: &Path, source: &str) -> PathBuf {
+    fs::write(dir.join("probe.c"), source).expect("writing probe.c");
+    let built = Command::new("cc")
+        .args(["-O2", "-o", "probe", "probe.c"])
+        .current_dir(dir)
+        .output()
+        .expect("running cc");
+    assert!(built.status.success(), "{built:?}");
+    dir.join("probe")
+}

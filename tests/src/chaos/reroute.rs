@@ -113,13 +113,7 @@ int main(int argc, char **argv) {
         }
         let dir = tempfile::tempdir().unwrap();
         let library = build_shim(dir.path()).unwrap();
-        fs::write(dir.path().join("probe.c"), PROBE).unwrap();
-        let built = Command::new("cc")
-            .args(["-O2", "-o", "probe", "probe.c"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(built.status.success(), "{built:?}");
+        preload::build_probe(dir.path(), PROBE);
         let proxy = greeter(b"proxy", 2);
         let direct = greeter(b"direct", 1);
         // An address nothing listens on: only the route makes a connect to it succeed.
