@@ -168,6 +168,11 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     drop(setup);
 
     let history = Recorder::default();
+    let mut kept = HistoryOnFailure {
+        history: &history,
+        path: out.join("history.jsonl"),
+        armed: true,
+    };
     let shared = Arc::new(Shared::new(
         history.clone(),
         config.max_ops,
@@ -222,6 +227,7 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     expectations.extend(expectations::converged(&cluster, config.nemesis.reconfigures()).await);
     drop(cluster);
 
+    kept.armed = false;
     let events = history.events();
     history::write_jsonl(&out.join("history.jsonl"), &events)?;
     let ops = history::operations(&events)?;
@@ -238,6 +244,25 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     );
     report.write(&out.join("summary.json"))?;
     Ok(report)
+}
+
+/// Writes the history recorded so far when a run ends early with an error (the ensemble
+/// did not recover, a client panicked), so that a failed run's directory still shows
+/// what the clients and the nemesis did, beside the members' logs.
+struct HistoryOnFailure<'a> {
+    history: &'a Recorder,
+    path: std::path::PathBuf,
+    armed: bool,
+}
+
+impl Drop for HistoryOnFailure<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Err(e) = history::write_jsonl(&self.path, &self.history.events()) {
+                eprintln!("the failed run's history could not be written: {e}");
+            }
+        }
+    }
 }
 
 /// The nemesis: until `deadline`, rest, inject a fault, hold it, heal it. Returns how many
