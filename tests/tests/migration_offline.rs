@@ -534,10 +534,18 @@ async fn damaged_apache_data_is_refused_or_recovered_as_apache_does() {
     // A flipped byte inside a record of the newest log (the import reads it whatever the
     // snapshot): refused, naming file and offset.
     let (dir, v2, out) = case("flipped-log");
-    let (_, older) = files(&v2, "log").pop().expect("a log");
+    // The newest log that holds a record: Apache may have just opened a new log file
+    // with nothing in it yet (it does at each snapshot).
+    let (older, mut bytes, victim) = files(&v2, "log")
+        .into_iter()
+        .rev()
+        .find_map(|(_, path)| {
+            let bytes = std::fs::read(&path).unwrap();
+            let first = log_records(&bytes).first().copied()?;
+            Some((path, bytes, first))
+        })
+        .expect("a log with a record");
     let older = &older;
-    let mut bytes = std::fs::read(older).unwrap();
-    let victim = log_records(&bytes)[0];
     bytes[victim.offset + 12 + victim.entry_len / 2] ^= 0x20;
     std::fs::write(older, &bytes).unwrap();
     let refused = import(&dir, &out);
@@ -556,8 +564,17 @@ async fn damaged_apache_data_is_refused_or_recovered_as_apache_does() {
     // A flipped byte in the newest snapshot: an older snapshot is used, as Apache does,
     // and the log replayed from there gives the same state.
     let (dir, v2, out) = case("flipped-snapshot");
-    let (_, newest) = files(&v2, "snapshot").pop().expect("a snapshot");
-    let mut bytes = std::fs::read(&newest).unwrap();
+    // The newest snapshot with bytes in it: one Apache had only begun to write when the
+    // workload stopped is empty (the import skips it too).
+    let (newest, mut bytes) = files(&v2, "snapshot")
+        .into_iter()
+        .rev()
+        .map(|(_, path)| {
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .find(|(_, bytes)| !bytes.is_empty())
+        .expect("a snapshot with bytes");
     let at = bytes.len() / 2;
     bytes[at] ^= 0x20;
     std::fs::write(&newest, &bytes).unwrap();
