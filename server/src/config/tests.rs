@@ -1328,43 +1328,30 @@ dynamicConfigFile={}
         assert!(e.to_string().ends_with(&want), "{e}");
         fs::write(data.join("myid"), "1").unwrap();
 
-        // Errors in the dynamic file name it and its line.
-        fs::write(&dynamic, "server.1=a:2888:3888\ntickTime=5\n").unwrap();
-        match Config::from_file(&cfg).unwrap_err() {
-            ConfigError::Invalid {
-                file, line, key, ..
-            } => {
-                assert_eq!(file, dynamic.display().to_string());
-                assert_eq!((line, key.as_str()), (2, "tickTime"));
+        // Errors in the dynamic file name it and its line: (line, key, message).
+        let refused_in_dynamic = |text: &str| {
+            fs::write(&dynamic, text).unwrap();
+            match Config::from_file(&cfg).unwrap_err() {
+                ConfigError::Invalid {
+                    file,
+                    line,
+                    key,
+                    message,
+                } => {
+                    assert_eq!(file, dynamic.display().to_string());
+                    (line, key, message)
+                }
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
-        }
-        fs::write(&dynamic, "server.1=a:2888:3888\nserver.2=a:2888:3889\n").unwrap();
-        match Config::from_file(&cfg).unwrap_err() {
-            ConfigError::Invalid {
-                file, line, key, ..
-            } => {
-                assert_eq!(file, dynamic.display().to_string());
-                assert_eq!((line, key.as_str()), (2, "server.2"));
-            }
-            other => panic!("{other:?}"),
-        }
-
+        };
+        let (line, key, _) = refused_in_dynamic("server.1=a:2888:3888\ntickTime=5\n");
+        assert_eq!((line, key.as_str()), (2, "tickTime"));
+        let (line, key, _) = refused_in_dynamic("server.1=a:2888:3888\nserver.2=a:2888:3889\n");
+        assert_eq!((line, key.as_str()), (2, "server.2"));
         // The version is the name's; a version line inside is refused, as Apache does.
-        fs::write(&dynamic, "server.1=a:2888:3888\nversion=100000000\n").unwrap();
-        match Config::from_file(&cfg).unwrap_err() {
-            ConfigError::Invalid {
-                file,
-                line,
-                key,
-                message,
-            } => {
-                assert_eq!(file, dynamic.display().to_string());
-                assert_eq!((line, key.as_str()), (2, "version"));
-                assert!(message.contains("suffix of its name"), "{message}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let (line, key, message) = refused_in_dynamic("server.1=a:2888:3888\nversion=100000000\n");
+        assert_eq!((line, key.as_str()), (2, "version"));
+        assert!(message.contains("suffix of its name"), "{message}");
 
         // Members in both files is ambiguous.
         fs::write(&dynamic, "server.1=a:2888:3888\n").unwrap();
