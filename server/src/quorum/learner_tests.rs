@@ -106,12 +106,18 @@ impl Member {
     }
 
     fn sync(&self, addr: String) -> Result<Synced, LearnerError> {
+        self.sync_as(addr, false)
+    }
+
+    /// Syncs from what this member's disk holds (tree, epoch files), as a follower or
+    /// an observer.
+    fn sync_as(&self, addr: String, observer: bool) -> Result<Synced, LearnerError> {
         let tree = recover(&self.dirs).unwrap().0;
         let epochs = Epochs {
             accepted: read_epoch(&self.dirs.snap_dir, ACCEPTED_EPOCH),
             current: read_epoch(&self.dirs.snap_dir, CURRENT_EPOCH),
         };
-        sync_with_leader(&self.setup(addr, false), tree, epochs)
+        sync_with_leader(&self.setup(addr, observer), tree, epochs)
     }
 }
 
@@ -504,16 +510,7 @@ fn an_observer_sends_observerinfo_and_applies_inform() {
         assert_eq!(all_logged(&dirs), vec![z(2, 1).raw()]);
         s
     });
-    let tree = recover(&m.dirs).unwrap().0;
-    let synced = sync_with_leader(
-        &m.setup(addr, true),
-        tree,
-        Epochs {
-            accepted: 1,
-            current: 1,
-        },
-    )
-    .expect("synced");
+    let synced = m.sync_as(addr, true).expect("synced");
     script.join().unwrap();
     assert!(synced.tree.get("/o").is_some());
     assert!(synced.uncommitted.is_empty());
@@ -575,16 +572,7 @@ fn a_reconfig_committed_during_the_sync_is_applied_and_taken() {
             assert_eq!(all_logged(&dirs), vec![z(2, 1).raw(), z(2, 2).raw()]);
             s
         });
-        let tree = recover(&m.dirs).unwrap().0;
-        let synced = sync_with_leader(
-            &m.setup(addr, observer),
-            tree,
-            Epochs {
-                accepted: 1,
-                current: 1,
-            },
-        )
-        .expect("synced");
+        let synced = m.sync_as(addr, observer).expect("synced");
         script.join().unwrap();
         assert_eq!(
             synced.tree.last_zxid(),
