@@ -119,47 +119,32 @@ async fn watchers_see_changes_in_order_and_the_last_one_across_partitions() {
     .await;
 }
 
-/// Whether `cc` is there to build the nemeses' LD_PRELOAD shims (says why not if not).
-fn have_cc(nemesis: Nemesis) -> bool {
-    if preload::have_cc() {
-        return true;
-    }
-    eprintln!(
-        "SKIPPED: the {nemesis} nemesis builds an LD_PRELOAD shim with cc, and there is no cc \
-         (tests/install-deps.sh installs gcc)"
-    );
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_survives_slow_and_failing_fsyncs_and_corrupted_files() {
-    if have_cc(Nemesis::Disk) {
-        check_run(Workload::Register, Nemesis::Disk, Members::Zkrs, 9).await;
-    }
+    preload::require_cc();
+    check_run(Workload::Register, Nemesis::Disk, Members::Zkrs, 9).await;
 }
 
 /// The run also requires that the other members serve while one member's disk is full,
 /// that it serves again once its disk has room, and that all agree at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_keeps_every_acknowledged_add_when_a_members_disk_fills_up() {
-    if have_cc(Nemesis::DiskFull) {
-        check_run(Workload::Set, Nemesis::DiskFull, Members::Zkrs, 12).await;
-    }
+    preload::require_cc();
+    check_run(Workload::Set, Nemesis::DiskFull, Members::Zkrs, 12).await;
 }
 
 /// Reconfigs while the links are cut, in an ensemble of Apache and zkrs members: the run
 /// also requires that every member ends with the same `/zookeeper/config`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_stays_linearizable_when_a_reconfig_meets_a_partition() {
-    if have_cc(Nemesis::ReconfigPartition) {
-        check_run(
-            Workload::Register,
-            Nemesis::ReconfigPartition,
-            Members::Mixed,
-            13,
-        )
-        .await;
-    }
+    preload::require_cc();
+    check_run(
+        Workload::Register,
+        Nemesis::ReconfigPartition,
+        Members::Mixed,
+        13,
+    )
+    .await;
 }
 
 /// zkrs and Apache members in one ensemble (Apache, zkrs, Apache).

@@ -199,12 +199,7 @@ int main(void) {
 
     #[test]
     fn the_shim_slows_and_fails_fsync_when_told() {
-        if !preload::have_cc() {
-            eprintln!("SKIPPED: no cc to build the fsync shim");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let library = build_shim(dir.path()).unwrap();
+        let (dir, library) = preload::test_shim(build_shim);
         // `sync` from coreutils calls fsync on the file it is given (`sync FILE`).
         let file = dir.path().join("data");
         fs::write(&file, b"x").unwrap();
@@ -234,12 +229,7 @@ int main(void) {
 
     #[test]
     fn the_shim_fails_file_writes_with_enospc_while_the_disk_is_full_and_spares_sockets() {
-        if !preload::have_cc() {
-            eprintln!("SKIPPED: no cc to build the shim and its probe");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let library = build_shim(dir.path()).unwrap();
+        let (dir, library) = preload::test_shim(build_shim);
         preload::build_probe(dir.path(), PROBE);
         let run = || {
             let out = Command::new("env")

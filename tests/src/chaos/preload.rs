@@ -43,9 +43,24 @@ pub fn wrapper(libraries: &[PathBuf], env: &[String]) -> Vec<String> {
     wrapper
 }
 
-/// Whether `cc` can be run (the shims need it).
-pub fn have_cc() -> bool {
-    Command::new("cc").arg("--version").output().is_ok()
+/// Fails, saying what to install, when `cc` cannot be run: the shims are built with it
+/// (tests/install-deps.sh installs gcc).
+pub fn require_cc() {
+    assert!(
+        Command::new("cc").arg("--version").output().is_ok(),
+        "the LD_PRELOAD shims are built with cc, and there is no cc (tests/install-deps.sh installs gcc)"
+    );
+}
+
+/// A temporary directory holding the shim `build` makes, for the shims' own tests.
+#[cfg(test)]
+pub fn test_shim(
+    build: impl FnOnce(&Path) -> anyhow::Result<PathBuf>,
+) -> (tempfile::TempDir, PathBuf) {
+    require_cc();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let library = build(dir.path()).expect("building the shim");
+    (dir, library)
 }
 
 /// Builds the test program `source` into `dir/probe` (the shims' tests run it under them).

@@ -107,12 +107,7 @@ int main(int argc, char **argv) {
 
     #[test]
     fn a_connect_to_a_routed_address_reaches_the_proxy_and_others_are_left_alone() {
-        if !preload::have_cc() {
-            eprintln!("SKIPPED: no cc to build the shim and its probe");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let library = build_shim(dir.path()).unwrap();
+        let (dir, library) = preload::test_shim(build_shim);
         preload::build_probe(dir.path(), PROBE);
         let proxy = greeter(b"proxy", 2);
         let direct = greeter(b"direct", 1);
